@@ -1,0 +1,76 @@
+"""shendu (深度): a deep learning framework written from first principles over NumPy.
+
+``import shendu as sd`` (or ``import shendu as torch``) gives PyTorch's names: tensors with
+reverse-mode autodiff, ``shendu.nn``, ``shendu.nn.functional``, ``shendu.optim``.
+"""
+from shendu import dtypes
+from shendu.autograd import (
+    Function, enable_grad, grad, gradcheck, gradgradcheck, inference_mode, is_grad_enabled,
+    no_grad, set_grad_enabled,
+)
+from shendu.backend import Device as device
+from shendu.creation import (
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace,
+    ones, ones_like, tensor, zeros, zeros_like,
+)
+from shendu.dtypes import (
+    bool_, double, float16, float32, float64, get_default_dtype, half, int8, int16, int32, int64,
+    long, set_default_dtype, short, uint8,
+)
+from shendu.ops.binary import (
+    add, allclose, div, eq, equal, floor_divide, ge, gt, isclose, le, logical_and, logical_or,
+    logical_xor, lt, maximum, minimum, mul, ne, pow, remainder, sub,
+)
+from shendu.ops.elementwise import (
+    abs, ceil, clamp, clip, clone, cos, erf, exp, expm1, floor, isfinite, isinf, isnan, log,
+    log1p, logical_not, neg, relu, round, rsqrt, sigmoid, sign, sin, sqrt, tanh, trunc, where,
+)
+from shendu.ops.fused import log_softmax, softmax
+from shendu.ops.index import gather, index_add, index_select, masked_fill, nonzero, scatter_add, take_along_dim
+from shendu.ops.linalg import bmm, dot, einsum, matmul, mm, outer
+from shendu.ops.reduce import (
+    all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, logsumexp, max, mean, min, norm,
+    prod, std, std_mean, sum, var, var_mean,
+)
+from shendu.ops.shape import (
+    broadcast_tensors, broadcast_to, cat, chunk, concat, concatenate, flatten, flip, hstack,
+    movedim, permute, repeat_interleave, reshape, split, squeeze, stack, swapaxes, t, tile,
+    transpose, tril, triu, unbind, unflatten, unsqueeze, vstack,
+)
+from shendu.random import (
+    Generator, bernoulli, get_rng_state, initial_seed, manual_seed, multinomial, normal, rand,
+    rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state,
+)
+from shendu.tensor import Tensor
+
+bool = bool_  # noqa: A001 - PyTorch's name; the builtin stays reachable as builtins.bool
+float = float32  # noqa: A001
+int = int32  # noqa: A001
+
+from shendu import autograd, nn  # noqa: E402,F401  (nn imports the names above)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any",
+    "arange", "argmax", "argmin", "as_tensor", "autograd", "bernoulli", "bmm", "bool",
+    "broadcast_tensors", "broadcast_to", "cat", "ceil", "chunk", "clamp", "clip", "clone",
+    "concat", "concatenate", "cos", "count_nonzero", "cumsum", "device", "div", "dot", "double",
+    "dtypes", "einsum", "empty", "empty_like", "enable_grad", "eq", "equal", "erf", "exp",
+    "expm1", "eye", "flatten", "flip", "float", "float16", "float32", "float64", "floor",
+    "floor_divide", "from_numpy", "full", "full_like", "gather", "ge", "get_default_dtype",
+    "get_rng_state", "grad", "gradcheck", "gradgradcheck", "gt", "half", "hstack", "index_add",
+    "index_select", "inference_mode", "initial_seed", "int", "int8", "int16", "int32", "int64",
+    "is_grad_enabled", "isclose", "isfinite", "isinf", "isnan", "le", "linspace", "log",
+    "log1p", "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor",
+    "logspace", "logsumexp", "long", "lt", "manual_seed", "masked_fill", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "mm", "movedim", "mul", "multinomial", "ne", "neg",
+    "nn", "no_grad", "nonzero", "norm", "normal", "ones", "ones_like", "outer", "permute", "pow",
+    "prod", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
+    "relu", "remainder", "repeat_interleave", "reshape", "round", "rsqrt", "scatter_add", "seed",
+    "set_default_dtype", "set_grad_enabled", "set_rng_state", "short", "sigmoid", "sign", "sin",
+    "softmax", "split", "sqrt", "squeeze", "stack", "std", "std_mean", "sub", "sum", "swapaxes",
+    "t", "take_along_dim", "tanh", "tensor", "tile", "transpose", "tril", "triu", "trunc",
+    "uint8", "unbind", "unflatten", "unsqueeze", "var", "var_mean", "vstack", "where", "zeros",
+    "zeros_like",
+]

@@ -1,0 +1,141 @@
+"""``Function``: the unit of differentiation, and ``apply``, which records it in the graph.
+
+Two ways to write an op, one mechanism:
+
+* The library's ops subclass ``Function`` with ``raw = True``: ``forward(ctx, *arrays)`` computes on
+  raw arrays through their array module (``xp``), and ``backward(ctx, grad)`` computes on Tensors,
+  so running backward with ``create_graph=True`` records a graph of its own (higher-order
+  gradients for free). The op's input Tensors are ``ctx.inputs``; its output is ``ctx.output``.
+* Users subclass ``Function`` as in PyTorch: static ``forward(ctx, *tensors)`` runs with recording
+  off and returns Tensors; ``ctx.save_for_backward(...)`` / ``ctx.saved_tensors``;
+  static ``backward(ctx, *grads)`` returns one gradient per input of ``forward`` (``None`` where
+  that input needs none). ``ctx.needs_input_grad`` says which.
+
+``backward`` returns one gradient per positional input (``None`` where ``needs_input_grad`` is
+False); the engine sums a broadcast gradient back to its input's shape, not the op.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from shendu.autograd.grad_mode import _state, no_grad
+
+
+class Function:
+    """Base class of differentiable operations (see the module docstring for the contract)."""
+
+    #: forward receives raw arrays (library ops) instead of Tensors (the PyTorch contract)
+    raw = False
+    #: False for ops whose outputs carry no gradient (comparisons, argmax)
+    differentiable = True
+
+    # Filled in by ``apply`` only when the call is recorded in the graph.
+    inputs: tuple = ()
+    needs_input_grad: tuple = ()
+    _freed = False
+    _out_ref = None
+    _out_meta = None
+    _materialize_grads = True
+
+    # -- the PyTorch custom-function API -------------------------------------------------------
+    def save_for_backward(self, *tensors: Any) -> None:
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._freed:
+            raise RuntimeError(_FREED_MESSAGE.format(op=type(self).__name__))
+        return getattr(self, "_saved", ())
+
+    def mark_non_differentiable(self, *tensors: Any) -> None:
+        self._non_diff = {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize_grads = bool(value)
+
+    @property
+    def output(self):
+        """The op's (single) output Tensor, for backward formulas written in terms of it."""
+        out = self._out_ref() if self._out_ref is not None else None
+        if out is None:
+            raise RuntimeError(f"{type(self).__name__}.backward: its output was freed")
+        return out
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(ctx).__name__} has no backward")
+
+    # -- recording -------------------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run ``forward`` and, when grad mode is on and an input requires grad, record the call."""
+        ctx = object.__new__(cls)
+        if cls.raw:
+            out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        else:
+            with no_grad():
+                out = cls.forward(ctx, *args, **kwargs)
+        record = cls.differentiable and _state.enabled and any(
+            isinstance(a, Tensor) and a.requires_grad for a in args)
+
+        if type(out) is tuple:
+            outs = tuple(_as_output(o, cls.raw) for o in out)
+            if record:
+                ctx.inputs = args
+                ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+                non_diff = getattr(ctx, "_non_diff", ())
+                ctx._out_meta = [(o.shape, o.dtype) for o in outs]
+                for i, o in enumerate(outs):
+                    if id(o) not in non_diff and o.data.dtype.kind in "fc":
+                        o.requires_grad = True
+                        o._ctx = ctx
+                        o._out_index = i
+            return outs
+
+        out = _as_output(out, cls.raw)
+        if record and out.data.dtype.kind in "fc":
+            ctx.inputs = args
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            ctx._out_ref = weakref.ref(out)
+            out.requires_grad = True
+            out._ctx = ctx
+        return out
+
+    def _release(self) -> None:
+        """Drop everything the node holds so the graph's memory is freed after backward."""
+        self.__dict__.clear()
+        self._freed = True
+
+
+_FREED_MESSAGE = (
+    "{op}: trying to backward through the graph a second time (or to use saved tensors after "
+    "they were freed). Pass retain_graph=True to the first backward() to keep the graph.")
+
+
+def once_differentiable(backward):
+    """Mark a custom ``backward`` as not differentiable itself: it runs with recording off."""
+    import functools
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        with no_grad():
+            return backward(ctx, *grads)
+    return wrapper
+
+
+def _as_output(o, raw: bool):
+    if isinstance(o, Tensor):
+        if not raw:
+            # A user forward may return an input itself; give the output its own identity.
+            if o._ctx is not None or o.requires_grad:
+                o = Tensor._wrap(o.data)
+        return o
+    return Tensor._wrap(o)
+
+
+from shendu.tensor import Tensor  # noqa: E402  (kept last: tensor.py is imported first)

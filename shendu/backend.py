@@ -1,0 +1,82 @@
+"""The one seam between shendu and its array libraries.
+
+Every op asks ``array_module(x)`` for the module that owns its input arrays (NumPy on the CPU, CuPy
+on a GPU once that backend exists) and computes with it, so no op definition names NumPy directly.
+Scatter-add and device moves live here too because they differ between the libraries.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+try:  # CuPy is optional: shendu runs on NumPy alone.
+    import cupy as _cupy  # type: ignore
+except Exception:  # pragma: no cover - depends on the machine
+    _cupy = None
+
+
+class Device:
+    """Where a tensor's data lives: ``Device("cpu")`` or ``Device("cuda")``; compares equal to its name."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: "str | Device" = "cpu", index: int | None = None):
+        if isinstance(spec, Device):
+            spec, index = spec.type, spec.index
+        name, _, idx = str(spec).partition(":")
+        if name not in ("cpu", "cuda"):
+            raise ValueError(f"device: expected 'cpu' or 'cuda', got {spec!r}")
+        self.type = name
+        self.index = int(idx) if idx else index
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            other = Device(other)
+        return isinstance(other, Device) and self.type == other.type
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+
+CPU = Device("cpu")
+
+
+def array_module(x: Any):
+    """The array module (``numpy`` or ``cupy``) that owns ``x``."""
+    if _cupy is not None and isinstance(x, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def device_of(x: Any) -> Device:
+    return Device("cuda") if _cupy is not None and isinstance(x, _cupy.ndarray) else CPU
+
+
+def to_device(x: Any, device: "str | Device"):
+    """Move an array to ``device``; a no-op when it is already there."""
+    device = Device(device)
+    if device.type == "cpu":
+        return _cupy.asnumpy(x) if _cupy is not None and isinstance(x, _cupy.ndarray) else x
+    if _cupy is None:
+        raise RuntimeError("device 'cuda' needs CuPy, which is not installed")
+    return _cupy.asarray(x)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    return _cupy.asnumpy(x) if _cupy is not None and isinstance(x, _cupy.ndarray) else np.asarray(x)
+
+
+def scatter_add(target, index, values) -> None:
+    """``target[index] += values`` with repeated indices accumulated (unbuffered), in place."""
+    xp = array_module(target)
+    if xp is np:
+        np.add.at(target, index, values)
+    else:  # pragma: no cover - GPU only
+        xp.add.at(target, index, values)

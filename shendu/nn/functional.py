@@ -1,0 +1,100 @@
+"""``shendu.nn.functional``: the neural-network functions (PyTorch's ``torch.nn.functional``).
+
+The differentiable kernels live in ``shendu.ops``; this module gathers them under PyTorch's names
+and adds the losses and helpers that are compositions of them.
+"""
+from __future__ import annotations
+
+from shendu.ops.elementwise import (  # noqa: F401 - re-exported
+    elu, gelu, hardtanh, leaky_relu, logsigmoid, mish, relu, relu6, selu, sigmoid, silu,
+    softplus, tanh,
+)
+from shendu.ops.fused import cross_entropy, layer_norm, log_softmax, nll_loss, softmax  # noqa: F401
+from shendu.ops.linalg import linear  # noqa: F401
+from shendu.ops.shape import pad  # noqa: F401
+from shendu.random import _generator
+from shendu.tensor import Tensor
+
+
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _same_shape(input: Tensor, target: Tensor, op: str) -> None:
+    if input.shape != target.shape:
+        raise ValueError(f"{op}: input of shape {input.shape} and target of shape {target.shape} "
+                         "must have the same shape")
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean") -> Tensor:
+    _same_shape(input, target, "mse_loss")
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average=None, reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """-[p t log σ(x) + (1 - t) log(1 - σ(x))], stable for any logit (softplus form)."""
+    _same_shape(input, target, "binary_cross_entropy_with_logits")
+    # log σ(x) = -softplus(-x), log(1 - σ(x)) = -softplus(x)
+    if pos_weight is None:
+        loss = softplus(-input) * target + softplus(input) * (1.0 - target)
+    else:
+        loss = softplus(-input) * target * pos_weight + softplus(input) * (1.0 - target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """(…) int64 class indices -> (…, num_classes) int64 one-hot codes."""
+    if tensor.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot: expected an integer tensor, got {tensor.dtype}")
+    xp = tensor._xp()
+    idx = tensor.data
+    if num_classes < 0:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise RuntimeError(f"one_hot: class values must be in [0, {num_classes}), got "
+                           f"min {int(idx.min())} and max {int(idx.max())}")
+    return Tensor._wrap((idx[..., None] == xp.arange(num_classes)).astype(xp.int64))
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
+            generator=None) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted dropout)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = _generator(generator).random(input.shape, dtype=input.dtype if input.dtype.kind == "f" else None) >= p
+    mask = keep.astype(input.dtype) * (1.0 / (1.0 - p))
+    return input * Tensor._wrap(mask.astype(input.dtype, copy=False))
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm=None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` (V, D) at integer ``input`` (…) -> (…, D); the pad row gets no gradient."""
+    if input.dtype.kind not in "iu":
+        raise RuntimeError(f"embedding: indices must be integers, got {input.dtype}")
+    V = weight.shape[0]
+    idx = input.data
+    if idx.size and (idx.min() < -V or idx.max() >= V):
+        raise IndexError(f"embedding: index {int(idx.max()) if idx.max() >= V else int(idx.min())} "
+                         f"is out of range for an embedding table of {V} rows")
+    out = weight[input]
+    if padding_idx is not None and weight.requires_grad:
+        # The pad row's lookups contribute no gradient: mask them out of the graph.
+        keep = (idx != (padding_idx % V))[..., None].astype(weight.dtype)
+        out = out * Tensor._wrap(keep) + Tensor._wrap((1 - keep) * weight.data[padding_idx % V])
+    return out

@@ -1,0 +1,79 @@
+"""All differentiable operations, and the table that binds them to ``Tensor`` as methods."""
+from __future__ import annotations
+
+
+def _bind_tensor_methods(Tensor) -> None:
+    """Attach operators and methods to ``Tensor`` (called once, when shendu.tensor is imported)."""
+    from shendu.ops import binary, elementwise, fused, index, linalg, reduce, shape
+
+    def reflected(fn):
+        return lambda self, other: fn(other, self)
+
+    table = {
+        # operators
+        "__add__": binary.add, "__radd__": reflected(binary.add),
+        "__sub__": binary.sub, "__rsub__": binary._rsub,
+        "__mul__": binary.mul, "__rmul__": reflected(binary.mul),
+        "__truediv__": binary.div, "__rtruediv__": binary._rtruediv,
+        "__pow__": binary.pow, "__rpow__": binary._rpow,
+        "__floordiv__": binary.floor_divide, "__rfloordiv__": reflected(binary.floor_divide),
+        "__mod__": binary.remainder,
+        "__matmul__": linalg.matmul, "__rmatmul__": reflected(linalg.matmul),
+        "__neg__": elementwise.neg, "__pos__": lambda self: self, "__abs__": elementwise.abs,
+        "__eq__": binary.eq, "__ne__": binary.ne, "__lt__": binary.lt, "__le__": binary.le,
+        "__gt__": binary.gt, "__ge__": binary.ge,
+        "__and__": binary.logical_and, "__or__": binary.logical_or, "__xor__": binary.logical_xor,
+        "__invert__": elementwise.logical_not,
+        "__getitem__": index.getitem,
+        # arithmetic
+        "add": binary.add, "sub": binary.sub, "mul": binary.mul, "div": binary.div,
+        "true_divide": binary.div, "pow": binary.pow, "maximum": binary.maximum,
+        "minimum": binary.minimum, "eq": binary.eq, "ne": binary.ne, "lt": binary.lt,
+        "le": binary.le, "gt": binary.gt, "ge": binary.ge, "floor_divide": binary.floor_divide,
+        "remainder": binary.remainder, "logical_and": binary.logical_and,
+        "logical_or": binary.logical_or, "logical_xor": binary.logical_xor,
+        "equal": binary.equal, "allclose": binary.allclose, "isclose": binary.isclose,
+        # elementwise
+        "neg": elementwise.neg, "exp": elementwise.exp, "log": elementwise.log,
+        "log1p": elementwise.log1p, "expm1": elementwise.expm1, "sqrt": elementwise.sqrt,
+        "rsqrt": elementwise.rsqrt, "abs": elementwise.abs, "sign": elementwise.sign,
+        "sin": elementwise.sin, "cos": elementwise.cos, "tanh": elementwise.tanh,
+        "sigmoid": elementwise.sigmoid, "relu": elementwise.relu, "erf": elementwise.erf,
+        "floor": elementwise.floor, "ceil": elementwise.ceil, "round": elementwise.round,
+        "trunc": elementwise.trunc, "clamp": elementwise.clamp, "clip": elementwise.clamp,
+        "where": lambda self, cond, other: elementwise.where(cond, self, other),
+        "clone": elementwise.clone, "isnan": elementwise.isnan, "isinf": elementwise.isinf,
+        "isfinite": elementwise.isfinite, "logical_not": elementwise.logical_not,
+        "square": lambda self: self * self,
+        "reciprocal": lambda self: 1.0 / self,
+        # reductions
+        "sum": reduce.sum, "mean": reduce.mean, "var": reduce.var, "std": reduce.std,
+        "max": reduce.max, "min": reduce.min, "amax": reduce.amax, "amin": reduce.amin,
+        "argmax": reduce.argmax, "argmin": reduce.argmin, "prod": reduce.prod,
+        "logsumexp": reduce.logsumexp, "norm": reduce.norm, "all": reduce.all, "any": reduce.any,
+        "cumsum": reduce.cumsum, "count_nonzero": reduce.count_nonzero,
+        # shape
+        "reshape": shape.reshape, "view": shape.view, "flatten": shape.flatten,
+        "unflatten": shape.unflatten, "permute": shape.permute, "transpose": shape.transpose,
+        "swapaxes": shape.transpose, "swapdims": shape.transpose, "t": shape.t,
+        "movedim": shape.movedim, "expand": shape.expand, "expand_as": shape.expand_as,
+        "broadcast_to": shape.broadcast_to, "squeeze": shape.squeeze, "unsqueeze": shape.unsqueeze,
+        "split": shape.split, "chunk": shape.chunk, "unbind": shape.unbind, "flip": shape.flip,
+        "repeat": shape.repeat, "tile": shape.tile, "repeat_interleave": shape.repeat_interleave,
+        "triu": shape.triu, "tril": shape.tril,
+        "view_as": lambda self, other: shape.reshape(self, other.shape),
+        "reshape_as": lambda self, other: shape.reshape(self, other.shape),
+        # indexing
+        "gather": index.gather, "scatter_add": index.scatter_add, "index_select": index.index_select,
+        "index_add": index.index_add, "masked_fill": index.masked_fill,
+        "take_along_dim": index.take_along_dim, "nonzero": index.nonzero,
+        # linear algebra
+        "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,
+        "outer": linalg.outer,
+        # neural-network functions that PyTorch also offers as methods
+        "softmax": fused.softmax, "log_softmax": fused.log_softmax,
+    }
+    for name, fn in table.items():
+        setattr(Tensor, name, fn)
+    Tensor.T = property(shape._T)
+    Tensor.mT = property(shape._mT)

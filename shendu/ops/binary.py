@@ -1,0 +1,304 @@
+"""Binary arithmetic with broadcasting, and comparisons.
+
+Operands are Tensors or Python/NumPy scalars. Type promotion follows PyTorch: a float scalar
+keeps a float32 tensor float32, an int tensor meeting a float becomes float. The engine sums each
+gradient back to its input's broadcast shape, so the backward formulas below ignore broadcasting.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from shendu import dtypes
+from shendu.autograd.function import Function
+from shendu.backend import array_module
+from shendu.tensor import Tensor
+
+
+def coerce(a, b):
+    """Bring two raw operands (arrays or scalars) to the dtypes PyTorch would compute in."""
+    if isinstance(a, np.generic):
+        a = a.item()
+    if isinstance(b, np.generic):
+        b = b.item()
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da is None or db is None:  # one side is a Python scalar
+        arr, scalar = (b, a) if da is None else (a, b)
+        if arr is None or isinstance(scalar, bool):
+            return a, b
+        if isinstance(scalar, float) and arr.dtype.kind in "biu":
+            arr = arr.astype(dtypes.get_default_dtype())
+            return (scalar, arr) if da is None else (arr, scalar)
+        return a, b
+    if da == db:
+        return a, b
+    fa, fb = da.kind == "f", db.kind == "f"
+    if fa and not fb:
+        return a, b.astype(da)
+    if fb and not fa:
+        return a.astype(db), b
+    if da.kind == "b" and db.kind != "b":
+        return a.astype(db), b
+    if db.kind == "b" and da.kind != "b":
+        return a, b.astype(da)
+    return a, b
+
+
+def _as_tensor_like(x, like: Tensor) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor._wrap(like._xp().asarray(x, dtype=like.dtype))
+
+
+class Add(Function):
+    raw = True
+
+    def forward(ctx, a, b):
+        a, b = coerce(a, b)
+        return a + b
+
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    raw = True
+
+    def forward(ctx, a, b):
+        a, b = coerce(a, b)
+        return a - b
+
+    def backward(ctx, grad):
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    raw = True
+
+    def forward(ctx, a, b):
+        a, b = coerce(a, b)
+        return a * b
+
+    def backward(ctx, grad):
+        a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+
+
+class Div(Function):
+    raw = True
+
+    def forward(ctx, a, b):
+        a, b = coerce(a, b)
+        out = a / b
+        if out.dtype == np.float64 and getattr(a, "dtype", None) != np.float64 and getattr(b, "dtype", None) != np.float64:
+            out = out.astype(dtypes.get_default_dtype())  # int / int gives float32, as in PyTorch
+        return out
+
+    def backward(ctx, grad):
+        a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad / b if need_a else None
+        grad_b = -grad * ctx.output / b if need_b else None
+        return grad_a, grad_b
+
+
+class Pow(Function):
+    """``a ** b`` for a Tensor base; the exponent may be a Tensor or a scalar."""
+
+    raw = True
+
+    def forward(ctx, a, b):
+        a, b = coerce(a, b)
+        if isinstance(b, (int, float)) and not isinstance(b, bool):
+            if b == 2:
+                return a * a
+            if b == 0.5:
+                return array_module(a).sqrt(a)
+        return a ** b
+
+    def backward(ctx, grad):
+        a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad_b = None
+        if need_a:
+            if isinstance(b, Tensor):
+                grad_a = grad * b * a ** (b - 1)
+            elif b == 2:
+                grad_a = grad * a * 2.0
+            else:
+                grad_a = grad * b * a ** (b - 1)
+        if need_b:
+            base = _as_tensor_like(a, b)
+            grad_b = grad * ctx.output * base.log()
+        return grad_a, grad_b
+
+
+class Maximum(Function):
+    raw = True
+
+    def forward(ctx, a, b):
+        a, b = coerce(a, b)
+        ctx.a_wins = a >= b if not (np.isscalar(a) and np.isscalar(b)) else None
+        return array_module(ctx.a_wins).maximum(a, b)
+
+    def backward(ctx, grad):
+        # Ties send the gradient half to each side, as PyTorch does.
+        a, b = ctx.inputs
+        xp = grad._xp()
+        ad, bd = (a.data if isinstance(a, Tensor) else a), (b.data if isinstance(b, Tensor) else b)
+        w = xp.where(ad == bd, 0.5, ctx.a_wins).astype(grad.dtype)
+        return grad * w, grad * (1 - w)
+
+
+class Minimum(Function):
+    raw = True
+
+    def forward(ctx, a, b):
+        a, b = coerce(a, b)
+        ctx.a_wins = a <= b
+        return array_module(ctx.a_wins).minimum(a, b)
+
+    backward = Maximum.backward
+
+
+def add(input, other, alpha: float = 1) -> Tensor:
+    if alpha != 1:
+        other = other * alpha
+    return Add.apply(input, other)
+
+
+def sub(input, other, alpha: float = 1) -> Tensor:
+    if alpha != 1:
+        other = other * alpha
+    return Sub.apply(input, other)
+
+
+def mul(input, other) -> Tensor:
+    return Mul.apply(input, other)
+
+
+def div(input, other, rounding_mode: str | None = None) -> Tensor:
+    if rounding_mode is None:
+        return Div.apply(input, other)
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        from shendu.ops.elementwise import trunc
+        return trunc(Div.apply(input, other))
+    raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+
+
+def pow(input, exponent) -> Tensor:  # noqa: A001 - PyTorch's name
+    if not isinstance(input, Tensor):  # scalar ** tensor
+        return Pow.apply(_as_tensor_like(input, exponent), exponent)
+    return Pow.apply(input, exponent)
+
+
+def maximum(input, other) -> Tensor:
+    return Maximum.apply(input, other)
+
+
+def minimum(input, other) -> Tensor:
+    return Minimum.apply(input, other)
+
+
+def _rsub(self, other):
+    return Sub.apply(other, self)
+
+
+def _rtruediv(self, other):
+    return Div.apply(other, self)
+
+
+def _rpow(self, other):
+    return pow(other, self)
+
+
+# -- integer-valued and comparison ops: no gradient -------------------------------------------
+class _NoGrad(Function):
+    raw = True
+    differentiable = False
+    fn = None
+
+    def forward(ctx, a, b):
+        a, b = coerce(a, b)
+        return type(ctx).fn(a, b)
+
+
+def _nograd(name, fn):
+    return type(name, (_NoGrad,), {"fn": staticmethod(fn)})
+
+
+Eq = _nograd("Eq", lambda a, b: a == b)
+Ne = _nograd("Ne", lambda a, b: a != b)
+Lt = _nograd("Lt", lambda a, b: a < b)
+Le = _nograd("Le", lambda a, b: a <= b)
+Gt = _nograd("Gt", lambda a, b: a > b)
+Ge = _nograd("Ge", lambda a, b: a >= b)
+And = _nograd("And", lambda a, b: a & b)
+Or = _nograd("Or", lambda a, b: a | b)
+Xor = _nograd("Xor", lambda a, b: a ^ b)
+FloorDivide = _nograd("FloorDivide", lambda a, b: a // b)
+Remainder = _nograd("Remainder", lambda a, b: a % b)
+
+
+def eq(input, other) -> Tensor:
+    return Eq.apply(input, other)
+
+
+def ne(input, other) -> Tensor:
+    return Ne.apply(input, other)
+
+
+def lt(input, other) -> Tensor:
+    return Lt.apply(input, other)
+
+
+def le(input, other) -> Tensor:
+    return Le.apply(input, other)
+
+
+def gt(input, other) -> Tensor:
+    return Gt.apply(input, other)
+
+
+def ge(input, other) -> Tensor:
+    return Ge.apply(input, other)
+
+
+def logical_and(input, other) -> Tensor:
+    return And.apply(_bool(input), _bool(other))
+
+
+def logical_or(input, other) -> Tensor:
+    return Or.apply(_bool(input), _bool(other))
+
+
+def logical_xor(input, other) -> Tensor:
+    return Xor.apply(_bool(input), _bool(other))
+
+
+def _bool(x):
+    return x.bool() if isinstance(x, Tensor) else bool(x)
+
+
+def floor_divide(input, other) -> Tensor:
+    return FloorDivide.apply(input, other)
+
+
+def remainder(input, other) -> Tensor:
+    return Remainder.apply(input, other)
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True when both tensors have the same shape and elements."""
+    return input.shape == other.shape and bool((input.data == other.data).all())
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
+             equal_nan: bool = False) -> bool:
+    return bool(input._xp().allclose(input.data, other.data if isinstance(other, Tensor) else other,
+                                     rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input: Tensor, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> Tensor:
+    od = other.data if isinstance(other, Tensor) else other
+    return Tensor._wrap(input._xp().isclose(input.data, od, rtol=rtol, atol=atol, equal_nan=equal_nan))

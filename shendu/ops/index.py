@@ -1,0 +1,164 @@
+"""Indexing: ``x[idx]`` (basic and advanced), gather, scatter_add, index_add, masked_fill.
+
+The gradient of a read is a scatter-add into zeros; the gradient of a scatter is a read. Repeated
+indices accumulate (``backend.scatter_add``), so ``x[[0, 0]]`` sends both gradients to ``x[0]``.
+"""
+from __future__ import annotations
+
+from shendu import backend
+from shendu.autograd.function import Function
+from shendu.backend import array_module
+from shendu.tensor import Tensor
+
+
+def _raw_index(index):
+    """Turn Tensors inside an index into arrays, checking index dtypes."""
+    if isinstance(index, Tensor):
+        if index.dtype.kind not in "biu":
+            raise IndexError(f"index: tensors used as indices must be integer or bool, got {index.dtype}")
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(_raw_index(i) for i in index)
+    if isinstance(index, list) and any(isinstance(i, (Tensor, list, tuple)) for i in index):
+        return tuple(_raw_index(i) for i in index)
+    return index
+
+
+def _is_advanced(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(i, "dtype") and i.dtype.kind in "iu" or isinstance(i, list) for i in items)
+
+
+class GetItem(Function):
+    raw = True
+
+    def forward(ctx, x, index):
+        try:
+            return x[index]
+        except IndexError as e:
+            raise IndexError(f"index: {e} (tensor of shape {x.shape}, index {index!r})") from None
+
+    def backward(ctx, grad):
+        x, index = ctx.inputs
+        return IndexPut.apply(grad, x.shape, index), None
+
+
+class IndexPut(Function):
+    """zeros(shape) with ``grad`` added at ``index``: the gradient of ``GetItem``."""
+
+    raw = True
+
+    def forward(ctx, grad, shape, index):
+        xp = array_module(grad)
+        out = xp.zeros(shape, dtype=grad.dtype)
+        if _is_advanced(index):
+            backend.scatter_add(out, index, grad)
+        else:
+            out[index] = grad
+        return out
+
+    def backward(ctx, grad):
+        return grad[ctx.inputs[2]], None, None
+
+
+def _along(index, axis: int):
+    """The full NumPy index that addresses ``index``'s entries along ``axis`` (gather/scatter)."""
+    xp = array_module(index)
+    grids = list(xp.ogrid[tuple(slice(0, s) for s in index.shape)]) if index.ndim else []
+    grids[axis] = index
+    return tuple(grids)
+
+
+class Gather(Function):
+    raw = True
+
+    def forward(ctx, x, axis, index):
+        if index.ndim != x.ndim:
+            raise RuntimeError(f"gather: index has {index.ndim} dims but the input has {x.ndim} "
+                               f"(input shape {x.shape}, index shape {index.shape})")
+        n = x.shape[axis]
+        if index.size and (index.min() < -n or index.max() >= n):
+            raise IndexError(f"gather: index out of range for dim {axis} of size {n} "
+                             f"(min {index.min()}, max {index.max()})")
+        return x[_along(index, axis)]
+
+    def backward(ctx, grad):
+        x, axis, index = ctx.inputs
+        zeros = Tensor._wrap(grad._xp().zeros(x.shape, dtype=grad.dtype))
+        return scatter_add(zeros, axis, index, grad), None, None
+
+
+class ScatterAdd(Function):
+    raw = True
+
+    def forward(ctx, x, axis, index, src):
+        out = x.copy()
+        src = src[tuple(slice(0, s) for s in index.shape)] if src.shape != index.shape else src
+        backend.scatter_add(out, _along(index, axis), src)
+        return out
+
+    def backward(ctx, grad):
+        _, axis, index, _ = ctx.inputs
+        need_src = ctx.needs_input_grad[3]
+        return grad, None, None, (gather(grad, axis, index) if need_src else None)
+
+
+# -- the functions ------------------------------------------------------------------------------
+def getitem(input: Tensor, index) -> Tensor:
+    return GetItem.apply(input, _raw_index(index))
+
+
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    return Gather.apply(input, dim % input.ndim, _as_index(index, "gather"))
+
+
+def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    return gather(input, dim, indices)
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    return ScatterAdd.apply(input, dim % input.ndim, _as_index(index, "scatter_add"), src)
+
+
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    idx = _as_index(index, "index_select")
+    return GetItem.apply(input, (slice(None),) * (dim % input.ndim) + (idx,))
+
+
+def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: float = 1) -> Tensor:
+    """``input`` with ``source``'s slices added at ``index`` along ``dim`` (repeats accumulate)."""
+    d = dim % input.ndim
+    idx = _as_index(index, "index_add")
+    if alpha != 1:
+        source = source * alpha
+    placed = IndexPut.apply(source, input.shape, (slice(None),) * d + (idx,))
+    return input + placed
+
+
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+    from shendu.ops.elementwise import where
+    if isinstance(value, Tensor):
+        value = value.to(input.dtype)
+    else:
+        value = float(value) if input.dtype.kind == "f" else value
+    mask_arr = mask.data if isinstance(mask, Tensor) else mask
+    if mask_arr.dtype.kind != "b":
+        raise RuntimeError(f"masked_fill: expected a bool mask, got dtype {mask_arr.dtype}")
+    return where(Tensor._wrap(mask_arr), value, input)
+
+
+def nonzero(input: Tensor, as_tuple: bool = False):
+    xp = input._xp()
+    idx = xp.nonzero(input.data)
+    if as_tuple:
+        return tuple(Tensor._wrap(i.astype(xp.int64)) for i in idx)
+    return Tensor._wrap(xp.stack(idx, axis=1).astype(xp.int64))
+
+
+def _as_index(index, op: str):
+    arr = index.data if isinstance(index, Tensor) else array_module(index).asarray(index)
+    if arr.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}: expected an integer index tensor, got dtype {arr.dtype}")
+    return arr

@@ -1,0 +1,293 @@
+"""Reductions over any dims: sum, mean, var, std, max, min, prod, logsumexp, norm, argmax.
+
+Only ``sum``, ``sum_to``, ``amax``/``amin``, ``prod`` and ``logsumexp`` have gradients of their
+own; ``mean``, ``var``, ``std`` and ``norm`` are compositions of them.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from collections import namedtuple
+
+from shendu.autograd.function import Function
+from shendu.backend import array_module
+from shendu.tensor import Tensor
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+def normalize_dims(dim, ndim: int, op: str):
+    """``dim`` (None, an int or a sequence; negatives allowed) as a sorted tuple of axes, or None."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dims "
+                             f"(expected -{builtins.max(ndim, 1)} <= dim < {builtins.max(ndim, 1)})")
+        out.append(d % builtins.max(ndim, 1))
+    return tuple(sorted(out)) if ndim else None
+
+
+def _dims(dim, axis):
+    return axis if dim is None else dim
+
+
+def _unreduce(grad: Tensor, shape: tuple, axes, keepdim: bool) -> Tensor:
+    """Reshape a reduced gradient so it broadcasts against the input of shape ``shape``."""
+    if axes is not None and not keepdim:
+        kept = list(grad.shape)
+        for a in axes:
+            kept.insert(a, 1)
+        grad = grad.reshape(tuple(kept))
+    elif axes is None and not keepdim:
+        grad = grad.reshape((1,) * len(shape))
+    return grad
+
+
+class Sum(Function):
+    raw = True
+
+    def forward(ctx, x, axes, keepdim):
+        return array_module(x).sum(x, axis=axes, keepdims=keepdim)
+
+    def backward(ctx, grad):
+        x, axes, keepdim = ctx.inputs
+        return _unreduce(grad, x.shape, axes, keepdim).expand(x.shape), None, None
+
+
+class SumTo(Function):
+    """Sum a broadcast array back to ``shape`` (the engine's unbroadcast)."""
+
+    raw = True
+
+    def forward(ctx, x, shape):
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
+        out = x.sum(axis=axes, keepdims=True) if axes else x
+        return out.reshape(shape) if lead or out.shape != shape else out
+
+    def backward(ctx, grad):
+        return grad.expand(ctx.inputs[0].shape), None
+
+
+class Extremum(Function):
+    """amax / amin: the gradient is shared equally between tied extremes (as PyTorch's amax)."""
+
+    raw = True
+
+    def forward(ctx, x, axes, keepdim, largest):
+        xp = array_module(x)
+        if x.size == 0:
+            raise RuntimeError(f"{'amax' if largest else 'amin'}: cannot reduce an empty tensor "
+                               f"of shape {x.shape}")
+        return (xp.max if largest else xp.min)(x, axis=axes, keepdims=keepdim)
+
+    def backward(ctx, grad):
+        x, axes, keepdim, _ = ctx.inputs
+        out = _unreduce(ctx.output.detach(), x.shape, axes, keepdim)
+        mask = (x.data == out.data)
+        count = mask.sum(axis=axes, keepdims=True)
+        share = Tensor._wrap((mask / count).astype(x.dtype))
+        return _unreduce(grad, x.shape, axes, keepdim) * share, None, None, None
+
+
+class Prod(Function):
+    raw = True
+
+    def forward(ctx, x, axis, keepdim):
+        return array_module(x).prod(x, axis=axis, keepdims=keepdim)
+
+    def backward(ctx, grad):
+        x, axis, keepdim = ctx.inputs
+        g = _unreduce(grad, x.shape, None if axis is None else (axis,), keepdim)
+        if not (x.data == 0).any():
+            out = _unreduce(ctx.output, x.shape, None if axis is None else (axis,), keepdim)
+            return g * out / x, None, None
+        # With zeros present: product of all other elements via exclusive cumulative products.
+        xp = x._xp()
+        flat = x.data.reshape(-1) if axis is None else xp.moveaxis(x.data, axis, -1)
+        ones = xp.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+        left = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        right = xp.flip(xp.cumprod(xp.flip(xp.concatenate([flat[..., 1:], ones], axis=-1), -1), axis=-1), -1)
+        others = left * right
+        others = others.reshape(x.shape) if axis is None else xp.moveaxis(others, -1, axis)
+        return g * Tensor._wrap(others), None, None
+
+
+class LogSumExp(Function):
+    raw = True
+
+    def forward(ctx, x, axes, keepdim):
+        xp = array_module(x)
+        m = xp.max(x, axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axes, keepdims=True)) + m
+        return out if keepdim else out.squeeze(axis=axes) if axes is not None else out.reshape(())
+
+    def backward(ctx, grad):
+        x, axes, keepdim = ctx.inputs
+        out = _unreduce(ctx.output, x.shape, axes, keepdim)
+        return _unreduce(grad, x.shape, axes, keepdim) * (x - out).exp(), None, None
+
+
+class ArgExtremum(Function):
+    raw = True
+    differentiable = False
+
+    def forward(ctx, x, axis, keepdim, largest):
+        xp = array_module(x)
+        fn = xp.argmax if largest else xp.argmin
+        if axis is None:
+            return fn(x).astype(xp.int64).reshape((1,) * x.ndim if keepdim else ())
+        return fn(x, axis=axis, keepdims=keepdim).astype(xp.int64)
+
+
+# -- the functions ------------------------------------------------------------------------------
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:  # noqa: A001
+    axes = normalize_dims(_dims(dim, axis), input.ndim, "sum")
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input.dtype.kind in "biu":
+        input = input.to("int64")  # PyTorch sums bool and int tensors as int64
+    return Sum.apply(input, axes, keepdim)
+
+
+def sum_to(input: Tensor, shape: tuple) -> Tensor:
+    return SumTo.apply(input, tuple(shape))
+
+
+def _count(shape, axes) -> int:
+    if axes is None:
+        return math.prod(shape)
+    return math.prod(shape[a] for a in axes)
+
+
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:
+    if input.dtype.kind not in "fc" and dtype is None:
+        raise RuntimeError(f"mean: expected a floating-point tensor, got dtype {input.dtype}; "
+                           "use .float() first or pass dtype=")
+    axes = normalize_dims(_dims(dim, axis), input.ndim, "mean")
+    n = _count(input.shape, axes)
+    return sum(input, axes, keepdim, dtype=dtype) * (1.0 / n if n else float("nan"))
+
+
+def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: int | None = None, axis=None) -> Tensor:
+    """Variance; ``correction=1`` (or ``unbiased=True``, the default) divides by n - 1."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = normalize_dims(_dims(dim, axis), input.ndim, "var")
+    n = _count(input.shape, axes)
+    centered = input - mean(input, axes, keepdim=True)
+    return sum(centered * centered, axes, keepdim) * (1.0 / builtins.max(n - correction, 0) if n > correction else float("nan"))
+
+
+def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: int | None = None, axis=None) -> Tensor:
+    return var(input, dim, unbiased, keepdim, correction=correction, axis=axis).sqrt()
+
+
+def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def amax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return Extremum.apply(input, normalize_dims(dim, input.ndim, "amax"), keepdim, True)
+
+
+def amin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return Extremum.apply(input, normalize_dims(dim, input.ndim, "amin"), keepdim, False)
+
+
+def _extreme(input: Tensor, dim, keepdim: bool, largest: bool, name: str):
+    if isinstance(dim, Tensor):  # max(a, b) is the elementwise maximum
+        from shendu.ops.binary import maximum, minimum
+        return (maximum if largest else minimum)(input, dim)
+    if dim is None:
+        return Extremum.apply(input, None, False, largest)
+    axis = normalize_dims(dim, input.ndim, name)
+    axis = axis[0] if axis else None
+    idx = ArgExtremum.apply(input, axis, True, largest)
+    from shendu.ops.index import gather
+    values = gather(input, axis, idx) if axis is not None else input.reshape(())
+    if not keepdim and axis is not None:
+        values, idx = values.squeeze(axis), idx.squeeze(axis)
+    return values_indices(values, idx)
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False, *, axis=None):  # noqa: A001
+    """``max(x)`` the largest element; ``max(x, dim)`` (values, indices); ``max(x, y)`` elementwise."""
+    return _extreme(input, _dims(dim, axis), keepdim, True, "max")
+
+
+def min(input: Tensor, dim=None, keepdim: bool = False, *, axis=None):  # noqa: A001
+    return _extreme(input, _dims(dim, axis), keepdim, False, "min")
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None) -> Tensor:
+    d = normalize_dims(_dims(dim, axis), input.ndim, "argmax")
+    return ArgExtremum.apply(input, d[0] if d else None, keepdim, True)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None) -> Tensor:
+    d = normalize_dims(_dims(dim, axis), input.ndim, "argmin")
+    return ArgExtremum.apply(input, d[0] if d else None, keepdim, False)
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    if dtype is not None:
+        input = input.to(dtype)
+    d = normalize_dims(dim, input.ndim, "prod")
+    return Prod.apply(input, d[0] if d else None, keepdim)
+
+
+def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return LogSumExp.apply(input, normalize_dims(dim, input.ndim, "logsumexp"), keepdim)
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
+    """Vector p-norm (p = 1, 2, inf, any real) over ``dim``, or the Frobenius norm ('fro')."""
+    if p == "fro" or p == 2 or p is None:
+        return sum(input * input, dim, keepdim).sqrt()
+    if p == 1:
+        return sum(input.abs(), dim, keepdim)
+    if p in (float("inf"), "inf"):
+        return amax(input.abs(), dim, keepdim)
+    if p in (float("-inf"), "-inf"):
+        return amin(input.abs(), dim, keepdim)
+    if isinstance(p, (int, float)):
+        return sum(input.abs() ** p, dim, keepdim) ** (1.0 / p)
+    raise ValueError(f"norm: unsupported p={p!r}; expected 'fro', 1, 2, inf or a number")
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return Tensor._wrap(input._xp().all(input.data, axis=dim, keepdims=keepdim))
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return Tensor._wrap(input._xp().any(input.data, axis=dim, keepdims=keepdim))
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    return Tensor._wrap(input._xp().asarray(input._xp().count_nonzero(input.data, axis=dim), dtype="int64"))
+
+
+def cumsum(input: Tensor, dim: int) -> Tensor:
+    return CumSum.apply(input, normalize_dims(dim, input.ndim, "cumsum")[0])
+
+
+class CumSum(Function):
+    raw = True
+
+    def forward(ctx, x, axis):
+        return array_module(x).cumsum(x, axis=axis)
+
+    def backward(ctx, grad):
+        axis = ctx.inputs[1]
+        return grad.flip(axis).cumsum(axis).flip(axis), None
