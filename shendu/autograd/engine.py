@@ -95,28 +95,33 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
         pending: dict[int, list] = {}  # id(node) -> gradient of each of its outputs
 
         def send(t: Tensor, g: Tensor) -> None:
-            if g.shape != t.shape:
-                g = _sum_to(g, t.shape)
-            if g.dtype != t.dtype:
-                g = g.to(t.dtype)
-            for hook in t._hooks or ():
-                new = hook(g)
-                if new is not None:
-                    g = new
+            # (no local name for g.data: _owned_copy counts the references to it)
+            if g.data.shape != t.data.shape:
+                g = _sum_to(g, t.data.shape)
+            if g.data.dtype != t.data.dtype:
+                g = g.to(t.data.dtype)
+            if t._hooks:
+                for hook in t._hooks:
+                    new = hook(g)
+                    if new is not None:
+                        g = new
+            node = t._ctx
             if capture is not None:
                 if id(t) in capture:
-                    capture[id(t)] = g if capture[id(t)] is None else _accumulate(capture[id(t)], g)
-            elif t._ctx is None or t._retains_grad:
+                    prev = capture[id(t)]
+                    capture[id(t)] = g if prev is None else _accumulate(prev, g)
+            elif node is None or t._retains_grad:
                 if t.grad is None:
                     t.grad = g if create_graph else _owned_copy(g, handed_out)
                 else:
                     t.grad = _accumulate(t.grad, g if create_graph else g.detach())
-            node = t._ctx
             if node is not None:
                 slots = pending.get(id(node))
                 if slots is None:
-                    n_out = len(node._out_meta) if node._out_meta is not None else 1
-                    slots = pending[id(node)] = [None] * n_out
+                    if node._out_meta is None:
+                        pending[id(node)] = [g]
+                        return
+                    slots = pending[id(node)] = [None] * len(node._out_meta)
                 i = t._out_index
                 slots[i] = g if slots[i] is None else _accumulate(slots[i], g)
 

@@ -21,6 +21,9 @@ from typing import Any
 
 from shendu.autograd.grad_mode import _state, no_grad
 
+_new = object.__new__
+_weakref = weakref.ref
+
 
 class Function:
     """Base class of differentiable operations (see the module docstring for the contract)."""
@@ -74,14 +77,23 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run ``forward`` and, when grad mode is on and an input requires grad, record the call."""
-        ctx = object.__new__(cls)
+        ctx = _new(cls)
+        requires_grad = False
         if cls.raw:
-            out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+            arrays = []
+            for a in args:
+                if isinstance(a, Tensor):
+                    arrays.append(a.data)
+                    if a.requires_grad:
+                        requires_grad = True
+                else:
+                    arrays.append(a)
+            out = cls.forward(ctx, *arrays, **kwargs)
         else:
+            requires_grad = any(isinstance(a, Tensor) and a.requires_grad for a in args)
             with no_grad():
                 out = cls.forward(ctx, *args, **kwargs)
-        record = cls.differentiable and _state.enabled and any(
-            isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = requires_grad and _state.enabled and cls.differentiable
 
         if type(out) is tuple:
             outs = tuple(_as_output(o, cls.raw) for o in out)
@@ -97,14 +109,18 @@ class Function:
                         o._out_index = i
             return outs
 
-        out = _as_output(out, cls.raw)
-        if record and out.data.dtype.kind in "fc":
+        if cls.raw and not isinstance(out, Tensor):
+            t = _new(Tensor)
+            t.data = out
+        else:
+            t = _as_output(out, cls.raw)
+        if record and t.data.dtype.kind in "fc":
             ctx.inputs = args
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            ctx._out_ref = weakref.ref(out)
-            out.requires_grad = True
-            out._ctx = ctx
-        return out
+            ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+            ctx._out_ref = _weakref(t)
+            t.requires_grad = True
+            t._ctx = ctx
+        return t
 
     def _release(self) -> None:
         """Drop everything the node holds so the graph's memory is freed after backward."""

@@ -15,31 +15,34 @@ from shendu.tensor import Tensor
 
 
 def coerce(a, b):
-    """Bring two raw operands (arrays or scalars) to the dtypes PyTorch would compute in."""
+    """Bring two raw operands (arrays or scalars) to the dtypes PyTorch would compute in.
+
+    NumPy already agrees with PyTorch for equal dtypes, float/float, and bool with anything, so
+    only integer-meets-float pairs and NumPy scalars (which NumPy 2 treats as strongly typed) change.
+    """
+    da = getattr(a, "dtype", None)
+    db = getattr(b, "dtype", None)
+    if da is not None and db is not None:
+        if da == db or (da.kind == db.kind) or "b" in (da.kind, db.kind):
+            if not (isinstance(a, np.generic) or isinstance(b, np.generic)):
+                return a, b
     if isinstance(a, np.generic):
-        a = a.item()
+        a, da = a.item(), None
     if isinstance(b, np.generic):
-        b = b.item()
-    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+        b, db = b.item(), None
     if da is None or db is None:  # one side is a Python scalar
-        arr, scalar = (b, a) if da is None else (a, b)
-        if arr is None or isinstance(scalar, bool):
+        if da is None and db is None:
             return a, b
-        if isinstance(scalar, float) and arr.dtype.kind in "biu":
-            arr = arr.astype(dtypes.get_default_dtype())
-            return (scalar, arr) if da is None else (arr, scalar)
-        return a, b
-    if da == db:
+        arr_dtype, scalar = (db, a) if da is None else (da, b)
+        if isinstance(scalar, float) and arr_dtype.kind in "biu":
+            f = dtypes.get_default_dtype()
+            return (a, b.astype(f)) if da is None else (a.astype(f), b)
         return a, b
     fa, fb = da.kind == "f", db.kind == "f"
     if fa and not fb:
         return a, b.astype(da)
     if fb and not fa:
         return a.astype(db), b
-    if da.kind == "b" and db.kind != "b":
-        return a.astype(db), b
-    if db.kind == "b" and da.kind != "b":
-        return a, b.astype(da)
     return a, b
 
 

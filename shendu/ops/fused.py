@@ -147,7 +147,7 @@ class CrossEntropy(Function):
         g = grad.data
         p = zd - ctx.lse
         xp.exp(p, out=p)  # softmax, recomputed from the cached log-sum-exp
-        if target.data.dtype.kind == "f":
+        if target.dtype.kind == "f":  # target and weight are raw arrays here
             tw = ctx.tw
             scale = g / max(M, 1) if reduction == "mean" else (g[:, None] if reduction == "none" else g)
             # d/dz Σ_c tw_c (lse - z_c) = p Σ_c tw_c - tw
@@ -157,11 +157,11 @@ class CrossEntropy(Function):
         row = g / denom if reduction == "mean" else g
         a = (1 - smoothing) * r  # weight on the one-hot term
         if smoothing:
-            wtot = weight.data.sum() if weight is not None else C
+            wtot = weight.sum() if weight is not None else C
             b = (smoothing / C) * valid  # weight on the class-wise term
             total = a + b * wtot  # Σ_c of the coefficients of row i
             dz = p * total[:, None]
-            dz -= b[:, None] * (weight.data if weight is not None else 1.0)
+            dz -= b[:, None] * (weight if weight is not None else 1.0)
         else:
             dz = p * a[:, None]
         _sub_at(dz, safe, a)

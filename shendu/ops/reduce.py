@@ -54,6 +54,8 @@ class Sum(Function):
 
     def backward(ctx, grad):
         x, axes, keepdim = ctx.inputs
+        if axes is None and not keepdim:  # a 0-d gradient broadcasts as it is
+            return grad.expand(x.shape), None, None
         return _unreduce(grad, x.shape, axes, keepdim).expand(x.shape), None, None
 
 

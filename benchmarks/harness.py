@@ -1,0 +1,53 @@
+"""Timing helpers: median step time after warm-up, and the machine's float32 matmul peak."""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass
+class Timing:
+    median_s: float
+    steps: int
+
+    @property
+    def ms(self) -> float:
+        return self.median_s * 1e3
+
+
+def time_steps(step: Callable[[], object], warmup: int = 5, steps: int = 20, min_seconds: float = 0.0) -> Timing:
+    """Median wall time of ``step()`` over ``steps`` timed calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        step()
+    times = []
+    start = time.perf_counter()
+    while len(times) < steps or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return Timing(statistics.median(times), len(times))
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Measured float32 GEMM rate of this machine through NumPy's BLAS (the 'peak' we compare to)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0

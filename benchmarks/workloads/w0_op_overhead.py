@@ -1,0 +1,36 @@
+"""W0: op overhead. y = ((a * b + c).relu()).sum(); y.backward() on (64, 64) tensors."""
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.workloads import Workload
+
+SHAPE = (64, 64)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal(SHAPE, dtype=np.float32) for _ in range(3)]
+
+
+def build_shendu():
+    import shendu as sd
+    a, b, c = (sd.tensor(x, requires_grad=True) for x in _data())
+
+    def step():
+        y = ((a * b + c).relu()).sum()
+        y.backward()
+    return step
+
+
+def build_torch():
+    import torch
+    a, b, c = (torch.tensor(x, requires_grad=True) for x in _data())
+
+    def step():
+        y = ((a * b + c).relu()).sum()
+        y.backward()
+    return step
+
+
+WORKLOAD = Workload("W0", "op overhead (64x64 mul-add-relu-sum + backward)", build_shendu, build_torch)
