@@ -33,6 +33,24 @@ def time_steps(step: Callable[[], object], warmup: int = 5, steps: int = 20, min
     return Timing(statistics.median(times), len(times))
 
 
+def time_interleaved(steps: dict, warmup: int = 5, rounds: int = 20) -> dict:
+    """Median step time of each of several step functions, timed in alternation.
+
+    The machines are shared and noisy; alternating the frameworks step by step exposes them to the
+    same background load, so their ratio is steadier than that of two separate timing runs.
+    """
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - t0)
+    return {name: Timing(statistics.median(ts), len(ts)) for name, ts in times.items()}
+
+
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 

@@ -15,7 +15,7 @@ import importlib
 import json
 import sys
 
-from benchmarks.harness import cores, matmul_peak_gflops, time_steps
+from benchmarks.harness import cores, matmul_peak_gflops, time_interleaved
 
 WORKLOAD_MODULES = {
     "W0": "benchmarks.workloads.w0_op_overhead",
@@ -35,10 +35,11 @@ def run(ids, warmup: int, steps: int) -> list[dict]:
     rows = []
     for wid in ids:
         w = _load(wid)
-        torch_t = time_steps(w.torch(), warmup, steps)
-        entries = [("shendu", w.shendu)] + list((w.variants or {}).items())
-        for name, builder in entries:
-            t = time_steps(builder(), warmup, steps)
+        entries = {"shendu": w.shendu, **(w.variants or {})}
+        timings = time_interleaved({"torch": w.torch(), **{n: b() for n, b in entries.items()}}, warmup,
+                                   max(steps, w.steps))
+        torch_t = timings.pop("torch")
+        for name, t in timings.items():
             row = {"id": wid, "workload": w.title, "variant": name, "shendu_ms": t.ms,
                    "torch_ms": torch_t.ms, "ratio": t.median_s / torch_t.median_s}
             if w.flops:

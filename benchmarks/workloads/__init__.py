@@ -21,3 +21,4 @@ class Workload:
     variants: dict | None = None  # extra PyTorch-side builders, name -> builder
     items_per_step: float | None = None  # for throughput workloads
     unit: str = "step"
+    steps: int = 20  # at least this many timed steps (micro-second workloads need more)

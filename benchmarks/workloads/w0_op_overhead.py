@@ -33,4 +33,4 @@ def build_torch():
     return step
 
 
-WORKLOAD = Workload("W0", "op overhead (64x64 mul-add-relu-sum + backward)", build_shendu, build_torch)
+WORKLOAD = Workload("W0", "op overhead (64x64 mul-add-relu-sum + backward)", build_shendu, build_torch, steps=2000)

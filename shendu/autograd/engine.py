@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from shendu.autograd.function import _FREED_MESSAGE
+from shendu.autograd.function import _FREED_MESSAGE, _asarray, _generic, _ndarray
 from shendu.autograd.grad_mode import _state
 from shendu.tensor import Tensor
 
@@ -159,7 +159,10 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
 def _accumulate(a: Tensor, b: Tensor) -> Tensor:
     if _state.enabled:  # create_graph: the sum must be recorded
         return a + b
-    return Tensor._wrap(a.data + b.data)
+    out = a.data + b.data
+    if type(out) is not _ndarray and isinstance(out, _generic):
+        out = _asarray(out)  # 0-d + 0-d gives a NumPy scalar; a tensor holds an array
+    return Tensor._wrap(out)
 
 
 def _zeros(shape, dtype, node) -> Tensor:

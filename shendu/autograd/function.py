@@ -19,10 +19,13 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+import numpy as np
+
 from shendu.autograd.grad_mode import _state, no_grad
 
 _new = object.__new__
 _weakref = weakref.ref
+_ndarray, _generic, _asarray = np.ndarray, np.generic, np.asarray
 
 
 class Function:
@@ -110,6 +113,8 @@ class Function:
             return outs
 
         if cls.raw and not isinstance(out, Tensor):
+            if type(out) is not _ndarray and isinstance(out, _generic):
+                out = _asarray(out)  # a NumPy reduction to 0-d gives a scalar; a tensor holds an array
             t = _new(Tensor)
             t.data = out
         else:
@@ -151,7 +156,7 @@ def _as_output(o, raw: bool):
             if o._ctx is not None or o.requires_grad:
                 o = Tensor._wrap(o.data)
         return o
-    return Tensor._wrap(o)
+    return Tensor._wrap(_asarray(o) if isinstance(o, _generic) else o)
 
 
 from shendu.tensor import Tensor  # noqa: E402  (kept last: tensor.py is imported first)

@@ -14,12 +14,24 @@ from shendu.backend import array_module
 from shendu.tensor import Tensor
 
 
+_ndarray = np.ndarray
+
+
 def coerce(a, b):
     """Bring two raw operands (arrays or scalars) to the dtypes PyTorch would compute in.
 
     NumPy already agrees with PyTorch for equal dtypes, float/float, and bool with anything, so
     only integer-meets-float pairs and NumPy scalars (which NumPy 2 treats as strongly typed) change.
     """
+    ta, tb = type(a), type(b)
+    if ta is _ndarray:
+        if tb is _ndarray:
+            if a.dtype is b.dtype:
+                return a, b
+        elif tb is float and a.dtype.kind == "f":
+            return a, b
+    elif ta is float and tb is _ndarray and b.dtype.kind == "f":
+        return a, b
     da = getattr(a, "dtype", None)
     db = getattr(b, "dtype", None)
     if da is not None and db is not None:

@@ -50,6 +50,8 @@ class Sum(Function):
     raw = True
 
     def forward(ctx, x, axes, keepdim):
+        if axes is None and not keepdim:
+            return x.sum()  # the method skips the ufunc keyword handling: a third faster on small arrays
         return array_module(x).sum(x, axis=axes, keepdims=keepdim)
 
     def backward(ctx, grad):
@@ -148,6 +150,8 @@ class ArgExtremum(Function):
 
 # -- the functions ------------------------------------------------------------------------------
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:  # noqa: A001
+    if dim is None and axis is None and dtype is None and input.data.dtype.kind == "f":
+        return Sum.apply(input, None, keepdim)
     axes = normalize_dims(_dims(dim, axis), input.ndim, "sum")
     if dtype is not None:
         input = input.to(dtype)
