@@ -137,7 +137,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
             if node._out_meta is not None and node._materialize_grads:
                 grads = [g if g is not None else _zeros(shape, dtype, node)
                          for g, (shape, dtype) in zip(grads, node._out_meta)]
-            in_grads = node.backward(*grads)
+            in_grads = type(node).backward(node, *grads)  # static (user) and plain (library) backwards alike
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             inputs, needs = node.inputs, node.needs_input_grad

@@ -93,6 +93,9 @@ class Function:
                     arrays.append(a)
             out = cls.forward(ctx, *arrays, **kwargs)
         else:
+            # PyTorch's forward can already read which inputs will need a gradient
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad and _state.enabled
+                                         for a in args)
             requires_grad = any(isinstance(a, Tensor) and a.requires_grad for a in args)
             with no_grad():
                 out = cls.forward(ctx, *args, **kwargs)
