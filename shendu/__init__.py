@@ -25,6 +25,7 @@ from shendu.ops.elementwise import (
     abs, ceil, clamp, clip, clone, cos, erf, exp, expm1, floor, isfinite, isinf, isnan, log,
     log1p, logical_not, neg, relu, round, rsqrt, sigmoid, sign, sin, sqrt, tanh, trunc, where,
 )
+from shendu.io import load, save
 from shendu.ops.fused import log_softmax, softmax
 from shendu.ops.index import gather, index_add, index_select, masked_fill, nonzero, scatter_add, take_along_dim
 from shendu.ops.linalg import bmm, dot, einsum, matmul, mm, outer

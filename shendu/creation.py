@@ -78,8 +78,11 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bo
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` (excluded) by ``step``; int64 when all three are ints."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise RuntimeError(f"arange: step must be nonzero, got start={start}, end={end}, step={step}")
     is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
     arr = np.arange(start, end, step, dtype=_dt(dtype, np.dtype(np.int64) if is_int else None))
     return _finish(arr, requires_grad, device)
@@ -90,21 +93,23 @@ def linspace(start: float, end: float, steps: int, dtype=None, device=None,
     return _finish(np.linspace(start, end, steps, dtype=_dt(dtype)), requires_grad, device)
 
 
-def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype=None) -> Tensor:
-    return _finish(np.logspace(start, end, steps, base=base, dtype=_dt(dtype)), False, None)
+def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    return _finish(np.logspace(start, end, steps, base=base, dtype=_dt(dtype)), requires_grad, device)
 
 
-def zeros_like(input: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _finish(input._xp().zeros(input.shape, dtype=_dt(dtype, input.dtype)), requires_grad, None)
+def zeros_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _finish(input._xp().zeros(input.shape, dtype=_dt(dtype, input.dtype)), requires_grad, device)
 
 
-def ones_like(input: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _finish(input._xp().ones(input.shape, dtype=_dt(dtype, input.dtype)), requires_grad, None)
+def ones_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _finish(input._xp().ones(input.shape, dtype=_dt(dtype, input.dtype)), requires_grad, device)
 
 
-def empty_like(input: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _finish(input._xp().empty(input.shape, dtype=_dt(dtype, input.dtype)), requires_grad, None)
+def empty_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _finish(input._xp().empty(input.shape, dtype=_dt(dtype, input.dtype)), requires_grad, device)
 
 
-def full_like(input: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _finish(input._xp().full(input.shape, fill_value, dtype=_dt(dtype, input.dtype)), requires_grad, None)
+def full_like(input: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    arr = input._xp().full(input.shape, fill_value, dtype=_dt(dtype, input.dtype))
+    return _finish(arr, requires_grad, device)

@@ -44,7 +44,7 @@ def as_dtype(dtype) -> np.dtype:
     return np.dtype(dtype)
 
 
-def is_floating(dtype) -> "builtins.bool":  # noqa: F821
+def is_floating(dtype) -> builtins.bool:  # noqa: F821
     return dtype.kind == "f"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shendu import dtypes
+from shendu import backend, dtypes
 from shendu.tensor import Tensor
 
 
@@ -14,7 +14,7 @@ class Generator:
         self._seed = int(np.random.SeedSequence().entropy % (2 ** 63))
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
 
-    def manual_seed(self, seed: int) -> "Generator":
+    def manual_seed(self, seed: int) -> Generator:
         self._seed = int(seed)
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
         return self
@@ -72,40 +72,49 @@ def _float(dtype):
     return dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
 
 
-def _make(arr, requires_grad: bool) -> Tensor:
+def _make(arr, requires_grad: bool = False, device=None) -> Tensor:
+    if device is not None:
+        arr = backend.to_device(arr, device)
     t = Tensor._wrap(arr)
     return t.requires_grad_() if requires_grad else t
 
 
 def rand(*size, generator=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Uniform samples on [0, 1)."""
-    return _make(_generator(generator).random(_shape(size), dtype=np.float64).astype(_float(dtype)), requires_grad)
+    arr = _generator(generator).random(_shape(size), dtype=np.float64).astype(_float(dtype))
+    return _make(arr, requires_grad, device)
 
 
 def randn(*size, generator=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal samples."""
-    return _make(_generator(generator).standard_normal(_shape(size)).astype(_float(dtype)), requires_grad)
+    return _make(_generator(generator).standard_normal(_shape(size)).astype(_float(dtype)), requires_grad, device)
 
 
-def randint(low: int, high: int | None = None, size=(), generator=None, dtype=None, device=None) -> Tensor:
-    """Integers in [low, high) (``randint(high, size)`` means low = 0)."""
-    if high is None:
+def randint(low: int, high=None, size=(), generator=None, dtype=None, device=None) -> Tensor:
+    """Integers in [low, high) of shape ``size``; ``randint(high, size)`` means low = 0 (as in PyTorch)."""
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if low >= high:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     arr = _generator(generator).integers(low, high, size=tuple(size))
-    return Tensor._wrap(np.asarray(arr, dtype=dtypes.as_dtype(dtype) if dtype else np.int64))
+    return _make(np.asarray(arr, dtype=dtypes.as_dtype(dtype) if dtype else np.int64), device=device)
 
 
 def randperm(n: int, generator=None, dtype=None, device=None) -> Tensor:
-    return Tensor._wrap(_generator(generator).permutation(n).astype(dtypes.as_dtype(dtype) if dtype else np.int64))
+    perm = _generator(generator).permutation(n)
+    return _make(perm.astype(dtypes.as_dtype(dtype) if dtype else np.int64), device=device)
 
 
-def normal(mean=0.0, std=1.0, size=None, generator=None) -> Tensor:
+def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None) -> Tensor:
+    """Samples of N(mean, std**2); tensor ``mean``/``std`` broadcast and set the dtype."""
     m = mean.data if isinstance(mean, Tensor) else mean
     s = std.data if isinstance(std, Tensor) else std
-    shape = size if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s))
-    return Tensor._wrap(_generator(generator).normal(m, s, shape).astype(dtypes.get_default_dtype()))
+    if dtype is None:
+        dtype = next((t.dtype for t in (mean, std) if isinstance(t, Tensor)), dtypes.get_default_dtype())
+    shape = tuple(size) if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s))
+    return Tensor._wrap(np.asarray(_generator(generator).normal(m, s, shape), dtype=dtypes.as_dtype(dtype)))
 
 
 def bernoulli(input: Tensor, p: float | None = None, generator=None) -> Tensor:
@@ -133,13 +142,13 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, gene
     return Tensor._wrap(out.reshape(shape).astype(np.int64))
 
 
-def rand_like(input: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def rand_like(input: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad, device=device or input.device)
 
 
-def randn_like(input: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def randn_like(input: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad, device=device or input.device)
 
 
-def randint_like(input: Tensor, low: int, high: int | None = None, dtype=None) -> Tensor:
-    return randint(low, high, input.shape, dtype=dtype or input.dtype)
+def randint_like(input: Tensor, low: int, high: int | None = None, dtype=None, device=None) -> Tensor:
+    return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device)

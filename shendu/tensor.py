@@ -261,15 +261,22 @@ class Tensor:
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     # -- in-place updates (tensors that need no grad, or under no_grad) --------------------------
-    def _check_inplace(self, op: str) -> None:
-        if self.requires_grad and _state.enabled:
-            kind = "a leaf tensor" if self._ctx is None else "a tensor in the graph"
-            raise RuntimeError(
-                f"{op}: in-place operation on {kind} that requires grad (shape {self.shape}); "
-                "wrap the update in `with shendu.no_grad():` or use the out-of-place op")
+    def _check_inplace(self, op: str, value=None) -> None:
+        if _state.enabled:
+            if self.requires_grad:
+                kind = "a leaf tensor" if self._ctx is None else "a tensor in the graph"
+                raise RuntimeError(
+                    f"{op}: in-place operation on {kind} that requires grad (shape {self.shape}); "
+                    "wrap the update in `with shendu.no_grad():` or use the out-of-place op")
+            if isinstance(value, Tensor) and value.requires_grad:
+                # writing a value that requires grad into a plain tensor would drop its gradient
+                raise RuntimeError(
+                    f"{op}: the value written in place (shape {value.shape}) requires grad, and in-place "
+                    f"writes are not recorded; build the result out of place (shendu.stack, shendu.cat, "
+                    "shendu.where), or write value.detach() to drop the gradient on purpose")
 
     def _inplace(self, op: str, value, fn) -> "Tensor":
-        self._check_inplace(op)
+        self._check_inplace(op, value)
         other = value.data if isinstance(value, Tensor) else value
         if isinstance(other, np.generic):
             other = other.item()
@@ -341,7 +348,7 @@ class Tensor:
         return self.copy_(_generator(generator).normal(mean, std, self.shape))
 
     def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
+        self._check_inplace("__setitem__", value)
         from shendu.ops.index import _raw_index
         index = _raw_index(index)
         try:

@@ -74,6 +74,12 @@ def _owned_copy(g: Tensor, handed_out: dict) -> Tensor:
 
 def _sum_to(grad: Tensor, shape: tuple) -> Tensor:
     from shendu.ops.reduce import sum_to
+    gshape = grad.data.shape
+    lead = len(gshape) - len(shape)
+    if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, gshape[lead:])):
+        raise RuntimeError(f"backward: a gradient of shape {gshape} does not match (and does not broadcast "
+                           f"to) its input's shape {shape}; a backward must return one gradient of its "
+                           "input's shape per input")
     return sum_to(grad, shape)
 
 
@@ -93,18 +99,25 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
             order = _needed_only(order, capture)
         handed_out: dict[int, object] = {}
         pending: dict[int, list] = {}  # id(node) -> gradient of each of its outputs
+        # ctx.output is a weak reference; the consumer that held the output may already be
+        # released, so keep each single output alive until its own node's backward has run.
+        outputs: dict[int, Tensor] = {}
 
-        def send(t: Tensor, g: Tensor) -> None:
+        # A tensor's hooks see its total gradient once, as in PyTorch: contributions to a hooked
+        # tensor wait here until its producer node runs (leaves: until the end of the pass).
+        deferred: dict[int, dict] = {}  # id(producer node), 0 for leaves -> {id(t): [t, gradient]}
+
+        def send(t: Tensor, g: Tensor, hooked: bool = False) -> None:
             # (no local name for g.data: _owned_copy counts the references to it)
             if g.data.shape != t.data.shape:
                 g = _sum_to(g, t.data.shape)
             if g.data.dtype != t.data.dtype:
                 g = g.to(t.data.dtype)
-            if t._hooks:
-                for hook in t._hooks:
-                    new = hook(g)
-                    if new is not None:
-                        g = new
+            if t._hooks and not hooked:
+                bucket = deferred.setdefault(id(t._ctx) if t._ctx is not None else 0, {})
+                held = bucket.get(id(t))
+                bucket[id(t)] = [t, g] if held is None else [t, _accumulate(held[1], g)]
+                return
             node = t._ctx
             if capture is not None:
                 if id(t) in capture:
@@ -120,6 +133,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
                 if slots is None:
                     if node._out_meta is None:
                         pending[id(node)] = [g]
+                        outputs[id(node)] = t
                         return
                     slots = pending[id(node)] = [None] * len(node._out_meta)
                 i = t._out_index
@@ -128,8 +142,19 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
         for root, g in zip(roots, root_grads):
             send(root, g)
 
+        def flush(key: int) -> None:
+            for t, g in deferred.pop(key).values():
+                for hook in list(t._hooks):
+                    new = hook(g)
+                    if new is not None:
+                        g = new
+                send(t, g, True)
+
         for node in order:
+            if deferred and id(node) in deferred:
+                flush(id(node))
             grads = pending.pop(id(node), None)
+            output = outputs.pop(id(node), None)  # noqa: F841 - held until the next node
             if grads is None:  # no gradient reached this node (e.g. an unused output)
                 if not retain_graph:
                     node._release()
@@ -152,6 +177,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
                     send(inp, g)
             if not retain_graph:
                 node._release()
+        while deferred:  # hooked leaves, and hooked tensors whose producer was not visited
+            flush(next(iter(deferred)))
     finally:
         _state.enabled = prev_mode
 
@@ -237,6 +264,10 @@ def _prepare_roots(tensors, grad_tensors, who: str):
             g = Tensor._wrap(t._xp().ones(t.shape, dtype=t.dtype))
         elif not isinstance(g, Tensor):
             g = Tensor._wrap(t._xp().asarray(g, dtype=t.dtype))
+        elif not g.requires_grad:
+            # The caller keeps g: a new wrapper makes its array count as shared in _owned_copy,
+            # so no leaf's .grad aliases it (y = a + b; y.backward(g); g.zero_() leaves a.grad).
+            g = Tensor._wrap(g.data)
         if g.shape != t.shape:
             raise RuntimeError(
                 f"{who}: gradient of shape {g.shape} does not match the output's shape {t.shape}")

@@ -142,14 +142,38 @@ _FREED_MESSAGE = (
 
 
 def once_differentiable(backward):
-    """Mark a custom ``backward`` as not differentiable itself: it runs with recording off."""
+    """Mark a custom ``backward`` as not differentiable itself: it runs with recording off.
+
+    Under ``create_graph=True`` its gradients still carry a node, one that raises when differentiated
+    (as in PyTorch), so a second derivative is an error instead of a silent zero.
+    """
     import functools
 
     @functools.wraps(backward)
     def wrapper(ctx, *grads):
+        create_graph = _state.enabled
         with no_grad():
-            return backward(ctx, *grads)
+            out = backward(ctx, *grads)
+        if not create_graph:
+            return out
+        sources = [t for t in (*grads, *ctx.inputs) if isinstance(t, Tensor)]
+        marked = tuple(_DelayedError.apply(g, *sources) if isinstance(g, Tensor) else g
+                       for g in (out if type(out) is tuple else (out,)))
+        return marked if type(out) is tuple else marked[0]
     return wrapper
+
+
+class _DelayedError(Function):
+    """Passes a gradient through; differentiating it raises (the mark of ``once_differentiable``)."""
+
+    raw = True
+
+    def forward(ctx, g, *sources):
+        return g
+
+    def backward(ctx, grad):
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")
 
 
 def _as_output(o, raw: bool):

@@ -16,9 +16,21 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode:
-    """Context manager and decorator that sets grad mode to ``self.mode`` and restores it after."""
+    """Context manager and decorator that sets grad mode to ``self.mode`` and restores it after.
+
+    Usable as ``with no_grad():``, ``@no_grad()`` and, as in PyTorch, ``@no_grad`` without parentheses.
+    """
 
     mode = True
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        if len(args) == 1 and not kwargs and callable(args[0]):  # bare ``@no_grad``
+            return self(args[0])
+        return self
+
+    def __init__(self, *args, **kwargs):
+        pass
 
     def __enter__(self):
         self._prev = _state.enabled
@@ -29,10 +41,16 @@ class _GradMode:
         _state.enabled = self._prev
 
     def __call__(self, fn):
+        mode = self.mode
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            prev = _state.enabled
+            _state.enabled = mode
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                _state.enabled = prev
         return wrapper
 
 
@@ -60,18 +78,8 @@ class set_grad_enabled(_GradMode):
         return self
 
     def __call__(self, fn):
-        mode = self.mode
-        _state.enabled = self._prev
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            prev = _state.enabled
-            _state.enabled = mode
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _state.enabled = prev
-        return wrapper
+        _state.enabled = self._prev  # decorating must not change the mode
+        return super().__call__(fn)
 
 
 class inference_mode(no_grad):

@@ -1,5 +1,38 @@
-"""``shendu.nn``: modules, layers, losses and initializers (PyTorch's ``torch.nn``)."""
-from shendu.nn import functional  # noqa: F401
-from shendu.nn.parameter import Parameter
+"""``shendu.nn``: modules, layers, losses and initializers (PyTorch's ``torch.nn``).
 
-__all__ = ["Parameter", "functional"]
+Every layer is exported here under its ``torch.nn`` name; the families live in ``shendu/nn/layers/``.
+"""
+from shendu.nn import functional, init  # noqa: F401
+from shendu.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from shendu.nn.layers.activation import (
+    CELU, ELU, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Maxout,
+    Mish, PReLU, ReLU, ReLU6, SELU, SiLU, Sigmoid, Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink,
+)
+from shendu.nn.layers.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
+from shendu.nn.layers.embedding import Embedding
+from shendu.nn.layers.linear import Bilinear, Flatten, Identity, Linear, Unflatten
+from shendu.nn.layers.residual import Residual
+from shendu.nn.module import Buffer, Module
+from shendu.nn.parameter import Parameter
+from shendu.nn.summary import summary
+
+# ---- layers, losses and penalties from the other families (each helper adds its own lines) ----
+from shendu.nn.layers.normalization import (  # noqa: I001
+    BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm, RMSNorm,
+)
+from shendu.nn import penalties  # noqa: F401
+# (losses.py: L1Loss, MSELoss, CrossEntropyLoss, ...; layers/conv.py: Conv1d, Conv2d, ConvTranspose2d;
+#  layers/pooling.py: MaxPool2d, AvgPool2d, ...; layers/upsample.py: Upsample — import lines go here)
+# ---- end of the other families' block ----
+
+from shendu.nn import utils  # noqa: E402,F401,I001  (utils.clip_grad may use the names above)
+
+__all__ = [
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Bilinear", "Buffer", "CELU", "Dropout", "Dropout1d",
+    "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "GELU", "GLU", "GroupNorm", "Hardsigmoid",
+    "Hardswish", "Hardtanh", "Identity", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax",
+    "Maxout", "Mish", "Module", "ModuleDict", "ModuleList", "PReLU", "Parameter", "ParameterDict",
+    "ParameterList", "RMSNorm", "ReLU", "ReLU6", "Residual", "SELU", "Sequential", "SiLU", "Sigmoid",
+    "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "Tanhshrink", "Unflatten", "functional", "init",
+    "penalties", "summary", "utils",
+]

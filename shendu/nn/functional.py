@@ -5,6 +5,11 @@ and adds the losses and helpers that are compositions of them.
 """
 from __future__ import annotations
 
+from shendu.nn.functional_losses import (  # noqa: F401 - re-exported
+    binary_cross_entropy, cosine_embedding_loss, cosine_similarity, hinge_embedding_loss, huber_loss, kl_div,
+    l1_loss, multi_margin_loss, smooth_l1_loss,
+)
+from shendu.nn.functional_norm import batch_norm, group_norm, rms_norm  # noqa: F401 - re-exported
 from shendu.ops.elementwise import (  # noqa: F401 - re-exported
     elu, gelu, hardtanh, leaky_relu, logsigmoid, mish, relu, relu6, selu, sigmoid, silu,
     softplus, tanh,

@@ -13,7 +13,6 @@ from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.tensor import Tensor
 
-
 _ndarray = np.ndarray
 
 
@@ -58,6 +57,12 @@ def coerce(a, b):
     return a, b
 
 
+def _broadcast_error(op: str, a, b) -> RuntimeError:
+    return RuntimeError(f"{op}: operands of shapes {tuple(getattr(a, 'shape', ()))} and "
+                        f"{tuple(getattr(b, 'shape', ()))} do not broadcast (each dim, aligned from the "
+                        "right, must be equal or 1)")
+
+
 def _as_tensor_like(x, like: Tensor) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor._wrap(like._xp().asarray(x, dtype=like.dtype))
 
@@ -67,7 +72,10 @@ class Add(Function):
 
     def forward(ctx, a, b):
         a, b = coerce(a, b)
-        return a + b
+        try:
+            return a + b
+        except ValueError:
+            raise _broadcast_error("add", a, b) from None
 
     def backward(ctx, grad):
         return grad, grad
@@ -78,7 +86,10 @@ class Sub(Function):
 
     def forward(ctx, a, b):
         a, b = coerce(a, b)
-        return a - b
+        try:
+            return a - b
+        except ValueError:
+            raise _broadcast_error("sub", a, b) from None
 
     def backward(ctx, grad):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
@@ -89,7 +100,10 @@ class Mul(Function):
 
     def forward(ctx, a, b):
         a, b = coerce(a, b)
-        return a * b
+        try:
+            return a * b
+        except ValueError:
+            raise _broadcast_error("mul", a, b) from None
 
     def backward(ctx, grad):
         a, b = ctx.inputs
@@ -102,8 +116,12 @@ class Div(Function):
 
     def forward(ctx, a, b):
         a, b = coerce(a, b)
-        out = a / b
-        if out.dtype == np.float64 and getattr(a, "dtype", None) != np.float64 and getattr(b, "dtype", None) != np.float64:
+        try:
+            out = a / b
+        except ValueError:
+            raise _broadcast_error("div", a, b) from None
+        if out.dtype == np.float64 and getattr(a, "dtype", None) != np.float64 \
+                and getattr(b, "dtype", None) != np.float64:
             out = out.astype(dtypes.get_default_dtype())  # int / int gives float32, as in PyTorch
         return out
 
@@ -127,22 +145,32 @@ class Pow(Function):
                 return a * a
             if b == 0.5:
                 return array_module(a).sqrt(a)
-        return a ** b
+        try:
+            return a ** b
+        except ValueError:
+            raise _broadcast_error("pow", a, b) from None
 
     def backward(ctx, grad):
+        # As PyTorch: d/da is 0 where b == 0 and d/db is 0 where a == 0 and b >= 0 (not 0 * inf = nan).
+        from shendu.ops.elementwise import where
         a, b = ctx.inputs
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad_b = None
         if need_a:
             if isinstance(b, Tensor):
-                grad_a = grad * b * a ** (b - 1)
+                grad_a = where(Tensor._wrap(b.data == 0), 0.0, grad * b * a ** (b - 1))
             elif b == 2:
                 grad_a = grad * a * 2.0
+            elif b == 0:
+                grad_a = grad * 0.0
             else:
                 grad_a = grad * b * a ** (b - 1)
         if need_b:
             base = _as_tensor_like(a, b)
             grad_b = grad * ctx.output * base.log()
+            at_zero = (base.data == 0) & (b.data >= 0)
+            if at_zero.any():
+                grad_b = where(Tensor._wrap(at_zero), 0.0, grad_b)
         return grad_a, grad_b
 
 
@@ -151,7 +179,10 @@ class Maximum(Function):
 
     def forward(ctx, a, b):
         a, b = coerce(a, b)
-        ctx.a_wins = a >= b if not (np.isscalar(a) and np.isscalar(b)) else None
+        try:
+            ctx.a_wins = a >= b if not (np.isscalar(a) and np.isscalar(b)) else None
+        except ValueError:
+            raise _broadcast_error("maximum", a, b) from None
         return array_module(ctx.a_wins).maximum(a, b)
 
     def backward(ctx, grad):
@@ -168,7 +199,10 @@ class Minimum(Function):
 
     def forward(ctx, a, b):
         a, b = coerce(a, b)
-        ctx.a_wins = a <= b
+        try:
+            ctx.a_wins = a <= b
+        except ValueError:
+            raise _broadcast_error("minimum", a, b) from None
         return array_module(ctx.a_wins).minimum(a, b)
 
     backward = Maximum.backward
@@ -235,7 +269,10 @@ class _NoGrad(Function):
 
     def forward(ctx, a, b):
         a, b = coerce(a, b)
-        return type(ctx).fn(a, b)
+        try:
+            return type(ctx).fn(a, b)
+        except ValueError:
+            raise _broadcast_error(type(ctx).__name__.lower(), a, b) from None
 
 
 def _nograd(name, fn):

@@ -310,7 +310,11 @@ class Where(Function):
     def forward(ctx, cond, a, b):
         from shendu.ops.binary import coerce
         a, b = coerce(a, b)
-        return array_module(cond).where(cond, a, b)
+        try:
+            return array_module(cond).where(cond, a, b)
+        except ValueError:
+            shapes = ", ".join(str(tuple(getattr(v, "shape", ()))) for v in (cond, a, b))
+            raise RuntimeError(f"where: condition, input and other of shapes {shapes} do not broadcast") from None
 
     def backward(ctx, grad):
         cond = ctx.inputs[0]

@@ -109,26 +109,34 @@ class CrossEntropy(Function):
         xp = array_module(z)
         M, C = z.shape
         soft = target.dtype.kind == "f"
-        m = z.max(axis=1, keepdims=True)
-        lse = xp.log(xp.exp(z - m).sum(axis=1, keepdims=True)) + m  # (M, 1)
-        ctx.lse = lse
+        # Work with logits shifted by the row max and keep log Σ exp(shifted) apart from the max:
+        # lse = m + logs rounded to float32 loses the small logs when |m| is large (logits ~1e4).
+        m = z.max(axis=1, keepdims=True) if C else xp.zeros((M, 1), dtype=z.dtype)  # (M, 1)
+        zs = z - m  # (M, C)
         if soft:
             t = target * (1 - smoothing) + smoothing / C if smoothing else target
             tw = t * weight if weight is not None else t
-            per_row = (tw * (lse - z)).sum(axis=1)
             ctx.tw = tw
-            if reduction == "mean":
-                return (per_row.sum() / max(M, 1)).astype(z.dtype)
         else:
             valid, safe, r, denom = _ce_coefficients(xp, target, C, z.dtype, weight, ignore_index,
                                                       smoothing, reduction, soft)
             ctx.cache = (valid, safe, r, denom)
-            picked = xp.take_along_axis(z, safe[:, None], axis=1)[:, 0]
-            per_row = (1 - smoothing) * r * (lse[:, 0] - picked)
+            picked = xp.take_along_axis(zs, safe[:, None], axis=1)[:, 0]
             if smoothing:
-                wsum_z = z @ weight if weight is not None else z.sum(axis=1)
+                wsum_z = zs @ weight if weight is not None else zs.sum(axis=1)
                 wtot = weight.sum() if weight is not None else C
-                per_row += (smoothing / C) * valid * (lse[:, 0] * wtot - wsum_z)
+        tzs = (tw * zs).sum(axis=1) if soft else None
+        xp.exp(zs, out=zs)
+        logs = xp.log(zs.sum(axis=1, keepdims=True))  # (M, 1)
+        ctx.m, ctx.logs = m, logs
+        if soft:
+            per_row = tw.sum(axis=1) * logs[:, 0] - tzs
+            if reduction == "mean":
+                return (per_row.sum() / max(M, 1)).astype(z.dtype)
+        else:
+            per_row = (1 - smoothing) * r * (logs[:, 0] - picked)
+            if smoothing:
+                per_row += (smoothing / C) * valid * (logs[:, 0] * wtot - wsum_z)
             if reduction == "mean":
                 return (per_row.sum() / denom).astype(z.dtype)
         if reduction == "sum":
@@ -145,8 +153,9 @@ class CrossEntropy(Function):
         zd = z.data
         M, C = zd.shape
         g = grad.data
-        p = zd - ctx.lse
-        xp.exp(p, out=p)  # softmax, recomputed from the cached log-sum-exp
+        p = zd - ctx.m
+        p -= ctx.logs
+        xp.exp(p, out=p)  # softmax, recomputed from the cached max and log-sum-exp
         if target.dtype.kind == "f":  # target and weight are raw arrays here
             tw = ctx.tw
             scale = g / max(M, 1) if reduction == "mean" else (g[:, None] if reduction == "none" else g)
@@ -245,8 +254,14 @@ def cross_entropy_composite(z: Tensor, target, weight, ignore_index, smoothing, 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities (N, C) or (N, C, d1, ...) at class indices."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"nll_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if input.ndim == 1:
         input, target = input.unsqueeze(0), target.unsqueeze(0)
+    expected = (input.shape[0],) + input.shape[2:]
+    if tuple(target.shape) != expected or target.dtype.kind not in "iu":
+        raise RuntimeError(f"nll_loss: input of shape {input.shape} expects integer class indices of shape "
+                           f"{expected}, got a target of shape {target.shape} and dtype {target.dtype}")
     spatial = input.shape[2:]
     z, t = _move_class_last(input, target)
     xp = input._xp()
@@ -255,7 +270,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     safe = xp.where(valid, td, 0)
     C = z.shape[1]
     if safe.size and (safe.min() < 0 or safe.max() >= C):
-        raise IndexError(f"nll_loss: target out of range for {C} classes")
+        bad = td[valid & ((td < 0) | (td >= C))]
+        raise IndexError(f"nll_loss: target {int(bad.flat[0])} is out of range for {C} classes "
+                         f"(expected 0 <= target < {C}, or ignore_index={ignore_index})")
     r = (weight.data[safe] if weight is not None else xp.ones(safe.shape, dtype=z.dtype)) * valid
     picked = -z.gather(1, Tensor._wrap(safe[:, None])).squeeze(1) * Tensor._wrap(r.astype(z.dtype))
     if reduction == "mean":

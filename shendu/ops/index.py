@@ -5,6 +5,8 @@ indices accumulate (``backend.scatter_add``), so ``x[[0, 0]]`` sends both gradie
 """
 from __future__ import annotations
 
+import numpy as np
+
 from shendu import backend
 from shendu.autograd.function import Function
 from shendu.backend import array_module
@@ -76,10 +78,7 @@ class Gather(Function):
         if index.ndim != x.ndim:
             raise RuntimeError(f"gather: index has {index.ndim} dims but the input has {x.ndim} "
                                f"(input shape {x.shape}, index shape {index.shape})")
-        n = x.shape[axis]
-        if index.size and (index.min() < -n or index.max() >= n):
-            raise IndexError(f"gather: index out of range for dim {axis} of size {n} "
-                             f"(min {index.min()}, max {index.max()})")
+        _check_range(index, x.shape, axis, "gather")
         return x[_along(index, axis)]
 
     def backward(ctx, grad):
@@ -92,15 +91,25 @@ class ScatterAdd(Function):
     raw = True
 
     def forward(ctx, x, axis, index, src):
+        if index.ndim != x.ndim or src.ndim != x.ndim:
+            raise RuntimeError(f"scatter_add: index and src need as many dims as the input, got input "
+                               f"{x.shape}, index {index.shape}, src {src.shape}")
+        _check_range(index, x.shape, axis, "scatter_add")
+        if any(i > s for i, s in zip(index.shape, src.shape)):
+            raise RuntimeError(f"scatter_add: index of shape {index.shape} is larger than src of shape {src.shape}")
         out = x.copy()
         src = src[tuple(slice(0, s) for s in index.shape)] if src.shape != index.shape else src
         backend.scatter_add(out, _along(index, axis), src)
         return out
 
     def backward(ctx, grad):
-        _, axis, index, _ = ctx.inputs
-        need_src = ctx.needs_input_grad[3]
-        return grad, None, None, (gather(grad, axis, index) if need_src else None)
+        _, axis, index, src = ctx.inputs
+        grad_src = None
+        if ctx.needs_input_grad[3]:
+            grad_src = gather(grad, axis, index)
+            if grad_src.shape != src.shape:  # src entries beyond index's extent were not used
+                grad_src = IndexPut.apply(grad_src, src.shape, tuple(slice(0, s) for s in index.shape))
+        return grad, None, None, grad_src
 
 
 # -- the functions ------------------------------------------------------------------------------
@@ -113,9 +122,24 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    """Entries of ``input`` at ``indices`` along ``dim``; the other dims broadcast (as in PyTorch)."""
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))
-    return gather(input, dim, indices)
+    if input.ndim != indices.ndim:
+        raise RuntimeError(f"take_along_dim: input of shape {input.shape} and indices of shape "
+                           f"{indices.shape} need the same number of dims")
+    d = dim % input.ndim
+    try:
+        shape = list(np.broadcast_shapes(input.shape[:d] + (1,) + input.shape[d + 1:],
+                                         indices.shape[:d] + (1,) + indices.shape[d + 1:]))
+    except ValueError:
+        raise RuntimeError(f"take_along_dim: input of shape {input.shape} and indices of shape "
+                           f"{indices.shape} do not broadcast outside dim {d}") from None
+    shape[d] = input.shape[d]
+    input = input.expand(tuple(shape))
+    shape[d] = indices.shape[d]
+    idx = _as_index(indices, "take_along_dim")
+    return gather(input, d, array_module(idx).broadcast_to(idx, tuple(shape)))
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
@@ -124,6 +148,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     idx = _as_index(index, "index_select")
+    _check_range(idx, input.shape, dim % input.ndim, "index_select")
     return GetItem.apply(input, (slice(None),) * (dim % input.ndim) + (idx,))
 
 
@@ -131,6 +156,11 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
     """``input`` with ``source``'s slices added at ``index`` along ``dim`` (repeats accumulate)."""
     d = dim % input.ndim
     idx = _as_index(index, "index_add")
+    _check_range(idx, input.shape, d, "index_add")
+    expected = input.shape[:d] + idx.shape + input.shape[d + 1:]
+    if idx.ndim > 1 or tuple(source.shape) != expected:
+        raise RuntimeError(f"index_add: expected a 1-D index and a source of shape {expected} for an input "
+                           f"of shape {input.shape} along dim {d}, got index {idx.shape} and source {source.shape}")
     if alpha != 1:
         source = source * alpha
     placed = IndexPut.apply(source, input.shape, (slice(None),) * d + (idx,))
@@ -155,6 +185,16 @@ def nonzero(input: Tensor, as_tuple: bool = False):
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(xp.int64)) for i in idx)
     return Tensor._wrap(xp.stack(idx, axis=1).astype(xp.int64))
+
+
+def _check_range(index, shape: tuple, axis: int, op: str) -> None:
+    """Raise an IndexError naming ``op`` when an entry of ``index`` is outside dim ``axis`` of ``shape``."""
+    n = shape[axis]
+    if index.size:
+        lo, hi = int(index.min()), int(index.max())
+        if lo < -n or hi >= n:
+            raise IndexError(f"{op}: index {hi if hi >= n else lo} is out of range for dim {axis} of size "
+                             f"{n} (tensor of shape {shape})")
 
 
 def _as_index(index, op: str):

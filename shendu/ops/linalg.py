@@ -20,7 +20,11 @@ class MatMul(Function):
         if a.dtype != b.dtype:
             raise RuntimeError(f"matmul: expected both operands to have the same dtype, got "
                                f"{a.dtype} and {b.dtype}")
-        return a @ b
+        try:
+            return a @ b
+        except ValueError:
+            raise RuntimeError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} do not "
+                               "broadcast") from None
 
     def backward(ctx, grad):
         a, b = ctx.inputs
@@ -151,7 +155,11 @@ class Einsum(Function):
     raw = True
 
     def forward(ctx, equation, *ops):
-        return array_module(ops[0]).einsum(equation, *ops, optimize=len(ops) > 2)
+        try:
+            return array_module(ops[0]).einsum(equation, *ops, optimize=len(ops) > 2)
+        except ValueError as e:
+            shapes = ", ".join(str(o.shape) for o in ops)
+            raise RuntimeError(f"einsum: {equation!r} does not fit operands of shapes {shapes}: {e}") from None
 
     def backward(ctx, grad):
         equation = ctx.inputs[0]
@@ -164,16 +172,39 @@ class Einsum(Function):
                 continue
             others = [(s, o) for j, (s, o) in enumerate(zip(specs, ops)) if j != i]
             avail = set(out).union(*[set(s) for s, _ in others])
-            if len(set(spec)) != len(spec):
-                raise NotImplementedError(f"einsum backward: repeated index in operand {spec!r}")
-            target = "".join(c for c in spec if c in avail)
+            sizes = dict(zip(spec, ops[i].shape))
+            uniq = "".join(dict.fromkeys(spec))  # a repeated letter ('ii') reads a diagonal
+            target = "".join(c for c in uniq if c in avail)
             eq = ",".join([out] + [s for s, _ in others]) + "->" + target
             g = einsum(eq, grad, *[o for _, o in others])
-            if target != spec:  # letters summed only within this operand: broadcast back
-                shape = tuple(ops[i].shape[k] if c in avail else 1 for k, c in enumerate(spec))
-                g = g.reshape(shape).expand(ops[i].shape)
+            if target != uniq:  # letters summed only within this operand: broadcast back
+                g = g.reshape(tuple(sizes[c] if c in avail else 1 for c in uniq))
+                g = g.expand(tuple(sizes[c] for c in uniq))
+            if uniq != spec:
+                g = _onto_diagonal(g, uniq, spec, sizes)
             grads.append(g)
         return tuple(grads)
+
+
+def _onto_diagonal(g: Tensor, uniq: str, spec: str, sizes: dict) -> Tensor:
+    """Place ``g`` (letters ``uniq``) on the diagonals of an operand whose ``spec`` repeats letters.
+
+    Each repeat of a letter gets a fresh letter tied to the first by an identity matrix, e.g.
+    'ij' -> 'iij' is einsum('ij,ik->ikj', g, eye): zero off the diagonal, so it stays differentiable.
+    """
+    xp = g._xp()
+    fresh = iter(c for c in string.ascii_letters if c not in spec)
+    seen, new_spec, eyes = set(), [], []
+    for c in spec:
+        if c in seen:
+            f = next(fresh)
+            new_spec.append(f)
+            eyes.append((c + f, Tensor._wrap(xp.eye(sizes[c], dtype=g.dtype))))
+        else:
+            seen.add(c)
+            new_spec.append(c)
+    eq = ",".join([uniq] + [s for s, _ in eyes]) + "->" + "".join(new_spec)
+    return einsum(eq, g, *[e for _, e in eyes])
 
 
 def einsum(equation: str, *operands) -> Tensor:

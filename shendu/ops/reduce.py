@@ -1,7 +1,7 @@
 """Reductions over any dims: sum, mean, var, std, max, min, prod, logsumexp, norm, argmax.
 
-Only ``sum``, ``sum_to``, ``amax``/``amin``, ``prod`` and ``logsumexp`` have gradients of their
-own; ``mean``, ``var``, ``std`` and ``norm`` are compositions of them.
+Only ``sum``, ``sum_to``, ``amax``/``amin``, ``prod``, ``logsumexp`` and the p-norm have gradients
+of their own; ``mean``, ``var`` and ``std`` (a 2-norm of the centered input) are compositions.
 """
 from __future__ import annotations
 
@@ -136,6 +136,28 @@ class LogSumExp(Function):
         return _unreduce(grad, x.shape, axes, keepdim) * (x - out).exp(), None, None
 
 
+class PNorm(Function):
+    """(Σ |x|^p)^(1/p) over ``axes``; where the norm is 0 the gradient is 0 (as PyTorch), not nan."""
+
+    raw = True
+
+    def forward(ctx, x, p, axes, keepdim):
+        xp = array_module(x)
+        if p == 2:
+            return xp.sqrt(xp.sum(x * x, axis=axes, keepdims=keepdim))
+        return xp.sum(xp.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1.0 / p)
+
+    def backward(ctx, grad):
+        from shendu.ops.elementwise import where
+        x, p, axes, keepdim = ctx.inputs
+        out = _unreduce(ctx.output, x.shape, axes, keepdim)
+        zero = Tensor._wrap(out.data == 0)
+        safe = where(zero, 1.0, out)  # keeps create_graph's path through the norm
+        # d||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1)
+        scale = x / safe if p == 2 else x.sign() * x.abs() ** (p - 1) / safe ** (p - 1)
+        return where(zero, 0.0, _unreduce(grad, x.shape, axes, keepdim) * scale), None, None, None
+
+
 class ArgExtremum(Function):
     raw = True
     differentiable = False
@@ -187,12 +209,20 @@ def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = F
     axes = normalize_dims(_dims(dim, axis), input.ndim, "var")
     n = _count(input.shape, axes)
     centered = input - mean(input, axes, keepdim=True)
-    return sum(centered * centered, axes, keepdim) * (1.0 / builtins.max(n - correction, 0) if n > correction else float("nan"))
+    scale = 1.0 / (n - correction) if n > correction else float("inf")  # x / 0, as PyTorch: inf or nan
+    return sum(centered * centered, axes, keepdim) * scale
 
 
 def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: int | None = None, axis=None) -> Tensor:
-    return var(input, dim, unbiased, keepdim, correction=correction, axis=axis).sqrt()
+    """Standard deviation, sqrt(var); its gradient is 0 (not nan) where it is 0, as in PyTorch."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = normalize_dims(_dims(dim, axis), input.ndim, "std")
+    n = _count(input.shape, axes)
+    centered = input - mean(input, axes, keepdim=True)
+    scale = 1.0 / math.sqrt(n - correction) if n > correction else float("inf")  # x / 0, as PyTorch
+    return PNorm.apply(centered, 2, axes, keepdim) * scale
 
 
 def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
@@ -259,16 +289,19 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm (p = 1, 2, inf, any real) over ``dim``, or the Frobenius norm ('fro')."""
-    if p == "fro" or p == 2 or p is None:
-        return sum(input * input, dim, keepdim).sqrt()
+    axes = normalize_dims(dim, input.ndim, "norm")
+    if p == "fro" or p is None:
+        p = 2
     if p == 1:
-        return sum(input.abs(), dim, keepdim)
+        return sum(input.abs(), axes, keepdim)
     if p in (float("inf"), "inf"):
-        return amax(input.abs(), dim, keepdim)
+        return amax(input.abs(), axes, keepdim)
     if p in (float("-inf"), "-inf"):
-        return amin(input.abs(), dim, keepdim)
-    if isinstance(p, (int, float)):
-        return sum(input.abs() ** p, dim, keepdim) ** (1.0 / p)
+        return amin(input.abs(), axes, keepdim)
+    if p == 0:  # the number of non-zero entries; no gradient
+        return sum((input != 0).to(input.dtype), axes, keepdim).detach()
+    if isinstance(p, (int, float)) and not isinstance(p, bool):
+        return PNorm.apply(input, p, axes, keepdim)
     raise ValueError(f"norm: unsupported p={p!r}; expected 'fro', 1, 2, inf or a number")
 
 

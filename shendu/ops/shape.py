@@ -107,21 +107,17 @@ class Split(Function):
 
 
 class Pad(Function):
+    """Constant padding; the other modes are gathers along each dim (see ``pad``)."""
+
     raw = True
 
-    def forward(ctx, x, widths, mode, value):
-        xp = array_module(x)
-        if mode == "constant":
-            return xp.pad(x, widths, mode="constant", constant_values=value)
-        np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
-        return xp.pad(x, widths, mode=np_mode)
+    def forward(ctx, x, widths, value):
+        return array_module(x).pad(x, widths, mode="constant", constant_values=value)
 
     def backward(ctx, grad):
-        x, widths, mode, _ = ctx.inputs
-        if mode != "constant":
-            raise NotImplementedError(f"pad: backward for mode {mode!r} is not implemented")
+        widths = ctx.inputs[1]
         index = tuple(slice(lo, grad.shape[i] - hi) for i, (lo, hi) in enumerate(widths))
-        return grad[index], None, None, None
+        return grad[index], None, None
 
 
 class Flip(Function):
@@ -359,7 +355,23 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tenso
         index = tuple(slice(max(-lo, 0), s - max(-hi, 0)) for (lo, hi), s in zip(widths, input.shape))
         input = input[index]
         widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
-    return Pad.apply(input, tuple(widths), mode, value)
+    if mode == "constant":
+        return Pad.apply(input, tuple(widths), value)
+    # reflect / replicate / circular read input elements: index_select along each padded dim, whose
+    # gradient scatter-adds (an edge element feeds several outputs).
+    from shendu.ops.index import index_select
+    xp = input._xp()
+    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    for d, (lo, hi) in enumerate(widths):
+        if not lo and not hi:
+            continue
+        n = input.shape[d]
+        limit = n - 1 if mode == "reflect" else n
+        if n == 0 or max(lo, hi) > limit:
+            raise ValueError(f"pad: {mode} padding of ({lo}, {hi}) on dim {d} needs pads of at most "
+                             f"{limit} for a dim of size {n} (input shape {input.shape})")
+        input = index_select(input, d, xp.pad(xp.arange(n), (lo, hi), mode=np_mode))
+    return input
 
 
 def flip(input: Tensor, dims) -> Tensor:

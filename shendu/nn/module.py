@@ -1,0 +1,503 @@
+"""``Module``: the base class of every layer and model (PyTorch's ``torch.nn.Module``).
+
+Setting a ``Parameter``, a ``Buffer`` or a ``Module`` as an attribute registers it, so
+``parameters()``, ``state_dict()``, ``to()`` and ``train()`` reach it without the subclass listing
+anything. ``__call__`` runs the forward pre-hooks, ``forward`` and the forward hooks.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from shendu import backend, dtypes
+from shendu.autograd.grad_mode import no_grad
+from shendu.nn.parameter import Parameter
+from shendu.tensor import Tensor
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Buffer(Tensor):
+    """A Tensor that a Module registers as a buffer when set as an attribute (``torch.nn.Buffer``).
+
+    ``Buffer(data, persistent=True)`` shares ``data``'s array; a non-persistent buffer is left out
+    of ``state_dict()``.
+    """
+
+    def __init__(self, data: Tensor, *, persistent: bool = True):
+        self.data = data.data if isinstance(data, Tensor) else Tensor(data).data
+        self.persistent = persistent
+
+
+class RemovableHandle:
+    """The handle a ``register_*_hook`` call returns; ``remove()`` takes the hook out again."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self.hooks_dict = hooks
+        self.id = next(RemovableHandle._next_id)
+
+    def remove(self) -> None:
+        self.hooks_dict.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _check_name(kind: str, module: Module, name: Any) -> None:
+    if "_parameters" not in module.__dict__:
+        raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+    if name == "" or "." in name:
+        raise KeyError(f"{kind} name can't be empty or contain '.', got {name!r}")
+
+
+def _addindent(text: str, spaces: int) -> str:
+    lines = text.split("\n")
+    return lines[0] if len(lines) == 1 else "\n".join([lines[0]] + [" " * spaces + ln for ln in lines[1:]])
+
+
+class Module:
+    """Base class for all neural-network modules; subclasses define ``forward``.
+
+    Submodules, ``Parameter``s and buffers assigned as attributes in ``__init__`` are registered
+    (``self.fc = Linear(4, 3)``), so they are moved, saved and trained with their parent.
+
+    Attributes:
+        training (bool): whether the module is in training mode (``train()``) or evaluation mode
+            (``eval()``); layers such as Dropout and BatchNorm behave differently in each.
+    """
+
+    training: bool
+    dump_patches = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        if args or kwargs:
+            raise TypeError(f"{type(self).__name__}.__init__() got unexpected arguments {args} {kwargs}")
+        d = self.__dict__
+        d["training"] = True
+        d["_parameters"] = {}
+        d["_buffers"] = {}
+        d["_non_persistent_buffers_set"] = set()
+        d["_modules"] = {}
+        d["_forward_hooks"] = {}
+        d["_forward_pre_hooks"] = {}
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if not (d["_forward_hooks"] or d["_forward_pre_hooks"]):
+            return self.forward(*args, **kwargs)
+        for hook in list(d["_forward_pre_hooks"].values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        out = self.forward(*args, **kwargs)
+        for hook in list(d["_forward_hooks"].values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    # -- registration ----------------------------------------------------------------------------
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        _check_name("parameter", self, name)
+        if hasattr(self, name) and name not in self._parameters:
+            raise KeyError(f"attribute '{name}' already exists")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                            "(shendu.nn.Parameter or None required)")
+        if param is not None and param.grad_fn is not None:
+            raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must "
+                             "be created explicitly; wrap the value in Parameter(t.detach()).")
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        _check_name("buffer", self, name)
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                            "(shendu.Tensor or None required)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        _check_name("module", self, name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self._forget(name)
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                "(shendu.nn.Parameter or None expected)")
+            params[name] = None
+        elif isinstance(value, Module):
+            if params is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            self._forget(name)
+            d["_modules"][name] = value
+        elif params is not None and name in d["_modules"]:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                                "(shendu.nn.Module or None expected)")
+            d["_modules"][name] = None
+        elif isinstance(value, Buffer):
+            self._forget(name)
+            self.register_buffer(name, value, value.persistent)
+        elif params is not None and name in d["_buffers"]:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                                "(shendu.Tensor or None expected)")
+            d["_buffers"][name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str) -> None:
+        d = self.__dict__
+        d.pop(name, None)
+        for key in ("_parameters", "_buffers", "_modules"):
+            d[key].pop(name, None)
+        d["_non_persistent_buffers_set"].discard(name)
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        for key in ("_parameters", "_buffers", "_modules"):
+            members = d.get(key)
+            if members is not None and name in members:
+                return members[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        d = self.__dict__
+        for key in ("_parameters", "_buffers", "_modules"):
+            if name in d.get(key, ()):
+                del d[key][name]
+                d["_non_persistent_buffers_set"].discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self) -> list:
+        keys = list(object.__dir__(self))
+        keys += list(self._parameters) + list(self._buffers) + list(self._modules)
+        return sorted(k for k in set(keys) if not k[:1].isdigit())
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    # -- lookup ----------------------------------------------------------------------------------
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at dotted path ``target`` (``"encoder.layers.0"``); ``""`` is ``self``."""
+        mod = self
+        for item in target.split(".") if target else []:
+            if not hasattr(mod, item):
+                raise AttributeError(f"{type(mod).__name__} has no attribute `{item}` (looking up {target!r})")
+            mod = getattr(mod, item)
+            if not isinstance(mod, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module (looking up {target!r})")
+        return mod
+
+    def get_parameter(self, target: str) -> Parameter:
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}` (looking up {target!r})")
+        param = getattr(mod, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter (looking up {target!r})")
+        return param
+
+    def get_buffer(self, target: str) -> Tensor:
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"`{name}` is not a buffer of {type(mod).__name__} (looking up {target!r})")
+        return mod._buffers[name]
+
+    # -- iteration -------------------------------------------------------------------------------
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(name, module) for this module and every descendant, each module once by default."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, kind: str, prefix: str, recurse: bool, remove_duplicate: bool) -> Iterator:
+        seen = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for mod_prefix, module in modules:
+            for name, value in module.__dict__[kind].items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, Parameter) pairs; a parameter shared by two modules comes once, first name."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buf in self.named_buffers(recurse=recurse):
+            yield buf
+
+    # -- modes and gradients ---------------------------------------------------------------------
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Call ``fn`` on every submodule (children first) and then on ``self``."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    def train(self, mode: bool = True) -> Module:
+        if not isinstance(mode, bool):
+            raise ValueError(f"train(): training mode is expected to be boolean, got {mode!r}")
+        for module in self.modules():
+            module.__dict__["training"] = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad = p.grad.detach()
+                p.grad.data[...] = 0
+
+    # -- dtype and device ------------------------------------------------------------------------
+    def _apply(self, fn: Callable, floating_only: bool = False) -> Module:
+        """Replace the array of every parameter, gradient and buffer by ``fn(array)``, in place.
+
+        Assigning ``.data`` keeps each Parameter object, so an optimizer built before ``to()``
+        still holds the parameters it updates (as PyTorch does).
+        """
+        def convert(t: Tensor | None) -> None:
+            if t is not None and (not floating_only or t.data.dtype.kind in "fc"):
+                t.data = fn(t.data)
+
+        for module in self.modules():
+            for p in module._parameters.values():
+                if p is not None:
+                    convert(p)
+                    convert(p.grad)
+            for b in module._buffers.values():
+                convert(b)
+        return self
+
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False) -> Module:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(tensor)``, in place.
+
+        Only floating-point parameters and buffers change dtype (integer counters stay integers).
+        """
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            elif isinstance(a, backend.Device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
+                device = a
+            elif a is not None:
+                dtype = a
+        if dtype is not None:
+            dtype = dtypes.as_dtype(dtype)
+            if dtype.kind not in "fc":
+                raise TypeError(f"{type(self).__name__}.to() only accepts floating point dtypes, but got {dtype}")
+            self._apply(lambda a: a if a.dtype == dtype else a.astype(dtype), floating_only=True)
+        if device is not None:
+            self._apply(lambda a: backend.to_device(a, device))
+        return self
+
+    def float(self) -> Module:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Module:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Module:
+        return self.to(dtypes.float16)
+
+    def type(self, dst_type) -> Module:
+        return self.to(dst_type)
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> Module:
+        return self.to("cuda")
+
+    # -- hooks -----------------------------------------------------------------------------------
+    def _add_hook(self, hooks: dict, hook: Callable, prepend: bool) -> RemovableHandle:
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            items = list(hooks.items())
+            hooks.clear()
+            hooks.update([items[-1]] + items[:-1])
+        return handle
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, args)`` before ``forward``; a returned value replaces the positional args."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend)
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` after ``forward``; a returned value replaces the output."""
+        return self._add_hook(self._forward_hooks, hook, prepend)
+
+    # -- state dict ------------------------------------------------------------------------------
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers_set:
+                destination[prefix + name] = b if keep_vars else b.detach()
+
+    def state_dict(self, *, destination: dict | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> OrderedDict:
+        """An OrderedDict from dotted name to Tensor: parameters and persistent buffers.
+
+        Values share memory with the module's tensors (detached unless ``keep_vars``); tied
+        parameters appear under each of their names, as in PyTorch.
+        """
+        if destination is None:
+            destination = OrderedDict()
+        self._save_to_state_dict(destination, prefix, keep_vars)
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination=destination, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
+        return destination
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
+                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
+        """Copy this module's own entries of ``state_dict`` in place; record what is missing or wrong."""
+        persistent = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
+        local = {**{k: v for k, v in self._parameters.items() if v is not None},
+                 **{k: v for k, v in persistent.items() if v is not None}}
+        assign = local_metadata.get("assign_to_params_buffers", False)
+        for name, target in local.items():
+            key = prefix + name
+            if key not in state_dict:
+                missing_keys.append(key)
+                continue
+            value = state_dict[key]
+            arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if tuple(arr.shape) != target.shape:
+                error_msgs.append(f"size mismatch for {key}: copying a param with shape {tuple(arr.shape)} "
+                                  f"from checkpoint, the shape in current model is {target.shape}.")
+                continue
+            if assign:
+                target.data = arr
+            else:
+                xp = target._xp()
+                xp.copyto(target.data, xp.asarray(arr), casting="unsafe")
+        if strict:
+            for key in state_dict:
+                if key.startswith(prefix):
+                    head = key[len(prefix):].split(".", 1)[0]
+                    if head not in self._modules and head not in local:
+                        unexpected_keys.append(key)
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False):
+        """Copy ``state_dict``'s tensors (or arrays) into this module's parameters and buffers.
+
+        Returns ``(missing_keys, unexpected_keys)``. With ``strict`` either list being non-empty
+        raises a RuntimeError naming the keys; a shape mismatch always raises.
+        """
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
+        missing, unexpected, errors = [], [], []
+        with no_grad():
+            for prefix, module in self.named_modules():
+                module._load_from_state_dict(state_dict, f"{prefix}." if prefix else "",
+                                             {"assign_to_params_buffers": assign}, True,
+                                             missing, unexpected, errors)
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        return _IncompatibleKeys(missing, unexpected)
+
+    # -- display ---------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The text inside this module's parentheses in ``repr``; layers override it."""
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): " + _addindent(repr(module), 2) for name, module in self._modules.items()]
+        lines = extra_lines + child_lines
+        body = ""
+        if lines:
+            body = extra_lines[0] if len(extra_lines) == 1 and not child_lines else "\n  " + "\n  ".join(lines) + "\n"
+        return f"{self._get_name()}({body})"

@@ -1,0 +1,409 @@
+"""Convolutions: conv2d, the transposed convolution, unfold (im2col) and fold (col2im).
+
+The kernels work in NHWC internally. A convolution is one BLAS product per group over the window
+matrix ``cols`` of shape (M, G, Kg): M = N*Ho*Wo rows, Kg = kh*kw*C/G columns ordered
+(kh, kw, c). The tall (M, ·) orientation is where OpenBLAS is fastest for these skinny products,
+and the window copy reads runs of C contiguous floats instead of single pixels.
+
+Three Functions close under differentiation (PyTorch's own structure), so ``create_graph``
+gives higher-order gradients for free:
+
+    Convolution(x, w, b)           y  = x ⋆ w + b
+    ConvolutionTranspose(g, w, b)  the adjoint of ⋆ in its input (conv_transpose2d, and dL/dx)
+    ConvolutionWeight(x, g)        the adjoint of ⋆ in its weight (dL/dw)
+
+each backward is written with the other two. Outside ``create_graph`` the first-order backward
+runs on raw arrays and reuses the forward's window matrix and the gradient's NHWC copy.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from shendu.autograd.function import Function
+from shendu.autograd.grad_mode import is_grad_enabled
+from shendu.backend import array_module
+from shendu.tensor import Tensor
+
+
+class Geometry(NamedTuple):
+    """How windows tile a 2-D input: strides, zero padding (top, bottom, left, right), dilation, groups."""
+
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
+
+    def out_size(self, hw: tuple, khw: tuple) -> tuple:
+        (sh, sw), (pt, pb, pl, pr), (dh, dw) = self.stride, self.padding, self.dilation
+        return ((hw[0] + pt + pb - dh * (khw[0] - 1) - 1) // sh + 1,
+                (hw[1] + pl + pr - dw * (khw[1] - 1) - 1) // sw + 1)
+
+
+# -- raw kernels on arrays ----------------------------------------------------------------------
+def _padded_nhwc(x, geom: Geometry):
+    """(N, C, H, W) -> zero-padded (N, H + pt + pb, W + pl + pr, C)."""
+    pt, pb, pl, pr = geom.padding
+    xt = x.transpose(0, 2, 3, 1)
+    if not (pt or pb or pl or pr):
+        return xt  # a view: the window copy reads through it
+    N, C, H, W = x.shape
+    out = array_module(x).zeros((N, H + pt + pb, W + pl + pr, C), dtype=x.dtype)
+    out[:, pt:pt + H, pl:pl + W] = xt
+    return out
+
+
+def _im2col(x, khw: tuple, geom: Geometry):
+    """(N, C, H, W) -> window matrix (M, G, Kg), rows (n, ho, wo), columns (kh, kw, c)."""
+    xp = array_module(x)
+    xh = _padded_nhwc(x, geom)
+    N, _, _, C = xh.shape
+    (kh, kw), G = khw, geom.groups
+    Cg = C // G
+    Ho, Wo = geom.out_size(x.shape[2:], khw)
+    (sh, sw), (dh, dw) = geom.stride, geom.dilation
+    sN, sH, sW, sC = xh.strides
+    win = xp.lib.stride_tricks.as_strided(
+        xh, (N, Ho, Wo, G, kh, kw, Cg), (sN, sH * sh, sW * sw, sC * Cg, sH * dh, sW * dw, sC), writeable=False)
+    return win.reshape(N * Ho * Wo, G, kh * kw * Cg)
+
+
+def _col2im(cols, x_shape: tuple, khw: tuple, geom: Geometry):
+    """Adjoint of ``_im2col``: (G, M, Kg) window gradients -> (N, C, H, W), summing overlaps.
+
+    One strided add per kernel offset (kh*kw of them), never a loop over pixels or images.
+    """
+    xp = array_module(cols)
+    N, C, H, W = x_shape
+    (kh, kw), G = khw, geom.groups
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
+    Ho, Wo = geom.out_size((H, W), khw)
+    Cg = C // G
+    out = xp.zeros((N, H + pt + pb, W + pl + pr, C), dtype=cols.dtype)
+    out_g = out.reshape(out.shape[:3] + (G, Cg)).transpose(3, 0, 1, 2, 4)  # (G, N, Hp, Wp, Cg) view
+    c7 = cols.reshape(G, N, Ho, Wo, kh, kw, Cg)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
+        for j in range(kw):
+            out_g[:, :, rows, j * dw:j * dw + sw * (Wo - 1) + 1:sw] += c7[:, :, :, :, i, j]
+    return out[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2).copy()
+
+
+def _weight_matrix(w, G: int):
+    """(O, Cg, kh, kw) -> (G, Kg, Og), rows ordered (kh, kw, c) like the window matrix."""
+    O, Cg, kh, kw = w.shape
+    return w.reshape(G, O // G, Cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(G, kh * kw * Cg, O // G)
+
+
+def _nhwc_matrix(g, G: int):
+    """(N, O, Ho, Wo) -> (G, M, Og): a channels-last copy split by group."""
+    N, O, Ho, Wo = g.shape
+    out = array_module(g).empty((G, N, Ho, Wo, O // G), dtype=g.dtype)
+    out[...] = g.reshape(N, G, O // G, Ho, Wo).transpose(1, 0, 3, 4, 2)
+    return out.reshape(G, N * Ho * Wo, O // G)
+
+
+def _to_nchw(out, N: int, hw: tuple, bias):
+    """(G, M, Og) product -> (N, G*Og, Ho, Wo) contiguous, adding the bias in the same pass."""
+    G, _, Og = out.shape
+    y = array_module(out).empty((N, G * Og) + tuple(hw), dtype=out.dtype)
+    src = out.reshape((G, N) + tuple(hw) + (Og,)).transpose(1, 0, 4, 2, 3)
+    dst = y.reshape((N, G, Og) + tuple(hw))
+    if bias is None:
+        dst[...] = src
+    else:
+        array_module(out).add(src, bias.reshape(1, G, Og, 1, 1), out=dst)
+    return y
+
+
+def _conv_from_cols(cols, w, bias, N: int, hw: tuple, G: int):
+    out = array_module(cols).matmul(cols.transpose(1, 0, 2), _weight_matrix(w, G))  # (G, M, Og)
+    return _to_nchw(out, N, hw, bias)
+
+
+def _weight_from(cols, gm, w_shape: tuple, G: int):
+    """dL/dw (O, Cg, kh, kw) from the window matrix (M, G, Kg) and the gradient (G, M, Og)."""
+    O, Cg, kh, kw = w_shape
+    gk = array_module(cols).matmul(cols.transpose(1, 2, 0), gm)  # (G, Kg, Og)
+    return gk.reshape(G, kh, kw, Cg, O // G).transpose(0, 4, 3, 1, 2).reshape(w_shape)
+
+
+def _input_from(gm, w, x_shape: tuple, geom: Geometry):
+    """dL/dx (N, C, H, W) from the gradient (G, M, Og): one product, then col2im."""
+    cols = array_module(gm).matmul(gm, _weight_matrix(w, geom.groups).transpose(0, 2, 1))  # (G, M, Kg)
+    return _col2im(cols, x_shape, w.shape[2:], geom)
+
+
+# -- the Functions -------------------------------------------------------------------------------
+class Convolution(Function):
+    """y = x ⋆ w + b: x (N, C, H, W), w (O, C/G, kh, kw), b (O,) or None -> (N, O, Ho, Wo)."""
+
+    raw = True
+
+    def forward(ctx, x, w, b, geom, keep_cols):
+        cols = _im2col(x, w.shape[2:], geom)
+        if keep_cols:  # the weight gradient reuses it
+            ctx.cols = cols
+        return _conv_from_cols(cols, w, b, x.shape[0], geom.out_size(x.shape[2:], w.shape[2:]), geom.groups)
+
+    def backward(ctx, grad):
+        x, w, b, geom, _ = ctx.inputs
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if is_grad_enabled():  # create_graph: each gradient is itself a differentiable op
+            return (ConvolutionTranspose.apply(grad, w, None, geom, x.shape) if need_x else None,
+                    ConvolutionWeight.apply(x, grad, geom, w.shape) if need_w else None,
+                    grad.sum((0, 2, 3)) if need_b else None, None, None)
+        g = grad.data
+        gm = _nhwc_matrix(g, geom.groups) if need_x or need_w else None
+        grad_x = grad_w = grad_b = None
+        if need_x:
+            grad_x = Tensor._wrap(_input_from(gm, w.data, x.shape, geom))
+        if need_w:
+            cols = ctx.__dict__.pop("cols", None)
+            if cols is None:
+                cols = _im2col(x.data, w.shape[2:], geom)
+            grad_w = Tensor._wrap(_weight_from(cols, gm, w.shape, geom.groups))
+        if need_b:
+            grad_b = Tensor._wrap(g.sum((0, 2, 3)))
+        return grad_x, grad_w, grad_b, None, None
+
+
+class ConvolutionTranspose(Function):
+    """The adjoint of ``Convolution`` in its input: x (N, O, Ho, Wo), w (O, C/G, kh, kw) -> ``x_shape``.
+
+    This is ``conv_transpose2d`` (whose weight is (C_in, C_out/G, kh, kw): the same array), and
+    the input gradient of a convolution.
+    """
+
+    raw = True
+
+    def forward(ctx, x, w, b, geom, x_shape):
+        N, C, H, W = x_shape
+        out = _input_from(_nhwc_matrix(x, geom.groups), w, (x.shape[0], C, H, W), geom)
+        if b is not None:
+            out += b.reshape(1, -1, 1, 1)
+        return out
+
+    def backward(ctx, grad):
+        x, w, b, geom, _ = ctx.inputs
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if is_grad_enabled():
+            grad_x = Convolution.apply(grad, w, None, geom, False) if need_x else None
+            grad_w = ConvolutionWeight.apply(grad, x, geom, w.shape) if need_w else None
+            grad_b = grad.sum((0, 2, 3)) if need_b else None
+        else:  # the window matrix of the upstream gradient serves both products
+            cols = _im2col(grad.data, w.shape[2:], geom) if need_x or need_w else None
+            grad_x = grad_w = grad_b = None
+            if need_x:
+                grad_x = Tensor._wrap(_conv_from_cols(cols, w.data, None, grad.shape[0],
+                                                      geom.out_size(grad.shape[2:], w.shape[2:]), geom.groups))
+            if need_w:
+                grad_w = Tensor._wrap(_weight_from(cols, _nhwc_matrix(x.data, geom.groups), w.shape, geom.groups))
+            if need_b:
+                grad_b = Tensor._wrap(grad.data.sum((0, 2, 3)))
+        if grad_x is not None and grad_x.shape != x.shape:  # output_padding >= stride: rows no input reaches
+            grad_x = grad_x[:, :, :x.shape[2], :x.shape[3]]
+        return grad_x, grad_w, grad_b, None, None
+
+
+class ConvolutionWeight(Function):
+    """The adjoint of ``Convolution`` in its weight: x (N, C, H, W), g (N, O, Ho, Wo) -> ``w_shape``."""
+
+    raw = True
+
+    def forward(ctx, x, g, geom, w_shape):
+        return _weight_from(_im2col(x, w_shape[2:], geom), _nhwc_matrix(g, geom.groups), w_shape, geom.groups)
+
+    def backward(ctx, grad):
+        x, g, geom, _ = ctx.inputs
+        need_x, need_g = ctx.needs_input_grad[:2]
+        return (ConvolutionTranspose.apply(g, grad, None, geom, x.shape) if need_x else None,
+                Convolution.apply(x, grad, None, geom, False) if need_g else None, None, None)
+
+
+class Unfold(Function):
+    """im2col in PyTorch's layout: x (N, C, H, W) -> (N, C*kh*kw, L), rows (c, kh, kw), L = Ho*Wo."""
+
+    raw = True
+
+    def forward(ctx, x, khw, geom):
+        xp = array_module(x)
+        (pt, pb, pl, pr), (kh, kw) = geom.padding, khw
+        if pt or pb or pl or pr:
+            x = xp.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+        N, C = x.shape[:2]
+        Ho, Wo = geom.out_size((x.shape[2] - pt - pb, x.shape[3] - pl - pr), khw)
+        (sh, sw), (dh, dw) = geom.stride, geom.dilation
+        sN, sC, sH, sW = x.strides
+        win = xp.lib.stride_tricks.as_strided(x, (N, C, kh, kw, Ho, Wo),
+                                              (sN, sC, sH * dh, sW * dw, sH * sh, sW * sw), writeable=False)
+        return win.reshape(N, C * kh * kw, Ho * Wo)
+
+    def backward(ctx, grad):
+        x, khw, geom = ctx.inputs
+        return Fold.apply(grad, x.shape, khw, geom), None, None
+
+
+class Fold(Function):
+    """col2im, the adjoint of ``Unfold``: (N, C*kh*kw, L) -> ``x_shape`` (N, C, H, W), summing overlaps."""
+
+    raw = True
+
+    def forward(ctx, cols, x_shape, khw, geom):
+        xp = array_module(cols)
+        N, C, H, W = x_shape
+        (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = khw, geom.stride, geom.padding, geom.dilation
+        Ho, Wo = geom.out_size((H, W), khw)
+        c6 = cols.reshape(N, C, kh, kw, Ho, Wo)
+        out = xp.zeros((N, C, H + pt + pb, W + pl + pr), dtype=cols.dtype)
+        for i in range(kh):
+            rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
+            for j in range(kw):
+                out[:, :, rows, j * dw:j * dw + sw * (Wo - 1) + 1:sw] += c6[:, :, i, j]
+        return out[:, :, pt:pt + H, pl:pl + W].copy() if (pt or pb or pl or pr) else out
+
+    def backward(ctx, grad):
+        _, _, khw, geom = ctx.inputs
+        return Unfold.apply(grad, khw, geom), None, None, None
+
+
+# -- argument handling and the functions -------------------------------------------------------
+def _tuple(value, n: int, name: str, op: str) -> tuple:
+    """An int or a sequence of ``n`` ints -> a tuple of ``n`` Python ints."""
+    if isinstance(value, (list, tuple)):
+        out = tuple(int(v) for v in value)
+        if len(out) == 1:
+            out = out * n
+    else:
+        out = (int(value),) * n
+    if len(out) != n:
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    return out
+
+
+def _padding(padding, khw: tuple, stride: tuple, dilation: tuple, op: str) -> tuple:
+    """int, pair, 'valid' or 'same' -> (top, bottom, left, right); 'same' puts the odd pixel last."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding != "same":
+            raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+        out = []
+        for k, d in zip(khw, dilation):
+            total = d * (k - 1)
+            out += [total // 2, total - total // 2]
+        return tuple(out)
+    ph, pw = _tuple(padding, 2, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    return (ph, ph, pw, pw)
+
+
+def _geometry(op: str, khw: tuple, stride, padding, dilation, groups: int) -> Geometry:
+    stride = _tuple(stride, 2, "stride", op)
+    dilation = _tuple(dilation, 2, "dilation", op)
+    if min(stride) < 1 or min(dilation) < 1 or int(groups) < 1:
+        raise ValueError(f"{op}: stride, dilation and groups must be positive, got stride={stride}, "
+                         f"dilation={dilation}, groups={groups}")
+    return Geometry(stride, _padding(padding, khw, stride, dilation, op), dilation, int(groups))
+
+
+def _check_input(op: str, input: Tensor, weight: Tensor | None = None) -> None:
+    if input.ndim != 4:
+        raise RuntimeError(f"{op}: expected 4-D input (N, C, H, W), got shape {tuple(input.shape)}"
+                           + (" (add a batch dim with unsqueeze(0))" if input.ndim == 3 else ""))
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
+    if weight is not None:
+        if weight.ndim != 4:
+            raise RuntimeError(f"{op}: expected a 4-D weight, got shape {tuple(weight.shape)}")
+        if weight.dtype != input.dtype:
+            raise RuntimeError(f"{op}: input ({input.dtype}) and weight ({weight.dtype}) must have the same dtype")
+
+
+def _check_fits(op: str, hw: tuple, geom: Geometry, khw: tuple, input_shape: tuple) -> None:
+    pt, pb, pl, pr = geom.padding
+    padded = (hw[0] + pt + pb, hw[1] + pl + pr)
+    eff = tuple(d * (k - 1) + 1 for k, d in zip(khw, geom.dilation))
+    if eff[0] > padded[0] or eff[1] > padded[1]:
+        raise RuntimeError(f"{op}: the (dilated) kernel size {eff} is larger than the padded input size "
+                           f"{padded} (input shape {tuple(input_shape)}, padding {geom.padding})")
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """2-D cross-correlation: input (N, C, H, W), weight (O, C/groups, kH, kW), bias (O,) -> (N, O, Ho, Wo).
+
+    ``padding`` is an int, a pair, ``'valid'`` or ``'same'`` (stride 1 only; an odd total pads one more
+    pixel at the bottom/right, as PyTorch does).
+    """
+    _check_input("conv2d", input, weight)
+    O, Cg, kh, kw = weight.shape
+    geom = _geometry("conv2d", (kh, kw), stride, padding, dilation, groups)
+    G = geom.groups
+    if input.shape[1] != Cg * G or O % G:
+        raise RuntimeError(f"conv2d: weight of shape {tuple(weight.shape)} with groups={G} expects input with "
+                           f"{Cg * G} channels and {O} divisible by {G}, got input of shape {tuple(input.shape)}")
+    if bias is not None and tuple(bias.shape) != (O,):
+        raise RuntimeError(f"conv2d: expected bias of shape ({O},), got {tuple(bias.shape)}")
+    _check_fits("conv2d", input.shape[2:], geom, (kh, kw), input.shape)
+    keep = weight.requires_grad and is_grad_enabled()
+    return Convolution.apply(input, weight, bias, geom, keep)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """Transposed convolution: input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW) -> (N, C_out, Ho, Wo).
+
+    Ho = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1.
+    """
+    op = "conv_transpose2d"
+    _check_input(op, input, weight)
+    Cin, Cg, kh, kw = weight.shape
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple, got {padding!r}")
+    geom = _geometry(op, (kh, kw), stride, padding, dilation, groups)
+    G = geom.groups
+    if input.shape[1] != Cin or Cin % G:
+        raise RuntimeError(f"{op}: weight of shape {tuple(weight.shape)} with groups={G} expects input with "
+                           f"{Cin} channels (divisible by {G}), got input of shape {tuple(input.shape)}")
+    if bias is not None and tuple(bias.shape) != (Cg * G,):
+        raise RuntimeError(f"{op}: expected bias of shape ({Cg * G},), got {tuple(bias.shape)}")
+    oph, opw = _tuple(output_padding, 2, "output_padding", op)
+    for o, s, d in ((oph, geom.stride[0], geom.dilation[0]), (opw, geom.stride[1], geom.dilation[1])):
+        if o < 0 or (o >= s and o >= d):
+            raise ValueError(f"{op}: output_padding must be smaller than either stride or dilation, got "
+                             f"output_padding={(oph, opw)}, stride={geom.stride}, dilation={geom.dilation}")
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
+    H, W = input.shape[2:]
+    Ho = (H - 1) * sh - pt - pb + dh * (kh - 1) + oph + 1
+    Wo = (W - 1) * sw - pl - pr + dw * (kw - 1) + opw + 1
+    if Ho < 1 or Wo < 1:
+        raise RuntimeError(f"{op}: output size ({Ho}, {Wo}) is too small for input shape "
+                           f"{tuple(input.shape)}, weight shape {tuple(weight.shape)} and padding {padding!r}")
+    return ConvolutionTranspose.apply(input, weight, bias, geom, (input.shape[0], Cg * G, Ho, Wo))
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding local blocks (im2col): (N, C, H, W) -> (N, C*kH*kW, L), rows ordered (c, kh, kw)."""
+    _check_input("unfold", input)
+    khw = _tuple(kernel_size, 2, "kernel_size", "unfold")
+    geom = _geometry("unfold", khw, stride, padding, dilation, 1)
+    _check_fits("unfold", input.shape[2:], geom, khw, input.shape)
+    return Unfold.apply(input, khw, geom)
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sum sliding local blocks into an image (col2im): (N, C*kH*kW, L) -> (N, C, *output_size)."""
+    khw = _tuple(kernel_size, 2, "kernel_size", "fold")
+    hw = _tuple(output_size, 2, "output_size", "fold")
+    geom = _geometry("fold", khw, stride, padding, dilation, 1)
+    if input.ndim != 3 or input.shape[1] % (khw[0] * khw[1]):
+        raise RuntimeError(f"fold: expected input (N, C*{khw[0]}*{khw[1]}, L), got shape {tuple(input.shape)}")
+    L = geom.out_size(hw, khw)
+    if input.shape[2] != L[0] * L[1]:
+        raise RuntimeError(f"fold: output_size {hw} with kernel {khw} gives {L[0] * L[1]} blocks, but the "
+                           f"input of shape {tuple(input.shape)} has {input.shape[2]}")
+    C = input.shape[1] // (khw[0] * khw[1])
+    return Fold.apply(input, (input.shape[0], C) + hw, khw, geom)

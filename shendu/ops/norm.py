@@ -1,0 +1,166 @@
+"""Fused normalization ops: batch norm over (N, *spatial) per channel, RMS norm over trailing dims.
+
+As in ``shendu.ops.fused``'s LayerNorm, forward caches the per-group statistics (mean, rstd) and the
+first-order backward is a hand-simplified formula on raw arrays (llm.c's layernorm derivation, with
+the reduction taken over the batch and spatial axes instead of the feature axes). When the backward
+itself is recorded (``create_graph=True``) they differentiate their composite definitions instead,
+which are also the oracles of the tests.
+"""
+from __future__ import annotations
+
+from shendu.autograd.function import Function
+from shendu.autograd.grad_mode import is_grad_enabled
+from shendu.backend import array_module
+from shendu.ops.fused import composite_backward
+from shendu.tensor import Tensor
+
+
+def _channel_axes(ndim: int) -> tuple:
+    """The axes batch norm reduces over for an (N, C, *spatial) input: all but the channel axis."""
+    return (0,) + tuple(range(2, ndim))
+
+
+def _channel_shape(ndim: int, C: int) -> tuple:
+    """(1, C, 1, ...): the shape that broadcasts a per-channel (C,) vector against (N, C, *spatial)."""
+    return (1, C) + (1,) * (ndim - 2)
+
+
+# -- batch norm ---------------------------------------------------------------------------------
+class BatchNorm(Function):
+    """(x - mean) * rstd * weight + bias per channel of an (N, C, *spatial) input.
+
+    Training: mean and the biased variance come from the batch, and the running statistics (raw
+    arrays, updated in place) move towards the batch mean and the *unbiased* batch variance by
+    ``momentum``. Evaluation: mean and variance are the running statistics, constants of the graph.
+    """
+
+    raw = True
+
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        xp = array_module(x)
+        C = x.shape[1]
+        axes, shape = _channel_axes(x.ndim), _channel_shape(x.ndim, C)
+        if training:
+            mean = x.mean(axis=axes, keepdims=True)
+            xc = x - mean
+            var = (xc * xc).mean(axis=axes, keepdims=True)
+            n = x.size // C
+            if running_mean is not None:
+                running_mean *= 1.0 - momentum
+                running_mean += (momentum * mean).reshape(C).astype(running_mean.dtype, copy=False)
+            if running_var is not None:
+                unbiased = var * (n / (n - 1))  # the caller guarantees n > 1 in training
+                running_var *= 1.0 - momentum
+                running_var += (momentum * unbiased).reshape(C).astype(running_var.dtype, copy=False)
+        else:
+            mean = running_mean.reshape(shape).astype(x.dtype, copy=False)
+            var = running_var.reshape(shape).astype(x.dtype, copy=False)
+            xc = x - mean
+        rstd = 1.0 / xp.sqrt(var + eps)
+        xc *= rstd  # now the normalized input
+        ctx.mean, ctx.rstd = mean, rstd
+        if weight is not None:
+            xc *= weight.reshape(shape)
+        if bias is not None:
+            xc += bias.reshape(shape)
+        return xc
+
+    def backward(ctx, grad):
+        x, weight, bias, running_mean, running_var, training, _, eps = ctx.inputs
+        if is_grad_enabled():
+            return composite_backward(ctx, lambda x_, w_, b_, *_: batch_norm_composite(
+                x_, running_mean, running_var, w_, b_, training, eps), (grad,))
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        g = grad.data
+        axes, shape = _channel_axes(g.ndim), _channel_shape(g.ndim, g.shape[1])
+        norm = (x.data - ctx.mean) * ctx.rstd
+        grad_w = Tensor._wrap((g * norm).sum(axis=axes)) if need_w else None
+        grad_b = Tensor._wrap(g.sum(axis=axes)) if need_b else None
+        grad_x = None
+        if need_x:
+            dnorm = g * weight.data.reshape(shape) if weight is not None else g.copy()
+            if training:
+                # The batch statistics depend on x too:
+                # dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)), means over (N, *spatial)
+                c1 = dnorm.mean(axis=axes, keepdims=True)
+                c2 = (dnorm * norm).mean(axis=axes, keepdims=True)
+                dnorm -= c1
+                norm *= c2
+                dnorm -= norm
+            dnorm *= ctx.rstd
+            grad_x = Tensor._wrap(dnorm)
+        return grad_x, grad_w, grad_b, None, None, None, None, None
+
+
+def batch_norm_op(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+                  weight: Tensor | None, bias: Tensor | None, training: bool, momentum: float,
+                  eps: float) -> Tensor:
+    """The fused op behind ``F.batch_norm`` (no argument checks: the functional does them)."""
+    return BatchNorm.apply(x, weight, bias, running_mean, running_var, bool(training), float(momentum),
+                           float(eps))
+
+
+def batch_norm_composite(x: Tensor, running_mean=None, running_var=None, weight=None, bias=None,
+                         training: bool = True, eps: float = 1e-5) -> Tensor:
+    """batch norm from Tensor ops (no running-statistics update): the oracle and create_graph path."""
+    axes, shape = _channel_axes(x.ndim), _channel_shape(x.ndim, x.shape[1])
+    if training:
+        mean = x.mean(axes, keepdim=True)
+        xc = x - mean
+        var = (xc * xc).mean(axes, keepdim=True)
+    else:
+        xc = x - running_mean.reshape(shape).to(x.dtype)
+        var = running_var.reshape(shape).to(x.dtype)
+    out = xc * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+# -- RMS norm -----------------------------------------------------------------------------------
+class RMSNorm(Function):
+    """x * rsqrt(mean(x²) + eps) * weight over the trailing ``n`` dims, caching rstd."""
+
+    raw = True
+
+    def forward(ctx, x, weight, n, eps):
+        xp = array_module(x)
+        axes = tuple(range(x.ndim - n, x.ndim))
+        rstd = 1.0 / xp.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
+        ctx.rstd = rstd
+        out = x * rstd
+        if weight is not None:
+            out *= weight
+        return out
+
+    def backward(ctx, grad):
+        x, weight, n, eps = ctx.inputs
+        if is_grad_enabled():
+            return composite_backward(ctx, lambda x_, w_, *_: rms_norm_composite(x_, n, w_, eps), (grad,))
+        need_x, need_w = ctx.needs_input_grad[:2]
+        g = grad.data
+        axes = tuple(range(g.ndim - n, g.ndim))
+        norm = x.data * ctx.rstd
+        grad_w = Tensor._wrap((g * norm).sum(axis=tuple(range(g.ndim - n)))) if need_w else None
+        grad_x = None
+        if need_x:
+            dnorm = g * weight.data if weight is not None else g.copy()
+            # dx = rstd * (dnorm - norm * mean(dnorm * norm)): no mean term, nothing is centred
+            norm *= (dnorm * norm).mean(axis=axes, keepdims=True)
+            dnorm -= norm
+            dnorm *= ctx.rstd
+            grad_x = Tensor._wrap(dnorm)
+        return grad_x, grad_w, None, None
+
+
+def rms_norm_op(x: Tensor, n: int, weight: Tensor | None, eps: float) -> Tensor:
+    """The fused op behind ``F.rms_norm`` over the trailing ``n`` dims (no argument checks)."""
+    return RMSNorm.apply(x, weight, int(n), float(eps))
+
+
+def rms_norm_composite(x: Tensor, n: int, weight=None, eps: float = 1e-6) -> Tensor:
+    axes = tuple(range(x.ndim - n, x.ndim))
+    out = x * ((x * x).mean(axes, keepdim=True) + eps).rsqrt()
+    return out * weight if weight is not None else out

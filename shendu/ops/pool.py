@@ -1,0 +1,252 @@
+"""Pooling over 2-D windows: max (gradient to the first maximum), average, and their adjoints.
+
+Every kernel is a loop over the kh*kw kernel offsets, each one a strided slice of the (padded)
+input covering all windows at once; nothing loops over pixels or images. The ops come in adjoint
+pairs so that every backward is itself differentiable (higher-order gradients):
+
+    MaxPool(x) -> (y, code)      MaxPoolScatter(g, code) = its gradient   MaxPoolGather = its adjoint
+    PoolSum(x) (window sums)     PoolSumT(g) = its adjoint (and its gradient)
+
+``code`` is the kernel offset (i*kw + j) of each window's maximum, the small int cache of the max.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from shendu.autograd.function import Function
+from shendu.backend import array_module
+from shendu.tensor import Tensor
+
+
+class PoolGeometry(NamedTuple):
+    """Windows of ``kernel`` every ``stride`` over an input padded by ``padding`` on top/left.
+
+    ``extent`` is the padded size that holds every window: (Ho - 1)*s + d*(k - 1) + 1 per dim.
+    """
+
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    out: tuple
+    extent: tuple
+
+    @property
+    def disjoint(self) -> bool:
+        """Whether no input pixel lies in two windows (so gradients need no accumulation)."""
+        return all(s >= d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation))
+
+
+def pool_output_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's ``pooling_output_shape``: in ceil mode the last window must start inside the input or its left pad."""
+    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def pool_geometry(op: str, shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
+                  ceil_mode: bool) -> PoolGeometry:
+    out, extent = [], []
+    for size, k, s, p, d in zip(shape[-2:], kernel, stride, padding, dilation):
+        if k < 1 or s < 1 or d < 1:
+            raise ValueError(f"{op}: kernel_size, stride and dilation must be positive, got kernel_size={kernel}, "
+                             f"stride={stride}, dilation={dilation}")
+        if p < 0 or p > k // 2:
+            raise ValueError(f"{op}: padding should be non-negative and at most half of the kernel size, got "
+                             f"padding={padding} for kernel_size={kernel}")
+        o = pool_output_size(size, k, s, p, d, ceil_mode)
+        if o < 1:
+            raise RuntimeError(f"{op}: input of shape {tuple(shape)} is too small for kernel_size={kernel}, "
+                               f"stride={stride}, padding={padding}, dilation={dilation} (output size {o})")
+        out.append(o)
+        extent.append((o - 1) * s + d * (k - 1) + 1)
+    return PoolGeometry(tuple(kernel), tuple(stride), tuple(padding), tuple(dilation), tuple(out), tuple(extent))
+
+
+def _offsets(pg: PoolGeometry):
+    """(k, slice index) for each kernel offset: the windows' pixels at that offset, in a padded array."""
+    (kh, kw), (sh, sw), (dh, dw), (Ho, Wo) = pg.kernel, pg.stride, pg.dilation, pg.out
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + (Ho - 1) * sh + 1, sh)
+        for j in range(kw):
+            yield i * kw + j, (Ellipsis, rows, slice(j * dw, j * dw + (Wo - 1) * sw + 1, sw))
+
+
+def _padded(x, pg: PoolGeometry, value):
+    """x (..., H, W) padded by ``padding`` on top/left and up to ``extent`` on bottom/right."""
+    H, W = x.shape[-2:]
+    (ph, pw), (eh, ew) = pg.padding, pg.extent
+    bottom, right = max(eh - H - ph, 0), max(ew - W - pw, 0)
+    if not (ph or pw or bottom or right):
+        return x
+    xp = array_module(x)
+    out = xp.full(x.shape[:-2] + (H + ph + bottom, W + pw + right), value, dtype=x.dtype)
+    out[..., ph:ph + H, pw:pw + W] = x
+    return out
+
+
+def _scatter(grad, code, x_shape: tuple, pg: PoolGeometry):
+    """Each window's gradient to its ``code`` position, summed where windows overlap; -> ``x_shape``."""
+    xp = array_module(grad)
+    H, W = x_shape[-2:]
+    (ph, pw), (eh, ew) = pg.padding, pg.extent
+    out = xp.zeros(x_shape[:-2] + (max(H + ph, eh), max(W + pw, ew)), dtype=grad.dtype)
+    zero = xp.zeros((), dtype=grad.dtype)
+    for k, idx in _offsets(pg):
+        picked = xp.where(code == k, grad, zero)
+        if pg.disjoint:
+            out[idx] = picked
+        else:
+            out[idx] += picked
+    return out[..., ph:ph + H, pw:pw + W]
+
+
+def _gather(x, code, pg: PoolGeometry):
+    """Each window's entry at its ``code`` position: (..., H, W) -> (..., Ho, Wo)."""
+    xp = array_module(x)
+    xpad = _padded(x, pg, 0)
+    out = xp.zeros(x.shape[:-2] + pg.out, dtype=x.dtype)
+    for k, idx in _offsets(pg):
+        xp.copyto(out, xpad[idx], where=code == k)
+    return out
+
+
+class MaxPool(Function):
+    """Window maxima: x (..., H, W) -> (y (..., Ho, Wo), code); ties and NaNs follow PyTorch (first max, NaN wins)."""
+
+    raw = True
+
+    def forward(ctx, x, pg):
+        xp = array_module(x)
+        low = -math.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        xpad = _padded(x, pg, low)
+        n = pg.kernel[0] * pg.kernel[1]
+        code = xp.zeros(x.shape[:-2] + pg.out, dtype=xp.int8 if n < 128 else xp.int32)
+        best = None
+        for k, idx in _offsets(pg):
+            v = xpad[idx]
+            if best is None:
+                best = v.copy()
+                continue
+            take = v > best
+            if x.dtype.kind == "f":
+                take |= xp.isnan(v)
+            xp.copyto(best, v, where=take)
+            code[take] = k
+        ctx.code = code
+        ctx.set_materialize_grads(False)
+        return best, code
+
+    def backward(ctx, grad, _):
+        x, pg = ctx.inputs
+        return MaxPoolScatter.apply(grad, ctx.code, x.shape, pg), None
+
+
+class MaxPoolScatter(Function):
+    """The gradient of ``MaxPool``: g (..., Ho, Wo) -> (..., H, W) at each window's maximum."""
+
+    raw = True
+
+    def forward(ctx, grad, code, x_shape, pg):
+        return _scatter(grad, code, x_shape, pg)
+
+    def backward(ctx, grad):
+        _, code, _, pg = ctx.inputs
+        return MaxPoolGather.apply(grad, code, pg), None, None, None
+
+
+class MaxPoolGather(Function):
+    """The adjoint of ``MaxPoolScatter``: x (..., H, W) -> (..., Ho, Wo) read at each window's maximum."""
+
+    raw = True
+
+    def forward(ctx, x, code, pg):
+        return _gather(x, code, pg)
+
+    def backward(ctx, grad):
+        x, code, pg = ctx.inputs
+        return MaxPoolScatter.apply(grad, code, x.shape, pg), None, None
+
+
+def max_indices(code, x_shape: tuple, pg: PoolGeometry):
+    """PyTorch's ``return_indices``: each maximum's flat index in its (H, W) plane, int64."""
+    xp = array_module(code)
+    (kw, (sh, sw), (ph, pw), (dh, dw), (Ho, Wo)) = pg.kernel[1], pg.stride, pg.padding, pg.dilation, pg.out
+    c = code.astype(xp.int64)
+    rows = xp.arange(Ho).reshape(-1, 1) * sh - ph + (c // kw) * dh
+    cols = xp.arange(Wo) * sw - pw + (c % kw) * dw
+    return rows * x_shape[-1] + cols
+
+
+class PoolSum(Function):
+    """Window sums of the zero-padded input: x (..., H, W) -> (..., Ho, Wo)."""
+
+    raw = True
+
+    def forward(ctx, x, pg):
+        xpad = _padded(x, pg, 0)
+        out = None
+        for _, idx in _offsets(pg):
+            if out is None:
+                out = xpad[idx].copy()
+            else:
+                out += xpad[idx]
+        return out
+
+    def backward(ctx, grad):
+        x, pg = ctx.inputs
+        return PoolSumT.apply(grad, x.shape, pg), None
+
+
+class PoolSumT(Function):
+    """The adjoint of ``PoolSum``: g (..., Ho, Wo) -> (..., H, W), each window's value to all its pixels."""
+
+    raw = True
+
+    def forward(ctx, grad, x_shape, pg):
+        xp = array_module(grad)
+        H, W = x_shape[-2:]
+        (ph, pw), (eh, ew) = pg.padding, pg.extent
+        out = xp.zeros(x_shape[:-2] + (max(H + ph, eh), max(W + pw, ew)), dtype=grad.dtype)
+        for _, idx in _offsets(pg):
+            if pg.disjoint:
+                out[idx] = grad
+            else:
+                out[idx] += grad
+        return out[..., ph:ph + H, pw:pw + W]
+
+    def backward(ctx, grad):
+        _, _, pg = ctx.inputs
+        return PoolSum.apply(grad, pg), None, None
+
+
+def avg_divisor(xp, x_hw: tuple, pg: PoolGeometry, count_include_pad: bool, dtype):
+    """1 / (pixels averaged) per output cell (Ho, Wo), PyTorch's rule: windows are clipped to the
+    padded input; ``count_include_pad=False`` also drops the padding."""
+    lengths = []
+    for size, k, s, p, o in zip(x_hw, pg.kernel, pg.stride, pg.padding, pg.out):
+        start = xp.arange(o) * s - p
+        end = xp.minimum(start + k, size + p)
+        if not count_include_pad:
+            start, end = xp.maximum(start, 0), xp.minimum(end, size)
+        lengths.append(end - start)
+    return (1.0 / (lengths[0][:, None] * lengths[1][None, :])).astype(dtype)
+
+
+def max_pool2d(input: Tensor, pg: PoolGeometry, return_indices: bool = False):
+    """Max pooling over the last two dims with precomputed geometry; see shendu.nn.functional.max_pool2d."""
+    y, code = MaxPool.apply(input, pg)
+    if return_indices:
+        return y, Tensor._wrap(max_indices(code.data, input.shape, pg))
+    return y
+
+
+def avg_pool2d(input: Tensor, pg: PoolGeometry, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Average pooling over the last two dims with precomputed geometry."""
+    sums = PoolSum.apply(input, pg)
+    if divisor_override:
+        return sums * (1.0 / divisor_override)
+    return sums * Tensor._wrap(avg_divisor(input._xp(), input.shape[-2:], pg, count_include_pad, input.dtype))

@@ -1,0 +1,149 @@
+"""Matrix products: matmul (2-D, batched, broadcast, 1-D), mm, bmm, dot, outer, einsum, linear."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from helpers import case, check_op, grad_cases, ids
+
+import shendu as sd
+import shendu.nn.functional as F
+
+MM = {"rtol": 1e-5, "atol": 1e-5}
+
+
+def both(id, name, shapes, *args, **kw):
+    """``lib.name(*inputs, *args)`` in shendu and in torch."""
+    return case(id, lambda *x: getattr(sd, name)(*x, *args), lambda *x: getattr(torch, name)(*x, *args),
+                shapes, **{**MM, **kw})
+
+
+def ein(eq, *shapes):
+    return case(f"einsum_{eq}", lambda *x: sd.einsum(eq, *x), lambda *x: torch.einsum(eq, *x), list(shapes), **MM)
+
+
+CASES = [
+    case("matmul_2d", lambda a, b: a @ b, None, [(3, 4), (4, 5)], **MM),
+    case("matmul_batched", lambda a, b: a @ b, None, [(2, 3, 4), (2, 4, 5)], **MM),
+    case("matmul_bcast_batch", lambda a, b: a @ b, None, [(2, 1, 3, 4), (5, 4, 2)], **MM),
+    case("matmul_3d_2d", lambda a, b: a @ b, None, [(2, 3, 4), (4, 5)], **MM),
+    case("matmul_2d_3d", lambda a, b: a @ b, None, [(3, 4), (2, 4, 5)], **MM),
+    case("matmul_1d_2d", lambda a, b: a @ b, None, [(4,), (4, 5)], **MM),
+    case("matmul_2d_1d", lambda a, b: a @ b, None, [(3, 4), (4,)], **MM),
+    case("matmul_1d_1d", lambda a, b: a @ b, None, [(4,), (4,)], **MM),
+    case("matmul_1d_3d", lambda a, b: a @ b, None, [(4,), (2, 4, 5)], **MM),
+    case("matmul_3d_1d", lambda a, b: a @ b, None, [(2, 3, 4), (4,)], **MM),
+    case("matmul_self", lambda a: a @ a, None, [(3, 3)], **MM),
+    case("matmul_noncontig", lambda a, b: a @ b, None, [(3, 4), (4, 5)], noncontig=True, **MM),
+    case("matmul_transposed", lambda a, b: a.mT @ b, None, [(4, 3), (4, 5)], **MM),
+    case("matmul_empty_k", lambda a, b: a @ b, None, [(3, 0), (0, 2)], **MM),
+    both("torch.matmul", "matmul", [(2, 3, 4), (4,)]),
+    both("mm", "mm", [(3, 4), (4, 2)]),
+    both("bmm", "bmm", [(2, 3, 4), (2, 4, 2)]),
+    both("dot", "dot", [(5,), (5,)]),
+    both("outer", "outer", [(3,), (4,)]),
+    case("method_dot", lambda a, b: a.dot(b), None, [(5,), (5,)], **MM),
+    case("method_outer", lambda a, b: a.outer(b), None, [(3,), (2,)], **MM),
+    ein("ij,jk->ik", (3, 4), (4, 5)),
+    ein("bij,bjk->bik", (2, 3, 4), (2, 4, 5)),
+    ein("bhqd,bhkd->bhqk", (2, 2, 3, 4), (2, 2, 5, 4)),
+    ein("bhqk,bhkd->bhqd", (2, 2, 3, 5), (2, 2, 5, 4)),
+    ein("ij->ji", (3, 4)),
+    ein("ij->", (3, 4)),
+    ein("ij->j", (3, 4)),
+    ein("i,i->", (4,), (4,)),
+    ein("i,j->ij", (3,), (4,)),
+    ein("...ij,...jk->...ik", (2, 3, 4), (2, 4, 5)),
+    ein("...ij,...jk->...ik", (2, 3, 4), (4, 5)),
+    ein("ij,jk", (3, 4), (4, 5)),
+    ein("ij,jk,kl->il", (2, 3), (3, 4), (4, 2)),
+    ein("bij,jk->bik", (2, 3, 4), (4, 5)),
+    ein("i j , j k -> i k", (3, 4), (4, 5)),
+    ein("ii->i", (3, 3)),
+    ein("ii->", (3, 3)),
+    ein("iij->ij", (3, 3, 2)),
+    case("einsum_list", lambda a, b: sd.einsum("ij,jk->ik", [a, b]), lambda a, b: torch.einsum("ij,jk->ik", [a, b]),
+         [(3, 4), (4, 5)], **MM),
+    case("linear", lambda x, w, b: F.linear(x, w, b), lambda x, w, b: TF.linear(x, w, b), [(4, 3), (5, 3), (5,)], **MM),
+    case("linear_nobias", lambda x, w: F.linear(x, w), lambda x, w: TF.linear(x, w), [(4, 3), (5, 3)], **MM),
+    case("linear_3d", lambda x, w, b: F.linear(x, w, b), lambda x, w, b: TF.linear(x, w, b),
+         [(2, 4, 3), (5, 3), (5,)], **MM),
+    case("linear_4d_nobias", lambda x, w: F.linear(x, w), lambda x, w: TF.linear(x, w), [(2, 2, 4, 3), (5, 3)], **MM),
+    case("linear_1d", lambda x, w, b: F.linear(x, w, b), lambda x, w, b: TF.linear(x, w, b), [(3,), (5, 3), (5,)],
+         **MM),
+    case("linear_noncontig", lambda x, w, b: F.linear(x, w, b), lambda x, w, b: TF.linear(x, w, b),
+         [(4, 3), (5, 3), (5,)], noncontig=True, **MM),
+]
+
+
+@pytest.mark.parametrize("c", CASES, ids=ids(CASES))
+def test_parity(c):
+    c.parity()
+
+
+@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
+def test_gradcheck(c):
+    c.gradcheck()
+
+
+def test_matmul_shape_mismatch_raises():
+    with pytest.raises(RuntimeError, match=r"matmul.*\(3, 4\).*\(5, 6\)"):
+        sd.ones(3, 4) @ sd.ones(5, 6)
+    with pytest.raises(RuntimeError, match=r"matmul.*\(4,\).*\(5,\)"):
+        sd.ones(4) @ sd.ones(5)
+    with pytest.raises(RuntimeError, match=r"matmul.*\(2, 3, 4\).*\(3, 4, 5\)"):
+        sd.ones(2, 3, 4) @ sd.ones(3, 4, 5)  # batch dims 2 and 3 do not broadcast
+    with pytest.raises(RuntimeError, match="matmul"):
+        sd.ones(3) @ sd.tensor(2.0)
+
+
+def test_mm_bmm_dot_errors():
+    with pytest.raises(RuntimeError, match="mm"):
+        sd.mm(sd.ones(2, 3, 4), sd.ones(4, 5))
+    with pytest.raises(RuntimeError, match="bmm"):
+        sd.bmm(sd.ones(2, 3, 4), sd.ones(3, 4, 5))
+    with pytest.raises(RuntimeError, match="dot"):
+        sd.dot(sd.ones(3), sd.ones(4))
+
+
+def test_linear_feature_mismatch_raises():
+    with pytest.raises(RuntimeError, match=r"linear.*\(2, 4\).*\(5, 3\)"):
+        F.linear(sd.ones(2, 4), sd.ones(5, 3))
+
+
+def test_einsum_bad_equation_raises():
+    with pytest.raises(RuntimeError, match="einsum"):
+        sd.einsum("ij,jk->ik", sd.ones(3, 4))
+    with pytest.raises(RuntimeError, match="einsum"):
+        sd.einsum("ijk,jk->ik", sd.ones(3, 4), sd.ones(4, 5))
+
+
+def test_matmul_dtypes():
+    assert (sd.ones(2, 3) @ sd.ones(3, 2)).dtype == sd.float32
+    s = sd.arange(6).reshape(2, 3) @ sd.arange(6).reshape(3, 2)
+    t = torch.arange(6).reshape(2, 3) @ torch.arange(6).reshape(3, 2)
+    assert s.dtype == t.numpy().dtype
+    np.testing.assert_array_equal(s.numpy(), t.numpy())
+
+
+def test_matmul_vs_einsum_batched_grad():
+    """bmm through matmul and einsum give the same gradients (two independent implementations)."""
+    check_op(lambda a, b: sd.einsum("bij,bjk->bik", a, b), lambda a, b: a @ b, [(2, 3, 4), (2, 4, 5)], **MM)
+
+
+def test_einsum_size_mismatch_raises():
+    with pytest.raises(RuntimeError, match=r"einsum.*\(3, 4\).*\(5, 6\)"):
+        sd.einsum("ij,jk->ik", sd.ones(3, 4), sd.ones(5, 6))
+
+
+@pytest.mark.parametrize("eq,shapes", [("ii->i", [(3, 3)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+                                       ("ij->", [(2, 3)])])
+def test_einsum_second_order(eq, shapes):
+    rng = np.random.default_rng(0)
+    xs = [sd.tensor(rng.standard_normal(s), dtype=sd.float64, requires_grad=True) for s in shapes]
+    assert sd.gradgradcheck(lambda *a: sd.einsum(eq, *a) ** 2, xs)
+
+
+def test_matmul_second_order():
+    rng = np.random.default_rng(0)
+    xs = [sd.tensor(rng.standard_normal(s), dtype=sd.float64, requires_grad=True) for s in [(2, 3), (3,)]]
+    assert sd.gradgradcheck(lambda a, b: (a @ b) ** 2, xs)
