@@ -49,6 +49,7 @@ float = float32  # noqa: A001
 int = int32  # noqa: A001
 
 from shendu import autograd, nn  # noqa: E402,F401  (nn imports the names above)
+from shendu.nn.summary import summary  # noqa: E402  (a Keras-style model table; not in torch)
 
 __version__ = "0.1.0"
 
@@ -70,7 +71,7 @@ __all__ = [
     "prod", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
     "relu", "remainder", "repeat_interleave", "reshape", "round", "rsqrt", "scatter_add", "seed",
     "set_default_dtype", "set_grad_enabled", "set_rng_state", "short", "sigmoid", "sign", "sin",
-    "softmax", "split", "sqrt", "squeeze", "stack", "std", "std_mean", "sub", "sum", "swapaxes",
+    "softmax", "split", "sqrt", "squeeze", "stack", "std", "std_mean", "sub", "sum", "summary", "swapaxes",
     "t", "take_along_dim", "tanh", "tensor", "tile", "transpose", "tril", "triu", "trunc",
     "uint8", "unbind", "unflatten", "unsqueeze", "var", "var_mean", "vstack", "where", "zeros",
     "zeros_like",

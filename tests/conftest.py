@@ -1,8 +1,21 @@
-"""Shared test fixtures: a seeded generator per test and tolerance helpers."""
+"""Shared test set-up: a seeded generator per test, and tests/ on sys.path for the shared harnesses.
+
+Tests are imported with pytest's importlib mode (pyproject.toml), so test files in different folders
+may share a name (tests/ops/test_conv.py and tests/nn/layers/test_conv.py); the harness modules
+(tests/helpers.py, tests/nn/layer_harness.py) are imported from the folders put on sys.path here.
+"""
+import os
+import sys
+
 import numpy as np
 import pytest
 
-import shendu as sd
+HERE = os.path.dirname(os.path.abspath(__file__))
+for path in (HERE, os.path.join(HERE, "nn")):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import shendu as sd  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
 ``check_op(sd_fn, torch_fn, shapes)`` feeds the same random float32 data to a shendu function and
 to its PyTorch twin, compares the outputs (values, dtype, shape), backpropagates the same random
 upstream gradient through both and compares every input gradient. ``check_grad(sd_fn, shapes)``
-runs ``shendu.gradcheck`` on float64 copies of the inputs.
+runs ``shendu.gradcheck`` on float64 copies of the inputs, ``check_gradgrad`` ``shendu.gradgradcheck``.
 
 ``shapes`` lists the op's positional inputs. Each entry is
 - a shape tuple: a random float tensor that requires grad,
@@ -136,17 +136,30 @@ def check_op(sd_fn: Callable, torch_fn: Callable | None, shapes: Sequence, *, lo
                                    err_msg=f"gradient of input {i}")
 
 
-def check_grad(sd_fn: Callable, shapes: Sequence, *, low: float = -2.0, high: float = 2.0,
-               atol: float = 1e-5, rtol: float = 1e-3, eps: float = 1e-6, noncontig: bool = False,
-               seed: int = 0) -> None:
-    """float64 central-difference gradcheck of ``sd_fn`` (random upstream gradient)."""
+def _float64_inputs(shapes, low, high, seed, noncontig) -> list:
     arrays = make_arrays(shapes, low, high, seed)
     inputs = _sd_inputs(arrays, shapes, np.float64, noncontig)
     for i, (x, a) in enumerate(zip(inputs, arrays)):
         if isinstance(x, sd.Tensor) and x.requires_grad:  # float64 data of the same random draw
             inputs[i] = sd.from_numpy(_noncontiguous(a.astype(np.float64)) if noncontig
                                       else a.astype(np.float64)).requires_grad_()
+    return inputs
+
+
+def check_grad(sd_fn: Callable, shapes: Sequence, *, low: float = -2.0, high: float = 2.0,
+               atol: float = 1e-5, rtol: float = 1e-3, eps: float = 1e-6, noncontig: bool = False,
+               seed: int = 0) -> None:
+    """float64 central-difference gradcheck of ``sd_fn`` (random upstream gradient)."""
+    inputs = _float64_inputs(shapes, low, high, seed, noncontig)
     assert sd.gradcheck(sd_fn, inputs, eps=eps, atol=atol, rtol=rtol)
+
+
+def check_gradgrad(sd_fn: Callable, shapes: Sequence, *, low: float = -2.0, high: float = 2.0,
+                   atol: float = 1e-4, rtol: float = 1e-3, eps: float = 1e-6, seed: int = 0) -> None:
+    """float64 ``shendu.gradgradcheck``: the backward, built with create_graph, differentiated again."""
+    inputs = _float64_inputs(shapes, low, high, seed, False)
+    with np.errstate(all="ignore"):
+        assert sd.gradgradcheck(sd_fn, inputs, eps=eps, atol=atol, rtol=rtol)
 
 
 @dataclass
@@ -171,6 +184,10 @@ class Case:
             if src in o:
                 kw[dst] = o[src]
         check_grad(self.sd_fn, self.shapes, **{**kw, **extra})
+
+    def gradgradcheck(self) -> None:
+        o = self.opts or {}
+        check_gradgrad(self.sd_fn, self.shapes, **{k: o[k] for k in ("low", "high", "seed") if k in o})
 
 
 def case(id: str, sd_fn: Callable, torch_fn: Callable | None, shapes: Sequence, grad: bool = True,

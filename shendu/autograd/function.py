@@ -68,6 +68,9 @@ class Function:
             raise RuntimeError(f"{type(self).__name__}.backward: its output was freed")
         return out
 
+    def __repr__(self) -> str:  # as PyTorch prints a grad_fn
+        return f"<{type(self).__name__}Backward object at {id(self):#x}>"
+
     @staticmethod
     def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -75,6 +78,11 @@ class Function:
     @staticmethod
     def backward(ctx, *grads):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(ctx).__name__} has no backward")
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output) -> None:  # pragma: no cover - optional
+        """PyTorch 2's alternative: ``forward(*args)`` without ctx, then ``setup_context(ctx, inputs, output)``."""
+        raise NotImplementedError
 
     # -- recording -------------------------------------------------------------------------------
     @classmethod
@@ -98,7 +106,11 @@ class Function:
                                          for a in args)
             requires_grad = any(isinstance(a, Tensor) and a.requires_grad for a in args)
             with no_grad():
-                out = cls.forward(ctx, *args, **kwargs)
+                if cls.setup_context is Function.setup_context:
+                    out = cls.forward(ctx, *args, **kwargs)
+                else:  # forward without ctx; the context is filled in separately
+                    out = cls.forward(*args, **kwargs)
+                    cls.setup_context(ctx, args, out)
         record = requires_grad and _state.enabled and cls.differentiable
 
         if type(out) is tuple:

@@ -75,6 +75,8 @@ class TensorDataset(Dataset):
         self.tensors = tensors
 
     def __getitem__(self, index):
+        if isinstance(index, (int, np.integer, slice)):  # the per-item path: skip the autograd op if we can
+            return tuple(t[index] if t.requires_grad else Tensor._wrap(t.data[index]) for t in self.tensors)
         return tuple(t[index] for t in self.tensors)
 
     def __len__(self) -> int:

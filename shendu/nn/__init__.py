@@ -2,6 +2,7 @@
 
 Every layer is exported here under its ``torch.nn`` name; the families live in ``shendu/nn/layers/``.
 """
+# ruff: noqa: I001  (the imports are grouped by family, not sorted: each family owns its lines)
 from shendu.nn import functional, init  # noqa: F401
 from shendu.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from shendu.nn.layers.activation import (
@@ -21,8 +22,18 @@ from shendu.nn.layers.normalization import (  # noqa: I001
     BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm, RMSNorm,
 )
 from shendu.nn import penalties  # noqa: F401
-# (losses.py: L1Loss, MSELoss, CrossEntropyLoss, ...; layers/conv.py: Conv1d, Conv2d, ConvTranspose2d;
-#  layers/pooling.py: MaxPool2d, AvgPool2d, ...; layers/upsample.py: Upsample — import lines go here)
+from shendu.nn.losses import (  # noqa: I001
+    BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss,
+    L1Loss, MSELoss, MultiMarginLoss, NLLLoss, SmoothL1Loss,
+)
+from shendu.nn.layers.conv import (  # noqa: I001
+    Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Fold, Unfold,
+)
+from shendu.nn.layers.pooling import (  # noqa: I001
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d,
+    MaxPool2d,
+)
+from shendu.nn.layers.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: I001
 # ---- end of the other families' block ----
 
 from shendu.nn import utils  # noqa: E402,F401,I001  (utils.clip_grad may use the names above)
@@ -35,4 +46,9 @@ __all__ = [
     "ParameterList", "RMSNorm", "ReLU", "ReLU6", "Residual", "SELU", "Sequential", "SiLU", "Sigmoid",
     "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "Tanhshrink", "Unflatten", "functional", "init",
     "penalties", "summary", "utils",
+    "BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HingeEmbeddingLoss", "HuberLoss",
+    "KLDivLoss", "L1Loss", "MSELoss", "MultiMarginLoss", "NLLLoss", "SmoothL1Loss",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Fold", "MaxPool1d", "MaxPool2d", "Unfold", "Upsample",
+    "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from shendu.nn.module import Module, _addindent
 from shendu.nn.parameter import Parameter

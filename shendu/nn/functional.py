@@ -5,6 +5,11 @@ and adds the losses and helpers that are compositions of them.
 """
 from __future__ import annotations
 
+from shendu.nn.functional_conv import (  # noqa: F401 - re-exported
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
+    conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold, interpolate, max_pool1d, max_pool2d, unfold, upsample,
+    upsample_bilinear, upsample_nearest,
+)
 from shendu.nn.functional_losses import (  # noqa: F401 - re-exported
     binary_cross_entropy, cosine_embedding_loss, cosine_similarity, hinge_embedding_loss, huber_loss, kl_div,
     l1_loss, multi_margin_loss, smooth_l1_loss,

@@ -76,7 +76,8 @@ def apply_max_norm_(params_or_module: Tensor | Iterable[Tensor] | Module, max_no
     The slices along ``dim`` are the ones ``torch.renorm(p, norm_type, dim, max_norm)`` scales, with
     the same factor max_norm / (norm + 1e-7); ``dim=0`` constrains each row of a Linear weight
     (out, in), i.e. each unit's incoming weights, and each filter of a Conv weight (out, in, *k),
-    as Keras' ``MaxNorm`` does for a kernel. Slices within the bound are left untouched.
+    as Keras' ``MaxNorm`` does for a kernel. Slices within the bound are left untouched. The slices
+    of a 1-D tensor are its elements, so each |p_i| is clipped to max_norm.
 
     Given a Module, only its parameters with at least 2 dims are constrained (weights, not biases
     or normalization scales), as Keras applies the constraint to kernels; given tensors, all of

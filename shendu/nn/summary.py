@@ -1,7 +1,8 @@
 """``summary(model, input_size)``: a Keras-style table of a model's layers, output shapes and sizes."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from shendu import creation, dtypes
 from shendu.autograd.grad_mode import no_grad

@@ -17,7 +17,7 @@ def _bind_tensor_methods(Tensor) -> None:
         "__truediv__": binary.div, "__rtruediv__": binary._rtruediv,
         "__pow__": binary.pow, "__rpow__": binary._rpow,
         "__floordiv__": binary.floor_divide, "__rfloordiv__": reflected(binary.floor_divide),
-        "__mod__": binary.remainder,
+        "__mod__": binary.remainder, "__rmod__": reflected(binary.remainder),
         "__matmul__": linalg.matmul, "__rmatmul__": reflected(linalg.matmul),
         "__neg__": elementwise.neg, "__pos__": lambda self: self, "__abs__": elementwise.abs,
         "__eq__": binary.eq, "__ne__": binary.ne, "__lt__": binary.lt, "__le__": binary.le,

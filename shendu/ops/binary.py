@@ -227,12 +227,11 @@ def mul(input, other) -> Tensor:
 def div(input, other, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return Div.apply(input, other)
-    if rounding_mode == "floor":
-        return floor_divide(input, other)
-    if rounding_mode == "trunc":
-        from shendu.ops.elementwise import trunc
-        return trunc(Div.apply(input, other))
-    raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    if _is_float(input) or _is_float(other):
+        return RoundedDiv.apply(input, other, rounding_mode)
+    return (FloorDivide if rounding_mode == "floor" else TruncDivide).apply(input, other)
 
 
 def pow(input, exponent) -> Tensor:  # noqa: A001 - PyTorch's name
@@ -289,7 +288,61 @@ And = _nograd("And", lambda a, b: a & b)
 Or = _nograd("Or", lambda a, b: a | b)
 Xor = _nograd("Xor", lambda a, b: a ^ b)
 FloorDivide = _nograd("FloorDivide", lambda a, b: a // b)
-Remainder = _nograd("Remainder", lambda a, b: a % b)
+
+
+def _trunc_divide(a, b):
+    """Integer division rounded toward zero (``//`` rounds toward -inf)."""
+    xp = array_module(a if hasattr(a, "dtype") else b)
+    return xp.sign(a) * xp.sign(b) * (xp.abs(a) // xp.abs(b))
+
+
+TruncDivide = _nograd("TruncDivide", _trunc_divide)
+
+
+class Remainder(Function):
+    """``a % b`` with the sign of ``b`` (Python's and PyTorch's remainder); d/da = 1, d/db = -floor(a / b)."""
+
+    raw = True
+
+    def forward(ctx, a, b):
+        a, b = coerce(a, b)
+        try:
+            return a % b
+        except ValueError:
+            raise _broadcast_error("remainder", a, b) from None
+
+    def backward(ctx, grad):
+        a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        grad_b = None
+        if need_b:
+            ad = a.data if isinstance(a, Tensor) else a
+            quotient = b._xp().floor(ad / b.data).astype(b.dtype, copy=False)
+            grad_b = -grad * Tensor._wrap(quotient)
+        return (grad if need_a else None), grad_b
+
+
+class RoundedDiv(Function):
+    """Float ``a // b`` ('floor', Python's rounding) or trunc(a / b) ('trunc'): piecewise constant, so
+    the gradient is zero, as in PyTorch."""
+
+    raw = True
+
+    def forward(ctx, a, b, mode):
+        a, b = coerce(a, b)
+        try:
+            return a // b if mode == "floor" else array_module(a if hasattr(a, "dtype") else b).trunc(a / b)
+        except ValueError:
+            raise _broadcast_error("div", a, b) from None
+
+    def backward(ctx, grad):
+        zero = grad * 0.0
+        need_a, need_b = ctx.needs_input_grad[:2]
+        return (zero if need_a else None), (zero if need_b else None), None
+
+
+def _is_float(x) -> bool:
+    return x.dtype.kind == "f" if isinstance(x, Tensor) else isinstance(x, float)
 
 
 def eq(input, other) -> Tensor:
@@ -333,6 +386,8 @@ def _bool(x):
 
 
 def floor_divide(input, other) -> Tensor:
+    if _is_float(input) or _is_float(other):
+        return RoundedDiv.apply(input, other, "floor")
     return FloorDivide.apply(input, other)
 
 

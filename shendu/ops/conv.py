@@ -52,14 +52,17 @@ def _padded_nhwc(x, geom: Geometry):
     return out
 
 
-def _im2col(x, khw: tuple, geom: Geometry):
-    """(N, C, H, W) -> window matrix (M, G, Kg), rows (n, ho, wo), columns (kh, kw, c)."""
+def _im2col(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None):
+    """(N, C, H, W) -> window matrix (M, G, Kg), rows (n, ho, wo), columns (kh, kw, c).
+
+    ``out_hw`` keeps only the first (Ho, Wo) windows (a transposed convolution's output_padding).
+    """
     xp = array_module(x)
     xh = _padded_nhwc(x, geom)
     N, _, _, C = xh.shape
     (kh, kw), G = khw, geom.groups
     Cg = C // G
-    Ho, Wo = geom.out_size(x.shape[2:], khw)
+    Ho, Wo = out_hw or geom.out_size(x.shape[2:], khw)
     (sh, sw), (dh, dw) = geom.stride, geom.dilation
     sN, sH, sW, sC = xh.strides
     win = xp.lib.stride_tricks.as_strided(
@@ -67,8 +70,8 @@ def _im2col(x, khw: tuple, geom: Geometry):
     return win.reshape(N * Ho * Wo, G, kh * kw * Cg)
 
 
-def _col2im(cols, x_shape: tuple, khw: tuple, geom: Geometry):
-    """Adjoint of ``_im2col``: (G, M, Kg) window gradients -> (N, C, H, W), summing overlaps.
+def _col2im(cols, x_shape: tuple, khw: tuple, geom: Geometry, out_hw: tuple):
+    """Adjoint of ``_im2col``: (G, M, Kg) window gradients of an (Ho, Wo) output -> (N, C, H, W), summing overlaps.
 
     One strided add per kernel offset (kh*kw of them), never a loop over pixels or images.
     """
@@ -76,9 +79,12 @@ def _col2im(cols, x_shape: tuple, khw: tuple, geom: Geometry):
     N, C, H, W = x_shape
     (kh, kw), G = khw, geom.groups
     (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
-    Ho, Wo = geom.out_size((H, W), khw)
+    Ho, Wo = out_hw
     Cg = C // G
-    out = xp.zeros((N, H + pt + pb, W + pl + pr, C), dtype=cols.dtype)
+    # rows past H + pt + pb are reached only when output_padding >= stride; no input pixel lies there
+    Hp = max(H + pt + pb, (Ho - 1) * sh + dh * (kh - 1) + 1)
+    Wp = max(W + pl + pr, (Wo - 1) * sw + dw * (kw - 1) + 1)
+    out = xp.zeros((N, Hp, Wp, C), dtype=cols.dtype)
     out_g = out.reshape(out.shape[:3] + (G, Cg)).transpose(3, 0, 1, 2, 4)  # (G, N, Hp, Wp, Cg) view
     c7 = cols.reshape(G, N, Ho, Wo, kh, kw, Cg)
     for i in range(kh):
@@ -127,10 +133,10 @@ def _weight_from(cols, gm, w_shape: tuple, G: int):
     return gk.reshape(G, kh, kw, Cg, O // G).transpose(0, 4, 3, 1, 2).reshape(w_shape)
 
 
-def _input_from(gm, w, x_shape: tuple, geom: Geometry):
-    """dL/dx (N, C, H, W) from the gradient (G, M, Og): one product, then col2im."""
+def _input_from(gm, w, x_shape: tuple, geom: Geometry, out_hw: tuple):
+    """dL/dx (N, C, H, W) from the gradient (G, M, Og) of an (Ho, Wo) output: one product, then col2im."""
     cols = array_module(gm).matmul(gm, _weight_matrix(w, geom.groups).transpose(0, 2, 1))  # (G, M, Kg)
-    return _col2im(cols, x_shape, w.shape[2:], geom)
+    return _col2im(cols, x_shape, w.shape[2:], geom, out_hw)
 
 
 # -- the Functions -------------------------------------------------------------------------------
@@ -156,7 +162,7 @@ class Convolution(Function):
         gm = _nhwc_matrix(g, geom.groups) if need_x or need_w else None
         grad_x = grad_w = grad_b = None
         if need_x:
-            grad_x = Tensor._wrap(_input_from(gm, w.data, x.shape, geom))
+            grad_x = Tensor._wrap(_input_from(gm, w.data, x.shape, geom, g.shape[2:]))
         if need_w:
             cols = ctx.__dict__.pop("cols", None)
             if cols is None:
@@ -178,7 +184,7 @@ class ConvolutionTranspose(Function):
 
     def forward(ctx, x, w, b, geom, x_shape):
         N, C, H, W = x_shape
-        out = _input_from(_nhwc_matrix(x, geom.groups), w, (x.shape[0], C, H, W), geom)
+        out = _input_from(_nhwc_matrix(x, geom.groups), w, (x.shape[0], C, H, W), geom, x.shape[2:])
         if b is not None:
             out += b.reshape(1, -1, 1, 1)
         return out
@@ -191,11 +197,10 @@ class ConvolutionTranspose(Function):
             grad_w = ConvolutionWeight.apply(grad, x, geom, w.shape) if need_w else None
             grad_b = grad.sum((0, 2, 3)) if need_b else None
         else:  # the window matrix of the upstream gradient serves both products
-            cols = _im2col(grad.data, w.shape[2:], geom) if need_x or need_w else None
+            cols = _im2col(grad.data, w.shape[2:], geom, x.shape[2:]) if need_x or need_w else None
             grad_x = grad_w = grad_b = None
             if need_x:
-                grad_x = Tensor._wrap(_conv_from_cols(cols, w.data, None, grad.shape[0],
-                                                      geom.out_size(grad.shape[2:], w.shape[2:]), geom.groups))
+                grad_x = Tensor._wrap(_conv_from_cols(cols, w.data, None, grad.shape[0], x.shape[2:], geom.groups))
             if need_w:
                 grad_w = Tensor._wrap(_weight_from(cols, _nhwc_matrix(x.data, geom.groups), w.shape, geom.groups))
             if need_b:
@@ -211,13 +216,16 @@ class ConvolutionWeight(Function):
     raw = True
 
     def forward(ctx, x, g, geom, w_shape):
-        return _weight_from(_im2col(x, w_shape[2:], geom), _nhwc_matrix(g, geom.groups), w_shape, geom.groups)
+        cols = _im2col(x, w_shape[2:], geom, g.shape[2:])
+        return _weight_from(cols, _nhwc_matrix(g, geom.groups), w_shape, geom.groups)
 
     def backward(ctx, grad):
         x, g, geom, _ = ctx.inputs
         need_x, need_g = ctx.needs_input_grad[:2]
-        return (ConvolutionTranspose.apply(g, grad, None, geom, x.shape) if need_x else None,
-                Convolution.apply(x, grad, None, geom, False) if need_g else None, None, None)
+        grad_g = Convolution.apply(x, grad, None, geom, False) if need_g else None
+        if grad_g is not None and grad_g.shape != g.shape:  # output_padding >= stride (see ConvolutionTranspose)
+            grad_g = grad_g[:, :, :g.shape[2], :g.shape[3]]
+        return (ConvolutionTranspose.apply(g, grad, None, geom, x.shape) if need_x else None, grad_g, None, None)
 
 
 class Unfold(Function):
@@ -332,33 +340,34 @@ def _check_fits(op: str, hw: tuple, geom: Geometry, khw: tuple, input_shape: tup
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:
+           groups: int = 1, *, _op: str = "conv2d") -> Tensor:
     """2-D cross-correlation: input (N, C, H, W), weight (O, C/groups, kH, kW), bias (O,) -> (N, O, Ho, Wo).
 
     ``padding`` is an int, a pair, ``'valid'`` or ``'same'`` (stride 1 only; an odd total pads one more
     pixel at the bottom/right, as PyTorch does).
     """
-    _check_input("conv2d", input, weight)
+    op = _op
+    _check_input(op, input, weight)
     O, Cg, kh, kw = weight.shape
-    geom = _geometry("conv2d", (kh, kw), stride, padding, dilation, groups)
+    geom = _geometry(op, (kh, kw), stride, padding, dilation, groups)
     G = geom.groups
     if input.shape[1] != Cg * G or O % G:
-        raise RuntimeError(f"conv2d: weight of shape {tuple(weight.shape)} with groups={G} expects input with "
+        raise RuntimeError(f"{op}: weight of shape {tuple(weight.shape)} with groups={G} expects input with "
                            f"{Cg * G} channels and {O} divisible by {G}, got input of shape {tuple(input.shape)}")
     if bias is not None and tuple(bias.shape) != (O,):
-        raise RuntimeError(f"conv2d: expected bias of shape ({O},), got {tuple(bias.shape)}")
-    _check_fits("conv2d", input.shape[2:], geom, (kh, kw), input.shape)
+        raise RuntimeError(f"{op}: expected bias of shape ({O},), got {tuple(bias.shape)}")
+    _check_fits(op, input.shape[2:], geom, (kh, kw), input.shape)
     keep = weight.requires_grad and is_grad_enabled()
     return Convolution.apply(input, weight, bias, geom, keep)
 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+                     output_padding=0, groups: int = 1, dilation=1, *, _op: str = "conv_transpose2d") -> Tensor:
     """Transposed convolution: input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW) -> (N, C_out, Ho, Wo).
 
     Ho = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1.
     """
-    op = "conv_transpose2d"
+    op = _op
     _check_input(op, input, weight)
     Cin, Cg, kh, kw = weight.shape
     if isinstance(padding, str):

@@ -28,6 +28,8 @@ def composite_backward(ctx, composite, grads) -> tuple:
 # -- softmax ------------------------------------------------------------------------------------
 def _softmax_array(x, axis):
     xp = array_module(x)
+    if x.ndim == 0:  # a single element: probability 1
+        return xp.ones_like(x)
     e = x - xp.max(x, axis=axis, keepdims=True)
     xp.exp(e, out=e)
     e /= e.sum(axis=axis, keepdims=True)
@@ -51,6 +53,8 @@ class LogSoftmax(Function):
 
     def forward(ctx, x, axis):
         xp = array_module(x)
+        if x.ndim == 0:
+            return xp.zeros_like(x)
         shifted = x - xp.max(x, axis=axis, keepdims=True)
         shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
         return shifted

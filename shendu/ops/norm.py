@@ -57,10 +57,9 @@ class BatchNorm(Function):
             var = running_var.reshape(shape).astype(x.dtype, copy=False)
             xc = x - mean
         rstd = 1.0 / xp.sqrt(var + eps)
-        xc *= rstd  # now the normalized input
         ctx.mean, ctx.rstd = mean, rstd
-        if weight is not None:
-            xc *= weight.reshape(shape)
+        # one pass each for the scale and the shift: (x - mean) * (rstd * weight) + bias
+        xc *= rstd * weight.reshape(shape) if weight is not None else rstd
         if bias is not None:
             xc += bias.reshape(shape)
         return xc
@@ -72,23 +71,28 @@ class BatchNorm(Function):
                 x_, running_mean, running_var, w_, b_, training, eps), (grad,))
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g = grad.data
-        axes, shape = _channel_axes(g.ndim), _channel_shape(g.ndim, g.shape[1])
-        norm = (x.data - ctx.mean) * ctx.rstd
-        grad_w = Tensor._wrap((g * norm).sum(axis=axes)) if need_w else None
-        grad_b = Tensor._wrap(g.sum(axis=axes)) if need_b else None
+        C = g.shape[1]
+        axes, shape = _channel_axes(g.ndim), _channel_shape(g.ndim, C)
+        sum_g = g.sum(axis=axes, keepdims=True) if need_b or (need_x and training) else None
+        sum_gn = None
+        if need_w or (need_x and training):
+            norm = x.data - ctx.mean
+            norm *= ctx.rstd
+            sum_gn = (g * norm).sum(axis=axes, keepdims=True)
+        grad_w = Tensor._wrap(sum_gn.reshape(C)) if need_w else None
+        grad_b = Tensor._wrap(sum_g.reshape(C)) if need_b else None
         grad_x = None
         if need_x:
-            dnorm = g * weight.data.reshape(shape) if weight is not None else g.copy()
+            k = ctx.rstd * weight.data.reshape(shape) if weight is not None else ctx.rstd  # dy/dx at fixed stats
+            grad_x = g * k
             if training:
-                # The batch statistics depend on x too:
-                # dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)), means over (N, *spatial)
-                c1 = dnorm.mean(axis=axes, keepdims=True)
-                c2 = (dnorm * norm).mean(axis=axes, keepdims=True)
-                dnorm -= c1
-                norm *= c2
-                dnorm -= norm
-            dnorm *= ctx.rstd
-            grad_x = Tensor._wrap(dnorm)
+                # The batch statistics depend on x too; with n values per channel:
+                # dx = k * (g - Σg / n - norm * Σ(g * norm) / n)
+                n = g.size // C
+                norm *= k * sum_gn / n
+                grad_x -= norm
+                grad_x -= k * sum_g / n
+            grad_x = Tensor._wrap(grad_x)
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
 

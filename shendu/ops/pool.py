@@ -173,7 +173,8 @@ class MaxPoolGather(Function):
 def max_indices(code, x_shape: tuple, pg: PoolGeometry):
     """PyTorch's ``return_indices``: each maximum's flat index in its (H, W) plane, int64."""
     xp = array_module(code)
-    (kw, (sh, sw), (ph, pw), (dh, dw), (Ho, Wo)) = pg.kernel[1], pg.stride, pg.padding, pg.dilation, pg.out
+    kw = pg.kernel[1]
+    (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = pg.stride, pg.padding, pg.dilation, pg.out
     c = code.astype(xp.int64)
     rows = xp.arange(Ho).reshape(-1, 1) * sh - ph + (c // kw) * dh
     cols = xp.arange(Wo) * sw - pw + (c % kw) * dw

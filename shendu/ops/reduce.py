@@ -109,15 +109,21 @@ class Prod(Function):
         if not (x.data == 0).any():
             out = _unreduce(ctx.output, x.shape, None if axis is None else (axis,), keepdim)
             return g * out / x, None, None
-        # With zeros present: product of all other elements via exclusive cumulative products.
-        xp = x._xp()
-        flat = x.data.reshape(-1) if axis is None else xp.moveaxis(x.data, axis, -1)
-        ones = xp.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
-        left = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-        right = xp.flip(xp.cumprod(xp.flip(xp.concatenate([flat[..., 1:], ones], axis=-1), -1), axis=-1), -1)
-        others = left * right
-        others = others.reshape(x.shape) if axis is None else xp.moveaxis(others, -1, axis)
-        return g * Tensor._wrap(others), None, None
+        # With zeros: the product of the other elements, Π_{k≠j} x_k = (Π of the non-zeros but x_j)
+        # x (Π of the zeros but x_j). The second factor is 1, the one remaining zero (value 0, but
+        # its derivative matters under create_graph) or 0 (two or more zeros). Tensor ops throughout.
+        from shendu.ops.elementwise import where
+        axes = None if axis is None else (axis,)
+        zero = x.data == 0
+        zeros_in_slice = zero.sum(axis=axis, keepdims=True)
+        others_zeros = zeros_in_slice - zero  # zeros in the slice other than x_j
+        mask = Tensor._wrap(zero)
+        x_safe = where(mask, 1.0, x)
+        nonzero_part = Prod.apply(x_safe, axis, True) / x_safe
+        remaining_zero = sum(x * Tensor._wrap(zero.astype(x.dtype)), axes, True) - where(mask, x, 0.0)
+        zero_part = where(Tensor._wrap(others_zeros == 0), 1.0,
+                          where(Tensor._wrap(others_zeros == 1), remaining_zero, 0.0))
+        return g * (nonzero_part * zero_part), None, None
 
 
 class LogSumExp(Function):
@@ -145,11 +151,15 @@ class PNorm(Function):
         xp = array_module(x)
         if p == 2:
             return xp.sqrt(xp.sum(x * x, axis=axes, keepdims=keepdim))
+        if p == 0:  # the number of non-zero entries
+            return xp.sum(x != 0, axis=axes, keepdims=keepdim).astype(x.dtype)
         return xp.sum(xp.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1.0 / p)
 
     def backward(ctx, grad):
         from shendu.ops.elementwise import where
         x, p, axes, keepdim = ctx.inputs
+        if p == 0:
+            return x * 0.0, None, None, None
         out = _unreduce(ctx.output, x.shape, axes, keepdim)
         zero = Tensor._wrap(out.data == 0)
         safe = where(zero, 1.0, out)  # keeps create_graph's path through the norm
@@ -298,8 +308,6 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
         return amax(input.abs(), axes, keepdim)
     if p in (float("-inf"), "-inf"):
         return amin(input.abs(), axes, keepdim)
-    if p == 0:  # the number of non-zero entries; no gradient
-        return sum((input != 0).to(input.dtype), axes, keepdim).detach()
     if isinstance(p, (int, float)) and not isinstance(p, bool):
         return PNorm.apply(input, p, axes, keepdim)
     raise ValueError(f"norm: unsupported p={p!r}; expected 'fro', 1, 2, inf or a number")

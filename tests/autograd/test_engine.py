@@ -193,6 +193,14 @@ def test_grads_of_add_are_not_aliased():
     assert b.grad.tolist() == [5.0, 6.0]
 
 
+def test_backward_of_a_leaf_copies_the_given_gradient():
+    x = sd.tensor([1.0, 2.0], requires_grad=True)
+    g = sd.tensor([3.0, 4.0])
+    x.backward(g)
+    g.zero_()
+    assert x.grad.tolist() == [3.0, 4.0]
+
+
 def test_grads_through_views_are_not_aliased():
     a = sd.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
     b = sd.tensor([[1.0, 1.0], [1.0, 1.0]], requires_grad=True)
@@ -221,6 +229,12 @@ def test_zero_dim_leaf_gradients():
     assert x.grad.shape == () and x.grad.item() == 16.0
     x.grad.zero_()
     assert x.grad.item() == 0.0
+
+
+def test_grad_fn_repr_names_the_op():
+    x = sd.tensor([1.0], requires_grad=True)
+    assert repr((x * 2).grad_fn).startswith("<MulBackward object at 0x")
+    assert "grad_fn=<MulBackward>" in repr(x * 2)
 
 
 def test_no_node_recorded_where_no_input_requires_grad():
@@ -263,6 +277,17 @@ def test_long_chain_has_no_recursion_limit():
     assert sys.getrecursionlimit() < 100_000
 
 
+def test_dropping_a_long_chain_without_backward_does_not_crash():
+    x = sd.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    first = weakref.ref(y)
+    del y
+    gc.collect()
+    assert first() is None
+
+
 def test_unrolled_recurrence_matches_torch():
     rng = np.random.default_rng(0)
     H, T = 6, 1000
@@ -295,6 +320,16 @@ def test_graph_is_freed_after_backward():
     gc.collect()
     assert node_ref() is None and mid_ref() is None
     assert not loss._ctx.inputs  # the root's node let go of its inputs
+
+
+def test_graph_dropped_without_backward_is_freed():
+    x = sd.randn(4, requires_grad=True)
+    h = x.tanh()
+    h_ref, node_ref = weakref.ref(h), weakref.ref(h._ctx)
+    loss = (h * h).sum()
+    del h, loss
+    gc.collect()
+    assert h_ref() is None and node_ref() is None
 
 
 def test_graph_is_kept_with_retain_graph():

@@ -302,3 +302,31 @@ def test_once_differentiable():
     assert gx.tolist() == [2.0, 4.0]
     with pytest.raises(RuntimeError, match="once_differentiable"):
         sd.grad(gx.sum(), x)
+
+
+def test_separate_setup_context_matches_torch():
+    def make(lib):
+        class Cube(lib.autograd.Function):
+            @staticmethod
+            def forward(x, k):
+                return x ** 3 * k
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                x, k = inputs
+                ctx.save_for_backward(x)
+                ctx.k = k
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return 3 * x ** 2 * ctx.k * g, None
+
+        return Cube
+
+    x, tx = sd.tensor(X, dtype=sd.float64, requires_grad=True), torch.tensor(X, requires_grad=True)
+    y, ty = make(sd).apply(x, 2.0), make(torch).apply(tx, 2.0)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
+    y.backward(sd.tensor(G, dtype=sd.float64))
+    ty.backward(torch.tensor(G))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)

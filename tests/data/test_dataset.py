@@ -7,8 +7,15 @@ import torch
 
 import shendu as sd
 from shendu.data import (
-    BatchSampler, ConcatDataset, RandomSampler, SequentialSampler, Subset, SubsetRandomSampler, TensorDataset,
-    WeightedRandomSampler, random_split,
+    BatchSampler,
+    ConcatDataset,
+    RandomSampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+    random_split,
 )
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from helpers import case, check_op, grad_cases, ids
+from helpers import case, check_grad, check_op, grad_cases, ids
 
 import shendu as sd
 
@@ -56,6 +56,11 @@ def test_parity(c):
 @pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
 def test_gradcheck(c):
     c.gradcheck()
+
+
+@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
+def test_gradgradcheck(c):
+    c.gradgradcheck()
 
 
 def test_noncontiguous_inputs():
@@ -158,3 +163,58 @@ def test_comparisons_match_torch():
 def test_broadcast_error_names_op_and_shapes(op, fn):
     with pytest.raises(RuntimeError, match=rf"{op}.*\(3, 4\).*\(5, 4\)"):
         fn(sd.ones(3, 4), sd.ones(5, 4))
+
+
+POW_EDGE = [
+    case("pow_base0", lambda x, y: x ** y, None, [np.array([0.0, 1.0, 2.0, 0.0]), np.array([0.5, 2.0, 1.0, 0.0])],
+         grad=False),
+    case("pow_exp0_at0", lambda x: x ** 0, None, [np.array([0.0, 1.0, -2.0])], grad=False),
+    case("pow_tensor_exp0_at0", lambda x, y: x ** y, None, [np.array([0.0, 1.0, -2.0]), np.zeros(3)], grad=False),
+    case("rpow_at0", lambda x: 0.0 ** x, None, [np.array([0.5, 1.0, 2.0])], grad=False),
+]
+
+
+@pytest.mark.parametrize("c", POW_EDGE, ids=ids(POW_EDGE))
+def test_pow_gradient_at_zero_matches_torch(c):
+    """0 ** b and a ** 0 have finite gradients in PyTorch (masked), not 0 * inf = nan."""
+    with np.errstate(all="ignore"):
+        c.parity()
+
+
+ROUNDING = [
+    case("remainder", lambda x, y: x % y, None, [(3, 4), np.array([0.7, -1.3, 0.9, 2.1])]),
+    case("remainder_scalar", lambda x: x % 0.7, None, [(3, 4)]),
+    case("rmod", lambda x: 2.5 % x, None, [(3, 4)], low=0.3, forward_only=True),  # PyTorch has no gradient
+    case("remainder_fn", lambda x, y: x.remainder(y), None, [(3, 4), np.array([0.7, -1.3, 0.9, 2.1])]),
+    case("div_floor", lambda x, y: x.div(y, rounding_mode="floor"), None, [(3, 4), np.array([0.7, -1.3, 0.9, 0.1])]),
+    case("div_trunc", lambda x, y: x.div(y, rounding_mode="trunc"), None, [(3, 4), np.array([0.7, -1.3, 0.9, 0.1])]),
+    case("div_floor_exact", lambda x: x.div(0.1, rounding_mode="floor"), None, [np.array([1.0, 0.3, -1.0])]),
+]
+
+
+@pytest.mark.parametrize("c", ROUNDING, ids=ids(ROUNDING))
+def test_rounding_division_and_remainder(c):
+    c.parity()
+
+
+def test_remainder_gradcheck():
+    check_grad(lambda x, y: x % y, [(3, 4), np.array([0.7, -1.3, 0.9, 2.1])])
+    check_grad(lambda x: 2.5 % x, [(3, 4)], low=0.3)
+
+
+@pytest.mark.parametrize("mode", [None, "floor", "trunc"])
+def test_integer_division_dtypes(mode):
+    a, b = np.array([7, -7, 5, -5, 0]), np.array([2, 2, -3, -3, 4])
+    s = sd.tensor(a).div(sd.tensor(b), rounding_mode=mode)
+    t = torch.tensor(a).div(torch.tensor(b), rounding_mode=mode)
+    assert s.dtype == t.numpy().dtype
+    np.testing.assert_array_equal(s.numpy(), t.numpy())
+    s, t = sd.tensor(a) % sd.tensor(b), torch.tensor(a) % torch.tensor(b)
+    assert s.dtype == t.numpy().dtype
+    np.testing.assert_array_equal(s.numpy(), t.numpy())
+    np.testing.assert_array_equal((sd.tensor(a) // 2).numpy(), (torch.tensor(a) // 2).numpy())
+
+
+def test_bad_rounding_mode_raises():
+    with pytest.raises(ValueError, match="div.*rounding_mode"):
+        sd.ones(3).div(2, rounding_mode="round")

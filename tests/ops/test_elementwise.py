@@ -95,6 +95,11 @@ def test_gradcheck(c):
     c.gradcheck()
 
 
+@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
+def test_gradgradcheck(c):
+    c.gradgradcheck()
+
+
 EXTREME = np.array([[-1e4, -50.0, -1.0, 0.0], [1.0, 50.0, 1e4, -30.0]], dtype=np.float32)
 
 

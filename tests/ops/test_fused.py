@@ -36,6 +36,8 @@ SOFTMAX = [
     case("softmax_noncontig", lambda x: F.softmax(x, -1), lambda x: TF.softmax(x, -1), [(3, 4)], noncontig=True),
     case("softmax_size1", lambda x: F.softmax(x, 1), lambda x: TF.softmax(x, 1), [(3, 1)]),
     case("log_softmax_empty", lambda x: F.log_softmax(x, 1), lambda x: TF.log_softmax(x, 1), [(0, 4)]),
+    case("softmax_0d", lambda x: F.softmax(x, 0), lambda x: TF.softmax(x, 0), [()]),
+    case("log_softmax_0d", lambda x: F.log_softmax(x, -1), lambda x: TF.log_softmax(x, -1), [()]),
 ]
 
 
@@ -119,6 +121,11 @@ def test_parity(c):
 @pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
 def test_gradcheck(c):
     c.gradcheck()
+
+
+@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
+def test_gradgradcheck(c):
+    c.gradgradcheck()
 
 
 EXTREME = np.array([[1e4, -1e4, 0.0, 5.0], [-1e4, -1e4, -1e4, -1e4], [1e4, 1e4, -3.0, 2.0]], dtype=np.float32)

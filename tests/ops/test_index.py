@@ -99,6 +99,11 @@ def test_gradcheck(c):
     c.gradcheck()
 
 
+@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
+def test_gradgradcheck(c):
+    c.gradgradcheck()
+
+
 def test_repeated_index_gradient_accumulates():
     x = sd.zeros(4, requires_grad=True)
     x[sd.tensor([1, 1, 1, 3])].backward(sd.tensor([1.0, 2.0, 3.0, 4.0]))

@@ -85,6 +85,11 @@ def test_gradcheck(c):
     c.gradcheck()
 
 
+@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
+def test_gradgradcheck(c):
+    c.gradgradcheck()
+
+
 def test_matmul_shape_mismatch_raises():
     with pytest.raises(RuntimeError, match=r"matmul.*\(3, 4\).*\(5, 6\)"):
         sd.ones(3, 4) @ sd.ones(5, 6)

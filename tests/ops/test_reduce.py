@@ -91,6 +91,11 @@ def test_gradcheck(c):
     c.gradcheck()
 
 
+@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
+def test_gradgradcheck(c):
+    c.gradgradcheck()
+
+
 def test_max_dim_returns_named_values_indices():
     x = sd.tensor(DISTINCT.astype(np.float32))
     out = x.max(dim=1)
@@ -143,3 +148,26 @@ def test_var_correction_at_least_n(values, correction):
         s = sd.tensor(values).var(correction=correction)
     t = torch.tensor(values).var(correction=correction)
     np.testing.assert_array_equal(s.numpy(), t.numpy())
+
+
+ZERO_ROW = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])
+EDGE = [
+    case("norm_zero", lambda x: x.norm(), None, [np.zeros((2, 3))], grad=False),
+    case("norm_zero_row", lambda x: x.norm(dim=1), None, [ZERO_ROW], grad=False),
+    case("norm_p3_zero_row", lambda x: x.norm(p=3, dim=1), None, [ZERO_ROW], grad=False),
+    case("norm_p0", lambda x: x.norm(p=0, dim=1), None, [ZERO_ROW], grad=False),
+    case("norm_p_half", lambda x: x.norm(p=0.5, dim=1), None, [(2, 3)], low=0.2),
+    case("std_zero_row", lambda x: x.std(1), None, [np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 0.0]])], grad=False),
+]
+
+
+@pytest.mark.parametrize("c", EDGE, ids=ids(EDGE))
+def test_zero_norm_and_std_have_zero_gradient(c):
+    """PyTorch defines the gradient of a norm / std that is 0 as 0; a sqrt-based backward gives nan."""
+    c.parity()
+
+
+@pytest.mark.parametrize("fn", [lambda x: x.norm(p=3, dim=1), lambda x: x.std(1), lambda x: x.norm()])
+def test_norm_std_second_order(fn):
+    x = sd.tensor(np.random.default_rng(0).standard_normal((2, 3)), dtype=sd.float64, requires_grad=True)
+    assert sd.gradgradcheck(fn, [x])

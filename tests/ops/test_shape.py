@@ -108,6 +108,11 @@ def test_gradcheck(c):
     c.gradcheck()
 
 
+@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
+def test_gradgradcheck(c):
+    c.gradgradcheck()
+
+
 def test_views_share_nothing_wrong():
     """reshape/transpose results compare equal to torch on every value, and to_list round-trips."""
     a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
@@ -171,3 +176,12 @@ def test_reflect_pad_values():
 
 def test_squeeze_tuple_of_dims():
     check_op(lambda x: x.squeeze((1, 3)), None, [(2, 1, 3, 1)])
+
+
+def test_pad_errors():
+    with pytest.raises(ValueError, match=r"pad: reflect.*size 3"):
+        F.pad(sd.ones(2, 3), (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="pad"):
+        F.pad(sd.ones(2, 3), (1, 1, 1))
+    with pytest.raises(ValueError, match="pad"):
+        F.pad(sd.ones(2, 3), (1, 1), mode="mirror")

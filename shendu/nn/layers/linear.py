@@ -100,7 +100,8 @@ class Bilinear(Module):
 
     Attributes:
         weight: the learnable weights of shape :math:`(\text{out\_features}, \text{in1\_features},
-            \text{in2\_features})`, from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with :math:`k = 1/\text{in1\_features}`.
+            \text{in2\_features})`, from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with
+            :math:`k = 1/\text{in1\_features}`.
         bias: the learnable bias of shape :math:`(\text{out\_features})`, from the same distribution.
     """
 

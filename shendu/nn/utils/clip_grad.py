@@ -3,7 +3,7 @@ the optimizer helper owns this file and replaces it."""
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from shendu.tensor import Tensor
 

@@ -1,7 +1,7 @@
 """Flatten parameters into one vector and back (PyTorch's ``torch.nn.utils.convert_parameters``)."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from shendu.autograd.grad_mode import no_grad
 from shendu.ops.shape import cat

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from helpers import case, check_grad, grad_cases, ids
+from helpers import case, grad_cases, ids
+from layer_harness import check_layer_grad, run_layer_test
 
 import shendu as sd
 import shendu.nn as nn
@@ -15,6 +16,13 @@ RNG = np.random.default_rng(3)
 RM = RNG.standard_normal(3).astype(np.float32)
 RV = RNG.uniform(0.5, 2.0, 3).astype(np.float32)
 
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rng():
+    """Each test draws from its own seeded generator, whatever order xdist runs them in."""
+    global RNG
+    RNG = np.random.default_rng(3)
 
 # -- functionals --------------------------------------------------------------------------------
 def _bn(training, affine=True, momentum=0.1, eps=1e-5):
@@ -68,16 +76,17 @@ def test_gradcheck(c):
 def test_batch_norm_second_order(training):
     """create_graph differentiates the composite: second derivatives pass gradgradcheck."""
     x = sd.from_numpy(RNG.standard_normal((4, 3, 2))).requires_grad_()
-    w, b = sd.from_numpy(RNG.standard_normal(3)).requires_grad_(), sd.from_numpy(RNG.standard_normal(3)).requires_grad_()
+    w, b = (sd.from_numpy(RNG.standard_normal(3)).requires_grad_() for _ in range(2))
     rm, rv = sd.from_numpy(RM.astype(np.float64)), sd.from_numpy(RV.astype(np.float64))
     assert sd.gradgradcheck(lambda *a: F.batch_norm(a[0], None if training else rm, None if training else rv,
                                                     a[1], a[2], training), [x, w, b])
 
 
-def test_rms_norm_second_order():
+def test_rms_and_group_norm_second_order():
     x = sd.from_numpy(RNG.standard_normal((3, 4))).requires_grad_()
     w = sd.from_numpy(RNG.standard_normal(4)).requires_grad_()
     assert sd.gradgradcheck(lambda a, b: F.rms_norm(a, (4,), b, eps=1e-3), [x, w])
+    assert sd.gradgradcheck(lambda a, b: F.group_norm(a.reshape(3, 4, 1), 2, b), [x, w])
 
 
 def test_batch_norm_fused_matches_composite():
@@ -197,12 +206,31 @@ def test_per_sample_norm_layers(make):
     _step(s, t, shape)  # no running statistics: eval is the same computation
 
 
-def test_layer_gradcheck():
-    """Layers in float64 (after .double()) through gradcheck on the input."""
-    for layer, shape in ((nn.BatchNorm2d(2), (3, 2, 2, 2)), (nn.GroupNorm(2, 4), (2, 4, 3)),
-                         (nn.RMSNorm(4), (3, 4)), (nn.LayerNorm(4), (3, 4))):
-        layer.double()
-        check_grad(layer, [shape])
+@pytest.mark.parametrize("layer,shape", [
+    (lambda: nn.BatchNorm2d(2), (3, 2, 2, 2)),
+    (lambda: nn.BatchNorm1d(2, momentum=None), (4, 2)),
+    (lambda: nn.GroupNorm(2, 4), (2, 4, 3)),
+    (lambda: nn.RMSNorm(4), (3, 4)),
+    (lambda: nn.LayerNorm(4), (3, 4)),
+], ids=["bn2d", "bn1d", "gn", "rms", "ln"])
+@pytest.mark.parametrize("training", [True, False])
+def test_layer_gradcheck(layer, shape, training):
+    """float64 gradcheck of each layer w.r.t. its input and its parameters, in train and eval mode."""
+    check_layer_grad(layer().train(training), [shape])
+
+
+@pytest.mark.parametrize("cls,kw,shape,params,buffers,differs", [
+    (nn.BatchNorm1d, {"num_features": 3}, (4, 3), ["weight", "bias"],
+     ["running_mean", "running_var", "num_batches_tracked"], True),
+    (nn.BatchNorm2d, {"num_features": 3, "affine": False}, (2, 3, 2, 2), [],
+     ["running_mean", "running_var", "num_batches_tracked"], True),
+    (nn.LayerNorm, {"normalized_shape": (3, 4)}, (2, 3, 4), ["weight", "bias"], [], False),
+    (nn.GroupNorm, {"num_groups": 2, "num_channels": 4}, (2, 4, 3), ["weight", "bias"], [], False),
+    (nn.RMSNorm, {"normalized_shape": 4}, (3, 4), ["weight"], [], False),
+], ids=["bn1d", "bn2d_noaffine", "ln", "gn", "rms"])
+def test_layer_contract(cls, kw, shape, params, buffers, differs):
+    run_layer_test(cls, kw, input_shape=shape, expected_output_shape=shape, expected_param_names=params,
+                   expected_buffer_names=buffers, train_differs=differs)
 
 
 def test_defaults_and_repr():
@@ -211,6 +239,8 @@ def test_defaults_and_repr():
     assert repr(bn) == repr(torch.nn.BatchNorm2d(4))
     assert repr(nn.LayerNorm(5)) == repr(torch.nn.LayerNorm(5))
     assert repr(nn.GroupNorm(2, 4)) == repr(torch.nn.GroupNorm(2, 4))
+    assert repr(nn.BatchNorm1d(4, affine=False)) == repr(torch.nn.BatchNorm1d(4, affine=False))
+    assert repr(nn.LayerNorm(4, bias=False)) == repr(torch.nn.LayerNorm(4, bias=False))
     assert repr(nn.RMSNorm(5)) == repr(torch.nn.RMSNorm(5))
     assert bn.num_batches_tracked.dtype == sd.int64 and bn.running_var.dtype == sd.float32
     assert nn.RMSNorm(3).eps is None and nn.LayerNorm(3).eps == 1e-5

@@ -1,0 +1,283 @@
+"""Convolution, pooling and resampling functions of ``shendu.nn.functional`` (PyTorch's names and defaults).
+
+The 2-D kernels live in ``shendu.ops.conv`` and ``shendu.ops.pool``; the 1-D variants run them on
+(N, C, 1, L) views. Resampling (nearest, linear/bilinear, area) and adaptive average pooling are
+compositions of existing differentiable ops: gathers along one axis, or products with a small
+(out, in) interpolation matrix per axis.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from shendu.ops import pool
+from shendu.ops.conv import _tuple, conv2d, conv_transpose2d, fold, unfold  # noqa: F401 - re-exported
+from shendu.ops.index import gather, index_select
+from shendu.tensor import Tensor
+
+__all__ = [
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
+    "avg_pool2d", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "fold", "interpolate",
+    "max_pool1d", "max_pool2d", "unfold", "upsample", "upsample_bilinear", "upsample_nearest",
+]
+
+
+# -- 1-D convolutions -----------------------------------------------------------------------------
+def _check_1d(op: str, input: Tensor, weight: Tensor) -> None:
+    if input.ndim != 3:
+        raise RuntimeError(f"{op}: expected 3-D input (N, C, L), got shape {tuple(input.shape)}"
+                           + (" (add a batch dim with unsqueeze(0))" if input.ndim == 2 else ""))
+    if weight.ndim != 3:
+        raise RuntimeError(f"{op}: expected a 3-D weight, got shape {tuple(weight.shape)}")
+
+
+def _1d(value, name: str, op: str) -> tuple:
+    return (1, _tuple(value, 1, name, op)[0])
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """1-D cross-correlation: input (N, C, L), weight (O, C/groups, k), bias (O,) -> (N, O, Lo)."""
+    _check_1d("conv1d", input, weight)
+    pad = padding if isinstance(padding, str) else (0, _tuple(padding, 1, "padding", "conv1d")[0])
+    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, _1d(stride, "stride", "conv1d"), pad,
+                 _1d(dilation, "dilation", "conv1d"), groups, _op="conv1d")
+    return out.squeeze(2)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-D transposed convolution: input (N, C_in, L), weight (C_in, C_out/groups, k) -> (N, C_out, Lo)."""
+    op = "conv_transpose1d"
+    _check_1d(op, input, weight)
+    pad = (0, _tuple(padding, 1, "padding", op)[0])
+    out_pad = (0, _tuple(output_padding, 1, "output_padding", op)[0])
+    out = conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, _1d(stride, "stride", op), pad, out_pad,
+                           groups, _1d(dilation, "dilation", op), _op=op)
+    return out.squeeze(2)
+
+
+# -- pooling -------------------------------------------------------------------------------------
+def _pool_args(op: str, input: Tensor, nd: int, kernel_size, stride, padding, dilation, ceil_mode: bool):
+    """Validate the rank and return (input as (..., H, W), PoolGeometry)."""
+    if input.ndim not in (nd + 1, nd + 2):
+        names = "(N, C, L) or (C, L)" if nd == 1 else "(N, C, H, W) or (C, H, W)"
+        raise RuntimeError(f"{op}: expected a {nd + 1}-D or {nd + 2}-D input {names}, got shape {tuple(input.shape)}")
+    k = _tuple(kernel_size, nd, "kernel_size", op)
+    s = k if stride is None or (isinstance(stride, (list, tuple)) and not stride) else _tuple(stride, nd, "stride", op)
+    p, d = _tuple(padding, nd, "padding", op), _tuple(dilation, nd, "dilation", op)
+    if nd == 1:
+        input, k, s, p, d = input.unsqueeze(-2), (1,) + k, (1,) + s, (0,) + p, (1,) + d
+    return input, pool.pool_geometry(op, input.shape, k, s, p, d, ceil_mode)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Max over kH x kW windows: (N, C, H, W) -> (N, C, Ho, Wo); the gradient goes to the first maximum.
+
+    ``return_indices=True`` also returns each maximum's flat index in its H*W plane (int64).
+    """
+    x, pg = _pool_args("max_pool2d", input, 2, kernel_size, stride, padding, dilation, ceil_mode)
+    return pool.max_pool2d(x, pg, return_indices)
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Max over windows of length k: (N, C, L) -> (N, C, Lo)."""
+    x, pg = _pool_args("max_pool1d", input, 1, kernel_size, stride, padding, dilation, ceil_mode)
+    out = pool.max_pool2d(x, pg, return_indices)
+    return (out[0].squeeze(-2), out[1].squeeze(-2)) if return_indices else out.squeeze(-2)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over kH x kW windows: (N, C, H, W) -> (N, C, Ho, Wo) (zero padding counts unless told otherwise)."""
+    x, pg = _pool_args("avg_pool2d", input, 2, kernel_size, stride, padding, 1, ceil_mode)
+    return pool.avg_pool2d(x, pg, count_include_pad, divisor_override)
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over windows of length k: (N, C, L) -> (N, C, Lo)."""
+    x, pg = _pool_args("avg_pool1d", input, 1, kernel_size, stride, padding, 1, ceil_mode)
+    return pool.avg_pool2d(x, pg, count_include_pad).squeeze(-2)
+
+
+def _adaptive_args(op: str, input: Tensor, nd: int, output_size) -> tuple:
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{op}: expected a {nd + 1}-D or {nd + 2}-D input, got shape {tuple(input.shape)}")
+    sizes = output_size if isinstance(output_size, (list, tuple)) else (output_size,) * nd
+    if len(sizes) != nd:
+        raise ValueError(f"{op}: output_size must be an int or a tuple of {nd}, got {output_size!r}")
+    out = tuple(input.shape[-nd + i] if s is None else int(s) for i, s in enumerate(sizes))
+    if any(s < 1 for s in out):
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    if any(n < 1 for n in input.shape[-nd:]):
+        raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} has an empty spatial dim")
+    return out
+
+
+def _bounds(size: int, out: int):
+    """PyTorch's adaptive windows: [floor(o*size/out), ceil((o+1)*size/out)) for each output o."""
+    o = np.arange(out)
+    return (o * size) // out, ((o + 1) * size + out - 1) // out
+
+
+def _average_matrix(xp, size: int, out: int, dtype):
+    """(out, size) matrix whose row o averages the o-th adaptive window."""
+    start, end = _bounds(size, out)
+    idx = np.arange(size)
+    m = ((idx >= start[:, None]) & (idx < end[:, None])) / (end - start)[:, None]
+    return Tensor._wrap(xp.asarray(m.astype(dtype)))
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed (Ho, Wo): (N, C, H, W) -> (N, C, Ho, Wo); None keeps that input size."""
+    oh, ow = _adaptive_args("adaptive_avg_pool2d", input, 2, output_size)
+    H, W = input.shape[-2:]
+    if H % oh == 0 and W % ow == 0:  # equal windows: an ordinary average pool
+        k = (H // oh, W // ow)
+        return pool.avg_pool2d(input, pool.pool_geometry("adaptive_avg_pool2d", input.shape, k, k, (0, 0), (1, 1),
+                                                         False))
+    xp = input._xp()
+    out = input if ow == W else input @ _average_matrix(xp, W, ow, input.dtype).mT  # (..., H, Wo)
+    return out if oh == H else _average_matrix(xp, H, oh, input.dtype) @ out  # (..., Ho, Wo)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    (o,) = _adaptive_args("adaptive_avg_pool1d", input, 1, output_size)
+    return adaptive_avg_pool2d(input.unsqueeze(-2), (1, o)).squeeze(-2)
+
+
+def _adaptive_window_index(size: int, out: int):
+    """(out, kmax) indices of each adaptive window, short windows padded by repeating their last index
+    (a repeat after the original never changes which maximum comes first)."""
+    start, end = _bounds(size, out)
+    k = int((end - start).max())
+    return np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to a fixed (Ho, Wo); the gradient goes to each window's first maximum."""
+    oh, ow = _adaptive_args("adaptive_max_pool2d", input, 2, output_size)
+    H, W = input.shape[-2:]
+    if H % oh == 0 and W % ow == 0:
+        k = (H // oh, W // ow)
+        pg = pool.pool_geometry("adaptive_max_pool2d", input.shape, k, k, (0, 0), (1, 1), False)
+        return pool.max_pool2d(input, pg, return_indices)
+    xp = input._xp()
+    ih, iw = _adaptive_window_index(H, oh), _adaptive_window_index(W, ow)
+    flat = (ih[:, None, :, None] * W + iw[None, :, None, :]).reshape(oh, ow, -1)  # (Ho, Wo, kh*kw)
+    flat = xp.asarray(flat)
+    planes = input.data.reshape(input.shape[:-2] + (H * W,))
+    values = planes[..., flat]  # (..., Ho, Wo, kh*kw)
+    first = xp.argmax(values, axis=-1)  # the first maximum (NaN counts as the maximum)
+    idx = xp.take_along_axis(xp.broadcast_to(flat, values.shape), first[..., None], axis=-1)[..., 0]
+    index = Tensor._wrap(idx.reshape(input.shape[:-2] + (oh * ow,)))
+    out = gather(input.reshape(input.shape[:-2] + (H * W,)), -1, index).reshape(input.shape[:-2] + (oh, ow))
+    return (out, Tensor._wrap(idx)) if return_indices else out
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    (o,) = _adaptive_args("adaptive_max_pool1d", input, 1, output_size)
+    out = adaptive_max_pool2d(input.unsqueeze(-2), (1, o), return_indices)
+    return (out[0].squeeze(-2), out[1].squeeze(-2)) if return_indices else out.squeeze(-2)
+
+
+# -- resampling ----------------------------------------------------------------------------------
+_MODES = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 2, "area": 0}
+
+
+def _output_sizes(input: Tensor, nd: int, size, scale_factor, recompute_scale_factor) -> tuple:
+    """(output sizes, the scales the index formulas use: 1/scale_factor, or None for in/out)."""
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: exactly one of size and scale_factor must be given")
+    in_sizes = input.shape[-nd:]
+    if size is not None:
+        out = _tuple(size, nd, "size", "interpolate")
+        return out, (None,) * nd
+    factors = scale_factor if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * nd
+    factors = tuple(float(f) for f in factors)
+    if len(factors) != nd or any(f <= 0 for f in factors):
+        raise ValueError(f"interpolate: scale_factor must be positive, one per spatial dim ({nd}), "
+                         f"got {scale_factor!r}")
+    out = tuple(int(math.floor(n * f)) for n, f in zip(in_sizes, factors))
+    scales = (None,) * nd if recompute_scale_factor else tuple(1.0 / f for f in factors)
+    return out, scales
+
+
+def _nearest_index(size: int, out: int, scale, exact: bool):
+    """PyTorch's nearest source index, computed in float32 as its CPU kernel does."""
+    s = np.float32(size / out if scale is None else scale)
+    dst = np.arange(out, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0))
+    return np.minimum(np.floor(dst * s).astype(np.int64), size - 1)
+
+
+def _linear_matrix(size: int, out: int, scale, align_corners: bool, dtype):
+    """(out, size) matrix of linear interpolation weights (PyTorch's source-index rule)."""
+    dst = np.arange(out, dtype=np.float32)
+    if align_corners:
+        src = dst * np.float32((size - 1) / (out - 1) if out > 1 else 0.0)
+    else:
+        s = np.float32(size / out if scale is None else scale)
+        src = np.maximum((dst + np.float32(0.5)) * s - np.float32(0.5), np.float32(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
+    i1 = np.minimum(i0 + 1, size - 1)
+    lam = (src - i0).astype(np.float32)
+    m = np.zeros((out, size), dtype=np.float32)
+    rows = np.arange(out)
+    np.add.at(m, (rows, i0), np.float32(1) - lam)
+    np.add.at(m, (rows, i1), lam)
+    return m.astype(dtype)
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None,
+                recompute_scale_factor: bool | None = None, antialias: bool = False) -> Tensor:
+    """Resample the spatial dims of (N, C, L) or (N, C, H, W) input to ``size`` or by ``scale_factor``.
+
+    Modes: 'nearest' (PyTorch's floor rule), 'nearest-exact', 'linear' (3-D), 'bilinear' (4-D) with
+    ``align_corners``, and 'area' (adaptive average pooling). The gradient sums into the sources.
+    """
+    if mode not in _MODES:
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported; use one of {sorted(_MODES)}")
+    nd = input.ndim - 2
+    if nd not in (1, 2) or (_MODES[mode] and _MODES[mode] != nd):
+        raise ValueError(f"interpolate: mode {mode!r} got input of shape {tuple(input.shape)}; expected "
+                         f"(N, C, L) or (N, C, H, W) ('linear' needs 3-D, 'bilinear' 4-D)")
+    if align_corners is not None and not _MODES[mode]:
+        raise ValueError("interpolate: align_corners can only be set with the interpolating modes "
+                         "linear | bilinear")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    out, scales = _output_sizes(input, nd, size, scale_factor, recompute_scale_factor)
+    if any(o < 1 for o in out):
+        raise ValueError(f"interpolate: output size {out} must be positive (input shape {tuple(input.shape)})")
+    if mode == "area":
+        return adaptive_avg_pool2d(input, out) if nd == 2 else adaptive_avg_pool1d(input, out)
+    xp = input._xp()
+    y = input
+    for axis, (n, o, s) in enumerate(zip(input.shape[2:], out, scales)):
+        dim = 2 + axis
+        if mode.startswith("nearest"):
+            idx = _nearest_index(n, o, s, mode == "nearest-exact")
+            if not np.array_equal(idx, np.arange(n)):
+                y = index_select(y, dim, Tensor._wrap(xp.asarray(idx)))
+        else:
+            m = Tensor._wrap(xp.asarray(_linear_matrix(n, o, s, bool(align_corners), input.dtype)))
+            y = y @ m.mT if dim == input.ndim - 1 else m @ y  # (..., n) -> (..., o) along this dim
+    return y
+
+
+def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+             align_corners: bool | None = None) -> Tensor:
+    """Deprecated alias of ``interpolate`` (kept for PyTorch code that still calls it)."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -1,0 +1,94 @@
+"""``History``: what ``fit`` returns — one list per metric, one entry per epoch (Keras' ``History``)."""
+from __future__ import annotations
+
+import math
+import os
+from typing import Iterator
+
+
+class History:
+    """Per-epoch logs of a ``fit`` run.
+
+    Attributes:
+        history: ``{name: [value per epoch]}``, e.g. ``"loss"``, ``"accuracy"``, ``"val_loss"``,
+            ``"lr"`` (the learning rate used during the epoch), ``"skipped_steps"`` (with
+            ``on_nonfinite='skip'``). A key that first appears at a later epoch is padded with NaN.
+        epoch: the epoch indices (0-based) the lists refer to.
+    """
+
+    def __init__(self):
+        self.history: dict[str, list] = {}
+        self.epoch: list[int] = []
+
+    def append(self, epoch: int, logs: dict) -> None:
+        """Record one epoch's logs (numbers only)."""
+        for key in logs:
+            if key not in self.history:
+                self.history[key] = [math.nan] * len(self.epoch)
+        self.epoch.append(int(epoch))
+        for key, values in self.history.items():
+            values.append(float(logs[key]) if key in logs else math.nan)
+
+    # -- mapping-like access -------------------------------------------------------------------
+    def __getitem__(self, key: str) -> list:
+        return self.history[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.history)
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def keys(self):
+        return self.history.keys()
+
+    def items(self):
+        return self.history.items()
+
+    def __repr__(self) -> str:
+        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
+        return f"History(epochs={len(self.epoch)}{', ' + last if last else ''})"
+
+    def state_dict(self) -> dict:
+        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch = [int(e) for e in state["epoch"]]
+        self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
+
+    # -- figure --------------------------------------------------------------------------------
+    def plot(self, path: str | os.PathLike | None = None, keys: list[str] | None = None):
+        """Plot each metric against the epoch, ``name`` and ``val_name`` on one axis.
+
+        Args:
+            path: where to save the figure (format from the suffix, e.g. ``.png``); None: don't save.
+            keys: the metrics to draw (default: all but ``lr`` and ``skipped_steps`` and the
+                ``val_`` twins, which join their base metric).
+
+        Returns the matplotlib Figure.
+        """
+        import matplotlib.pyplot as plt
+
+        if keys is None:
+            keys = [k for k in self.history if not k.startswith("val_") and k not in ("lr", "skipped_steps")]
+            keys += [k[4:] for k in self.history if k.startswith("val_") and k[4:] not in self.history]
+        if not keys:
+            raise ValueError("History.plot: nothing to plot (the history is empty)")
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
+        epochs = [e + 1 for e in self.epoch]
+        for ax, key in zip(axes[0], keys):
+            for name, style in ((key, "-o"), (f"val_{key}", "--s")):
+                if name in self.history:
+                    ax.plot(epochs, self.history[name], style, label=name, markersize=3)
+            ax.set_xlabel("epoch")
+            ax.set_title(key)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path)
+            plt.close(fig)
+        return fig
