@@ -7,18 +7,13 @@ anything. ``__call__`` runs the forward pre-hooks, ``forward`` and the forward h
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
-
 from shendu import backend, dtypes
-from shendu.autograd.grad_mode import no_grad
 from shendu.nn.parameter import Parameter
+from shendu.nn.state_dict import StateDictMixin
 from shendu.tensor import Tensor
-
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Buffer(Tensor):
@@ -66,7 +61,7 @@ def _addindent(text: str, spaces: int) -> str:
     return lines[0] if len(lines) == 1 else "\n".join([lines[0]] + [" " * spaces + ln for ln in lines[1:]])
 
 
-class Module:
+class Module(StateDictMixin):
     """Base class for all neural-network modules; subclasses define ``forward``.
 
     Submodules, ``Parameter``s and buffers assigned as attributes in ``__init__`` are registered
@@ -99,13 +94,18 @@ class Module:
         d = self.__dict__
         if not (d["_forward_hooks"] or d["_forward_pre_hooks"]):
             return self.forward(*args, **kwargs)
-        for hook in list(d["_forward_pre_hooks"].values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
+        for hook, with_kwargs in list(d["_forward_pre_hooks"].values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
         out = self.forward(*args, **kwargs)
-        for hook in list(d["_forward_hooks"].values()):
-            result = hook(self, args, out)
+        for hook, with_kwargs in list(d["_forward_hooks"].values()):
+            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
             if result is not None:
                 out = result
         return out
@@ -394,99 +394,28 @@ class Module:
         return self.to("cuda")
 
     # -- hooks -----------------------------------------------------------------------------------
-    def _add_hook(self, hooks: dict, hook: Callable, prepend: bool) -> RemovableHandle:
+    def _add_hook(self, hooks: dict, hook: Callable, prepend: bool, with_kwargs: bool) -> RemovableHandle:
         handle = RemovableHandle(hooks)
-        hooks[handle.id] = hook
+        hooks[handle.id] = (hook, with_kwargs)
         if prepend:
             items = list(hooks.items())
             hooks.clear()
             hooks.update([items[-1]] + items[:-1])
         return handle
 
-    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
-        """``hook(module, args)`` before ``forward``; a returned value replaces the positional args."""
-        return self._add_hook(self._forward_pre_hooks, hook, prepend)
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args)`` before ``forward``; a returned value replaces the positional args.
 
-    def register_forward_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
-        """``hook(module, args, output)`` after ``forward``; a returned value replaces the output."""
-        return self._add_hook(self._forward_hooks, hook, prepend)
-
-    # -- state dict ------------------------------------------------------------------------------
-    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
-        for name, p in self._parameters.items():
-            if p is not None:
-                destination[prefix + name] = p if keep_vars else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = b if keep_vars else b.detach()
-
-    def state_dict(self, *, destination: dict | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> OrderedDict:
-        """An OrderedDict from dotted name to Tensor: parameters and persistent buffers.
-
-        Values share memory with the module's tensors (detached unless ``keep_vars``); tied
-        parameters appear under each of their names, as in PyTorch.
+        With ``with_kwargs``: ``hook(module, args, kwargs)``, returning ``None`` or ``(args, kwargs)``.
         """
-        if destination is None:
-            destination = OrderedDict()
-        self._save_to_state_dict(destination, prefix, keep_vars)
-        for name, module in self._modules.items():
-            if module is not None:
-                module.state_dict(destination=destination, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
-        return destination
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
 
-    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
-                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
-        """Copy this module's own entries of ``state_dict`` in place; record what is missing or wrong."""
-        persistent = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
-        local = {**{k: v for k, v in self._parameters.items() if v is not None},
-                 **{k: v for k, v in persistent.items() if v is not None}}
-        assign = local_metadata.get("assign_to_params_buffers", False)
-        for name, target in local.items():
-            key = prefix + name
-            if key not in state_dict:
-                missing_keys.append(key)
-                continue
-            value = state_dict[key]
-            arr = value.data if isinstance(value, Tensor) else np.asarray(value)
-            if tuple(arr.shape) != target.shape:
-                error_msgs.append(f"size mismatch for {key}: copying a param with shape {tuple(arr.shape)} "
-                                  f"from checkpoint, the shape in current model is {target.shape}.")
-                continue
-            if assign:
-                target.data = arr
-            else:
-                xp = target._xp()
-                xp.copyto(target.data, xp.asarray(arr), casting="unsafe")
-        if strict:
-            for key in state_dict:
-                if key.startswith(prefix):
-                    head = key[len(prefix):].split(".", 1)[0]
-                    if head not in self._modules and head not in local:
-                        unexpected_keys.append(key)
-
-    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False):
-        """Copy ``state_dict``'s tensors (or arrays) into this module's parameters and buffers.
-
-        Returns ``(missing_keys, unexpected_keys)``. With ``strict`` either list being non-empty
-        raises a RuntimeError naming the keys; a shape mismatch always raises.
-        """
-        if not isinstance(state_dict, dict):
-            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
-        missing, unexpected, errors = [], [], []
-        with no_grad():
-            for prefix, module in self.named_modules():
-                module._load_from_state_dict(state_dict, f"{prefix}." if prefix else "",
-                                             {"assign_to_params_buffers": assign}, True,
-                                             missing, unexpected, errors)
-        if strict:
-            if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
-            if missing:
-                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
-        if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
-        return _IncompatibleKeys(missing, unexpected)
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` after ``forward`` (``hook(module, args, kwargs, output)`` with
+        ``with_kwargs``); a returned value replaces the output."""
+        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
 
     # -- display ---------------------------------------------------------------------------------
     def extra_repr(self) -> str:

@@ -13,8 +13,9 @@ they take, so bad labels fail with a clear message instead of a cryptic one insi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

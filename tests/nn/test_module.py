@@ -270,6 +270,18 @@ def test_forward_hooks():
     assert order == ["first", "second", "second"]
 
 
+def test_forward_hooks_with_kwargs():
+    class Scale(nn.Module):
+        def forward(self, x, factor=1.0):
+            return x * factor
+
+    m = Scale()
+    seen = []
+    m.register_forward_pre_hook(lambda mod, args, kwargs: (args, {"factor": kwargs["factor"] * 2}), with_kwargs=True)
+    m.register_forward_hook(lambda mod, args, kwargs, out: seen.append(kwargs["factor"]), with_kwargs=True)
+    assert m(sd.ones(2), factor=3.0).data.tolist() == [6.0, 6.0] and seen == [6.0]
+
+
 def test_call_passes_kwargs():
     class Scale(nn.Module):
         def forward(self, x, factor=1.0):
