@@ -6,8 +6,9 @@ Every layer is exported here under its ``torch.nn`` name; the families live in `
 from shendu.nn import functional, init  # noqa: F401
 from shendu.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from shendu.nn.layers.activation import (
-    CELU, ELU, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Maxout,
-    Mish, PReLU, ReLU, ReLU6, SELU, SiLU, Sigmoid, Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink,
+    CELU, ELU, GELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
+    Maxout, Mish, PReLU, ReLU, ReLU6, SELU, SiLU, Sigmoid, Softmax, Softmax2d, Softmin, Softplus, Softshrink,
+    Softsign, Tanh, Tanhshrink, Threshold,
 )
 from shendu.nn.layers.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from shendu.nn.layers.embedding import Embedding
@@ -40,11 +41,12 @@ from shendu.nn import utils  # noqa: E402,F401,I001  (utils.clip_grad may use th
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Bilinear", "Buffer", "CELU", "Dropout", "Dropout1d",
-    "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "GELU", "GLU", "GroupNorm", "Hardsigmoid",
+    "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "GELU", "GLU", "GroupNorm", "Hardshrink", "Hardsigmoid",
     "Hardswish", "Hardtanh", "Identity", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax",
     "Maxout", "Mish", "Module", "ModuleDict", "ModuleList", "PReLU", "Parameter", "ParameterDict",
     "ParameterList", "RMSNorm", "ReLU", "ReLU6", "Residual", "SELU", "Sequential", "SiLU", "Sigmoid",
-    "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "Tanhshrink", "Unflatten", "functional", "init",
+    "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink",
+    "Threshold", "Unflatten", "functional", "init",
     "penalties", "summary", "utils",
     "BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HingeEmbeddingLoss", "HuberLoss",
     "KLDivLoss", "L1Loss", "MSELoss", "MultiMarginLoss", "NLLLoss", "SmoothL1Loss",

@@ -8,11 +8,12 @@ float64 array from scikit-learn meets float32 weights; Tensors keep their dtype.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-from shendu import dtypes
+from shendu import backend, dtypes
 from shendu.data.dataloader import DataLoader
 from shendu.data.dataset import Dataset, Subset, TensorDataset
 from shendu.random import Generator
@@ -140,3 +141,29 @@ def batch_size_of(targets: Any, inputs: tuple) -> int:
         if isinstance(t, Tensor) and t.ndim:
             return int(t.shape[0])
     return 1
+
+
+def with_last(iterable: Iterable) -> Iterator[tuple[Any, bool]]:
+    """``(item, is_last)`` pairs, looking one item ahead."""
+    it = iter(iterable)
+    try:
+        prev = next(it)
+    except StopIteration:
+        return
+    for item in it:
+        yield prev, False
+        prev = item
+    yield prev, True
+
+
+def concat_outputs(outputs: list):
+    """Per-batch outputs (Tensors, or tuples/lists/dicts of them) joined along dim 0."""
+    first = outputs[0]
+    if isinstance(first, Tensor):
+        xp = backend.array_module(first.data)
+        return Tensor._wrap(xp.concatenate([o.data.reshape(o.shape or (1,)) for o in outputs]))
+    if isinstance(first, (tuple, list)):
+        return type(first)(concat_outputs([o[i] for o in outputs]) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: concat_outputs([o[k] for o in outputs]) for k in first}
+    return outputs

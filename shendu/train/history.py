@@ -22,12 +22,17 @@ class History:
 
     def append(self, epoch: int, logs: dict) -> None:
         """Record one epoch's logs (numbers only)."""
-        for key in logs:
+        self.epoch.append(int(epoch))
+        for values in self.history.values():
+            values.append(math.nan)
+        self.update_last(logs)
+
+    def update_last(self, logs: dict) -> None:
+        """Overwrite the last epoch's entries with ``logs`` (callbacks may add or change logs)."""
+        for key, value in logs.items():
             if key not in self.history:
                 self.history[key] = [math.nan] * len(self.epoch)
-        self.epoch.append(int(epoch))
-        for key, values in self.history.items():
-            values.append(float(logs[key]) if key in logs else math.nan)
+            self.history[key][-1] = float(value)
 
     # -- mapping-like access -------------------------------------------------------------------
     def __getitem__(self, key: str) -> list:

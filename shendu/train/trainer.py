@@ -16,10 +16,9 @@ import copy
 import math
 import os
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-from shendu import backend
 from shendu.autograd import no_grad
 from shendu.io.checkpoint import load_checkpoint, save_checkpoint
 from shendu.metrics.base import Mean
@@ -30,31 +29,6 @@ from shendu.train.callbacks import Callback, CallbackList, LearningRateScheduler
 from shendu.train.compile_utils import check_label_range, check_targets, resolve_loss, resolve_metrics
 from shendu.train.history import History
 from shendu.train.loggers import ProgressBar
-
-
-def _with_last(iterable: Iterable) -> Iterator[tuple[Any, bool]]:
-    """``(item, is_last)`` pairs, looking one item ahead."""
-    it = iter(iterable)
-    try:
-        prev = next(it)
-    except StopIteration:
-        return
-    for item in it:
-        yield prev, False
-        prev = item
-    yield prev, True
-
-
-def _concat(outputs: list):
-    first = outputs[0]
-    if isinstance(first, Tensor):
-        xp = backend.array_module(first.data)
-        return Tensor._wrap(xp.concatenate([o.data.reshape(o.shape or (1,)) for o in outputs]))
-    if isinstance(first, (tuple, list)):
-        return type(first)(_concat([o[i] for o in outputs]) for i in range(len(first)))
-    if isinstance(first, dict):
-        return {k: _concat([o[k] for o in outputs]) for k in first}
-    return outputs
 
 
 class Trainer:
@@ -115,9 +89,10 @@ class Trainer:
         self.params: dict = {}
         self._where = "fit"
         self._tracker, self._active_metrics = Mean(), self.metrics
-        self._accumulated, self._window, self._at_boundary = 0, 1, True
+        self._window, self._at_boundary = 1, True
         self._callbacks: CallbackList | None = None
         self._train_loader = None
+        self._epoch_logs: dict | None = None
 
     # -- the steps (override these) -----------------------------------------------------------------
     def train_step(self, batch) -> dict:
@@ -131,7 +106,6 @@ class Trainer:
             self.optimizer_step()
             return {"loss": value, "skipped": 1}
         (loss / self._window if self._window > 1 else loss).backward()
-        self._accumulated += 1
         self.optimizer_step()
         with no_grad():
             self.update_metrics(value, outputs, targets, da.batch_size_of(targets, inputs))
@@ -183,8 +157,8 @@ class Trainer:
         """
         if not self._at_boundary:
             return False
-        if self._accumulated:
-            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        if any(p.grad is not None for p in params):  # none when every batch of the window was skipped
             from shendu.nn.utils import clip_grad_norm_, clip_grad_value_
 
             if self.clip_grad_value is not None:
@@ -195,7 +169,6 @@ class Trainer:
             self.global_step += 1
             self.last_step_applied = True
         self.optimizer.zero_grad()
-        self._accumulated = 0
         return self.last_step_applied
 
     # -- fit ------------------------------------------------------------------------------------------
@@ -270,8 +243,10 @@ class Trainer:
                 logs.update({f"val_{k}": v for k, v in val.items()})
             logs["lr"] = lr
             self.history.append(epoch, logs)
-            self.epoch = epoch + 1
+            self.epoch, self._epoch_logs = epoch + 1, logs
             cb.on_epoch_end(epoch, logs)
+            self.history.update_last(logs)  # what callbacks added or changed
+            self._epoch_logs = None
         cb.on_train_end(logs)
         self._train_loader = None
         return self.history
@@ -283,21 +258,33 @@ class Trainer:
             m.reset()
         k = self.grad_accumulation_steps
         n_batches = len(loader) if hasattr(loader, "__len__") else None
-        self._accumulated, skipped, step = 0, 0, -1
-        for step, (batch, is_last) in enumerate(_with_last(loader)):
+        skipped, step = 0, -1
+        sums: dict[str, float] = {}  # batch logs of an overridden train_step, averaged over the epoch
+        for step, (batch, is_last) in enumerate(da.with_last(loader)):
             self.step, self.last_step_applied = step, False
             self._at_boundary = is_last or (step + 1) % k == 0
             start = step - step % k
             self._window = min(k, n_batches - start) if n_batches else k
             cb.on_batch_begin(step, {})
-            batch_logs = self.train_step(batch)
-            skipped += int(batch_logs.pop("skipped", 0))
+            batch_logs = self.train_step(batch) or {}
+            if batch_logs.pop("skipped", 0):
+                skipped += 1
+            else:
+                for key, value in batch_logs.items():
+                    if isinstance(value, (int, float, Tensor)):
+                        sums[key] = sums.get(key, 0.0) + float(value.item() if isinstance(value, Tensor) else value)
             cb.on_batch_end(step, batch_logs)
             if self.stop_training:
                 break
         if step < 0:
             raise ValueError(f"fit: train_data produced no batches at epoch {epoch}")
-        logs = {"loss": self._tracker.compute(), **{k: m.compute() for k, m in self.metrics.items()}}
+        logs = {key: total / (step + 1 - skipped) for key, total in sums.items()}
+        if self._tracker.weight or "loss" not in logs:  # the sample-weighted mean beats the mean of batch means
+            logs["loss"] = self._tracker.compute()
+        for name, metric in self.metrics.items():
+            value = metric.compute()
+            if not (name in logs and isinstance(value, float) and math.isnan(value)):  # a custom step logged it
+                logs[name] = value
         if self.on_nonfinite == "skip":
             logs["skipped_steps"] = skipped
         return logs
@@ -342,7 +329,7 @@ class Trainer:
             self.model.train(was_training)
         if not outputs:
             raise ValueError("predict: the data produced no batches")
-        return _concat(outputs)
+        return da.concat_outputs(outputs)
 
     # -- checks before training -------------------------------------------------------------------------
     def preflight(self, data, what: str) -> None:
@@ -367,10 +354,10 @@ class Trainer:
         finally:
             self.model.train(was_training)
         try:
-            check_targets(spec, probe, labels[:x.shape[0]])
             if spec.kind == "class" and labels.dtype.kind in "iu" and isinstance(probe, Tensor) and probe.ndim >= 2:
                 check_label_range(spec, labels.data, probe.shape[1])
-            elif spec.kind.startswith("binary"):
+            check_targets(spec, probe, labels[:x.shape[0]])
+            if spec.kind.startswith("binary"):
                 check_targets(spec, Tensor._wrap(labels.data), labels)
         except ValueError as e:
             raise ValueError(f"{what}: {e}") from None
@@ -378,6 +365,8 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------------
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Write everything needed to resume this run exactly (atomically)."""
+        if self._epoch_logs is not None:  # saved from on_epoch_end: the logs as callbacks left them so far
+            self.history.update_last(self._epoch_logs)
         gen = getattr(self._train_loader, "generator", None)
         extra = {
             "trainer": {"global_step": self.global_step, "stop_training": self.stop_training,

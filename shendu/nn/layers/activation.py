@@ -227,6 +227,52 @@ class Softmin(_SoftmaxBase):
         return F.softmax(-input, self.dim)
 
 
+class Softmax2d(Module):
+    """Softmax over the channels of :math:`(N, C, H, W)` or :math:`(C, H, W)` input (dim -3)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
+            raise RuntimeError(f"Softmax2d: expected a 3-D or 4-D input, got shape {input.shape}")
+        return F.softmax(input, -3)
+
+
+class Threshold(Module):
+    """:math:`x` where :math:`x >` ``threshold``, else ``value``."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return E.where(input > self.threshold, input, self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class Hardshrink(Module):
+    """:math:`x` where :math:`|x| > \\lambda`, else 0. Default λ: 0.5."""
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input: Tensor) -> Tensor:
+        return E.where(E.abs(input) > self.lambd, input, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """:math:`x - \\lambda` above λ, :math:`x + \\lambda` below -λ, else 0. Default λ: 0.5."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input - E.clamp(input, -self.lambd, self.lambd)
+
+
 class GLU(Module):
     """Gated linear unit: splits ``dim`` into halves a, b and returns :math:`a \\otimes \\sigma(b)`.
 
@@ -330,7 +376,7 @@ class Maxout(Module):
 
 
 __all__ = [
-    "CELU", "ELU", "GELU", "GLU", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid",
-    "LogSoftmax", "Maxout", "Mish", "PReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid", "Softmax",
-    "Softmin", "Softplus", "Softsign", "Tanh", "Tanhshrink",
+    "CELU", "ELU", "GELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU",
+    "LogSigmoid", "LogSoftmax", "Maxout", "Mish", "PReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid",
+    "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold",
 ]

@@ -16,6 +16,8 @@ SPECS = [
     ("Hardtanh", {"min_val": -0.5, "max_val": 1.5}), ("Hardswish", {}), ("Hardsigmoid", {}), ("Softsign", {}),
     ("Tanhshrink", {}), ("Softmax", {"dim": 1}), ("Softmax", {"dim": -1}), ("LogSoftmax", {"dim": 1}),
     ("Softmin", {"dim": 0}), ("GLU", {}), ("GLU", {"dim": 1}), ("PReLU", {}), ("PReLU", {"num_parameters": 3}),
+    ("Softmax2d", {}), ("Threshold", {"threshold": 0.3, "value": -1.0}), ("Hardshrink", {}),
+    ("Softshrink", {"lambd": 0.7}),
 ]
 IDS = [f"{n}{'-' + '-'.join(f'{k}={v}' for k, v in kw.items()) if kw else ''}" for n, kw in SPECS]
 SHAPE = (2, 3, 4)
