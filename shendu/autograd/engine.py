@@ -261,7 +261,7 @@ def _prepare_roots(tensors, grad_tensors, who: str):
                 raise RuntimeError(
                     f"{who}: grad can be implicitly created only for scalar outputs; the output "
                     f"has shape {t.shape}: pass a gradient of that shape, e.g. y.backward(g)")
-            g = Tensor._wrap(t._xp().ones(t.shape, dtype=t.dtype))
+            g = Tensor._wrap(t._xp().array(1, dtype=t.dtype).reshape(t.shape))  # C-level, unlike ones()
         elif not isinstance(g, Tensor):
             g = Tensor._wrap(t._xp().asarray(g, dtype=t.dtype))
         elif not g.requires_grad:

@@ -158,7 +158,10 @@ class Pow(Function):
         grad_a = grad_b = None
         if need_a:
             if isinstance(b, Tensor):
-                grad_a = where(Tensor._wrap(b.data == 0), 0.0, grad * b * a ** (b - 1))
+                grad_a = grad * b * a ** (b - 1)
+                b_zero = b.data == 0
+                if b_zero.any():
+                    grad_a = where(Tensor._wrap(b_zero), 0.0, grad_a)
             elif b == 2:
                 grad_a = grad * a * 2.0
             elif b == 0:

@@ -70,28 +70,36 @@ def _im2col(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None):
     return win.reshape(N * Ho * Wo, G, kh * kw * Cg)
 
 
-def _col2im(cols, x_shape: tuple, khw: tuple, geom: Geometry, out_hw: tuple):
-    """Adjoint of ``_im2col``: (G, M, Kg) window gradients of an (Ho, Wo) output -> (N, C, H, W), summing overlaps.
+def _col2im(c7, x_shape: tuple, geom: Geometry):
+    """Adjoint of ``_im2col``: window gradients viewed as (G, N, Ho, Wo, kh, kw, Cg) -> (N, C, H, W).
 
     One strided add per kernel offset (kh*kw of them), never a loop over pixels or images.
     """
-    xp = array_module(cols)
+    xp = array_module(c7)
     N, C, H, W = x_shape
-    (kh, kw), G = khw, geom.groups
+    G, _, Ho, Wo, kh, kw, Cg = c7.shape
     (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
-    Ho, Wo = out_hw
-    Cg = C // G
     # rows past H + pt + pb are reached only when output_padding >= stride; no input pixel lies there
     Hp = max(H + pt + pb, (Ho - 1) * sh + dh * (kh - 1) + 1)
     Wp = max(W + pl + pr, (Wo - 1) * sw + dw * (kw - 1) + 1)
-    out = xp.zeros((N, Hp, Wp, C), dtype=cols.dtype)
+    out = xp.zeros((N, Hp, Wp, C), dtype=c7.dtype)
     out_g = out.reshape(out.shape[:3] + (G, Cg)).transpose(3, 0, 1, 2, 4)  # (G, N, Hp, Wp, Cg) view
-    c7 = cols.reshape(G, N, Ho, Wo, kh, kw, Cg)
     for i in range(kh):
         rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
         for j in range(kw):
             out_g[:, :, rows, j * dw:j * dw + sw * (Wo - 1) + 1:sw] += c7[:, :, :, :, i, j]
     return out[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2).copy()
+
+
+# Below this reduction length (kh*kw*C/G) a convolution runs one product per image, which reads and
+# writes NCHW directly; above it, one big (M, Kg) x (Kg, Og) product, whose BLAS efficiency outweighs
+# the NCHW <-> channels-last transposes of the output and the gradient. The layout is a function of
+# the weight's shape alone, so a forward and its backward always agree.
+_PER_IMAGE_MAX_K = 64
+
+
+def _per_image(w_shape: tuple) -> bool:
+    return w_shape[1] * w_shape[2] * w_shape[3] < _PER_IMAGE_MAX_K
 
 
 def _weight_matrix(w, G: int):
@@ -100,43 +108,66 @@ def _weight_matrix(w, G: int):
     return w.reshape(G, O // G, Cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(G, kh * kw * Cg, O // G)
 
 
-def _nhwc_matrix(g, G: int):
-    """(N, O, Ho, Wo) -> (G, M, Og): a channels-last copy split by group."""
+def _per_image_cols(cols, N: int):
+    """Window matrix (M, G, Kg) -> (N, G, Kg, P) view."""
+    M, G, Kg = cols.shape
+    return cols.reshape(N, M // N, G, Kg).transpose(0, 2, 3, 1)
+
+
+def _grad_matrix(g, G: int, per_image: bool):
+    """(N, O, Ho, Wo) -> an (N, G, P, Og) view (per image) or a (G, M, Og) channels-last copy."""
     N, O, Ho, Wo = g.shape
+    if per_image:
+        return g.reshape(N, G, O // G, Ho * Wo).transpose(0, 1, 3, 2)
     out = array_module(g).empty((G, N, Ho, Wo, O // G), dtype=g.dtype)
     out[...] = g.reshape(N, G, O // G, Ho, Wo).transpose(1, 0, 3, 4, 2)
     return out.reshape(G, N * Ho * Wo, O // G)
 
 
-def _to_nchw(out, N: int, hw: tuple, bias):
-    """(G, M, Og) product -> (N, G*Og, Ho, Wo) contiguous, adding the bias in the same pass."""
-    G, _, Og = out.shape
-    y = array_module(out).empty((N, G * Og) + tuple(hw), dtype=out.dtype)
-    src = out.reshape((G, N) + tuple(hw) + (Og,)).transpose(1, 0, 4, 2, 3)
-    dst = y.reshape((N, G, Og) + tuple(hw))
+def _conv_from_cols(cols, w, bias, N: int, hw: tuple, G: int):
+    """y (N, O, Ho, Wo) = window matrix (M, G, Kg) times the weight, plus the bias."""
+    xp = array_module(cols)
+    wk = _weight_matrix(w, G)  # (G, Kg, Og)
+    hw = tuple(hw)
+    if _per_image(w.shape):
+        y = xp.matmul(wk.transpose(0, 2, 1), _per_image_cols(cols, N))  # (N, G, Og, P): NCHW already
+        y = y.reshape((N, w.shape[0]) + hw)
+        if bias is not None:
+            y += bias.reshape(-1, 1, 1)
+        return y
+    out = xp.matmul(cols.transpose(1, 0, 2), wk)  # (G, M, Og)
+    Og = out.shape[2]
+    y = xp.empty((N, G * Og) + hw, dtype=out.dtype)
+    src = out.reshape((G, N) + hw + (Og,)).transpose(1, 0, 4, 2, 3)
+    dst = y.reshape((N, G, Og) + hw)
     if bias is None:
         dst[...] = src
-    else:
-        array_module(out).add(src, bias.reshape(1, G, Og, 1, 1), out=dst)
+    else:  # the bias rides along the copy back to NCHW
+        xp.add(src, bias.reshape(1, G, Og, 1, 1), out=dst)
     return y
 
 
-def _conv_from_cols(cols, w, bias, N: int, hw: tuple, G: int):
-    out = array_module(cols).matmul(cols.transpose(1, 0, 2), _weight_matrix(w, G))  # (G, M, Og)
-    return _to_nchw(out, N, hw, bias)
-
-
 def _weight_from(cols, gm, w_shape: tuple, G: int):
-    """dL/dw (O, Cg, kh, kw) from the window matrix (M, G, Kg) and the gradient (G, M, Og)."""
+    """dL/dw (O, Cg, kh, kw) from the window matrix (M, G, Kg) and the gradient matrix (``_grad_matrix``)."""
+    xp = array_module(cols)
     O, Cg, kh, kw = w_shape
-    gk = array_module(cols).matmul(cols.transpose(1, 2, 0), gm)  # (G, Kg, Og)
+    if _per_image(w_shape):
+        gk = xp.matmul(_per_image_cols(cols, gm.shape[0]), gm).sum(axis=0)  # (N, G, Kg, Og) -> (G, Kg, Og)
+    else:
+        gk = xp.matmul(cols.transpose(1, 2, 0), gm)  # (G, Kg, Og)
     return gk.reshape(G, kh, kw, Cg, O // G).transpose(0, 4, 3, 1, 2).reshape(w_shape)
 
 
 def _input_from(gm, w, x_shape: tuple, geom: Geometry, out_hw: tuple):
-    """dL/dx (N, C, H, W) from the gradient (G, M, Og) of an (Ho, Wo) output: one product, then col2im."""
-    cols = array_module(gm).matmul(gm, _weight_matrix(w, geom.groups).transpose(0, 2, 1))  # (G, M, Kg)
-    return _col2im(cols, x_shape, w.shape[2:], geom, out_hw)
+    """dL/dx (N, C, H, W) from the gradient matrix of an (Ho, Wo) output: one product, then col2im."""
+    G, (kh, kw) = geom.groups, w.shape[2:]
+    gc = array_module(gm).matmul(gm, _weight_matrix(w, G).transpose(0, 2, 1))  # (N, G, P, Kg) or (G, M, Kg)
+    N, Cg, (Ho, Wo) = x_shape[0], x_shape[1] // G, out_hw
+    if _per_image(w.shape):
+        c7 = gc.reshape(N, G, Ho, Wo, kh, kw, Cg).transpose(1, 0, 2, 3, 4, 5, 6)
+    else:
+        c7 = gc.reshape(G, N, Ho, Wo, kh, kw, Cg)
+    return _col2im(c7, x_shape, geom)
 
 
 # -- the Functions -------------------------------------------------------------------------------
@@ -159,7 +190,7 @@ class Convolution(Function):
                     ConvolutionWeight.apply(x, grad, geom, w.shape) if need_w else None,
                     grad.sum((0, 2, 3)) if need_b else None, None, None)
         g = grad.data
-        gm = _nhwc_matrix(g, geom.groups) if need_x or need_w else None
+        gm = _grad_matrix(g, geom.groups, _per_image(w.shape)) if need_x or need_w else None
         grad_x = grad_w = grad_b = None
         if need_x:
             grad_x = Tensor._wrap(_input_from(gm, w.data, x.shape, geom, g.shape[2:]))
@@ -184,7 +215,8 @@ class ConvolutionTranspose(Function):
 
     def forward(ctx, x, w, b, geom, x_shape):
         N, C, H, W = x_shape
-        out = _input_from(_nhwc_matrix(x, geom.groups), w, (x.shape[0], C, H, W), geom, x.shape[2:])
+        gm = _grad_matrix(x, geom.groups, _per_image(w.shape))
+        out = _input_from(gm, w, (x.shape[0], C, H, W), geom, x.shape[2:])
         if b is not None:
             out += b.reshape(1, -1, 1, 1)
         return out
@@ -202,7 +234,8 @@ class ConvolutionTranspose(Function):
             if need_x:
                 grad_x = Tensor._wrap(_conv_from_cols(cols, w.data, None, grad.shape[0], x.shape[2:], geom.groups))
             if need_w:
-                grad_w = Tensor._wrap(_weight_from(cols, _nhwc_matrix(x.data, geom.groups), w.shape, geom.groups))
+                gm = _grad_matrix(x.data, geom.groups, _per_image(w.shape))
+                grad_w = Tensor._wrap(_weight_from(cols, gm, w.shape, geom.groups))
             if need_b:
                 grad_b = Tensor._wrap(grad.data.sum((0, 2, 3)))
         if grad_x is not None and grad_x.shape != x.shape:  # output_padding >= stride: rows no input reaches
@@ -217,7 +250,7 @@ class ConvolutionWeight(Function):
 
     def forward(ctx, x, g, geom, w_shape):
         cols = _im2col(x, w_shape[2:], geom, g.shape[2:])
-        return _weight_from(cols, _nhwc_matrix(g, geom.groups), w_shape, geom.groups)
+        return _weight_from(cols, _grad_matrix(g, geom.groups, _per_image(w_shape)), w_shape, geom.groups)
 
     def backward(ctx, grad):
         x, g, geom, _ = ctx.inputs

@@ -48,11 +48,19 @@ class Permute(Function):
         return grad.permute(tuple(inverse)), None
 
 
+_SMALL = 1 << 16
+
+
 class Expand(Function):
     raw = True
 
     def forward(ctx, x, shape):
-        return array_module(x).broadcast_to(x, shape)
+        xp = array_module(x)
+        if x.size == 1 and math.prod(shape) <= _SMALL:
+            # A filled array costs less than broadcast_to's Python set-up at this size (the
+            # gradient of a full reduction); large expansions stay zero-copy views.
+            return xp.full(shape, x.reshape(()), dtype=x.dtype)
+        return xp.broadcast_to(x, shape)
 
     def backward(ctx, grad):
         from shendu.ops.reduce import sum_to

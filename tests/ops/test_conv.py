@@ -12,6 +12,7 @@ from helpers import case, check_op, grad_cases, ids
 
 import shendu as sd
 import shendu.nn.functional as F
+from shendu.ops import conv as conv_ops
 
 TOL = {"atol": 1e-5, "grad_atol": 1e-4}
 
@@ -61,13 +62,19 @@ CASES = [
 ]
 
 
+@pytest.fixture(params=["per_image", "one_product"])
+def layout(request, monkeypatch):
+    """Run a case under both product layouts of the kernels (normally chosen by the reduction length)."""
+    monkeypatch.setattr(conv_ops, "_PER_IMAGE_MAX_K", 10 ** 9 if request.param == "per_image" else 0)
+
+
 @pytest.mark.parametrize("c", CASES, ids=ids(CASES))
-def test_parity(c):
+def test_parity(c, layout):
     c.parity()
 
 
 @pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
-def test_gradcheck(c):
+def test_gradcheck(c, layout):
     c.gradcheck()
 
 
@@ -97,6 +104,7 @@ def _gradgrad(fn, shapes):
     assert sd.gradgradcheck(fn, xs)
 
 
+@pytest.mark.usefixtures("layout")
 @pytest.mark.parametrize("name,fn,shapes", [
     ("conv2d", lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=2), [(1, 4, 5, 5), (2, 2, 3, 3)]),
     ("conv_transpose2d", lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),

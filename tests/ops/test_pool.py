@@ -78,8 +78,8 @@ def _ties(shape):
 @pytest.mark.parametrize("kw", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1},
                                 {"kernel_size": (2, 3), "stride": 2, "ceil_mode": True}])
 def test_max_pool_ties_send_the_gradient_to_the_first_maximum(kw):
-    check_op(lambda x: F.max_pool2d(x, return_indices=True, **kw), lambda x: TF.max_pool2d(x, return_indices=True, **kw),
-             [_ties((2, 2, 6, 7))])
+    check_op(lambda x: F.max_pool2d(x, return_indices=True, **kw),
+             lambda x: TF.max_pool2d(x, return_indices=True, **kw), [_ties((2, 2, 6, 7))])
 
 
 def test_adaptive_max_pool_ties():
