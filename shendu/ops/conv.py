@@ -66,7 +66,7 @@ def _im2col(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None):
     (sh, sw), (dh, dw) = geom.stride, geom.dilation
     sN, sH, sW, sC = xh.strides
     win = xp.lib.stride_tricks.as_strided(
-        xh, (N, Ho, Wo, G, kh, kw, Cg), (sN, sH * sh, sW * sw, sC * Cg, sH * dh, sW * dw, sC), writeable=False)
+        xh, (N, Ho, Wo, G, kh, kw, Cg), (sN, sH * sh, sW * sw, sC * Cg, sH * dh, sW * dw, sC))
     return win.reshape(N * Ho * Wo, G, kh * kw * Cg)
 
 
@@ -276,8 +276,9 @@ class Unfold(Function):
         (sh, sw), (dh, dw) = geom.stride, geom.dilation
         sN, sC, sH, sW = x.strides
         win = xp.lib.stride_tricks.as_strided(x, (N, C, kh, kw, Ho, Wo),
-                                              (sN, sC, sH * dh, sW * dw, sH * sh, sW * sw), writeable=False)
-        return win.reshape(N, C * kh * kw, Ho * Wo)
+                                              (sN, sC, sH * dh, sW * dw, sH * sh, sW * sw))
+        out = win.reshape(N, C * kh * kw, Ho * Wo)
+        return out.copy() if xp.may_share_memory(out, x) else out  # 1x1 windows: a view of x
 
     def backward(ctx, grad):
         x, khw, geom = ctx.inputs

@@ -95,11 +95,10 @@ def _scatter(grad, code, x_shape: tuple, pg: PoolGeometry):
     out = xp.zeros(x_shape[:-2] + (max(H + ph, eh), max(W + pw, ew)), dtype=grad.dtype)
     zero = xp.zeros((), dtype=grad.dtype)
     for k, idx in _offsets(pg):
-        picked = xp.where(code == k, grad, zero)
-        if pg.disjoint:
-            out[idx] = picked
+        if pg.disjoint:  # each pixel is in one window at one offset: write straight into the zeros
+            xp.copyto(out[idx], grad, where=code == k)
         else:
-            out[idx] += picked
+            out[idx] += xp.where(code == k, grad, zero)
     return out[..., ph:ph + H, pw:pw + W]
 
 
@@ -122,19 +121,20 @@ class MaxPool(Function):
         xp = array_module(x)
         low = -math.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = _padded(x, pg, low)
-        n = pg.kernel[0] * pg.kernel[1]
-        code = xp.zeros(x.shape[:-2] + pg.out, dtype=xp.int8 if n < 128 else xp.int32)
-        best = None
-        for k, idx in _offsets(pg):
-            v = xpad[idx]
-            if best is None:
-                best = v.copy()
-                continue
-            take = v > best
-            if x.dtype.kind == "f":
-                take |= xp.isnan(v)
-            xp.copyto(best, v, where=take)
-            code[take] = k
+        views = [xpad[idx] for _, idx in _offsets(pg)]
+        best = views[0].copy()
+        for v in views[1:]:
+            xp.maximum(best, v, out=best)  # propagates NaN, as PyTorch's max pool does
+        # the first offset holding the maximum: walk the offsets backwards, the earliest write wins
+        n = len(views)
+        code = xp.full(best.shape, n - 1, dtype=xp.int8 if n < 128 else xp.int32)
+        for k in range(n - 2, -1, -1):
+            xp.copyto(code, k, where=views[k] == best)
+        if x.dtype.kind == "f":
+            nan = xp.isnan(best)
+            if nan.any():  # PyTorch points a NaN window at its last NaN
+                for k, v in enumerate(views):
+                    xp.copyto(code, k, where=nan & xp.isnan(v))
         ctx.code = code
         ctx.set_materialize_grads(False)
         return best, code

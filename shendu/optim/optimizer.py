@@ -277,23 +277,31 @@ class Optimizer:
 
 
 def _copy_value(v):
+    """A snapshot of a state value: tensors and arrays copied, lists and dicts copied recursively."""
     if isinstance(v, Tensor):
         return Tensor._wrap(v.data.copy())
     if hasattr(v, "copy") and hasattr(v, "dtype"):  # a raw array
         return v.copy()
+    if isinstance(v, (list, tuple)):
+        return type(v)(_copy_value(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _copy_value(x) for k, x in v.items()}
     return v
 
 
 def _load_value(key: str, v, p: Tensor):
-    """A saved state value made ready for ``p``: tensors copied onto p's device, moments in p's dtype."""
+    """A saved state value made ready for ``p``: arrays copied onto p's device (moments in p's dtype)."""
     if key == "step" and not isinstance(v, Tensor):
         import numpy as np
         return Tensor._wrap(np.array(float(v), dtype=np.float32))
-    if isinstance(v, Tensor) or (hasattr(v, "dtype") and hasattr(v, "shape")):
-        arr = backend.to_device(v.data if isinstance(v, Tensor) else v, p.device)
+    if isinstance(v, (list, tuple)):
+        return type(v)(_load_value(key, x, p) for x in v)
+    is_tensor = isinstance(v, Tensor)
+    if is_tensor or (hasattr(v, "dtype") and hasattr(v, "shape")):
+        arr = backend.to_device(v.data if is_tensor else v, p.device)
         if key != "step" and arr.shape == p.shape and arr.dtype.kind == "f":
             arr = arr.astype(p.dtype)  # a copy, even when the dtype is already right
         else:
             arr = arr.copy()
-        return Tensor._wrap(arr)
+        return Tensor._wrap(arr) if is_tensor else arr
     return v

@@ -89,9 +89,11 @@ def test_adaptive_max_pool_ties():
 
 def test_max_pool_propagates_nan():
     x = np.arange(32, dtype=np.float32).reshape(1, 2, 4, 4)
-    x[0, 0, 1, 1] = np.nan
-    ours, theirs = F.max_pool2d(sd.tensor(x), 2), TF.max_pool2d(torch.tensor(x), 2)
+    x[0, 0, 1, 1] = x[0, 0, 0, 1] = x[0, 1, 2, 2] = np.nan
+    (ours, idx), (theirs, tidx) = (F.max_pool2d(sd.tensor(x), 2, return_indices=True),
+                                   TF.max_pool2d(torch.tensor(x), 2, return_indices=True))
     np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(idx.data, tidx.numpy())  # a NaN window points at its last NaN
 
 
 def test_w2_max_pool_shape_matches_torch():

@@ -1,0 +1,65 @@
+"""``Adadelta``: step sizes from the ratio of running RMS of updates to running RMS of gradients."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shendu import backend
+from shendu.optim.adam import _ema_sq_
+from shendu.optim.optimizer import Optimizer
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta (Zeiler, 2012).
+
+    .. math::
+        v_t = \rho v_{t-1} + (1 - \rho) g_t^2,\quad
+        \Delta_t = \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t,\quad
+        u_t = \rho u_{t-1} + (1 - \rho) \Delta_t^2,\quad \theta_t = \theta_{t-1} - \gamma \Delta_t
+
+    Args:
+        params: iterable of parameters or dicts defining parameter groups.
+        lr: scale γ applied to Δ. Default: 1.0.
+        rho: decay ρ of the running averages. Default: 0.9.
+        eps: added inside both square roots. Default: 1e-6.
+        weight_decay: L2 penalty. Default: 0.
+        maximize: maximize the objective instead of minimizing it. Default: False.
+        foreach, capturable, differentiable: accepted for compatibility with PyTorch.
+
+    State per parameter: ``step``, ``square_avg`` (v), ``acc_delta`` (u).
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0, foreach: bool | None = None, *, capturable: bool = False,
+                 maximize: bool = False, differentiable: bool = False):
+        if differentiable:
+            raise NotImplementedError("Adadelta: differentiable=True is not supported")
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, capturable=capturable,
+                        foreach=foreach, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict) -> None:
+        self._check_common(group, "lr", "eps", "weight_decay")
+        if "rho" in group:
+            self._check(0.0 <= float(group["rho"]) <= 1.0, "rho value", group["rho"], "0 <= rho <= 1")
+
+    def _update(self, p, grad, state: dict, group: dict) -> None:
+        xp = backend.array_module(p)
+        if not state:
+            state["step"] = self._step_tensor()
+            state["square_avg"] = self._zeros_like(p)
+            state["acc_delta"] = self._zeros_like(p)
+        self._next_step(state)
+        lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])
+        tmp, delta = self._buffer(p, 0), self._buffer(p, 2)
+        g, sign = self._grad_with_decay(p, grad, float(group["weight_decay"]), group["maximize"], self._buffer(p, 1))
+        v, u = state["square_avg"].data, state["acc_delta"].data
+        _ema_sq_(xp, v, g, rho, tmp)
+        xp.add(v, eps, out=tmp)
+        xp.sqrt(tmp, out=tmp)
+        xp.add(u, eps, out=delta)
+        xp.sqrt(delta, out=delta)
+        delta /= tmp
+        delta *= g  # the sign of a maximized gradient cancels in delta² and is applied in the last line
+        _ema_sq_(xp, u, delta, rho, tmp)
+        delta *= sign * lr
+        p -= delta
