@@ -282,3 +282,43 @@ def test_overridden_train_step(blobs):
     h = trainer.fit((X, y), epochs=2, batch_size=20, shuffle=False, verbose=0)
     assert list(h.keys()) == ["loss", "penalty", "lr"] and trainer.global_step == 6
     assert h["penalty"][1] > 0 and h["loss"][1] < h["loss"][0]
+
+
+def test_fit_equals_a_hand_written_loop(blobs, make_mlp, snapshot):
+    X, y = blobs
+    sd.manual_seed(4)
+    model_a = make_mlp(0.0)
+    sd.manual_seed(4)
+    model_b = make_mlp(0.0)
+    opt_a, opt_b = optim.Adam(model_a.parameters(), lr=0.01), optim.Adam(model_b.parameters(), lr=0.01)
+    h = fit(model_a, (X, y), loss="cross_entropy", optimizer=opt_a, epochs=2, batch_size=16, shuffle=False,
+            verbose=0)
+    losses = []
+    for _ in range(2):
+        epoch_loss = 0.0
+        for i in range(0, 60, 16):
+            xb, yb = sd.tensor(X[i:i + 16]), sd.tensor(y[i:i + 16])
+            opt_b.zero_grad()
+            loss = nn.functional.cross_entropy(model_b(xb), yb)
+            loss.backward()
+            opt_b.step()
+            epoch_loss += loss.item() * len(yb)
+        losses.append(epoch_loss / 60)
+    for k, v in snapshot(model_a).items():
+        np.testing.assert_array_equal(v, snapshot(model_b)[k])
+    np.testing.assert_allclose(h["loss"], losses, rtol=1e-12)
+
+
+def test_validation_data_forms_agree(blobs, make_mlp):
+    X, y = blobs
+    Xv, yv = sd.tensor(X[:20]), sd.tensor(y[:20])
+    results = []
+    for val in ((X[:20], y[:20]), TensorDataset(Xv, yv), DataLoader(TensorDataset(Xv, yv), batch_size=6)):
+        sd.manual_seed(2)
+        model = make_mlp()
+        h = fit(model, (X, y), loss="cross_entropy", optimizer=_sgd(model), epochs=2, batch_size=10,
+                validation_data=val, seed=0, verbose=0)
+        results.append((h["val_loss"], h["val_accuracy"]))
+    for r in results[1:]:
+        np.testing.assert_allclose(r[0], results[0][0], rtol=1e-6)
+        assert r[1] == results[0][1]
