@@ -48,7 +48,7 @@ bool = bool_  # noqa: A001 - PyTorch's name; the builtin stays reachable as buil
 float = float32  # noqa: A001
 int = int32  # noqa: A001
 
-from shendu import autograd, nn  # noqa: E402,F401  (nn imports the names above)
+from shendu import autograd, nn, optim, utils  # noqa: E402,F401  (they import the names above)
 from shendu.nn.summary import summary  # noqa: E402  (a Keras-style model table; not in torch)
 
 __version__ = "0.1.0"
@@ -67,12 +67,12 @@ __all__ = [
     "log1p", "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor",
     "logspace", "logsumexp", "long", "lt", "manual_seed", "masked_fill", "matmul", "max",
     "maximum", "mean", "min", "minimum", "mm", "movedim", "mul", "multinomial", "ne", "neg",
-    "nn", "no_grad", "nonzero", "norm", "normal", "ones", "ones_like", "outer", "permute", "pow",
+    "nn", "no_grad", "optim", "nonzero", "norm", "normal", "ones", "ones_like", "outer", "permute", "pow",
     "prod", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
     "relu", "remainder", "repeat_interleave", "reshape", "round", "rsqrt", "save", "scatter_add", "seed",
     "set_default_dtype", "set_grad_enabled", "set_rng_state", "short", "sigmoid", "sign", "sin",
     "softmax", "split", "sqrt", "squeeze", "stack", "std", "std_mean", "sub", "sum", "summary", "swapaxes",
     "t", "take_along_dim", "tanh", "tensor", "tile", "transpose", "tril", "triu", "trunc",
-    "uint8", "unbind", "unflatten", "unsqueeze", "var", "var_mean", "vstack", "where", "zeros",
+    "uint8", "unbind", "utils", "unflatten", "unsqueeze", "var", "var_mean", "vstack", "where", "zeros",
     "zeros_like",
 ]

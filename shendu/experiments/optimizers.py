@@ -29,11 +29,12 @@ def rosenbrock(p: sd.Tensor) -> sd.Tensor:
 
 QUADRATIC_SETUPS = {
     "SGD": lambda p: optim.SGD([p], lr=0.09),
-    "momentum": lambda p: optim.SGD([p], lr=0.02, momentum=0.9),
-    "Nesterov": lambda p: optim.SGD([p], lr=0.02, momentum=0.9, nesterov=True),
+    # near the heavy-ball optimum for curvatures in [1, κ]: β ≈ ((√κ - 1)/(√κ + 1))², lr ≈ (1 + β)/κ
+    "momentum": lambda p: optim.SGD([p], lr=0.05, momentum=0.6),
+    "Nesterov": lambda p: optim.SGD([p], lr=0.05, momentum=0.6, nesterov=True),
     "AdaGrad": lambda p: optim.Adagrad([p], lr=1.0),
     "RMSprop": lambda p: optim.RMSprop([p], lr=0.05),
-    "Adam": lambda p: optim.Adam([p], lr=0.3),
+    "Adam": lambda p: optim.Adam([p], lr=0.5),
 }
 ROSENBROCK_SETUPS = {
     "SGD": lambda p: optim.SGD([p], lr=1e-3),

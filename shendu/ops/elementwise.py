@@ -14,16 +14,26 @@ from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.tensor import Tensor
 
-try:  # scipy's erf is exact to double precision; the fallback below is good to ~1e-7
-    from scipy.special import erf as _scipy_erf
-except Exception:  # pragma: no cover - depends on the environment
-    _scipy_erf = None
+_scipy_erf = None  # loaded on first use: importing scipy.special costs ~0.4 s
+
+
+def _exact_erf():
+    """scipy's erf (exact to double precision) when SciPy is installed, else None."""
+    global _scipy_erf
+    if _scipy_erf is None:
+        try:
+            from scipy.special import erf
+        except Exception:  # pragma: no cover - depends on the environment
+            erf = False
+        _scipy_erf = erf
+    return _scipy_erf or None
 
 
 def _erf_array(x):
     xp = array_module(x)
-    if _scipy_erf is not None and xp is np:
-        return _scipy_erf(x).astype(x.dtype, copy=False)
+    exact = _exact_erf() if xp is np else None
+    if exact is not None:
+        return exact(x).astype(x.dtype, copy=False)
     # Numerical Recipes' erfc Chebyshev fit (fractional error < 1.2e-7 everywhere).
     z = xp.abs(x)
     t = 1.0 / (1.0 + 0.5 * z)

@@ -20,7 +20,8 @@ class Adagrad(Optimizer):
         lr: learning rate γ. Default: 1e-2.
         lr_decay: η. Default: 0.
         weight_decay: L2 penalty. Default: 0.
-        initial_accumulator_value: the starting value of s. Default: 0.
+        initial_accumulator_value: the starting value of s. Default: 0. (A param group's own value is
+            used for its parameters; PyTorch uses the constructor's for all.)
         eps: added to the denominator. Default: 1e-10.
         maximize: maximize the objective instead of minimizing it. Default: False.
         foreach, differentiable, fused: accepted for compatibility with PyTorch.

@@ -1,4 +1,5 @@
 """Adagrad: trajectory parity with torch.optim.Adagrad (lr decay, initial accumulator, weight decay), resuming."""
+import numpy as np
 import pytest
 import torch
 from optim_harness import (
@@ -6,7 +7,9 @@ from optim_harness import (
     assert_state_dict_matches_torch,
 )
 
+import shendu as sd
 from shendu import optim
+from shendu.nn import Parameter
 
 CONFIGS = [
     dict(lr=0.1),
@@ -30,8 +33,19 @@ def test_defaults_are_pytorch():
 
 
 def test_per_group_options():
-    groups = [dict(lr=0.2, lr_decay=0.1), dict(initial_accumulator_value=1.0)]
+    groups = [dict(lr=0.2, lr_decay=0.1), dict(weight_decay=0.1, eps=1e-3)]
     assert_same_trajectory(optim.Adagrad, torch.optim.Adagrad, dict(lr=0.1), group_options=groups)
+
+
+def test_group_initial_accumulator_value_is_used():
+    """PyTorch fills every accumulator with the constructor's value; shendu honours a group's own."""
+    a, b = Parameter(sd.zeros(2)), Parameter(sd.zeros(2))
+    opt = optim.Adagrad([{"params": [a]}, {"params": [b], "initial_accumulator_value": 3.0}], lr=1.0)
+    a.grad, b.grad = sd.tensor([1.0, 2.0]), sd.tensor([1.0, 2.0])
+    opt.step()
+    np.testing.assert_allclose(opt.state[b]["sum"].data, [4.0, 7.0])
+    np.testing.assert_allclose(b.data, [-1 / 2, -2 / np.sqrt(7)], rtol=1e-6)
+    np.testing.assert_allclose(a.data, [-1.0, -1.0], rtol=1e-6)
 
 
 def test_state_dict_matches_torch():
