@@ -53,7 +53,8 @@ def run(ids, warmup: int, steps: int) -> list[dict]:
 def format_table(results: list[dict]) -> str:
     head, rows = results[0], results[1:]
     lines = [f"float32 matmul peak (NumPy BLAS, {head['cores']} cores): {head['matmul_peak_gflops']:.1f} GFLOP/s", "",
-             "| id | workload | shendu variant | shendu ms/step | PyTorch ms/step | ratio | shendu GFLOP/s (peak share) |",
+             "| id | workload | shendu variant | shendu ms/step | PyTorch ms/step | ratio "
+             "| shendu GFLOP/s (peak share) |",
              "|----|----------|----------------|---------------:|----------------:|------:|-----------------------------|"]
     for r in rows:
         gf = f"{r['shendu_gflops']:.1f} ({r['shendu_peak_share']:.0%})" if "shendu_gflops" in r else "-"

@@ -21,7 +21,7 @@ class Device:
 
     __slots__ = ("type", "index")
 
-    def __init__(self, spec: "str | Device" = "cpu", index: int | None = None):
+    def __init__(self, spec: str | Device = "cpu", index: int | None = None):
         if isinstance(spec, Device):
             spec, index = spec.type, spec.index
         name, _, idx = str(spec).partition(":")
@@ -59,7 +59,7 @@ def device_of(x: Any) -> Device:
     return Device("cuda") if _cupy is not None and isinstance(x, _cupy.ndarray) else CPU
 
 
-def to_device(x: Any, device: "str | Device"):
+def to_device(x: Any, device: str | Device):
     """Move an array to ``device``; a no-op when it is already there."""
     device = Device(device)
     if device.type == "cpu":

@@ -48,7 +48,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @staticmethod
-    def _wrap(data) -> "Tensor":
+    def _wrap(data) -> Tensor:
         """A new leaf around an existing array, no checks (the library's fast constructor)."""
         t = object.__new__(Tensor)
         t.data = data
@@ -104,7 +104,7 @@ class Tensor:
     def is_contiguous(self) -> bool:
         return bool(self.data.flags.c_contiguous)
 
-    def contiguous(self) -> "Tensor":
+    def contiguous(self) -> Tensor:
         if self.data.flags.c_contiguous:
             return self
         from shendu.ops.shape import contiguous
@@ -161,7 +161,7 @@ class Tensor:
                                "use .any() or .all()")
         return bool(self.data.item())
 
-    def to(self, *args, dtype=None, device=None, copy: bool = False) -> "Tensor":
+    def to(self, *args, dtype=None, device=None, copy: bool = False) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(other_tensor)`` or ``to(device, dtype)``."""
         for a in args:
             if isinstance(a, Tensor):
@@ -186,35 +186,35 @@ class Tensor:
             return f"shendu.{self.dtype}"
         return self.to(dtype)
 
-    def astype(self, dtype) -> "Tensor":
+    def astype(self, dtype) -> Tensor:
         return self.to(dtype)
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         return self.to(dtypes.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         return self.to(dtypes.float64)
 
-    def half(self) -> "Tensor":
+    def half(self) -> Tensor:
         return self.to(dtypes.float16)
 
-    def long(self) -> "Tensor":
+    def long(self) -> Tensor:
         return self.to(dtypes.int64)
 
-    def int(self) -> "Tensor":
+    def int(self) -> Tensor:
         return self.to(dtypes.int32)
 
-    def bool(self) -> "Tensor":
+    def bool(self) -> Tensor:
         return self.to(dtypes.bool_)
 
-    def cpu(self) -> "Tensor":
+    def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self) -> "Tensor":
+    def cuda(self) -> Tensor:
         return self.to("cuda")
 
     # -- autograd --------------------------------------------------------------------------------
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind not in "fc":
             raise RuntimeError(f"requires_grad_: only floating-point tensors can require "
                                f"gradients, this one has dtype {self.dtype}")
@@ -223,11 +223,11 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
         return Tensor._wrap(self.data)
 
-    def detach_(self) -> "Tensor":
+    def detach_(self) -> Tensor:
         self._ctx = None
         self.requires_grad = False
         return self
@@ -254,7 +254,7 @@ class Tensor:
                     hooks.remove(hook)
         return _Handle()
 
-    def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``shendu.autograd.backward``)."""
         from shendu.autograd.engine import backward
@@ -275,7 +275,7 @@ class Tensor:
                     f"writes are not recorded; build the result out of place (shendu.stack, shendu.cat, "
                     "shendu.where), or write value.detach() to drop the gradient on purpose")
 
-    def _inplace(self, op: str, value, fn) -> "Tensor":
+    def _inplace(self, op: str, value, fn) -> Tensor:
         self._check_inplace(op, value)
         other = value.data if isinstance(value, Tensor) else value
         if isinstance(other, np.generic):
@@ -325,25 +325,25 @@ class Tensor:
     def lerp_(self, end, weight: float):
         return self._inplace("lerp_", ((end.data if isinstance(end, Tensor) else end) - self.data) * weight, _np_iadd)
 
-    def copy_(self, src) -> "Tensor":
+    def copy_(self, src) -> Tensor:
         return self._inplace("copy_", src, _np_copyto)
 
-    def fill_(self, value) -> "Tensor":
+    def fill_(self, value) -> Tensor:
         return self._inplace("fill_", value, _np_copyto)
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         return self._inplace("zero_", 0, _np_copyto)
 
-    def clamp_(self, min=None, max=None) -> "Tensor":  # noqa: A002 - PyTorch's names
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
         self._check_inplace("clamp_")
         self._xp().clip(self.data, min, max, out=self.data)
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> "Tensor":
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
         from shendu.random import _generator
         return self.copy_(_generator(generator).uniform(a, b, self.shape))
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> "Tensor":
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
         from shendu.random import _generator
         return self.copy_(_generator(generator).normal(mean, std, self.shape))
 

@@ -1,8 +1,8 @@
 """One module per workload of ../shared/BENCHMARKS.md; each exposes ``WORKLOAD`` (a ``Workload``)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass

@@ -9,7 +9,7 @@ run under ``no_grad`` and gradients from several paths are summed as plain array
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from shendu.autograd.function import _FREED_MESSAGE, _asarray, _generic, _ndarray
 from shendu.autograd.grad_mode import _state

@@ -8,13 +8,14 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+_PKG = "shendu.experiments."
 EXPERIMENTS = {
-    "curve-fitting": ("shendu.experiments.curve_fitting", "Polynomial curve fitting (the first chapter's example)"),
-    "overfitting": ("shendu.experiments.overfitting", "An MLP's training vs validation loss as capacity and data change"),
-    "regularization": ("shendu.experiments.regularization", "None / L2 / L1 / dropout / early stopping / augmentation / noise"),
-    "optimizers": ("shendu.experiments.optimizers", "SGD, momentum, Nesterov, AdaGrad, RMSprop, Adam trajectories"),
-    "initialization": ("shendu.experiments.initialization", "Activation and gradient statistics for small / Xavier / He init"),
-    "perceptron-and-backprop": ("shendu.experiments.perceptron", "The perceptron, its failure on XOR, backprop solving XOR"),
+    "curve-fitting": (_PKG + "curve_fitting", "Polynomial curve fitting (the first chapter's example)"),
+    "overfitting": (_PKG + "overfitting", "An MLP's training vs validation loss as capacity and data change"),
+    "regularization": (_PKG + "regularization", "None / L2 / L1 / dropout / early stopping / augmentation / noise"),
+    "optimizers": (_PKG + "optimizers", "SGD, momentum, Nesterov, AdaGrad, RMSprop, Adam trajectories"),
+    "initialization": (_PKG + "initialization", "Activation and gradient statistics for small / Xavier / He init"),
+    "perceptron-and-backprop": (_PKG + "perceptron", "The perceptron, its failure on XOR, backprop solving XOR"),
 }
 
 

@@ -63,16 +63,19 @@ def mlp_curves(seed: int, epochs: int) -> dict:
     """Training loss per epoch of one 64-64-10 MLP on the digits for each optimizer."""
     from shendu.data import DataLoader, TensorDataset, load_digits
     x, y = load_digits(standardize=True)
-    setups = {"SGD": lambda ps: optim.SGD(ps, lr=0.05), "momentum": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
+    setups = {"SGD": lambda ps: optim.SGD(ps, lr=0.05),
+              "momentum": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
               "Nesterov": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
-              "AdaGrad": lambda ps: optim.Adagrad(ps, lr=0.05), "RMSprop": lambda ps: optim.RMSprop(ps, lr=1e-3),
+              "AdaGrad": lambda ps: optim.Adagrad(ps, lr=0.05),
+              "RMSprop": lambda ps: optim.RMSprop(ps, lr=1e-3),
               "Adam": lambda ps: optim.Adam(ps, lr=1e-3)}
     curves = {}
     for name, make in setups.items():
         sd.manual_seed(seed)
         model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
         opt = make(list(model.parameters()))
-        loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, generator=sd.Generator().manual_seed(seed))
+        loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True,
+                            generator=sd.Generator().manual_seed(seed))
         losses = []
         for _ in range(epochs):
             total, count = 0.0, 0
@@ -92,8 +95,9 @@ def run(out: Path, seed: int = 0, quick: bool = False) -> dict:
     plt = pyplot()
     out = Path(out)
     results: dict = {}
+    rosenbrock_steps = 400 if quick else 2000
     panels = [("quadratic", quadratic, QUADRATIC_SETUPS, (-4.0, 1.5), 60, (-4.5, 4.5, -2.0, 2.0)),
-              ("rosenbrock", rosenbrock, ROSENBROCK_SETUPS, (-1.5, 2.0), 400 if quick else 2000, (-2.0, 2.0, -1.0, 3.0))]
+              ("rosenbrock", rosenbrock, ROSENBROCK_SETUPS, (-1.5, 2.0), rosenbrock_steps, (-2.0, 2.0, -1.0, 3.0))]
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     for ax, (name, fn, setups, start, steps, (x0, x1, y0, y1)) in zip(axes, panels):
         gx, gy = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))

@@ -168,7 +168,8 @@ def _write_report(out: Path, results: dict, cap: dict, data: dict, epochs: int, 
              f"Two moons with noise σ = {NOISE}; {N_VAL} validation points; one-hidden-layer ReLU MLPs 2-w-2, "
              f"Adam (lr {LR}), mini-batches of {BATCH}, no regularisation; seed {results['seed']}.", "",
              f"## (a) Capacity: width sweep on {N_TRAIN} training points, {epochs} epochs", "",
-             "| width | parameters | train loss | val loss | gap | train acc | val acc |", "|---|---|---|---|---|---|---|"]
+             "| width | parameters | train loss | val loss | gap | train acc | val acc |",
+             "|---|---|---|---|---|---|---|"]
     for w in WIDTHS:
         r = cap[w]
         lines.append(f"| {w} | {5 * w + 2} | {r['train']['loss']:.3f} | {r['val']['loss']:.3f} | "

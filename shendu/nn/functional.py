@@ -6,18 +6,51 @@ and adds the losses and helpers that are compositions of them.
 from __future__ import annotations
 
 from shendu.nn.functional_conv import (  # noqa: F401 - re-exported
-    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
-    conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold, interpolate, max_pool1d, max_pool2d, unfold, upsample,
-    upsample_bilinear, upsample_nearest,
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    fold,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    unfold,
+    upsample,
+    upsample_bilinear,
+    upsample_nearest,
 )
 from shendu.nn.functional_losses import (  # noqa: F401 - re-exported
-    binary_cross_entropy, cosine_embedding_loss, cosine_similarity, hinge_embedding_loss, huber_loss, kl_div,
-    l1_loss, multi_margin_loss, smooth_l1_loss,
+    binary_cross_entropy,
+    cosine_embedding_loss,
+    cosine_similarity,
+    hinge_embedding_loss,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    multi_margin_loss,
+    smooth_l1_loss,
 )
 from shendu.nn.functional_norm import batch_norm, group_norm, rms_norm  # noqa: F401 - re-exported
 from shendu.ops.elementwise import (  # noqa: F401 - re-exported
-    elu, gelu, hardtanh, leaky_relu, logsigmoid, mish, relu, relu6, selu, sigmoid, silu,
-    softplus, tanh,
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    logsigmoid,
+    mish,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softplus,
+    tanh,
 )
 from shendu.ops.fused import cross_entropy, layer_norm, log_softmax, nll_loss, softmax  # noqa: F401
 from shendu.ops.linalg import linear  # noqa: F401

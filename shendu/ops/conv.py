@@ -17,7 +17,10 @@ runs on raw arrays and reuses the forward's window matrix and the gradient's NHW
 """
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
+
+import numpy as np
 
 from shendu.autograd.function import Function
 from shendu.autograd.grad_mode import is_grad_enabled
@@ -39,15 +42,60 @@ class Geometry(NamedTuple):
                 (hw[1] + pl + pr - dw * (khw[1] - 1) - 1) // sw + 1)
 
 
+class _Scratch:
+    """Reusable NumPy buffers for the kernels' big temporaries (window matrices, col2im sums).
+
+    A fresh multi-megabyte array is mapped by the C allocator and faults in page by page on first
+    touch, which costs about as much as the copy that fills it (a third of a layer's time in the
+    W2 benchmark); giving buffers back after use and taking them again on the next step avoids it.
+    Only arrays that never escape the kernels come from here. CuPy has its own memory pool.
+    """
+
+    max_buffers, max_bytes = 32, 1 << 30
+
+    def __init__(self):
+        self.free: list = []  # flat uint8 owners, most recently given back last
+        self.made = weakref.WeakValueDictionary()  # id -> every owner this pool allocated; nothing else is taken in
+
+    def take(self, xp, shape: tuple, dtype):
+        """An uninitialized array of ``shape``: the smallest free buffer that fits (up to twice the size)."""
+        dtype = np.dtype(dtype)
+        if xp is not np:
+            return xp.empty(shape, dtype=dtype)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        fits = [i for i, b in enumerate(self.free) if nbytes <= b.nbytes <= 2 * nbytes]
+        if fits:
+            buf = self.free.pop(min(fits, key=lambda i: self.free[i].nbytes))
+        else:
+            buf = np.empty(nbytes, np.uint8)
+            self.made[id(buf)] = buf
+        return buf[:nbytes].view(dtype).reshape(shape)
+
+    def give(self, *arrays) -> None:
+        """Hand arrays from ``take`` back; the caller must hold no view of them any more."""
+        for a in arrays:
+            owner = a
+            while isinstance(owner, np.ndarray) and owner.base is not None:
+                owner = owner.base
+            if self.made.get(id(owner)) is owner and all(b is not owner for b in self.free):
+                self.free.append(owner)
+        while len(self.free) > self.max_buffers or sum(b.nbytes for b in self.free) > self.max_bytes:
+            self.free.pop(0)
+
+
+_scratch = _Scratch()
+
+
 # -- raw kernels on arrays ----------------------------------------------------------------------
 def _padded_nhwc(x, geom: Geometry):
-    """(N, C, H, W) -> zero-padded (N, H + pt + pb, W + pl + pr, C)."""
+    """(N, C, H, W) -> zero-padded (N, H + pt + pb, W + pl + pr, C), a scratch buffer (or a view of x)."""
     pt, pb, pl, pr = geom.padding
     xt = x.transpose(0, 2, 3, 1)
     if not (pt or pb or pl or pr):
         return xt  # a view: the window copy reads through it
     N, C, H, W = x.shape
-    out = array_module(x).zeros((N, H + pt + pb, W + pl + pr, C), dtype=x.dtype)
+    out = _scratch.take(array_module(x), (N, H + pt + pb, W + pl + pr, C), x.dtype)
+    out.fill(0)
     out[:, pt:pt + H, pl:pl + W] = xt
     return out
 
@@ -67,7 +115,11 @@ def _im2col(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None):
     sN, sH, sW, sC = xh.strides
     win = xp.lib.stride_tricks.as_strided(
         xh, (N, Ho, Wo, G, kh, kw, Cg), (sN, sH * sh, sW * sw, sC * Cg, sH * dh, sW * dw, sC))
-    return win.reshape(N * Ho * Wo, G, kh * kw * Cg)
+    cols = _scratch.take(xp, (N, Ho, Wo, G, kh, kw, Cg), x.dtype)
+    cols[...] = win
+    if xh.base is not x:
+        _scratch.give(xh)
+    return cols.reshape(N * Ho * Wo, G, kh * kw * Cg)
 
 
 def _col2im(c7, x_shape: tuple, geom: Geometry):
@@ -82,13 +134,16 @@ def _col2im(c7, x_shape: tuple, geom: Geometry):
     # rows past H + pt + pb are reached only when output_padding >= stride; no input pixel lies there
     Hp = max(H + pt + pb, (Ho - 1) * sh + dh * (kh - 1) + 1)
     Wp = max(W + pl + pr, (Wo - 1) * sw + dw * (kw - 1) + 1)
-    out = xp.zeros((N, Hp, Wp, C), dtype=c7.dtype)
+    out = _scratch.take(xp, (N, Hp, Wp, C), c7.dtype)
+    out.fill(0)
     out_g = out.reshape(out.shape[:3] + (G, Cg)).transpose(3, 0, 1, 2, 4)  # (G, N, Hp, Wp, Cg) view
     for i in range(kh):
         rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
         for j in range(kw):
             out_g[:, :, rows, j * dw:j * dw + sw * (Wo - 1) + 1:sw] += c7[:, :, :, :, i, j]
-    return out[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2).copy()
+    gx = out[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2).copy()
+    _scratch.give(out)
+    return gx
 
 
 # Below this reduction length (kh*kw*C/G) a convolution runs one product per image, which reads and
@@ -119,7 +174,7 @@ def _grad_matrix(g, G: int, per_image: bool):
     N, O, Ho, Wo = g.shape
     if per_image:
         return g.reshape(N, G, O // G, Ho * Wo).transpose(0, 1, 3, 2)
-    out = array_module(g).empty((G, N, Ho, Wo, O // G), dtype=g.dtype)
+    out = _scratch.take(array_module(g), (G, N, Ho, Wo, O // G), g.dtype)
     out[...] = g.reshape(N, G, O // G, Ho, Wo).transpose(1, 0, 3, 4, 2)
     return out.reshape(G, N * Ho * Wo, O // G)
 
@@ -135,7 +190,7 @@ def _conv_from_cols(cols, w, bias, N: int, hw: tuple, G: int):
         if bias is not None:
             y += bias.reshape(-1, 1, 1)
         return y
-    out = xp.matmul(cols.transpose(1, 0, 2), wk)  # (G, M, Og)
+    out = xp.matmul(cols.transpose(1, 0, 2), wk, out=_scratch.take(xp, (G, cols.shape[0], wk.shape[2]), cols.dtype))
     Og = out.shape[2]
     y = xp.empty((N, G * Og) + hw, dtype=out.dtype)
     src = out.reshape((G, N) + hw + (Og,)).transpose(1, 0, 4, 2, 3)
@@ -144,6 +199,7 @@ def _conv_from_cols(cols, w, bias, N: int, hw: tuple, G: int):
         dst[...] = src
     else:  # the bias rides along the copy back to NCHW
         xp.add(src, bias.reshape(1, G, Og, 1, 1), out=dst)
+    _scratch.give(out)
     return y
 
 
@@ -159,15 +215,24 @@ def _weight_from(cols, gm, w_shape: tuple, G: int):
 
 
 def _input_from(gm, w, x_shape: tuple, geom: Geometry, out_hw: tuple):
-    """dL/dx (N, C, H, W) from the gradient matrix of an (Ho, Wo) output: one product, then col2im."""
-    G, (kh, kw) = geom.groups, w.shape[2:]
-    gc = array_module(gm).matmul(gm, _weight_matrix(w, G).transpose(0, 2, 1))  # (N, G, P, Kg) or (G, M, Kg)
-    N, Cg, (Ho, Wo) = x_shape[0], x_shape[1] // G, out_hw
+    """dL/dx (N, C, H, W) from the gradient matrix of an (Ho, Wo) output: products, then col2im."""
+    xp, G, (O, Cg, kh, kw) = array_module(gm), geom.groups, w.shape
+    N, (Ho, Wo) = x_shape[0], out_hw
     if _per_image(w.shape):
+        wkT = _weight_matrix(w, G).transpose(0, 2, 1)  # (G, Og, Kg)
+        gc = _scratch.take(xp, gm.shape[:-1] + wkT.shape[-1:], gm.dtype)  # (N, G, P, Kg)
+        xp.matmul(gm, wkT, out=gc)
         c7 = gc.reshape(N, G, Ho, Wo, kh, kw, Cg).transpose(1, 0, 2, 3, 4, 5, 6)
     else:
-        c7 = gc.reshape(G, N, Ho, Wo, kh, kw, Cg)
-    return _col2im(c7, x_shape, geom)
+        # one product per kernel offset, (G, kh*kw, M, Cg): each offset's block is contiguous, so
+        # col2im's strided adds run over long rows instead of Cg-long pieces
+        w_off = w.reshape(G, O // G, Cg, kh * kw).transpose(0, 3, 1, 2)  # (G, kh*kw, Og, Cg)
+        gc = _scratch.take(xp, (G, kh * kw, gm.shape[1], Cg), gm.dtype)
+        xp.matmul(gm[:, None], w_off, out=gc)
+        c7 = gc.reshape(G, kh, kw, N, Ho, Wo, Cg).transpose(0, 3, 4, 5, 1, 2, 6)
+    gx = _col2im(c7, x_shape, geom)
+    _scratch.give(gc)
+    return gx
 
 
 # -- the Functions -------------------------------------------------------------------------------
@@ -178,9 +243,12 @@ class Convolution(Function):
 
     def forward(ctx, x, w, b, geom, keep_cols):
         cols = _im2col(x, w.shape[2:], geom)
+        y = _conv_from_cols(cols, w, b, x.shape[0], geom.out_size(x.shape[2:], w.shape[2:]), geom.groups)
         if keep_cols:  # the weight gradient reuses it
             ctx.cols = cols
-        return _conv_from_cols(cols, w, b, x.shape[0], geom.out_size(x.shape[2:], w.shape[2:]), geom.groups)
+        else:
+            _scratch.give(cols)
+        return y
 
     def backward(ctx, grad):
         x, w, b, geom, _ = ctx.inputs
@@ -199,6 +267,8 @@ class Convolution(Function):
             if cols is None:
                 cols = _im2col(x.data, w.shape[2:], geom)
             grad_w = Tensor._wrap(_weight_from(cols, gm, w.shape, geom.groups))
+            _scratch.give(cols)
+        _scratch.give(gm)
         if need_b:
             grad_b = Tensor._wrap(g.sum((0, 2, 3)))
         return grad_x, grad_w, grad_b, None, None
@@ -217,6 +287,7 @@ class ConvolutionTranspose(Function):
         N, C, H, W = x_shape
         gm = _grad_matrix(x, geom.groups, _per_image(w.shape))
         out = _input_from(gm, w, (x.shape[0], C, H, W), geom, x.shape[2:])
+        _scratch.give(gm)
         if b is not None:
             out += b.reshape(1, -1, 1, 1)
         return out
@@ -236,6 +307,8 @@ class ConvolutionTranspose(Function):
             if need_w:
                 gm = _grad_matrix(x.data, geom.groups, _per_image(w.shape))
                 grad_w = Tensor._wrap(_weight_from(cols, gm, w.shape, geom.groups))
+                _scratch.give(gm)
+            _scratch.give(cols)
             if need_b:
                 grad_b = Tensor._wrap(grad.data.sum((0, 2, 3)))
         if grad_x is not None and grad_x.shape != x.shape:  # output_padding >= stride: rows no input reaches
@@ -249,8 +322,10 @@ class ConvolutionWeight(Function):
     raw = True
 
     def forward(ctx, x, g, geom, w_shape):
-        cols = _im2col(x, w_shape[2:], geom, g.shape[2:])
-        return _weight_from(cols, _grad_matrix(g, geom.groups, _per_image(w_shape)), w_shape, geom.groups)
+        cols, gm = _im2col(x, w_shape[2:], geom, g.shape[2:]), _grad_matrix(g, geom.groups, _per_image(w_shape))
+        gw = _weight_from(cols, gm, w_shape, geom.groups)
+        _scratch.give(cols, gm)
+        return gw
 
     def backward(ctx, grad):
         x, g, geom, _ = ctx.inputs

@@ -169,7 +169,8 @@ class NAdam(Adam):
 
     .. math::
         \theta_t = \theta_{t-1} - \gamma \Big(\frac{1 - \mu_t}{1 - \prod_{i \le t} \mu_i} g_t
-            + \frac{\mu_{t+1}}{1 - \prod_{i \le t+1} \mu_i} m_t\Big) \Big/ \big(\sqrt{v_t / (1 - \beta_2^t)} + \epsilon\big)
+            + \frac{\mu_{t+1}}{1 - \prod_{i \le t+1} \mu_i} m_t\Big)
+            \Big/ \big(\sqrt{v_t / (1 - \beta_2^t)} + \epsilon\big)
 
     Args:
         params, lr (default 2e-3), betas (default (0.9, 0.999)), eps (default 1e-8), weight_decay

@@ -53,6 +53,9 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or dicts, got a single Tensor of "
                             f"shape {params.shape}; wrap it in a list")
+        if isinstance(params, set):
+            raise TypeError(f"{self._name}: parameters must be an ordered collection (a list), not a set, so that "
+                            "the order (and so state_dict) is the same on every run")
         groups = list(params)
         if not groups:
             raise ValueError(f"{self._name}: got an empty parameter list")
@@ -76,8 +79,10 @@ class Optimizer:
     def _check_common(self, group: dict, *names: str) -> None:
         """Checks of the options most optimizers share: lr, eps, weight_decay, momentum, betas."""
         checks = {
-            "lr": ("learning rate", "lr >= 0"), "eps": ("epsilon value", "eps >= 0"),
-            "weight_decay": ("weight_decay value", "weight_decay >= 0"), "momentum": ("momentum value", "momentum >= 0"),
+            "lr": ("learning rate", "lr >= 0"),
+            "eps": ("epsilon value", "eps >= 0"),
+            "weight_decay": ("weight_decay value", "weight_decay >= 0"),
+            "momentum": ("momentum value", "momentum >= 0"),
         }
         for name in names:
             if name not in group or isinstance(group[name], _RequiredParameter):

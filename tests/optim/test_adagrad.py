@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 import torch
 from optim_harness import (
-    PROBLEMS, assert_defaults_are_pytorch, assert_resume_continues, assert_same_trajectory,
+    PROBLEMS,
+    assert_defaults_are_pytorch,
+    assert_resume_continues,
+    assert_same_trajectory,
     assert_state_dict_matches_torch,
 )
 

@@ -2,7 +2,11 @@
 import pytest
 import torch
 from optim_harness import (
-    PROBLEMS, Run, assert_defaults_are_pytorch, assert_resume_continues, assert_same_trajectory,
+    PROBLEMS,
+    Run,
+    assert_defaults_are_pytorch,
+    assert_resume_continues,
+    assert_same_trajectory,
     assert_state_dict_matches_torch,
 )
 

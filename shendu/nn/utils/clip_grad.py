@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import numpy as np
+
 from shendu import backend
 from shendu.tensor import Tensor
 
@@ -41,7 +43,6 @@ def get_total_norm(tensors: Iterable[Tensor] | Tensor, norm_type: float = 2.0, e
 
 def _total_norm(arrays: list, norm_type: float, error_if_nonfinite: bool, who: str) -> Tensor:
     if not arrays:
-        import numpy as np
         return Tensor._wrap(np.array(0.0, dtype=np.float32))
     xp = backend.array_module(arrays[0])
     norms = [_norm(xp, g, norm_type) for g in arrays]
@@ -82,8 +83,9 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
         return total
     coef = float(max_norm) / (float(total.data) + 1e-6)
     if coef < 1.0 or math.isnan(coef):  # a nan total poisons the gradients, as in PyTorch
-        for g in grads:
-            g *= coef
+        with np.errstate(invalid="ignore"):  # inf * 0 is nan without a warning, as in PyTorch
+            for g in grads:
+                g *= coef
     return total
 
 
