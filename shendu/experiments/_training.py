@@ -50,7 +50,10 @@ def train(model: nn.Module, train_data: tuple, validation_data: tuple | None = N
     ``trainer_cls`` (default ``shendu.train.Trainer``) gets ``trainer_kwargs``.
     """
     from shendu import optim
+    from shendu.data import DataLoader, TensorDataset
     from shendu.train import Trainer
+    if validation_data is not None:  # evaluated in one batch: it is small, and fewer batches are faster
+        validation_data = DataLoader(TensorDataset(*validation_data), batch_size=len(validation_data[1]))
     trainer = (trainer_cls or Trainer)(model, "cross_entropy", optim.Adam(model.parameters(), lr=lr),
                                        **trainer_kwargs)
     history = trainer.fit(train_data, epochs=epochs, batch_size=batch_size, validation_data=validation_data,

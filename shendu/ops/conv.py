@@ -226,9 +226,9 @@ def _input_from(gm, w, x_shape: tuple, geom: Geometry, out_hw: tuple):
     else:
         # one product per kernel offset, (G, kh*kw, M, Cg): each offset's block is contiguous, so
         # col2im's strided adds run over long rows instead of Cg-long pieces
-        w_off = w.reshape(G, O // G, Cg, kh * kw).transpose(0, 3, 1, 2)  # (G, kh*kw, Og, Cg)
+        w_off = array_module(w).ascontiguousarray(w.reshape(G, O // G, Cg, kh * kw).transpose(0, 3, 1, 2))
         gc = _scratch.take(xp, (G, kh * kw, gm.shape[1], Cg), gm.dtype)
-        xp.matmul(gm[:, None], w_off, out=gc)
+        xp.matmul(gm[:, None], w_off, out=gc)  # (G, M, Og) x (G, kh*kw, Og, Cg)
         c7 = gc.reshape(G, kh, kw, N, Ho, Wo, Cg).transpose(0, 3, 4, 5, 1, 2, 6)
     gx = _col2im(c7, x_shape, geom)
     _scratch.give(gc)
