@@ -142,3 +142,23 @@ def test_second_derivative_matches_torch():
 def test_bad_arguments_raise_naming_the_op(call, match):
     with pytest.raises((RuntimeError, ValueError), match=match):
         call()
+
+
+@pytest.mark.usefixtures("layout")
+def test_backward_twice_with_retain_graph_and_reused_buffers():
+    """The forward's cached window matrix goes back to the scratch pool after the first backward; a second
+    backward (retain_graph) rebuilds it, and later convolutions reusing the buffers leave earlier results intact."""
+    rng = np.random.default_rng(2)
+    x = sd.tensor(rng.standard_normal((2, 8, 6, 6)).astype(np.float32), requires_grad=True)
+    w = sd.tensor(rng.standard_normal((4, 8, 3, 3)).astype(np.float32), requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    kept = y.data.copy()
+    g = sd.tensor(rng.standard_normal(y.shape).astype(np.float32))
+    y.backward(g, retain_graph=True)
+    first = (x.grad.data.copy(), w.grad.data.copy())
+    F.conv2d(sd.randn(2, 8, 6, 6), sd.randn(4, 8, 3, 3), padding=1)  # takes the pooled buffers
+    x.grad = w.grad = None
+    y.backward(g)
+    np.testing.assert_allclose(x.grad.data, first[0], rtol=1e-6)
+    np.testing.assert_allclose(w.grad.data, first[1], rtol=1e-6)
+    np.testing.assert_array_equal(y.data, kept)

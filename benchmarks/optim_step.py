@@ -1,0 +1,74 @@
+"""Optimizer step cost: shendu.optim vs torch.optim over W1's parameter set (784x512+512, 512x512+512,
+512x10+10 float32, 0.67M parameters), gradients fixed, timed in alternation.
+
+    python -m benchmarks.optim_step                 # Adam, AdamW, SGD+momentum, RMSprop
+    python -m benchmarks.optim_step --threads 1     # PyTorch single-threaded
+
+Reports median ms per ``step()`` and the ratio shendu / PyTorch (below 1.0: shendu is faster).
+PyTorch runs its default CPU implementation (foreach=None, which picks the per-tensor loop on CPU).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from benchmarks.harness import time_interleaved
+
+SHAPES = [(512, 784), (512,), (512, 512), (512,), (10, 512), (10,)]
+CASES = {
+    "Adam": dict(lr=1e-3),
+    "AdamW": dict(lr=1e-3),
+    "SGD": dict(lr=1e-2, momentum=0.9),
+    "RMSprop": dict(lr=1e-3),
+}
+
+
+def _arrays():
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal(s, dtype=np.float32) * 0.05 for s in SHAPES]
+    grads = [rng.standard_normal(s, dtype=np.float32) * 1e-3 for s in SHAPES]
+    return params, grads
+
+
+def build_shendu(name: str):
+    import shendu as sd
+    from shendu import optim
+    from shendu.nn import Parameter
+    params, grads = _arrays()
+    ps = [Parameter(sd.tensor(p)) for p in params]
+    for p, g in zip(ps, grads):
+        p.grad = sd.tensor(g)
+    return getattr(optim, name)(ps, **CASES[name]).step
+
+
+def build_torch(name: str):
+    import torch
+    params, grads = _arrays()
+    ps = [torch.nn.Parameter(torch.from_numpy(p)) for p in params]
+    for p, g in zip(ps, grads):
+        p.grad = torch.from_numpy(g)
+    return getattr(torch.optim, name)(ps, **CASES[name]).step
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", default=list(CASES), help=f"optimizers (default: {', '.join(CASES)})")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args(argv)
+    import torch
+    torch.set_num_threads(args.threads)
+    print(f"| optimizer | shendu ms/step | PyTorch ms/step ({args.threads} threads) | ratio |")
+    print("|-----------|---------------:|------------------:|------:|")
+    for name in args.names:
+        t = time_interleaved({"shendu": build_shendu(name), "torch": build_torch(name)}, warmup=10,
+                             rounds=args.rounds)
+        ours, ref = t["shendu"], t["torch"]
+        print(f"| {name} | {ours.ms:.3f} | {ref.ms:.3f} | {ours.median_s / ref.median_s:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
