@@ -3,6 +3,7 @@
 
     python -m benchmarks.optim_step                 # Adam, AdamW, SGD+momentum, RMSprop
     python -m benchmarks.optim_step --threads 1     # PyTorch single-threaded
+    python -m benchmarks.optim_step --shendu-threads 1
 
 Reports median ms per ``step()`` and the ratio shendu / PyTorch (below 1.0: shendu is faster).
 PyTorch runs its default CPU implementation (foreach=None, which picks the per-tensor loop on CPU).
@@ -56,10 +57,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", default=list(CASES), help=f"optimizers (default: {', '.join(CASES)})")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--shendu-threads", type=int, default=None,
+                        help="shendu.optim._parallel.set_num_threads (default: the cores available)")
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args(argv)
     import torch
+
+    from shendu.optim import _parallel
     torch.set_num_threads(args.threads)
+    if args.shendu_threads is not None:
+        _parallel.set_num_threads(args.shendu_threads)
+    print(f"shendu threads: {_parallel.get_num_threads()}")
     print(f"| optimizer | shendu ms/step | PyTorch ms/step ({args.threads} threads) | ratio |")
     print("|-----------|---------------:|------------------:|------:|")
     for name in args.names:

@@ -17,6 +17,21 @@ for path in (HERE, os.path.join(HERE, "nn")):
 
 import shendu as sd  # noqa: E402
 
+# pytest -n 2 runs two workers on two cores: one BLAS (and torch) thread each, or they oversubscribe
+# the cores and mid-size matrix products slow down many times over.
+try:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+    pass
+try:
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover - torch is a test requirement
+    pass
+
 
 @pytest.fixture(autouse=True)
 def _seed():

@@ -32,7 +32,7 @@ NOISE, N_TRAIN, N_VAL, LR, BATCH = 0.3, 100, 1000, 3e-3, 32
 WIDTHS = (2, 4, 8, 16, 64, 256, 1024)
 SIZES = (25, 50, 100, 200, 400, 800, 1600)
 SMALL, LARGE = 4, 1024
-BOUNDARY_WIDTHS = (4, 16, 1024)
+BOUNDARY_WIDTHS = (4, 64, 1024)
 
 
 def moons(n: int, seed: int) -> tuple[sd.Tensor, sd.Tensor]:
@@ -69,10 +69,12 @@ def size_sweep(seed: int, steps: int, sizes=SIZES, width: int = LARGE) -> dict:
 
 # -- figures ------------------------------------------------------------------------------------
 def _plot_sweep(plt, xs, runs: list, xlabel: str, title: str, path: Path) -> None:
+    """Train and validation loss/accuracy against ``xs``; error bars: std over the training-set draws."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, ylabel in ((axes[0], "loss", "cross-entropy"), (axes[1], "accuracy", "accuracy")):
-        ax.plot(xs, [r["train"][key] for r in runs], "o-", label="training")
-        ax.plot(xs, [r["val"][key] for r in runs], "s-", label="validation")
+        for part, marker, label in (("train", "o-", "training"), ("val", "s-", "validation")):
+            ax.errorbar(xs, [r[part][key] for r in runs], yerr=[r[part + "_std"][key] for r in runs], fmt=marker,
+                        capsize=3, label=label)
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs)
         ax.set_xticklabels([str(x) for x in xs])
@@ -126,65 +128,81 @@ def _plot_boundaries(plt, runs: dict, train_data: tuple, path: Path) -> None:
 
 
 # -- the experiment -----------------------------------------------------------------------------
+def _mean_over_draws(draws: list[dict], keys) -> list[dict]:
+    """Per key: mean and std over the draws of the train/val loss and accuracy (and the gap)."""
+    out = []
+    for k in keys:
+        rs = [d[k] for d in draws]
+        row = {"epochs": rs[0].get("epochs")}
+        for part in ("train", "val"):
+            row[part] = {m: float(np.mean([r[part][m] for r in rs])) for m in ("loss", "accuracy")}
+            row[part + "_std"] = {m: float(np.std([r[part][m] for r in rs])) for m in ("loss", "accuracy")}
+        row["gap"] = float(np.mean([r["val"]["loss"] - r["train"]["loss"] for r in rs]))
+        out.append(row)
+    return out
+
+
 def run(out: Path, seed: int = 0, quick: bool = False) -> dict:
+    """(a) and (b) on ``draws`` independent training sets (seeds ``seed``, ``seed + 1``, ...), averaged;
+    the learning curves and decision boundaries are those of the first draw."""
     plt = pyplot()
     out = Path(out)
-    epochs, steps = (80, 300) if quick else (300, 1200)
+    epochs, steps, draws = (80, 300, 1) if quick else (300, 1200, 3)
     sizes = (25, 100, 400, 1600) if quick else SIZES
-    cap = capacity_sweep(seed, epochs)
-    data = size_sweep(seed, steps, sizes)
+    caps = [capacity_sweep(s, epochs) for s in range(seed, seed + draws)]
+    cap_runs = _mean_over_draws(caps, WIDTHS)
+    data_runs = _mean_over_draws([size_sweep(s, steps, sizes) for s in range(seed, seed + draws)], sizes)
 
-    cap_runs = [cap[w] for w in WIDTHS]
-    data_runs = [data[n] for n in sizes]
-    _plot_sweep(plt, list(WIDTHS), cap_runs, "hidden units (width)", f"capacity, {N_TRAIN} training points",
-                out / "overfitting_capacity.png")
-    _plot_sweep(plt, list(sizes), data_runs, "training points", f"data, width {LARGE}", out / "overfitting_data.png")
-    _plot_learning_curves(plt, cap, out / "overfitting_learning_curves.png")
-    _plot_boundaries(plt, cap, moons(N_TRAIN, seed), out / "overfitting_boundaries.png")
-
-    def gap(r):
-        return r["val"]["loss"] - r["train"]["loss"]
+    title = f"{N_TRAIN} training points" + (f", mean ± std of {draws} draws" if draws > 1 else "")
+    _plot_sweep(plt, list(WIDTHS), cap_runs, "hidden units (width)", title, out / "overfitting_capacity.png")
+    title = f"width {LARGE}" + (f", mean ± std of {draws} draws" if draws > 1 else "")
+    _plot_sweep(plt, list(sizes), data_runs, "training points", title, out / "overfitting_data.png")
+    _plot_learning_curves(plt, caps[0], out / "overfitting_learning_curves.png")
+    _plot_boundaries(plt, caps[0], moons(N_TRAIN, seed), out / "overfitting_boundaries.png")
 
     results = {
-        "seed": seed, "widths": list(WIDTHS), "sizes": list(sizes),
+        "seed": seed, "draws": draws, "widths": list(WIDTHS), "sizes": list(sizes),
         "capacity_train_loss": [r["train"]["loss"] for r in cap_runs],
         "capacity_val_loss": [r["val"]["loss"] for r in cap_runs],
-        "capacity_gap": [gap(r) for r in cap_runs],
+        "capacity_gap": [r["gap"] for r in cap_runs],
         "capacity_val_accuracy": [r["val"]["accuracy"] for r in cap_runs],
         "best_width": WIDTHS[int(np.argmin([r["val"]["loss"] for r in cap_runs]))],
         "data_train_loss": [r["train"]["loss"] for r in data_runs],
         "data_val_loss": [r["val"]["loss"] for r in data_runs],
-        "data_gap": [gap(r) for r in data_runs],
+        "data_gap": [r["gap"] for r in data_runs],
         "data_val_accuracy": [r["val"]["accuracy"] for r in data_runs],
-        "small_best_epoch": int(np.argmin(cap[SMALL]["history"]["val_loss"])) + 1,
-        "large_best_epoch": int(np.argmin(cap[LARGE]["history"]["val_loss"])) + 1,
+        "small_best_epoch": int(np.argmin(caps[0][SMALL]["history"]["val_loss"])) + 1,
+        "large_best_epoch": int(np.argmin(caps[0][LARGE]["history"]["val_loss"])) + 1,
     }
-    _write_report(out, results, cap, data, epochs, steps)
+    _write_report(out, results, cap_runs, data_runs, epochs, steps)
     return results
 
 
-def _write_report(out: Path, results: dict, cap: dict, data: dict, epochs: int, steps: int) -> None:
+def _row(first, r: dict, extra: str = "") -> str:
+    return (f"| {first} |{extra} {r['train']['loss']:.3f} | {r['val']['loss']:.3f} ± {r['val_std']['loss']:.3f} | "
+            f"{r['gap']:.3f} | {r['train']['accuracy']:.3f} | {r['val']['accuracy']:.3f} |")
+
+
+def _write_report(out: Path, results: dict, cap_runs: list, data_runs: list, epochs: int, steps: int) -> None:
+    draws = results["draws"]
+    averaged = f"Means over {draws} independent training sets (± the std over them)" if draws > 1 else \
+        "One training set (± 0: a single draw)"
     lines = ["# Over-fitting: capacity, data and learning curves", "",
              f"Two moons with noise σ = {NOISE}; {N_VAL} validation points; one-hidden-layer ReLU MLPs 2-w-2, "
-             f"Adam (lr {LR}), mini-batches of {BATCH}, no regularisation; seed {results['seed']}.", "",
+             f"Adam (lr {LR}), mini-batches of {BATCH}, no regularisation; seed {results['seed']}. {averaged}.", "",
              f"## (a) Capacity: width sweep on {N_TRAIN} training points, {epochs} epochs", "",
              "| width | parameters | train loss | val loss | gap | train acc | val acc |",
              "|---|---|---|---|---|---|---|"]
-    for w in WIDTHS:
-        r = cap[w]
-        lines.append(f"| {w} | {5 * w + 2} | {r['train']['loss']:.3f} | {r['val']['loss']:.3f} | "
-                     f"{r['val']['loss'] - r['train']['loss']:.3f} | {r['train']['accuracy']:.3f} | "
-                     f"{r['val']['accuracy']:.3f} |")
+    lines += [_row(w, r, f" {5 * w + 2} |") for w, r in zip(results["widths"], cap_runs)]
     lines += ["", f"The validation loss is lowest at width {results['best_width']}: narrower models under-fit, "
               "wider ones fit the noise — the training loss keeps falling while the gap grows.", "",
-              "![capacity](overfitting_capacity.png)", "", "![boundaries](overfitting_boundaries.png)", "",
+              "![capacity](overfitting_capacity.png)", "",
+              "Decision boundaries of the first draw: the narrow model cannot bend enough, the wide one bends "
+              "around single noisy points.", "", "![boundaries](overfitting_boundaries.png)", "",
               f"## (b) Data: width {LARGE} on growing training sets, ~{steps} optimizer steps each", "",
               "| training points | epochs | train loss | val loss | gap | train acc | val acc |",
               "|---|---|---|---|---|---|---|"]
-    for n, r in data.items():
-        lines.append(f"| {n} | {r['epochs']} | {r['train']['loss']:.3f} | {r['val']['loss']:.3f} | "
-                     f"{r['val']['loss'] - r['train']['loss']:.3f} | {r['train']['accuracy']:.3f} | "
-                     f"{r['val']['accuracy']:.3f} |")
+    lines += [_row(n, r, f" {r['epochs']} |") for n, r in zip(results["sizes"], data_runs)]
     lines += ["", "More data closes the gap: the same large model can no longer memorise its sample.", "",
               "![data](overfitting_data.png)", "",
               f"## (c) Learning curves: width {SMALL} vs width {LARGE}", "",

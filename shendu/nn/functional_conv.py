@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
+from shendu.autograd.grad_mode import is_grad_enabled
 from shendu.ops import pool
-from shendu.ops.conv import _tuple, conv2d, conv_transpose2d, fold, unfold  # noqa: F401 - re-exported
+from shendu.ops.conv import Convolution, ConvolutionTranspose, Fold, Geometry, Unfold
 from shendu.ops.index import gather, index_select
 from shendu.tensor import Tensor
 
@@ -21,6 +22,150 @@ __all__ = [
     "avg_pool2d", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "fold", "interpolate",
     "max_pool1d", "max_pool2d", "unfold", "upsample", "upsample_bilinear", "upsample_nearest",
 ]
+
+
+# -- argument handling and the 2-D convolutions ------------------------------------------------
+def _tuple(value, n: int, name: str, op: str) -> tuple:
+    """An int or a sequence of ``n`` ints -> a tuple of ``n`` Python ints."""
+    if isinstance(value, (list, tuple)):
+        out = tuple(int(v) for v in value)
+        if len(out) == 1:
+            out = out * n
+    else:
+        out = (int(value),) * n
+    if len(out) != n:
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    return out
+
+
+def _padding(padding, khw: tuple, stride: tuple, dilation: tuple, op: str) -> tuple:
+    """int, pair, 'valid' or 'same' -> (top, bottom, left, right); 'same' puts the odd pixel last."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding != "same":
+            raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+        out = []
+        for k, d in zip(khw, dilation):
+            total = d * (k - 1)
+            out += [total // 2, total - total // 2]
+        return tuple(out)
+    ph, pw = _tuple(padding, 2, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    return (ph, ph, pw, pw)
+
+
+def _geometry(op: str, khw: tuple, stride, padding, dilation, groups: int) -> Geometry:
+    stride = _tuple(stride, 2, "stride", op)
+    dilation = _tuple(dilation, 2, "dilation", op)
+    if min(stride) < 1 or min(dilation) < 1 or int(groups) < 1:
+        raise ValueError(f"{op}: stride, dilation and groups must be positive, got stride={stride}, "
+                         f"dilation={dilation}, groups={groups}")
+    return Geometry(stride, _padding(padding, khw, stride, dilation, op), dilation, int(groups))
+
+
+def _check_input(op: str, input: Tensor, weight: Tensor | None = None) -> None:
+    if input.ndim != 4:
+        raise RuntimeError(f"{op}: expected 4-D input (N, C, H, W), got shape {tuple(input.shape)}"
+                           + (" (add a batch dim with unsqueeze(0))" if input.ndim == 3 else ""))
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
+    if weight is not None:
+        if weight.ndim != 4:
+            raise RuntimeError(f"{op}: expected a 4-D weight, got shape {tuple(weight.shape)}")
+        if weight.dtype != input.dtype:
+            raise RuntimeError(f"{op}: input ({input.dtype}) and weight ({weight.dtype}) must have the same dtype")
+
+
+def _check_fits(op: str, hw: tuple, geom: Geometry, khw: tuple, input_shape: tuple) -> None:
+    pt, pb, pl, pr = geom.padding
+    padded = (hw[0] + pt + pb, hw[1] + pl + pr)
+    eff = tuple(d * (k - 1) + 1 for k, d in zip(khw, geom.dilation))
+    if eff[0] > padded[0] or eff[1] > padded[1]:
+        raise RuntimeError(f"{op}: the (dilated) kernel size {eff} is larger than the padded input size "
+                           f"{padded} (input shape {tuple(input_shape)}, padding {geom.padding})")
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1, *, _op: str = "conv2d") -> Tensor:
+    """2-D cross-correlation: input (N, C, H, W), weight (O, C/groups, kH, kW), bias (O,) -> (N, O, Ho, Wo).
+
+    ``padding`` is an int, a pair, ``'valid'`` or ``'same'`` (stride 1 only; an odd total pads one more
+    pixel at the bottom/right, as PyTorch does).
+    """
+    op = _op
+    _check_input(op, input, weight)
+    O, Cg, kh, kw = weight.shape
+    geom = _geometry(op, (kh, kw), stride, padding, dilation, groups)
+    G = geom.groups
+    if input.shape[1] != Cg * G or O % G:
+        raise RuntimeError(f"{op}: weight of shape {tuple(weight.shape)} with groups={G} expects input with "
+                           f"{Cg * G} channels and {O} divisible by {G}, got input of shape {tuple(input.shape)}")
+    if bias is not None and tuple(bias.shape) != (O,):
+        raise RuntimeError(f"{op}: expected bias of shape ({O},), got {tuple(bias.shape)}")
+    _check_fits(op, input.shape[2:], geom, (kh, kw), input.shape)
+    keep = weight.requires_grad and is_grad_enabled()
+    return Convolution.apply(input, weight, bias, geom, keep)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1, *, _op: str = "conv_transpose2d") -> Tensor:
+    """Transposed convolution: input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW) -> (N, C_out, Ho, Wo).
+
+    Ho = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1.
+    """
+    op = _op
+    _check_input(op, input, weight)
+    Cin, Cg, kh, kw = weight.shape
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple, got {padding!r}")
+    geom = _geometry(op, (kh, kw), stride, padding, dilation, groups)
+    G = geom.groups
+    if input.shape[1] != Cin or Cin % G:
+        raise RuntimeError(f"{op}: weight of shape {tuple(weight.shape)} with groups={G} expects input with "
+                           f"{Cin} channels (divisible by {G}), got input of shape {tuple(input.shape)}")
+    if bias is not None and tuple(bias.shape) != (Cg * G,):
+        raise RuntimeError(f"{op}: expected bias of shape ({Cg * G},), got {tuple(bias.shape)}")
+    oph, opw = _tuple(output_padding, 2, "output_padding", op)
+    for o, s, d in ((oph, geom.stride[0], geom.dilation[0]), (opw, geom.stride[1], geom.dilation[1])):
+        if o < 0 or (o >= s and o >= d):
+            raise ValueError(f"{op}: output_padding must be smaller than either stride or dilation, got "
+                             f"output_padding={(oph, opw)}, stride={geom.stride}, dilation={geom.dilation}")
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
+    H, W = input.shape[2:]
+    Ho = (H - 1) * sh - pt - pb + dh * (kh - 1) + oph + 1
+    Wo = (W - 1) * sw - pl - pr + dw * (kw - 1) + opw + 1
+    if Ho < 1 or Wo < 1:
+        raise RuntimeError(f"{op}: output size ({Ho}, {Wo}) is too small for input shape "
+                           f"{tuple(input.shape)}, weight shape {tuple(weight.shape)} and padding {padding!r}")
+    return ConvolutionTranspose.apply(input, weight, bias, geom, (input.shape[0], Cg * G, Ho, Wo))
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding local blocks (im2col): (N, C, H, W) -> (N, C*kH*kW, L), rows ordered (c, kh, kw)."""
+    _check_input("unfold", input)
+    khw = _tuple(kernel_size, 2, "kernel_size", "unfold")
+    geom = _geometry("unfold", khw, stride, padding, dilation, 1)
+    _check_fits("unfold", input.shape[2:], geom, khw, input.shape)
+    return Unfold.apply(input, khw, geom)
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sum sliding local blocks into an image (col2im): (N, C*kH*kW, L) -> (N, C, *output_size)."""
+    khw = _tuple(kernel_size, 2, "kernel_size", "fold")
+    hw = _tuple(output_size, 2, "output_size", "fold")
+    geom = _geometry("fold", khw, stride, padding, dilation, 1)
+    if input.ndim != 3 or input.shape[1] % (khw[0] * khw[1]):
+        raise RuntimeError(f"fold: expected input (N, C*{khw[0]}*{khw[1]}, L), got shape {tuple(input.shape)}")
+    L = geom.out_size(hw, khw)
+    if input.shape[2] != L[0] * L[1]:
+        raise RuntimeError(f"fold: output_size {hw} with kernel {khw} gives {L[0] * L[1]} blocks, but the "
+                           f"input of shape {tuple(input.shape)} has {input.shape[2]}")
+    C = input.shape[1] // (khw[0] * khw[1])
+    return Fold.apply(input, (input.shape[0], C) + hw, khw, geom)
 
 
 # -- 1-D convolutions -----------------------------------------------------------------------------
@@ -118,20 +263,6 @@ def _adaptive_args(op: str, input: Tensor, nd: int, output_size) -> tuple:
     return out
 
 
-def _bounds(size: int, out: int):
-    """PyTorch's adaptive windows: [floor(o*size/out), ceil((o+1)*size/out)) for each output o."""
-    o = np.arange(out)
-    return (o * size) // out, ((o + 1) * size + out - 1) // out
-
-
-def _average_matrix(xp, size: int, out: int, dtype):
-    """(out, size) matrix whose row o averages the o-th adaptive window."""
-    start, end = _bounds(size, out)
-    idx = np.arange(size)
-    m = ((idx >= start[:, None]) & (idx < end[:, None])) / (end - start)[:, None]
-    return Tensor._wrap(xp.asarray(m.astype(dtype)))
-
-
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed (Ho, Wo): (N, C, H, W) -> (N, C, Ho, Wo); None keeps that input size."""
     oh, ow = _adaptive_args("adaptive_avg_pool2d", input, 2, output_size)
@@ -141,21 +272,13 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
         return pool.avg_pool2d(input, pool.pool_geometry("adaptive_avg_pool2d", input.shape, k, k, (0, 0), (1, 1),
                                                          False))
     xp = input._xp()
-    out = input if ow == W else input @ _average_matrix(xp, W, ow, input.dtype).mT  # (..., H, Wo)
-    return out if oh == H else _average_matrix(xp, H, oh, input.dtype) @ out  # (..., Ho, Wo)
+    out = input if ow == W else input @ pool.average_matrix(xp, W, ow, input.dtype).mT  # (..., H, Wo)
+    return out if oh == H else pool.average_matrix(xp, H, oh, input.dtype) @ out  # (..., Ho, Wo)
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     (o,) = _adaptive_args("adaptive_avg_pool1d", input, 1, output_size)
     return adaptive_avg_pool2d(input.unsqueeze(-2), (1, o)).squeeze(-2)
-
-
-def _adaptive_window_index(size: int, out: int):
-    """(out, kmax) indices of each adaptive window, short windows padded by repeating their last index
-    (a repeat after the original never changes which maximum comes first)."""
-    start, end = _bounds(size, out)
-    k = int((end - start).max())
-    return np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
@@ -167,7 +290,7 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
         pg = pool.pool_geometry("adaptive_max_pool2d", input.shape, k, k, (0, 0), (1, 1), False)
         return pool.max_pool2d(input, pg, return_indices)
     xp = input._xp()
-    ih, iw = _adaptive_window_index(H, oh), _adaptive_window_index(W, ow)
+    ih, iw = pool.adaptive_window_index(H, oh), pool.adaptive_window_index(W, ow)
     flat = (ih[:, None, :, None] * W + iw[None, :, None, :]).reshape(oh, ow, -1)  # (Ho, Wo, kh*kw)
     flat = xp.asarray(flat)
     planes = input.data.reshape(input.shape[:-2] + (H * W,))
@@ -207,31 +330,6 @@ def _output_sizes(input: Tensor, nd: int, size, scale_factor, recompute_scale_fa
     return out, scales
 
 
-def _nearest_index(size: int, out: int, scale, exact: bool):
-    """PyTorch's nearest source index, computed in float32 as its CPU kernel does."""
-    s = np.float32(size / out if scale is None else scale)
-    dst = np.arange(out, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0))
-    return np.minimum(np.floor(dst * s).astype(np.int64), size - 1)
-
-
-def _linear_matrix(size: int, out: int, scale, align_corners: bool, dtype):
-    """(out, size) matrix of linear interpolation weights (PyTorch's source-index rule)."""
-    dst = np.arange(out, dtype=np.float32)
-    if align_corners:
-        src = dst * np.float32((size - 1) / (out - 1) if out > 1 else 0.0)
-    else:
-        s = np.float32(size / out if scale is None else scale)
-        src = np.maximum((dst + np.float32(0.5)) * s - np.float32(0.5), np.float32(0))
-    i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
-    i1 = np.minimum(i0 + 1, size - 1)
-    lam = (src - i0).astype(np.float32)
-    m = np.zeros((out, size), dtype=np.float32)
-    rows = np.arange(out)
-    np.add.at(m, (rows, i0), np.float32(1) - lam)
-    np.add.at(m, (rows, i1), lam)
-    return m.astype(dtype)
-
-
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None,
                 recompute_scale_factor: bool | None = None, antialias: bool = False) -> Tensor:
     """Resample the spatial dims of (N, C, L) or (N, C, H, W) input to ``size`` or by ``scale_factor``.
@@ -260,11 +358,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     for axis, (n, o, s) in enumerate(zip(input.shape[2:], out, scales)):
         dim = 2 + axis
         if mode.startswith("nearest"):
-            idx = _nearest_index(n, o, s, mode == "nearest-exact")
+            idx = pool.nearest_index(n, o, s, mode == "nearest-exact")
             if not np.array_equal(idx, np.arange(n)):
                 y = index_select(y, dim, Tensor._wrap(xp.asarray(idx)))
         else:
-            m = Tensor._wrap(xp.asarray(_linear_matrix(n, o, s, bool(align_corners), input.dtype)))
+            m = Tensor._wrap(xp.asarray(pool.linear_matrix(n, o, s, bool(align_corners), input.dtype)))
             y = y @ m.mT if dim == input.ndim - 1 else m @ y  # (..., n) -> (..., o) along this dim
     return y
 

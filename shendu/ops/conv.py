@@ -1,9 +1,19 @@
-"""Convolutions: conv2d, the transposed convolution, unfold (im2col) and fold (col2im).
+"""Convolution kernels and Functions behind conv2d, conv_transpose2d, unfold (im2col) and fold (col2im).
 
-The kernels work in NHWC internally. A convolution is one BLAS product per group over the window
-matrix ``cols`` of shape (M, G, Kg): M = N*Ho*Wo rows, Kg = kh*kw*C/G columns ordered
-(kh, kw, c). The tall (M, ·) orientation is where OpenBLAS is fastest for these skinny products,
-and the window copy reads runs of C contiguous floats instead of single pixels.
+The argument handling and the public functions are in ``shendu.nn.functional_conv``.
+
+The kernels build the window matrix ``cols`` (M, G, Kg) once per call from a channels-last copy of
+the input: M = N*Ho*Wo rows, Kg = kh*kw*C/G columns ordered (kh, kw, c), so the copy reads runs of
+C contiguous floats. The products then take one of two layouts, chosen by the weight's shape:
+
+* one BLAS product per group over all M rows (long reductions, Kg >= 64): the tall orientation
+  where OpenBLAS is fastest, at the price of NCHW <-> channels-last copies of the output and the
+  upstream gradient;
+* one product per image (short reductions, e.g. a first layer with C = 1): reads and writes NCHW
+  directly, so no transposes.
+
+The input gradient is one product per kernel offset followed by col2im: kh*kw strided adds, never a
+loop over pixels or images. Big temporaries come from a small pool of reusable buffers (``_Scratch``).
 
 Three Functions close under differentiation (PyTorch's own structure), so ``create_graph``
 gives higher-order gradients for free:
@@ -13,7 +23,7 @@ gives higher-order gradients for free:
     ConvolutionWeight(x, g)        the adjoint of ⋆ in its weight (dL/dw)
 
 each backward is written with the other two. Outside ``create_graph`` the first-order backward
-runs on raw arrays and reuses the forward's window matrix and the gradient's NHWC copy.
+runs on raw arrays and reuses the forward's window matrix and the gradient's channels-last copy.
 """
 from __future__ import annotations
 
@@ -117,8 +127,7 @@ def _im2col(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None):
         xh, (N, Ho, Wo, G, kh, kw, Cg), (sN, sH * sh, sW * sw, sC * Cg, sH * dh, sW * dw, sC))
     cols = _scratch.take(xp, (N, Ho, Wo, G, kh, kw, Cg), x.dtype)
     cols[...] = win
-    if xh.base is not x:
-        _scratch.give(xh)
+    _scratch.give(xh)  # the padded copy (a no-op when xh is a view of x)
     return cols.reshape(N * Ho * Wo, G, kh * kw * Cg)
 
 
@@ -381,147 +390,3 @@ class Fold(Function):
     def backward(ctx, grad):
         _, _, khw, geom = ctx.inputs
         return Unfold.apply(grad, khw, geom), None, None, None
-
-
-# -- argument handling and the functions -------------------------------------------------------
-def _tuple(value, n: int, name: str, op: str) -> tuple:
-    """An int or a sequence of ``n`` ints -> a tuple of ``n`` Python ints."""
-    if isinstance(value, (list, tuple)):
-        out = tuple(int(v) for v in value)
-        if len(out) == 1:
-            out = out * n
-    else:
-        out = (int(value),) * n
-    if len(out) != n:
-        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-    return out
-
-
-def _padding(padding, khw: tuple, stride: tuple, dilation: tuple, op: str) -> tuple:
-    """int, pair, 'valid' or 'same' -> (top, bottom, left, right); 'same' puts the odd pixel last."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return (0, 0, 0, 0)
-        if padding != "same":
-            raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
-        if any(s != 1 for s in stride):
-            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
-        out = []
-        for k, d in zip(khw, dilation):
-            total = d * (k - 1)
-            out += [total // 2, total - total // 2]
-        return tuple(out)
-    ph, pw = _tuple(padding, 2, "padding", op)
-    if ph < 0 or pw < 0:
-        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
-    return (ph, ph, pw, pw)
-
-
-def _geometry(op: str, khw: tuple, stride, padding, dilation, groups: int) -> Geometry:
-    stride = _tuple(stride, 2, "stride", op)
-    dilation = _tuple(dilation, 2, "dilation", op)
-    if min(stride) < 1 or min(dilation) < 1 or int(groups) < 1:
-        raise ValueError(f"{op}: stride, dilation and groups must be positive, got stride={stride}, "
-                         f"dilation={dilation}, groups={groups}")
-    return Geometry(stride, _padding(padding, khw, stride, dilation, op), dilation, int(groups))
-
-
-def _check_input(op: str, input: Tensor, weight: Tensor | None = None) -> None:
-    if input.ndim != 4:
-        raise RuntimeError(f"{op}: expected 4-D input (N, C, H, W), got shape {tuple(input.shape)}"
-                           + (" (add a batch dim with unsqueeze(0))" if input.ndim == 3 else ""))
-    if input.dtype.kind != "f":
-        raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
-    if weight is not None:
-        if weight.ndim != 4:
-            raise RuntimeError(f"{op}: expected a 4-D weight, got shape {tuple(weight.shape)}")
-        if weight.dtype != input.dtype:
-            raise RuntimeError(f"{op}: input ({input.dtype}) and weight ({weight.dtype}) must have the same dtype")
-
-
-def _check_fits(op: str, hw: tuple, geom: Geometry, khw: tuple, input_shape: tuple) -> None:
-    pt, pb, pl, pr = geom.padding
-    padded = (hw[0] + pt + pb, hw[1] + pl + pr)
-    eff = tuple(d * (k - 1) + 1 for k, d in zip(khw, geom.dilation))
-    if eff[0] > padded[0] or eff[1] > padded[1]:
-        raise RuntimeError(f"{op}: the (dilated) kernel size {eff} is larger than the padded input size "
-                           f"{padded} (input shape {tuple(input_shape)}, padding {geom.padding})")
-
-
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1, *, _op: str = "conv2d") -> Tensor:
-    """2-D cross-correlation: input (N, C, H, W), weight (O, C/groups, kH, kW), bias (O,) -> (N, O, Ho, Wo).
-
-    ``padding`` is an int, a pair, ``'valid'`` or ``'same'`` (stride 1 only; an odd total pads one more
-    pixel at the bottom/right, as PyTorch does).
-    """
-    op = _op
-    _check_input(op, input, weight)
-    O, Cg, kh, kw = weight.shape
-    geom = _geometry(op, (kh, kw), stride, padding, dilation, groups)
-    G = geom.groups
-    if input.shape[1] != Cg * G or O % G:
-        raise RuntimeError(f"{op}: weight of shape {tuple(weight.shape)} with groups={G} expects input with "
-                           f"{Cg * G} channels and {O} divisible by {G}, got input of shape {tuple(input.shape)}")
-    if bias is not None and tuple(bias.shape) != (O,):
-        raise RuntimeError(f"{op}: expected bias of shape ({O},), got {tuple(bias.shape)}")
-    _check_fits(op, input.shape[2:], geom, (kh, kw), input.shape)
-    keep = weight.requires_grad and is_grad_enabled()
-    return Convolution.apply(input, weight, bias, geom, keep)
-
-
-def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-                     output_padding=0, groups: int = 1, dilation=1, *, _op: str = "conv_transpose2d") -> Tensor:
-    """Transposed convolution: input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW) -> (N, C_out, Ho, Wo).
-
-    Ho = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1.
-    """
-    op = _op
-    _check_input(op, input, weight)
-    Cin, Cg, kh, kw = weight.shape
-    if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int or a tuple, got {padding!r}")
-    geom = _geometry(op, (kh, kw), stride, padding, dilation, groups)
-    G = geom.groups
-    if input.shape[1] != Cin or Cin % G:
-        raise RuntimeError(f"{op}: weight of shape {tuple(weight.shape)} with groups={G} expects input with "
-                           f"{Cin} channels (divisible by {G}), got input of shape {tuple(input.shape)}")
-    if bias is not None and tuple(bias.shape) != (Cg * G,):
-        raise RuntimeError(f"{op}: expected bias of shape ({Cg * G},), got {tuple(bias.shape)}")
-    oph, opw = _tuple(output_padding, 2, "output_padding", op)
-    for o, s, d in ((oph, geom.stride[0], geom.dilation[0]), (opw, geom.stride[1], geom.dilation[1])):
-        if o < 0 or (o >= s and o >= d):
-            raise ValueError(f"{op}: output_padding must be smaller than either stride or dilation, got "
-                             f"output_padding={(oph, opw)}, stride={geom.stride}, dilation={geom.dilation}")
-    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
-    H, W = input.shape[2:]
-    Ho = (H - 1) * sh - pt - pb + dh * (kh - 1) + oph + 1
-    Wo = (W - 1) * sw - pl - pr + dw * (kw - 1) + opw + 1
-    if Ho < 1 or Wo < 1:
-        raise RuntimeError(f"{op}: output size ({Ho}, {Wo}) is too small for input shape "
-                           f"{tuple(input.shape)}, weight shape {tuple(weight.shape)} and padding {padding!r}")
-    return ConvolutionTranspose.apply(input, weight, bias, geom, (input.shape[0], Cg * G, Ho, Wo))
-
-
-def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
-    """Sliding local blocks (im2col): (N, C, H, W) -> (N, C*kH*kW, L), rows ordered (c, kh, kw)."""
-    _check_input("unfold", input)
-    khw = _tuple(kernel_size, 2, "kernel_size", "unfold")
-    geom = _geometry("unfold", khw, stride, padding, dilation, 1)
-    _check_fits("unfold", input.shape[2:], geom, khw, input.shape)
-    return Unfold.apply(input, khw, geom)
-
-
-def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
-    """Sum sliding local blocks into an image (col2im): (N, C*kH*kW, L) -> (N, C, *output_size)."""
-    khw = _tuple(kernel_size, 2, "kernel_size", "fold")
-    hw = _tuple(output_size, 2, "output_size", "fold")
-    geom = _geometry("fold", khw, stride, padding, dilation, 1)
-    if input.ndim != 3 or input.shape[1] % (khw[0] * khw[1]):
-        raise RuntimeError(f"fold: expected input (N, C*{khw[0]}*{khw[1]}, L), got shape {tuple(input.shape)}")
-    L = geom.out_size(hw, khw)
-    if input.shape[2] != L[0] * L[1]:
-        raise RuntimeError(f"fold: output_size {hw} with kernel {khw} gives {L[0] * L[1]} blocks, but the "
-                           f"input of shape {tuple(input.shape)} has {input.shape[2]}")
-    C = input.shape[1] // (khw[0] * khw[1])
-    return Fold.apply(input, (input.shape[0], C) + hw, khw, geom)

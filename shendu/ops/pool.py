@@ -8,11 +8,14 @@ pairs so that every backward is itself differentiable (higher-order gradients):
     PoolSum(x) (window sums)     PoolSumT(g) = its adjoint (and its gradient)
 
 ``code`` is the kernel offset (i*kw + j) of each window's maximum, the small int cache of the max.
+The index and weight-matrix builders of the adaptive pools and of ``interpolate`` close the file.
 """
 from __future__ import annotations
 
 import math
 from typing import NamedTuple
+
+import numpy as np
 
 from shendu.autograd.function import Function
 from shendu.backend import array_module
@@ -251,3 +254,51 @@ def avg_pool2d(input: Tensor, pg: PoolGeometry, count_include_pad: bool = True,
     if divisor_override:
         return sums * (1.0 / divisor_override)
     return sums * Tensor._wrap(avg_divisor(input._xp(), input.shape[-2:], pg, count_include_pad, input.dtype))
+
+
+# -- index and matrix builders of the adaptive pools and of resampling (NumPy, on the host) ----
+def adaptive_bounds(size: int, out: int):
+    """PyTorch's adaptive windows: [floor(o*size/out), ceil((o+1)*size/out)) for each output o."""
+    o = np.arange(out)
+    return (o * size) // out, ((o + 1) * size + out - 1) // out
+
+
+def average_matrix(xp, size: int, out: int, dtype):
+    """(out, size) matrix whose row o averages the o-th adaptive window."""
+    start, end = adaptive_bounds(size, out)
+    idx = np.arange(size)
+    m = ((idx >= start[:, None]) & (idx < end[:, None])) / (end - start)[:, None]
+    return Tensor._wrap(xp.asarray(m.astype(dtype)))
+
+
+def adaptive_window_index(size: int, out: int):
+    """(out, kmax) indices of each adaptive window, short windows padded by repeating their last index
+    (a repeat after the original never changes which maximum comes first)."""
+    start, end = adaptive_bounds(size, out)
+    k = int((end - start).max())
+    return np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)
+
+
+def nearest_index(size: int, out: int, scale, exact: bool):
+    """PyTorch's nearest source index, computed in float32 as its CPU kernel does."""
+    s = np.float32(size / out if scale is None else scale)
+    dst = np.arange(out, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0))
+    return np.minimum(np.floor(dst * s).astype(np.int64), size - 1)
+
+
+def linear_matrix(size: int, out: int, scale, align_corners: bool, dtype):
+    """(out, size) matrix of linear interpolation weights (PyTorch's source-index rule)."""
+    dst = np.arange(out, dtype=np.float32)
+    if align_corners:
+        src = dst * np.float32((size - 1) / (out - 1) if out > 1 else 0.0)
+    else:
+        s = np.float32(size / out if scale is None else scale)
+        src = np.maximum((dst + np.float32(0.5)) * s - np.float32(0.5), np.float32(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
+    i1 = np.minimum(i0 + 1, size - 1)
+    lam = (src - i0).astype(np.float32)
+    m = np.zeros((out, size), dtype=np.float32)
+    rows = np.arange(out)
+    np.add.at(m, (rows, i0), np.float32(1) - lam)
+    np.add.at(m, (rows, i1), lam)
+    return m.astype(dtype)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shendu import backend
-from shendu.optim.adam import _ema_sq_
+from shendu.optim.adam import _ema_sq_, _grad_with_decay
 from shendu.optim.optimizer import Optimizer
 
 
@@ -42,17 +42,22 @@ class Adadelta(Optimizer):
         if "rho" in group:
             self._check(0.0 <= float(group["rho"]) <= 1.0, "rho value", group["rho"], "0 <= rho <= 1")
 
-    def _update(self, p, grad, state: dict, group: dict) -> None:
-        xp = backend.array_module(p)
+    def _prepare(self, p, grad, state: dict, group: dict):
         if not state:
             state["step"] = self._step_tensor()
             state["square_avg"] = self._zeros_like(p)
             state["acc_delta"] = self._zeros_like(p)
         self._next_step(state)
-        lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])
-        tmp, delta = self._buffer(p, 0), self._buffer(p, 2)
-        g, sign = self._grad_with_decay(p, grad, float(group["weight_decay"]), group["maximize"], self._buffer(p, 1))
-        v, u = state["square_avg"].data, state["acc_delta"].data
+        consts = dict(lr=float(group["lr"]), rho=float(group["rho"]), eps=float(group["eps"]),
+                      l2=float(group["weight_decay"]), maximize=group["maximize"])
+        return (p, grad, state["square_avg"].data, state["acc_delta"].data), consts
+
+    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
+        p, grad, v, u = arrays
+        xp = backend.array_module(p)
+        rho, eps = c["rho"], c["eps"]
+        tmp, delta = scratch.get(p, 0), scratch.get(p, 2)
+        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
         _ema_sq_(xp, v, g, rho, tmp)
         xp.add(v, eps, out=tmp)
         xp.sqrt(tmp, out=tmp)
@@ -61,5 +66,5 @@ class Adadelta(Optimizer):
         delta /= tmp
         delta *= g  # the sign of a maximized gradient cancels in delta² and is applied in the last line
         _ema_sq_(xp, u, delta, rho, tmp)
-        delta *= sign * lr
+        delta *= sign * c["lr"]
         p -= delta

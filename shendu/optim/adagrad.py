@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shendu import backend
+from shendu.optim.adam import _grad_with_decay
 from shendu.optim.optimizer import Optimizer
 from shendu.tensor import Tensor
 
@@ -47,20 +48,24 @@ class Adagrad(Optimizer):
             self._check(float(group["initial_accumulator_value"]) >= 0, "initial_accumulator_value",
                         group["initial_accumulator_value"], "initial_accumulator_value >= 0")
 
-    def _update(self, p, grad, state: dict, group: dict) -> None:
-        xp = backend.array_module(p)
+    def _prepare(self, p, grad, state: dict, group: dict):
         if not state:
             state["step"] = self._step_tensor()
-            state["sum"] = Tensor._wrap(xp.full_like(p, float(group["initial_accumulator_value"])))
+            state["sum"] = Tensor._wrap(backend.array_module(p).full_like(p, float(group["initial_accumulator_value"])))
         step = self._next_step(state)
-        clr = float(group["lr"]) / (1.0 + (step - 1.0) * float(group["lr_decay"]))
-        tmp = self._buffer(p, 0)
-        g, sign = self._grad_with_decay(p, grad, float(group["weight_decay"]), group["maximize"], self._buffer(p, 1))
-        s = state["sum"].data
+        consts = dict(clr=float(group["lr"]) / (1.0 + (step - 1.0) * float(group["lr_decay"])),
+                      eps=float(group["eps"]), l2=float(group["weight_decay"]), maximize=group["maximize"])
+        return (p, grad, state["sum"].data), consts
+
+    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
+        p, grad, s = arrays
+        xp = backend.array_module(p)
+        tmp = scratch.get(p, 0)
+        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
         xp.multiply(g, g, out=tmp)
         s += tmp
         xp.sqrt(s, out=tmp)
-        tmp += float(group["eps"])
+        tmp += c["eps"]
         xp.divide(g, tmp, out=tmp)
-        tmp *= sign * clr
+        tmp *= sign * c["clr"]
         p -= tmp

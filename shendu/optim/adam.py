@@ -17,6 +17,20 @@ from shendu import backend
 from shendu.optim.optimizer import Optimizer
 
 
+def _grad_with_decay(xp, p, grad, weight_decay: float, maximize: bool, scratch):
+    """(g, sign), sign * g being the gradient to use: ±grad, or with L2 weight decay grad + wd * p
+    (in scratch slot 1). Folding maximize's sign into the caller's coefficients saves a pass."""
+    if weight_decay == 0:
+        return grad, (-1.0 if maximize else 1.0)
+    out = scratch.get(p, 1)
+    xp.multiply(p, weight_decay, out=out)
+    if maximize:
+        xp.subtract(out, grad, out=out)
+    else:
+        xp.add(out, grad, out=out)
+    return out, 1.0
+
+
 def _ema_(xp, avg, g, beta: float, scale: float, tmp) -> None:
     """avg <- beta * avg + (1 - beta) * scale * g, in three passes (tmp is overwritten)."""
     xp.multiply(g, scale * (1.0 - beta), out=tmp)
@@ -70,39 +84,42 @@ class Adam(Optimizer):
     def _check_group(self, group: dict) -> None:
         self._check_common(group, "lr", "eps", "betas", "weight_decay")
 
-    def _update(self, p, grad, state: dict, group: dict) -> None:
-        xp = backend.array_module(p)
+    def _prepare(self, p, grad, state: dict, group: dict):
         amsgrad = group["amsgrad"]
         if not state:
             state["step"] = self._step_tensor()
             state["exp_avg"] = self._zeros_like(p)
             state["exp_avg_sq"] = self._zeros_like(p)
-            if amsgrad:
-                state["max_exp_avg_sq"] = self._zeros_like(p)
+        if amsgrad and "max_exp_avg_sq" not in state:  # (also when amsgrad is switched on mid-training)
+            state["max_exp_avg_sq"] = self._zeros_like(p)
         step = self._next_step(state)
-        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        lr, wd = float(group["lr"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        tmp = self._buffer(p, 0)
-        if wd != 0 and group.get("decoupled_weight_decay", False):
-            p *= 1.0 - lr * wd
-            g, sign = grad, (-1.0 if group["maximize"] else 1.0)
-        else:
-            g, sign = self._grad_with_decay(p, grad, wd, group["maximize"], self._buffer(p, 1))
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-        _ema_(xp, m, g, beta1, sign, tmp)
-        _ema_sq_(xp, v, g, beta2, tmp)
-        if amsgrad:
-            if "max_exp_avg_sq" not in state:  # amsgrad switched on mid-training
-                state["max_exp_avg_sq"] = self._zeros_like(p)
-            v_max = state["max_exp_avg_sq"].data
-            xp.maximum(v_max, v, out=v_max)
-            v = v_max
         bc1 = 1.0 - beta1 ** step
         bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
+        decoupled = wd != 0 and group.get("decoupled_weight_decay", False)
+        consts = dict(beta1=beta1, beta2=beta2, maximize=group["maximize"], l2=0.0 if decoupled else wd,
+                      shrink=1.0 - lr * wd if decoupled else 1.0, eps=float(group["eps"]) * bc2_sqrt,
+                      step_size=lr * bc2_sqrt / bc1)
+        arrays = (p, grad, state["exp_avg"].data, state["exp_avg_sq"].data)
+        return (arrays + (state["max_exp_avg_sq"].data,) if amsgrad else arrays), consts
+
+    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
+        p, grad, m, v = arrays[:4]
+        xp = backend.array_module(p)
+        tmp = scratch.get(p, 0)
+        if c["shrink"] != 1.0:
+            p *= c["shrink"]
+        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
+        _ema_(xp, m, g, c["beta1"], sign, tmp)
+        _ema_sq_(xp, v, g, c["beta2"], tmp)
+        if len(arrays) == 5:  # AMSGrad: normalize by the running maximum of v
+            xp.maximum(arrays[4], v, out=arrays[4])
+            v = arrays[4]
         xp.sqrt(v, out=tmp)
-        tmp += eps * bc2_sqrt
+        tmp += c["eps"]
         xp.divide(m, tmp, out=tmp)
-        tmp *= lr * bc2_sqrt / bc1
+        tmp *= c["step_size"]
         p -= tmp
 
 
@@ -141,25 +158,29 @@ class Adamax(Adam):
                         differentiable=differentiable, capturable=capturable)
         Optimizer.__init__(self, params, defaults)
 
-    def _update(self, p, grad, state: dict, group: dict) -> None:
-        xp = backend.array_module(p)
+    def _prepare(self, p, grad, state: dict, group: dict):
         if not state:
             state["step"] = self._step_tensor()
             state["exp_avg"] = self._zeros_like(p)
             state["exp_inf"] = self._zeros_like(p)
         step = self._next_step(state)
-        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        tmp = self._buffer(p, 0)
-        g, sign = self._grad_with_decay(p, grad, wd, group["maximize"], self._buffer(p, 1))
-        m, u = state["exp_avg"].data, state["exp_inf"].data
-        _ema_(xp, m, g, beta1, sign, tmp)
-        u *= beta2
+        consts = dict(beta1=beta1, beta2=beta2, eps=float(group["eps"]), l2=float(group["weight_decay"]),
+                      maximize=group["maximize"], step_size=float(group["lr"]) / (1.0 - beta1 ** step))
+        return (p, grad, state["exp_avg"].data, state["exp_inf"].data), consts
+
+    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
+        p, grad, m, u = arrays
+        xp = backend.array_module(p)
+        tmp = scratch.get(p, 0)
+        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
+        _ema_(xp, m, g, c["beta1"], sign, tmp)
+        u *= c["beta2"]
         xp.abs(g, out=tmp)
-        tmp += eps
+        tmp += c["eps"]
         xp.maximum(u, tmp, out=u)
         xp.divide(m, u, out=tmp)
-        tmp *= lr / (1.0 - beta1 ** step)
+        tmp *= c["step_size"]
         p -= tmp
 
 
@@ -197,8 +218,7 @@ class NAdam(Adam):
             self._check(float(group["momentum_decay"]) >= 0, "momentum_decay value", group["momentum_decay"],
                         "momentum_decay >= 0")
 
-    def _update(self, p, grad, state: dict, group: dict) -> None:
-        xp = backend.array_module(p)
+    def _prepare(self, p, grad, state: dict, group: dict):
         if not state:
             state["step"] = self._step_tensor()
             state["mu_product"] = self._step_tensor()
@@ -206,29 +226,35 @@ class NAdam(Adam):
             state["exp_avg"] = self._zeros_like(p)
             state["exp_avg_sq"] = self._zeros_like(p)
         step = self._next_step(state)
-        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        lr, wd = float(group["lr"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         psi = float(group["momentum_decay"])
-        tmp, tmp2 = self._buffer(p, 0), self._buffer(p, 2)
-        if wd != 0 and group["decoupled_weight_decay"]:
-            p *= 1.0 - lr * wd
-            g, sign = grad, (-1.0 if group["maximize"] else 1.0)
-        else:
-            g, sign = self._grad_with_decay(p, grad, wd, group["maximize"], self._buffer(p, 1))
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
         mu_product = state["mu_product"].data
         mu_product *= mu  # kept in float32, as PyTorch does
         mu_prod = float(mu_product)
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-        _ema_(xp, m, g, beta1, sign, tmp)
-        _ema_sq_(xp, v, g, beta2, tmp)
-        # denom = sqrt(v / bc2) + eps; the update is c_g * g + c_m * m over denom = c_m * (g * c_g/c_m + m) / denom
+        decoupled = wd != 0 and group["decoupled_weight_decay"]
+        consts = dict(beta1=beta1, beta2=beta2, maximize=group["maximize"], l2=0.0 if decoupled else wd,
+                      shrink=1.0 - lr * wd if decoupled else 1.0, eps=float(group["eps"]),
+                      inv_bc2_sqrt=1.0 / math.sqrt(1.0 - beta2 ** step),
+                      c_g=lr * (1.0 - mu) / (1.0 - mu_prod), c_m=lr * mu_next / (1.0 - mu_prod * mu_next))
+        return (p, grad, state["exp_avg"].data, state["exp_avg_sq"].data), consts
+
+    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
+        p, grad, m, v = arrays
+        xp = backend.array_module(p)
+        tmp, tmp2 = scratch.get(p, 0), scratch.get(p, 2)
+        if c["shrink"] != 1.0:
+            p *= c["shrink"]
+        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
+        _ema_(xp, m, g, c["beta1"], sign, tmp)
+        _ema_sq_(xp, v, g, c["beta2"], tmp)
+        # denom = sqrt(v / bc2) + eps; the update c_g g + c_m m over it is c_m (g c_g / c_m + m) / denom
         xp.sqrt(v, out=tmp)
-        tmp *= 1.0 / math.sqrt(1.0 - beta2 ** step)
-        tmp += eps
-        c_g = sign * lr * (1.0 - mu) / (1.0 - mu_prod)
-        c_m = lr * mu_next / (1.0 - mu_prod * mu_next)
+        tmp *= c["inv_bc2_sqrt"]
+        tmp += c["eps"]
+        c_g, c_m = sign * c["c_g"], c["c_m"]
         if c_m == 0.0:  # beta1 = 0: no momentum term
             xp.divide(g, tmp, out=tmp2)
             tmp2 *= c_g

@@ -35,16 +35,21 @@ class Lion(Optimizer):
     def _check_group(self, group: dict) -> None:
         self._check_common(group, "lr", "betas", "weight_decay")
 
-    def _update(self, p, grad, state: dict, group: dict) -> None:
-        xp = backend.array_module(p)
+    def _prepare(self, p, grad, state: dict, group: dict):
         if not state:
             state["exp_avg"] = self._zeros_like(p)
         lr, wd = float(group["lr"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        sign = -1.0 if group["maximize"] else 1.0
-        m, tmp = state["exp_avg"].data, self._buffer(p, 0)
-        if wd != 0:
-            p *= 1.0 - lr * wd
+        consts = dict(lr=lr, shrink=1.0 - lr * wd, beta1=beta1, beta2=beta2,
+                      sign=-1.0 if group["maximize"] else 1.0)
+        return (p, grad, state["exp_avg"].data), consts
+
+    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
+        p, grad, m = arrays
+        xp = backend.array_module(p)
+        tmp, sign, beta1 = scratch.get(p, 0), c["sign"], c["beta1"]
+        if c["shrink"] != 1.0:
+            p *= c["shrink"]
         # sign(c) = sign(c / (1 - beta1)) = sign(g + beta1 / (1 - beta1) m): two passes instead of three
         xp.multiply(m, beta1 / (1.0 - beta1), out=tmp)
         if sign > 0:
@@ -52,8 +57,8 @@ class Lion(Optimizer):
         else:
             tmp -= grad
         xp.sign(tmp, out=tmp)
-        tmp *= lr
+        tmp *= c["lr"]
         p -= tmp
-        xp.multiply(grad, sign * (1.0 - beta2), out=tmp)  # m <- beta2 m + (1 - beta2) g
-        m *= beta2
+        xp.multiply(grad, sign * (1.0 - c["beta2"]), out=tmp)  # m <- beta2 m + (1 - beta2) g
+        m *= c["beta2"]
         m += tmp

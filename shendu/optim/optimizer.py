@@ -2,12 +2,17 @@
 
 Every optimizer updates ``p.data`` (the raw array) in place, with the array module's ufuncs and
 ``out=`` arguments, so a step records no graph and allocates nothing after the first: moments live in
-``state[p]`` and temporaries in scratch buffers that the optimizer keeps (``_scratch``), shared by
-all parameters of one dtype and device.
+``state[p]`` and temporaries in scratch buffers that the optimizer keeps (one set per thread, shared
+by all parameters of one dtype and device).
 
-Subclasses implement ``_update(p, grad, state, group)`` for one parameter (``p`` and ``grad`` are raw
-arrays, ``state`` that parameter's dict, ``group`` its options) and, if they check their options,
-``_check_group(group)``.
+Subclasses implement two halves of the update (``shendu.optim._parallel`` runs the second over
+chunks of the parameters on several threads):
+
+- ``_prepare(p, grad, state, group) -> (arrays, consts) | None``: per parameter, once per step:
+  create the state, count the step, compute the scalars. ``p`` and ``grad`` are raw arrays.
+- ``_apply(arrays, consts, scratch)``: the elementwise update of ``arrays = (p, grad, *state arrays)``.
+
+and, if they check their options, ``_check_group(group)``.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from typing import Any
 
 from shendu import backend
 from shendu.autograd.grad_mode import enable_grad
+from shendu.optim._parallel import run_tasks
 from shendu.tensor import Tensor
 
 
@@ -48,7 +54,7 @@ class Optimizer:
         self.defaults = defaults
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        self._scratch: dict = {}
+        self._scratch: list = []  # one Scratch per thread that runs updates (see _parallel)
         self._check_group(defaults)
         if isinstance(params, Tensor):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or dicts, got a single Tensor of "
@@ -164,44 +170,29 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        tasks = []
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p.data, p.grad.data, self.state[p], group)
+                    task = self._prepare(p.data, p.grad.data, self.state[p], group)
+                    if task is not None:
+                        tasks.append(task)
+        run_tasks(self._apply, tasks, self._scratch)
         return loss
 
-    def _update(self, p, grad, state: dict, group: dict) -> None:
-        raise NotImplementedError(f"{self._name} does not implement _update")
+    def _prepare(self, p, grad, state: dict, group: dict):
+        """Per-parameter bookkeeping before the update: create the state, count the step, compute the
+        scalars. Returns ``(arrays, consts)`` for ``_apply`` (arrays: p, grad, then state arrays, all of
+        p's shape), or None when there is nothing to update."""
+        raise NotImplementedError(f"{self._name} does not implement _prepare")
+
+    def _apply(self, arrays: tuple, consts, scratch) -> None:
+        """The elementwise update, in place, on ``arrays`` (whole parameters or flat chunks of them).
+
+        ``scratch.get(like, slot)`` gives temporaries; it may run on any thread, chunk by chunk."""
+        raise NotImplementedError(f"{self._name} does not implement _apply")
 
     # -- helpers for the updates -----------------------------------------------------------------
-    def _buffer(self, like, slot: int = 0):
-        """A scratch array shaped and typed like ``like``; slot k is distinct from slot j != k.
-
-        One flat buffer per (slot, dtype, device) serves every parameter, sized for the largest.
-        """
-        key = (slot, like.dtype, type(like))
-        buf = self._scratch.get(key)
-        n = like.size
-        if buf is None or buf.size < n:
-            buf = backend.array_module(like).empty(n, dtype=like.dtype)
-            self._scratch[key] = buf
-        return buf[:n].reshape(like.shape)
-
-    def _grad_with_decay(self, p, grad, weight_decay: float, maximize: bool, out):
-        """(g, sign) with sign * g the gradient to use: ±grad, or with L2 weight decay grad + wd * p in ``out``.
-
-        Folding maximize's sign into the caller's coefficients saves a pass over the gradient.
-        """
-        xp = backend.array_module(p)
-        if weight_decay == 0:
-            return grad, (-1.0 if maximize else 1.0)
-        xp.multiply(p, weight_decay, out=out)
-        if maximize:
-            xp.subtract(out, grad, out=out)
-        else:
-            xp.add(out, grad, out=out)
-        return out, 1.0
-
     @staticmethod
     def _zeros_like(p) -> Tensor:
         return Tensor._wrap(backend.array_module(p).zeros_like(p))
@@ -268,7 +259,7 @@ class Optimizer:
 
     def __getstate__(self) -> dict:
         d = dict(self.__dict__)
-        d["_scratch"] = {}
+        d["_scratch"] = []
         return d
 
     def __repr__(self) -> str:

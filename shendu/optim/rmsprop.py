@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shendu import backend
-from shendu.optim.adam import _ema_, _ema_sq_
+from shendu.optim.adam import _ema_, _ema_sq_, _grad_with_decay
 from shendu.optim.optimizer import Optimizer
 
 
@@ -45,44 +45,47 @@ class RMSprop(Optimizer):
         if "alpha" in group:
             self._check(float(group["alpha"]) >= 0, "alpha value", group["alpha"], "alpha >= 0")
 
-    def _update(self, p, grad, state: dict, group: dict) -> None:
-        xp = backend.array_module(p)
+    def _prepare(self, p, grad, state: dict, group: dict):
         momentum, centered = float(group["momentum"]), group["centered"]
         if not state:
             state["step"] = self._step_tensor()
             state["square_avg"] = self._zeros_like(p)
-            if momentum > 0:
-                state["momentum_buffer"] = self._zeros_like(p)
-            if centered:
-                state["grad_avg"] = self._zeros_like(p)
+        if momentum > 0 and "momentum_buffer" not in state:
+            state["momentum_buffer"] = self._zeros_like(p)
+        if centered and "grad_avg" not in state:
+            state["grad_avg"] = self._zeros_like(p)
         self._next_step(state)
-        lr, alpha = float(group["lr"]), float(group["alpha"])
-        tmp = self._buffer(p, 0)
-        g, sign = self._grad_with_decay(p, grad, float(group["weight_decay"]), group["maximize"], self._buffer(p, 1))
-        v = state["square_avg"].data
-        _ema_sq_(xp, v, g, alpha, tmp)
-        if centered:
-            if "grad_avg" not in state:
-                state["grad_avg"] = self._zeros_like(p)
-            g_avg = state["grad_avg"].data
-            _ema_(xp, g_avg, g, alpha, sign, tmp)
+        consts = dict(lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]), momentum=momentum,
+                      centered=centered, l2=float(group["weight_decay"]), maximize=group["maximize"])
+        arrays = (p, grad, state["square_avg"].data,
+                  state["momentum_buffer"].data if momentum > 0 else None,
+                  state["grad_avg"].data if centered else None)
+        return tuple(a for a in arrays if a is not None), consts
+
+    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
+        p, grad, v, *rest = arrays
+        b = rest.pop(0) if c["momentum"] > 0 else None
+        g_avg = rest.pop(0) if c["centered"] else None
+        xp = backend.array_module(p)
+        tmp = scratch.get(p, 0)
+        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
+        _ema_sq_(xp, v, g, c["alpha"], tmp)
+        if g_avg is not None:
+            _ema_(xp, g_avg, g, c["alpha"], sign, tmp)
             xp.multiply(g_avg, g_avg, out=tmp)
             xp.subtract(v, tmp, out=tmp)
             xp.sqrt(tmp, out=tmp)
         else:
             xp.sqrt(v, out=tmp)
-        tmp += float(group["eps"])
+        tmp += c["eps"]
         xp.divide(g, tmp, out=tmp)
-        if momentum > 0:
-            if "momentum_buffer" not in state:
-                state["momentum_buffer"] = self._zeros_like(p)
-            b = state["momentum_buffer"].data
-            b *= momentum
+        if b is not None:
+            b *= c["momentum"]
             if sign > 0:
                 b += tmp
             else:
                 b -= tmp
-            xp.multiply(b, lr, out=tmp)
+            xp.multiply(b, c["lr"], out=tmp)
         else:
-            tmp *= sign * lr
+            tmp *= sign * c["lr"]
         p -= tmp

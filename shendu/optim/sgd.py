@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shendu import backend
+from shendu.optim.adam import _grad_with_decay
 from shendu.optim.optimizer import Optimizer
-from shendu.tensor import Tensor
 
 
 class SGD(Optimizer):
@@ -44,35 +44,45 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got momentum="
                              f"{group.get('momentum')} and dampening={group.get('dampening')}")
 
-    def _update(self, p, grad, state: dict, group: dict) -> None:
+    def _prepare(self, p, grad, state: dict, group: dict):
+        momentum = float(group["momentum"])
+        first = False
+        if momentum != 0 and state.get("momentum_buffer") is None:
+            state["momentum_buffer"] = self._zeros_like(p)
+            first = True  # the first step starts the buffer at the gradient, undamped
+        consts = dict(lr=float(group["lr"]), momentum=momentum, damp=1.0 - float(group["dampening"]),
+                      nesterov=group["nesterov"], l2=float(group["weight_decay"]), maximize=group["maximize"],
+                      first=first)
+        arrays = (p, grad, state["momentum_buffer"].data) if momentum != 0 else (p, grad)
+        return arrays, consts
+
+    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
+        p, grad = arrays[:2]
         xp = backend.array_module(p)
-        lr, momentum = float(group["lr"]), float(group["momentum"])
-        tmp = self._buffer(p, 0)
-        g, sign = self._grad_with_decay(p, grad, float(group["weight_decay"]), group["maximize"], self._buffer(p, 1))
-        if momentum == 0:
-            xp.multiply(g, sign * lr, out=tmp)
+        tmp = scratch.get(p, 0)
+        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
+        if len(arrays) == 2:
+            xp.multiply(g, sign * c["lr"], out=tmp)
             p -= tmp
             return
-        buf = state.get("momentum_buffer")
-        if buf is None:  # the first step starts the buffer at the gradient, undamped
-            buf = state["momentum_buffer"] = Tensor._wrap(xp.multiply(g, sign))
-            b = buf.data
+        b, momentum = arrays[2], c["momentum"]
+        if c["first"]:
+            xp.multiply(g, sign, out=b)
         else:
-            b = buf.data
             b *= momentum
-            scale = sign * (1.0 - float(group["dampening"]))
+            scale = sign * c["damp"]
             if scale == 1.0:
                 b += g
             else:
                 xp.multiply(g, scale, out=tmp)
                 b += tmp
-        if group["nesterov"]:
+        if c["nesterov"]:
             xp.multiply(b, momentum, out=tmp)
             if sign > 0:
                 tmp += g
             else:
                 tmp -= g
-            tmp *= lr
+            tmp *= c["lr"]
         else:
-            xp.multiply(b, lr, out=tmp)
+            xp.multiply(b, c["lr"], out=tmp)
         p -= tmp

@@ -187,3 +187,41 @@ def test_torch_state_dict_layout_for_two_groups():
 def test_repr_lists_groups():
     text = repr(optim.SGD(_params((2,)), lr=0.1, momentum=0.9))
     assert text.startswith("SGD (") and "Parameter Group 0" in text and "momentum: 0.9" in text
+
+
+@pytest.mark.parametrize("name,options", [("Adam", dict(lr=0.05, amsgrad=True, weight_decay=0.1)),
+                                          ("NAdam", dict(lr=0.05, decoupled_weight_decay=True, weight_decay=0.1)),
+                                          ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+                                          ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5))])
+def test_chunked_threaded_updates_match_torch(monkeypatch, name, options):
+    """Tiny chunks and a zero threshold force the chunked, two-thread path of every step."""
+    from optim_harness import assert_same_trajectory
+
+    from shendu.optim import _parallel
+    monkeypatch.setattr(_parallel, "CHUNK", 5)
+    monkeypatch.setattr(_parallel, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(_parallel, "_num_threads", 2)
+    assert_same_trajectory(getattr(optim, name), getattr(torch.optim, name), options, steps=6)
+
+
+def test_threads_give_bitwise_the_same_result(monkeypatch):
+    """A parameter large enough for the default chunking: one thread and two give identical parameters;
+    a non-contiguous (transposed) parameter is updated whole."""
+    from shendu.optim import _parallel
+    rng = np.random.default_rng(0)
+    init = [rng.standard_normal((300, 1000)).astype(np.float32), rng.standard_normal((700, 300)).astype(np.float32).T]
+    grads = [rng.standard_normal(a.shape).astype(np.float32) for a in init]
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setattr(_parallel, "_num_threads", threads)
+        params = [Parameter(sd.tensor(a.copy())) for a in init]
+        params[1].data = init[1].T.copy().T  # a transposed view of a copy: not C-contiguous
+        opt = optim.Adam(params, lr=0.01)
+        for _ in range(3):
+            for p, g in zip(params, grads):
+                p.grad = sd.tensor(g)
+            opt.step()
+        results.append([p.data.copy() for p in params])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(results[0][0], init[0]) and not np.array_equal(results[0][1], init[1])

@@ -6,9 +6,9 @@ import math
 from shendu import creation
 from shendu.nn import functional_conv as F
 from shendu.nn import init
+from shendu.nn.functional_conv import _tuple
 from shendu.nn.module import Module
 from shendu.nn.parameter import Parameter
-from shendu.ops.conv import _tuple
 from shendu.ops.shape import pad
 from shendu.tensor import Tensor
 

@@ -6,8 +6,8 @@ is ``AdaptiveAvgPool2d(1)`` (then ``Flatten()``), as in PyTorch.
 from __future__ import annotations
 
 from shendu.nn import functional_conv as F
+from shendu.nn.functional_conv import _tuple
 from shendu.nn.module import Module
-from shendu.ops.conv import _tuple
 from shendu.tensor import Tensor
 
 
