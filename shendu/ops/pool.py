@@ -96,12 +96,19 @@ def _scatter(grad, code, x_shape: tuple, pg: PoolGeometry):
     H, W = x_shape[-2:]
     (ph, pw), (eh, ew) = pg.padding, pg.extent
     out = xp.zeros(x_shape[:-2] + (max(H + ph, eh), max(W + pw, ew)), dtype=grad.dtype)
+    # grad * mask is exact for finite gradients and much faster than a masked copy; a NaN or inf
+    # gradient must not leak to the other pixels of its window (inf * 0 = NaN), so it takes the slow path
+    finite = bool(xp.isfinite(grad).all())
     zero = xp.zeros((), dtype=grad.dtype)
     for k, idx in _offsets(pg):
-        if pg.disjoint:  # each pixel is in one window at one offset: write straight into the zeros
-            xp.copyto(out[idx], grad, where=code == k)
+        if pg.disjoint and finite:  # each pixel is in one window at one offset: write in place
+            xp.multiply(grad, code == k, out=out[idx])
+            continue
+        picked = grad * (code == k) if finite else xp.where(code == k, grad, zero)
+        if pg.disjoint:
+            out[idx] = picked
         else:
-            out[idx] += xp.where(code == k, grad, zero)
+            out[idx] += picked
     return out[..., ph:ph + H, pw:pw + W]
 
 
@@ -128,11 +135,15 @@ class MaxPool(Function):
         best = views[0].copy()
         for v in views[1:]:
             xp.maximum(best, v, out=best)  # propagates NaN, as PyTorch's max pool does
-        # the first offset holding the maximum: walk the offsets backwards, the earliest write wins
+        # the first offset holding the maximum: walk the offsets backwards, the earliest match wins
+        # (integer arithmetic on the match mask: masked copies of random masks are several times slower)
         n = len(views)
         code = xp.full(best.shape, n - 1, dtype=xp.int8 if n < 128 else xp.int32)
+        step = xp.empty_like(code)
         for k in range(n - 2, -1, -1):
-            xp.copyto(code, k, where=views[k] == best)
+            xp.subtract(k, code, out=step)
+            step *= views[k] == best
+            code += step
         if x.dtype.kind == "f":
             nan = xp.isnan(best)
             if nan.any():  # PyTorch points a NaN window at its last NaN

@@ -6,7 +6,8 @@ and one scratch buffer. Adam folds both bias corrections into two scalars,
     p <- p - a * m / (sqrt(v) + eps * sqrt(bc2)),   a = lr * sqrt(bc2) / bc1,
 
 which equals PyTorch's ``p - lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)`` and takes 12 passes
-(PyTorch's CPU kernel makes about as many).
+(PyTorch's CPU kernel makes about as many); the base class runs them over chunks of the parameters
+on the available cores (``shendu.optim._parallel``).
 """
 from __future__ import annotations
 
@@ -14,36 +15,7 @@ import math
 from collections.abc import Iterable
 
 from shendu import backend
-from shendu.optim.optimizer import Optimizer
-
-
-def _grad_with_decay(xp, p, grad, weight_decay: float, maximize: bool, scratch):
-    """(g, sign), sign * g being the gradient to use: ±grad, or with L2 weight decay grad + wd * p
-    (in scratch slot 1). Folding maximize's sign into the caller's coefficients saves a pass."""
-    if weight_decay == 0:
-        return grad, (-1.0 if maximize else 1.0)
-    out = scratch.get(p, 1)
-    xp.multiply(p, weight_decay, out=out)
-    if maximize:
-        xp.subtract(out, grad, out=out)
-    else:
-        xp.add(out, grad, out=out)
-    return out, 1.0
-
-
-def _ema_(xp, avg, g, beta: float, scale: float, tmp) -> None:
-    """avg <- beta * avg + (1 - beta) * scale * g, in three passes (tmp is overwritten)."""
-    xp.multiply(g, scale * (1.0 - beta), out=tmp)
-    avg *= beta
-    avg += tmp
-
-
-def _ema_sq_(xp, avg, g, beta: float, tmp) -> None:
-    """avg <- beta * avg + (1 - beta) * g * g, in four passes (tmp is overwritten)."""
-    xp.multiply(g, g, out=tmp)
-    tmp *= 1.0 - beta
-    avg *= beta
-    avg += tmp
+from shendu.optim.optimizer import Optimizer, _ema_, _ema_sq_, _grad_with_decay
 
 
 class Adam(Optimizer):

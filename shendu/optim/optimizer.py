@@ -272,6 +272,36 @@ class Optimizer:
         return "\n".join(lines)
 
 
+# -- pieces of the elementwise updates (xp: the arrays' module; every result is written in place) ---------
+def _grad_with_decay(xp, p, grad, weight_decay: float, maximize: bool, scratch):
+    """(g, sign), sign * g being the gradient to use: ±grad, or with L2 weight decay grad + wd * p
+    (in scratch slot 1). Folding maximize's sign into the caller's coefficients saves a pass."""
+    if weight_decay == 0:
+        return grad, (-1.0 if maximize else 1.0)
+    out = scratch.get(p, 1)
+    xp.multiply(p, weight_decay, out=out)
+    if maximize:
+        xp.subtract(out, grad, out=out)
+    else:
+        xp.add(out, grad, out=out)
+    return out, 1.0
+
+
+def _ema_(xp, avg, g, beta: float, scale: float, tmp) -> None:
+    """avg <- beta * avg + (1 - beta) * scale * g, in three passes (tmp is overwritten)."""
+    xp.multiply(g, scale * (1.0 - beta), out=tmp)
+    avg *= beta
+    avg += tmp
+
+
+def _ema_sq_(xp, avg, g, beta: float, tmp) -> None:
+    """avg <- beta * avg + (1 - beta) * g * g, in four passes (tmp is overwritten)."""
+    xp.multiply(g, g, out=tmp)
+    tmp *= 1.0 - beta
+    avg *= beta
+    avg += tmp
+
+
 def _copy_value(v):
     """A snapshot of a state value: tensors and arrays copied, lists and dicts copied recursively."""
     if isinstance(v, Tensor):

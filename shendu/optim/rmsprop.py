@@ -4,8 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shendu import backend
-from shendu.optim.adam import _ema_, _ema_sq_, _grad_with_decay
-from shendu.optim.optimizer import Optimizer
+from shendu.optim.optimizer import Optimizer, _ema_, _ema_sq_, _grad_with_decay
 
 
 class RMSprop(Optimizer):

@@ -19,6 +19,7 @@ import numpy as np
 from shendu import backend
 from shendu.autograd.grad_mode import no_grad
 from shendu.nn.module import Module
+from shendu.optim._parallel import Scratch
 from shendu.tensor import Tensor
 
 
@@ -58,6 +59,7 @@ class ExponentialMovingAverage:
         self.num_updates: int | None = 0 if use_num_updates else None
         self.shadow_params = [Tensor._wrap(p.data.copy()) for p in self._params]
         self.collected_params: list[Tensor] | None = None
+        self._scratch = Scratch()
 
     def _resolve(self, parameters, who: str) -> list[Tensor]:
         params = self._params if parameters is None else _param_list(parameters)
@@ -80,7 +82,8 @@ class ExponentialMovingAverage:
         one_minus_decay = 1.0 - decay
         for s, p in zip(self.shadow_params, params):
             xp = backend.array_module(s.data)
-            diff = xp.subtract(s.data, p.data)
+            diff = self._scratch.get(s.data)
+            xp.subtract(s.data, p.data, out=diff)
             diff *= one_minus_decay
             s.data -= diff
 

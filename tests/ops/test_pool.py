@@ -131,3 +131,16 @@ def test_dtypes_are_kept():
 def test_bad_arguments_raise_naming_the_op(call, match):
     with pytest.raises((RuntimeError, ValueError, NotImplementedError), match=match):
         call()
+
+
+@pytest.mark.parametrize("kw", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1}])
+def test_max_pool_non_finite_gradient_stays_at_the_maximum(kw):
+    x = np.random.default_rng(4).standard_normal((1, 2, 4, 4)).astype(np.float32)
+    g = np.ones(TF.max_pool2d(torch.tensor(x), **kw).shape, dtype=np.float32)
+    g[0, 0, 0, 0], g[0, 1, 1, 1] = np.inf, np.nan
+    grads = []
+    for lib, f in ((sd, F), (torch, TF)):
+        t = lib.tensor(x, requires_grad=True)
+        f.max_pool2d(t, **kw).backward(lib.tensor(g))
+        grads.append(np.asarray(t.grad.data if lib is sd else t.grad.numpy()))
+    np.testing.assert_array_equal(grads[0], grads[1])
