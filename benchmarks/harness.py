@@ -33,21 +33,25 @@ def time_steps(step: Callable[[], object], warmup: int = 5, steps: int = 20, min
     return Timing(statistics.median(times), len(times))
 
 
-def time_interleaved(steps: dict, warmup: int = 5, rounds: int = 20) -> dict:
-    """Median step time of each of several step functions, timed in alternation.
+def time_interleaved(steps: dict, warmup: int = 5, rounds: int = 20, block: int | None = None) -> dict:
+    """Median step time of each of several step functions, timed in alternating blocks.
 
-    The machines are shared and noisy; alternating the frameworks step by step exposes them to the
-    same background load, so their ratio is steadier than that of two separate timing runs.
+    The machines are shared and noisy; alternating the frameworks exposes them to the same
+    background load, so their ratio is steadier than that of two separate timing runs. Blocks of
+    several consecutive steps (not single steps) keep one framework's after-effects out of the
+    other's numbers: PyTorch's OpenMP threads spin on the cores for a while after each op.
     """
+    block = block or max(1, rounds // 20)
     for step in steps.values():
         for _ in range(warmup):
             step()
     times = {name: [] for name in steps}
-    for _ in range(rounds):
+    while min(len(ts) for ts in times.values()) < rounds:
         for name, step in steps.items():
-            t0 = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - t0)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                step()
+                times[name].append(time.perf_counter() - t0)
     return {name: Timing(statistics.median(ts), len(ts)) for name, ts in times.items()}
 
 

@@ -32,7 +32,8 @@ def cases():
         "linear": ([a, b.T.copy()], lambda p, q: F.linear(p, q).pow(2).sum()),
         "reductions": ([a], lambda p: p.var(1).sum() + p.amax(0).sum() + p.logsumexp(1).sum()),
         "shape ops": ([a], lambda p: (p.reshape(4, 32).T[1:3] * 2).flip(0).sum()),
-        "indexing/gather": ([a], lambda p: p[[0, 0, 3]].sum() + p.gather(1, sd.tensor(y[:, None], device=p.device)).sum()),
+        "indexing/gather": ([a], lambda p: p[[0, 0, 3]].sum()
+                            + p.gather(1, sd.tensor(y[:, None], device=p.device)).sum()),
         "cat/stack/split": ([a], lambda p: sd.cat(list(p.split(4, 1)), 0).sum() + sd.stack([p, p]).mean()),
         "einsum": ([a, b], lambda p, q: sd.einsum("ij,jk->ik", p, q).sum()),
         "gelu": ([a], lambda p: F.gelu(p).sum()),
