@@ -201,3 +201,27 @@ def ids(cases: Sequence[Case]) -> list:
 
 def grad_cases(cases: Sequence[Case]) -> list:
     return [c for c in cases if c.grad]
+
+
+def spec_tests(cases):
+    """The three tests every spec table gets: PyTorch parity, float64 gradcheck and gradgradcheck.
+
+    Usage in a test module: ``test_parity, test_gradcheck, test_gradgradcheck = spec_tests(CASES)``.
+    """
+    import pytest
+
+    @pytest.mark.parametrize("c", cases, ids=ids(cases))
+    def test_parity(c):
+        c.parity()
+
+    differentiable = grad_cases(cases)
+
+    @pytest.mark.parametrize("c", differentiable, ids=ids(differentiable))
+    def test_gradcheck(c):
+        c.gradcheck()
+
+    @pytest.mark.parametrize("c", differentiable, ids=ids(differentiable))
+    def test_gradgradcheck(c):
+        c.gradgradcheck()
+
+    return test_parity, test_gradcheck, test_gradgradcheck

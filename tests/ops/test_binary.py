@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from helpers import case, check_grad, check_op, grad_cases, ids
+from helpers import case, check_grad, check_op, ids, spec_tests
 
 import shendu as sd
 
@@ -48,19 +48,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("c", CASES, ids=ids(CASES))
-def test_parity(c):
-    c.parity()
-
-
-@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
-def test_gradcheck(c):
-    c.gradcheck()
-
-
-@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
-def test_gradgradcheck(c):
-    c.gradgradcheck()
+test_parity, test_gradcheck, test_gradgradcheck = spec_tests(CASES)
 
 
 def test_noncontiguous_inputs():

@@ -3,7 +3,7 @@ gather, scatter_add, index_add, index_select, take_along_dim, masked_fill."""
 import numpy as np
 import pytest
 import torch
-from helpers import Const, case, grad_cases, ids
+from helpers import Const, case, spec_tests
 
 import shendu as sd
 
@@ -89,19 +89,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("c", CASES, ids=ids(CASES))
-def test_parity(c):
-    c.parity()
-
-
-@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
-def test_gradcheck(c):
-    c.gradcheck()
-
-
-@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
-def test_gradgradcheck(c):
-    c.gradgradcheck()
+test_parity, test_gradcheck, test_gradgradcheck = spec_tests(CASES)
 
 
 def test_repeated_index_gradient_accumulates():

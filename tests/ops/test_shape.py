@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from helpers import case, check_op, grad_cases, ids
+from helpers import case, check_op, spec_tests
 
 import shendu as sd
 import shendu.nn.functional as F
@@ -98,19 +98,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("c", CASES, ids=ids(CASES))
-def test_parity(c):
-    c.parity()
-
-
-@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
-def test_gradcheck(c):
-    c.gradcheck()
-
-
-@pytest.mark.parametrize("c", grad_cases(CASES), ids=ids(grad_cases(CASES)))
-def test_gradgradcheck(c):
-    c.gradgradcheck()
+test_parity, test_gradcheck, test_gradgradcheck = spec_tests(CASES)
 
 
 def test_views_share_nothing_wrong():
