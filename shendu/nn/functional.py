@@ -26,6 +26,7 @@ from shendu.nn.functional_conv import (  # noqa: F401 - re-exported
     upsample_nearest,
 )
 from shendu.nn.functional_losses import (  # noqa: F401 - re-exported
+    _reduce,
     binary_cross_entropy,
     cosine_embedding_loss,
     cosine_similarity,
@@ -57,16 +58,6 @@ from shendu.ops.linalg import linear  # noqa: F401
 from shendu.ops.shape import pad  # noqa: F401
 from shendu.random import _generator
 from shendu.tensor import Tensor
-
-
-def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _same_shape(input: Tensor, target: Tensor, op: str) -> None:
