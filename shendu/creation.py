@@ -20,7 +20,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     Floats become float32 (also float64 NumPy arrays) and ints int64 unless ``dtype`` is given.
     """
     arr = _to_array(data, dtype)
-    if isinstance(data, (Tensor, np.ndarray)) and arr is (data.data if isinstance(data, Tensor) else data):
+    if isinstance(data, (Tensor, np.ndarray)) and arr is (data._data if isinstance(data, Tensor) else data):
         arr = arr.copy()
     return _finish(arr, requires_grad, device)
 

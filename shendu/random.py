@@ -109,8 +109,8 @@ def randperm(n: int, generator=None, dtype=None, device=None) -> Tensor:
 
 def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None) -> Tensor:
     """Samples of N(mean, std**2); tensor ``mean``/``std`` broadcast and set the dtype."""
-    m = mean.data if isinstance(mean, Tensor) else mean
-    s = std.data if isinstance(std, Tensor) else std
+    m = mean._data if isinstance(mean, Tensor) else mean
+    s = std._data if isinstance(std, Tensor) else std
     if dtype is None:
         dtype = next((t.dtype for t in (mean, std) if isinstance(t, Tensor)), dtypes.get_default_dtype())
     shape = tuple(size) if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s))
@@ -118,14 +118,14 @@ def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None) -> Tensor:
 
 
 def bernoulli(input: Tensor, p: float | None = None, generator=None) -> Tensor:
-    probs = input.data if p is None else p
+    probs = input._data if p is None else p
     draws = _generator(generator).random(input.shape) < probs
     return Tensor._wrap(draws.astype(input.dtype))
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, generator=None) -> Tensor:
     """Draw category indices from the (unnormalized) rows of ``input``."""
-    probs = np.asarray(input.data, dtype=np.float64)
+    probs = np.asarray(input._data, dtype=np.float64)
     rows = probs.reshape(-1, probs.shape[-1])
     rows = rows / rows.sum(axis=1, keepdims=True)
     rng = _generator(generator)

@@ -43,36 +43,53 @@ class Tensor:
             raise TypeError(f"Tensor(): expected data or integer sizes, got {args!r}")
         if device is not None:
             data = backend.to_device(data, device)
-        self.data = data
+        self._data = data
         if requires_grad:
             self.requires_grad_(True)
+
+    # -- storage ----------------------------------------------------------------------------------
+    @property
+    def data(self) -> Tensor:
+        """This tensor's values as a new tensor that shares its storage and has no history.
+
+        As in PyTorch: ``p.data.add_(u)`` changes ``p`` and is not recorded; ``p.data = t`` makes
+        ``p`` hold ``t``'s storage. The raw array is ``_data`` (library code uses that).
+        """
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data: assigned data must be a Tensor, got {type(value).__name__}; "
+                            "use shendu.as_tensor(value) first")
+        self._data = value._data
 
     @staticmethod
     def _wrap(data) -> Tensor:
         """A new leaf around an existing array, no checks (the library's fast constructor)."""
         t = object.__new__(Tensor)
-        t.data = data
+        t._data = data
         return t
 
     def _xp(self):
-        return backend.array_module(self.data)
+        return backend.array_module(self._data)
 
     # -- properties ------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self) -> backend.Device:
-        return backend.device_of(self.data)
+        return backend.device_of(self._data)
 
     @property
     def is_leaf(self) -> bool:
@@ -87,38 +104,38 @@ class Tensor:
         return self.device.type == "cuda"
 
     def size(self, dim: int | None = None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self._data.itemsize
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self._data.dtype.kind == "f"
 
     def is_contiguous(self) -> bool:
-        return bool(self.data.flags.c_contiguous)
+        return bool(self._data.flags.c_contiguous)
 
     def contiguous(self) -> Tensor:
-        if self.data.flags.c_contiguous:
+        if self._data.flags.c_contiguous:
             return self
         from shendu.ops.shape import contiguous
         return contiguous(self)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __hash__(self) -> int:
         return id(self)
@@ -128,20 +145,20 @@ class Tensor:
         if self.requires_grad and _state.enabled:
             raise RuntimeError("numpy(): can't call on a tensor that requires grad; use "
                                "tensor.detach().numpy()")
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self._data)
 
     def __array__(self, dtype=None, copy=None):
-        arr = backend.to_numpy(self.data)
+        arr = backend.to_numpy(self._data)
         return arr.astype(dtype) if dtype is not None else arr
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(f"item(): only a tensor with one element can be converted to a "
                                f"Python scalar; this one has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self._data).tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -150,16 +167,16 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError(f"only integer tensors of a single element can be used as an index, "
                             f"got dtype {self.dtype} and shape {self.shape}")
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"bool() of a tensor with {self.data.size} elements is ambiguous; "
+        if self._data.size != 1:
+            raise RuntimeError(f"bool() of a tensor with {self._data.size} elements is ambiguous; "
                                "use .any() or .all()")
-        return bool(self.data.item())
+        return bool(self._data.item())
 
     def to(self, *args, dtype=None, device=None, copy: bool = False) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(other_tensor)`` or ``to(device, dtype)``."""
@@ -215,7 +232,7 @@ class Tensor:
 
     # -- autograd --------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(f"requires_grad_: only floating-point tensors can require "
                                f"gradients, this one has dtype {self.dtype}")
         if not requires_grad and self._ctx is not None:
@@ -225,7 +242,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self._data)
 
     def detach_(self) -> Tensor:
         self._ctx = None
@@ -277,11 +294,11 @@ class Tensor:
 
     def _inplace(self, op: str, value, fn) -> Tensor:
         self._check_inplace(op, value)
-        other = value.data if isinstance(value, Tensor) else value
+        other = value._data if isinstance(value, Tensor) else value
         if isinstance(other, np.generic):
             other = other.item()
         try:
-            fn(self.data, other)
+            fn(self._data, other)
         except (ValueError, TypeError) as e:
             oshape = getattr(other, "shape", ())
             raise RuntimeError(f"{op}: cannot update a tensor of shape {self.shape} and dtype "
@@ -302,12 +319,12 @@ class Tensor:
 
     def add_(self, other, alpha: float = 1):
         if alpha != 1:
-            other = (other.data if isinstance(other, Tensor) else other) * alpha
+            other = (other._data if isinstance(other, Tensor) else other) * alpha
         return self._inplace("add_", other, _np_iadd)
 
     def sub_(self, other, alpha: float = 1):
         if alpha != 1:
-            other = (other.data if isinstance(other, Tensor) else other) * alpha
+            other = (other._data if isinstance(other, Tensor) else other) * alpha
         return self._inplace("sub_", other, _np_isub)
 
     def mul_(self, other):
@@ -317,13 +334,13 @@ class Tensor:
         return self._inplace("div_", other, _np_idiv)
 
     def addcmul_(self, t1, t2, value: float = 1):
-        return self._inplace("addcmul_", t1.data * t2.data * value, _np_iadd)
+        return self._inplace("addcmul_", t1._data * t2._data * value, _np_iadd)
 
     def addcdiv_(self, t1, t2, value: float = 1):
-        return self._inplace("addcdiv_", t1.data / t2.data * value, _np_iadd)
+        return self._inplace("addcdiv_", t1._data / t2._data * value, _np_iadd)
 
     def lerp_(self, end, weight: float):
-        return self._inplace("lerp_", ((end.data if isinstance(end, Tensor) else end) - self.data) * weight, _np_iadd)
+        return self._inplace("lerp_", ((end._data if isinstance(end, Tensor) else end) - self._data) * weight, _np_iadd)
 
     def copy_(self, src) -> Tensor:
         return self._inplace("copy_", src, _np_copyto)
@@ -336,7 +353,7 @@ class Tensor:
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
         self._check_inplace("clamp_")
-        self._xp().clip(self.data, min, max, out=self.data)
+        self._xp().clip(self._data, min, max, out=self._data)
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
@@ -352,14 +369,14 @@ class Tensor:
         from shendu.ops.index import _raw_index
         index = _raw_index(index)
         try:
-            self.data[index] = value.data if isinstance(value, Tensor) else value
+            self._data[index] = value._data if isinstance(value, Tensor) else value
         except IndexError as e:
             raise IndexError(f"__setitem__: index {index!r} is out of range for a tensor of "
                              f"shape {self.shape}: {e}") from None
 
     # -- display ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
-        arr = backend.to_numpy(self.data)
+        arr = backend.to_numpy(self._data)
         body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
                                threshold=1000, edgeitems=3)
         extras = []
@@ -399,7 +416,7 @@ def _np_copyto(a, b):
 def _to_array(data, dtype=None):
     """Convert user data to an array: floats default to float32, ints to int64, unless ``dtype``."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     xp = backend.array_module(data)
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)

@@ -111,7 +111,7 @@ def check_op(sd_fn: Callable, torch_fn: Callable | None, shapes: Sequence, *, lo
         assert isinstance(s, sd.Tensor), f"output {k} is a {type(s).__name__}, expected a Tensor"
         assert s.shape == tuple(t.shape), f"output {k}: shape {s.shape}, torch gives {tuple(t.shape)}"
         assert s.dtype == torch_dtype_as_numpy(t.dtype), f"output {k}: dtype {s.dtype}, torch gives {t.dtype}"
-        np.testing.assert_allclose(s.data, t.detach().numpy(), rtol=rtol, atol=atol, equal_nan=True,
+        np.testing.assert_allclose(s._data, t.detach().numpy(), rtol=rtol, atol=atol, equal_nan=True,
                                    err_msg=f"forward output {k}")
     if forward_only:
         return
@@ -127,12 +127,12 @@ def check_op(sd_fn: Callable, torch_fn: Callable | None, shapes: Sequence, *, lo
         if not isinstance(t, torch.Tensor) or not t.requires_grad:
             continue
         if t.grad is None:
-            assert s.grad is None or not np.any(s.grad.data), f"input {i}: torch gives no gradient"
+            assert s.grad is None or not np.any(s.grad._data), f"input {i}: torch gives no gradient"
             continue
         assert s.grad is not None, f"input {i}: no gradient (torch has one)"
         assert s.grad.shape == s.shape, f"input {i}: gradient shape {s.grad.shape} != input shape {s.shape}"
         assert s.grad.dtype == s.dtype, f"input {i}: gradient dtype {s.grad.dtype} != input dtype {s.dtype}"
-        np.testing.assert_allclose(s.grad.data, t.grad.numpy(), rtol=grad_rtol, atol=grad_atol,
+        np.testing.assert_allclose(s.grad._data, t.grad.numpy(), rtol=grad_rtol, atol=grad_atol,
                                    err_msg=f"gradient of input {i}")
 
 

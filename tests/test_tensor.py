@@ -144,7 +144,7 @@ def test_zero_dim_results_hold_arrays():
     # NumPy reductions to 0-d give scalars; tensors must hold arrays so in-place updates work.
     x = sd.tensor([1.0, 2.0, 3.0])
     for y in (x.sum(), x.mean(), x.max(), x.dot(x), x[0] * x[1], sd.tensor(2.0) * 3.0, x.sum() + x.sum()):
-        assert isinstance(y.data, np.ndarray), type(y.data)
+        assert isinstance(y._data, np.ndarray), type(y._data)
         assert y.dtype == sd.float32 and y.shape == ()
     s = x.sum()
     s += 1

@@ -47,7 +47,7 @@ def run_on(device: str, arrays, fn):
     ts = [sd.tensor(a, device=device, requires_grad=True) for a in arrays]
     out = fn(*ts)
     out.backward()
-    return float(out.item()), [sd.backend.to_numpy(t.grad.data) for t in ts]
+    return float(out.item()), [sd.backend.to_numpy(t.grad._data) for t in ts]
 
 
 def main() -> int:

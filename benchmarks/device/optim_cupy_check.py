@@ -54,8 +54,8 @@ def run_on(device: str, cls, options: dict, steps: int = 8) -> list:
     for _ in range(steps):
         opt.step(loss_fn if cls is optim.NewtonCG else closure)
         ema.update()
-    assert type(w.data).__module__.startswith("cupy" if device == "cuda" else "numpy")
-    return [sd.backend.to_numpy(a.data) for a in (w, b, *ema.shadow_params)]
+    assert type(w._data).__module__.startswith("cupy" if device == "cuda" else "numpy")
+    return [sd.backend.to_numpy(a._data) for a in (w, b, *ema.shadow_params)]
 
 
 def main() -> int:

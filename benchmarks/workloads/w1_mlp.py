@@ -57,9 +57,9 @@ def build_shendu_raw():
         bound = 1 / math.sqrt(fan_in)
         params.append(((sd.rand(fan_out, fan_in) * 2 - 1) * bound).requires_grad_())
         params.append(((sd.rand(fan_out) * 2 - 1) * bound).requires_grad_())
-    m = [np.zeros_like(p.data) for p in params]
-    v = [np.zeros_like(p.data) for p in params]
-    scratch = [np.empty_like(p.data) for p in params]
+    m = [np.zeros_like(p._data) for p in params]
+    v = [np.zeros_like(p._data) for p in params]
+    scratch = [np.empty_like(p._data) for p in params]
     lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-8
     t = [0]
 
@@ -74,7 +74,7 @@ def build_shendu_raw():
         t[0] += 1
         c1, c2 = 1 - b1 ** t[0], 1 - b2 ** t[0]
         for p, mi, vi, s in zip(params, m, v, scratch):
-            g = p.grad.data
+            g = p.grad._data
             mi *= b1
             mi += (1 - b1) * g
             np.multiply(g, g, out=s)
@@ -86,7 +86,7 @@ def build_shendu_raw():
             s += eps
             np.divide(mi, s, out=s)
             s *= lr / c1
-            p.data -= s
+            p._data -= s
     return step
 
 

@@ -62,8 +62,8 @@ def _owned_copy(g: Tensor, handed_out: dict) -> Tensor:
     or returned a view; giving it to ``.grad`` as is would let ``a.grad.zero_()`` change ``b.grad``.
     Unshared arrays (most of them: fresh results of matmul, mul, ...) are taken without a copy.
     """
-    arr = g.data
-    # References to an unshared array: g.data, the local ``arr`` and getrefcount's argument;
+    arr = g._data
+    # References to an unshared array: g._data, the local ``arr`` and getrefcount's argument;
     # to the base of an unshared view (a reshape of a fresh sum): the view and the argument.
     shared = sys.getrefcount(arr) > 3 or (arr.base is not None and sys.getrefcount(arr.base) > 2)
     if shared or id(arr) in handed_out:
@@ -74,7 +74,7 @@ def _owned_copy(g: Tensor, handed_out: dict) -> Tensor:
 
 def _sum_to(grad: Tensor, shape: tuple) -> Tensor:
     from shendu.ops.reduce import sum_to
-    gshape = grad.data.shape
+    gshape = grad._data.shape
     lead = len(gshape) - len(shape)
     if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, gshape[lead:])):
         raise RuntimeError(f"backward: a gradient of shape {gshape} does not match (and does not broadcast "
@@ -108,11 +108,11 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
         deferred: dict[int, dict] = {}  # id(producer node), 0 for leaves -> {id(t): [t, gradient]}
 
         def send(t: Tensor, g: Tensor, hooked: bool = False) -> None:
-            # (no local name for g.data: _owned_copy counts the references to it)
-            if g.data.shape != t.data.shape:
-                g = _sum_to(g, t.data.shape)
-            if g.data.dtype != t.data.dtype:
-                g = g.to(t.data.dtype)
+            # (no local name for g._data: _owned_copy counts the references to it)
+            if g._data.shape != t._data.shape:
+                g = _sum_to(g, t._data.shape)
+            if g._data.dtype != t._data.dtype:
+                g = g.to(t._data.dtype)
             if t._hooks and not hooked:
                 bucket = deferred.setdefault(id(t._ctx) if t._ctx is not None else 0, {})
                 held = bucket.get(id(t))
@@ -186,7 +186,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
 def _accumulate(a: Tensor, b: Tensor) -> Tensor:
     if _state.enabled:  # create_graph: the sum must be recorded
         return a + b
-    out = a.data + b.data
+    out = a._data + b._data
     if type(out) is not _ndarray and isinstance(out, _generic):
         out = _asarray(out)  # 0-d + 0-d gives a NumPy scalar; a tensor holds an array
     return Tensor._wrap(out)
@@ -257,7 +257,7 @@ def _prepare_roots(tensors, grad_tensors, who: str):
                 f"{who}: element of shape {t.shape} does not require grad and has no grad_fn "
                 "(was it computed under no_grad, or from tensors without requires_grad=True?)")
         if g is None:
-            if t.data.size != 1:
+            if t._data.size != 1:
                 raise RuntimeError(
                     f"{who}: grad can be implicitly created only for scalar outputs; the output "
                     f"has shape {t.shape}: pass a gradient of that shape, e.g. y.backward(g)")
@@ -267,7 +267,7 @@ def _prepare_roots(tensors, grad_tensors, who: str):
         elif not g.requires_grad:
             # The caller keeps g: a new wrapper makes its array count as shared in _owned_copy,
             # so no leaf's .grad aliases it (y = a + b; y.backward(g); g.zero_() leaves a.grad).
-            g = Tensor._wrap(g.data)
+            g = Tensor._wrap(g._data)
         if g.shape != t.shape:
             raise RuntimeError(
                 f"{who}: gradient of shape {g.shape} does not match the output's shape {t.shape}")

@@ -94,7 +94,7 @@ class Function:
             arrays = []
             for a in args:
                 if isinstance(a, Tensor):
-                    arrays.append(a.data)
+                    arrays.append(a._data)
                     if a.requires_grad:
                         requires_grad = True
                 else:
@@ -121,7 +121,7 @@ class Function:
                 non_diff = getattr(ctx, "_non_diff", ())
                 ctx._out_meta = [(o.shape, o.dtype) for o in outs]
                 for i, o in enumerate(outs):
-                    if id(o) not in non_diff and o.data.dtype.kind in "fc":
+                    if id(o) not in non_diff and o._data.dtype.kind in "fc":
                         o.requires_grad = True
                         o._ctx = ctx
                         o._out_index = i
@@ -131,10 +131,10 @@ class Function:
             if type(out) is not _ndarray and isinstance(out, _generic):
                 out = _asarray(out)  # a NumPy reduction to 0-d gives a scalar; a tensor holds an array
             t = _new(Tensor)
-            t.data = out
+            t._data = out
         else:
             t = _as_output(out, cls.raw)
-        if record and t.data.dtype.kind in "fc":
+        if record and t._data.dtype.kind in "fc":
             ctx.inputs = args
             ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
             ctx._out_ref = _weakref(t)
@@ -193,7 +193,7 @@ def _as_output(o, raw: bool):
         if not raw:
             # A user forward may return an input itself; give the output its own identity.
             if o._ctx is not None or o.requires_grad:
-                o = Tensor._wrap(o.data)
+                o = Tensor._wrap(o._data)
         return o
     return Tensor._wrap(_asarray(o) if isinstance(o, _generic) else o)
 

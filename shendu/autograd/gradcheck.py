@@ -22,22 +22,22 @@ def numerical_jacobian_vjp(fn: Callable, inputs: Sequence, grad_outputs: list, e
             result.append(None)
             continue
         g = np.zeros(x.shape, dtype=np.float64)
-        flat = x.data.reshape(-1)  # a view when contiguous; written back below otherwise
-        view_ok = np.shares_memory(flat, x.data) if x.data.size else True
+        flat = x._data.reshape(-1)  # a view when contiguous; written back below otherwise
+        view_ok = np.shares_memory(flat, x._data) if x._data.size else True
         for i in range(flat.size):
             orig = flat[i]
             vals = []
             for step in (eps, -eps):
                 flat[i] = orig + step
                 if not view_ok:
-                    x.data = flat.reshape(x.shape)
+                    x._data = flat.reshape(x.shape)
                 with no_grad():
                     outs = _outputs(fn, inputs)
-                vals.append(sum(float((o.data.astype(np.float64) * go).sum())
+                vals.append(sum(float((o._data.astype(np.float64) * go).sum())
                                 for o, go in zip(outs, grad_outputs)))
             flat[i] = orig
             if not view_ok:
-                x.data = flat.reshape(x.shape)
+                x._data = flat.reshape(x.shape)
             g.reshape(-1)[i] = (vals[0] - vals[1]) / (2 * eps)
         result.append(g)
     return result
@@ -69,7 +69,7 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
     numeric = [n for n in numerical_jacobian_vjp(fn, inputs, grad_outputs, eps) if n is not None]
     positions = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     for k, a, n in zip(positions, analytic, numeric):
-        a = np.zeros_like(n) if a is None else np.asarray(a.data, dtype=np.float64)
+        a = np.zeros_like(n) if a is None else np.asarray(a._data, dtype=np.float64)
         if a.shape != n.shape:
             if raise_exception:
                 raise AssertionError(f"gradcheck: the analytic gradient of input {k} has shape {a.shape}; "

@@ -47,7 +47,7 @@ def default_collate(batch: list) -> Any:
         if any(t.requires_grad for t in batch):
             from shendu.ops.shape import stack
             return stack(list(batch))
-        return _stack([t.data for t in batch], "tensor")
+        return _stack([t._data for t in batch], "tensor")
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind in "OUSV":
             raise TypeError(f"default_collate: NumPy arrays of dtype {elem.dtype} cannot be collated")

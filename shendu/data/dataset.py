@@ -48,8 +48,8 @@ def _take(t: Tensor, index: np.ndarray) -> Tensor:
     """``t[index]``: through autograd when ``t`` requires grad, else one raw fancy-index."""
     if t.requires_grad:
         return t[index]
-    xp_index = index if isinstance(t.data, np.ndarray) else t._xp().asarray(index)
-    return Tensor._wrap(t.data[xp_index])
+    xp_index = index if isinstance(t._data, np.ndarray) else t._xp().asarray(index)
+    return Tensor._wrap(t._data[xp_index])
 
 
 class TensorDataset(Dataset):
@@ -76,7 +76,7 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index):
         if isinstance(index, (int, np.integer, slice)):  # the per-item path: skip the autograd op if we can
-            return tuple(t[index] if t.requires_grad else Tensor._wrap(t.data[index]) for t in self.tensors)
+            return tuple(t[index] if t.requires_grad else Tensor._wrap(t._data[index]) for t in self.tensors)
         return tuple(t[index] for t in self.tensors)
 
     def __len__(self) -> int:

@@ -103,7 +103,7 @@ class WeightedRandomSampler(Sampler):
 
     def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True,
                  generator: Generator | None = None):
-        w = np.asarray(weights.data if hasattr(weights, "data") else weights, dtype=np.float64)
+        w = np.asarray(weights._data if hasattr(weights, "_data") else weights, dtype=np.float64)
         if w.ndim != 1:
             raise ValueError(f"WeightedRandomSampler: weights should be 1-D, got shape {w.shape}")
         if not replacement and num_samples > len(w):

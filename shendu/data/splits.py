@@ -32,7 +32,7 @@ def _num_samples(X: Any) -> int:
 
 
 def _labels(y: Any) -> np.ndarray:
-    y = np.asarray(getattr(y, "data", y))
+    y = np.asarray(getattr(y, "_data", y))
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:

@@ -20,7 +20,7 @@ from shendu.tensor import Tensor
 
 
 def _unwrap(x: Any):
-    return (x.data, True) if isinstance(x, Tensor) else (x if hasattr(x, "shape") else np.asarray(x), False)
+    return (x._data, True) if isinstance(x, Tensor) else (x if hasattr(x, "shape") else np.asarray(x), False)
 
 
 def _rewrap(arr, was_tensor: bool):

@@ -54,7 +54,7 @@ class _Encoder:
 
     def encode(self, obj: Any, path: tuple = ()) -> Any:
         if isinstance(obj, Tensor):
-            out = self._array(obj.data, path, "tensor")
+            out = self._array(obj._data, path, "tensor")
             if obj.requires_grad:
                 out["requires_grad"] = True
             if type(obj).__name__ == "Parameter":

@@ -15,7 +15,7 @@ from shendu import backend
 
 def to_numpy(x: Any, name: str = "input") -> np.ndarray:
     """A NumPy array from a Tensor (detached, moved to the CPU), an array, a list or a number."""
-    data = getattr(x, "data", x)
+    data = getattr(x, "_data", x)
     if data is None:
         raise TypeError(f"metrics: {name} is None")
     return backend.to_numpy(data) if not isinstance(data, np.ndarray) else data

@@ -93,7 +93,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if tensor.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot: expected an integer tensor, got {tensor.dtype}")
     xp = tensor._xp()
-    idx = tensor.data
+    idx = tensor._data
     if num_classes < 0:
         num_classes = int(idx.max()) + 1 if idx.size else 0
     if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
@@ -122,7 +122,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     if input.dtype.kind not in "iu":
         raise RuntimeError(f"embedding: indices must be integers, got {input.dtype}")
     V = weight.shape[0]
-    idx = input.data
+    idx = input._data
     if idx.size and (idx.min() < -V or idx.max() >= V):
         raise IndexError(f"embedding: index {int(idx.max()) if idx.max() >= V else int(idx.min())} "
                          f"is out of range for an embedding table of {V} rows")
@@ -130,5 +130,5 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     if padding_idx is not None and weight.requires_grad:
         # The pad row's lookups contribute no gradient: mask them out of the graph.
         keep = (idx != (padding_idx % V))[..., None].astype(weight.dtype)
-        out = out * Tensor._wrap(keep) + Tensor._wrap((1 - keep) * weight.data[padding_idx % V])
+        out = out * Tensor._wrap(keep) + Tensor._wrap((1 - keep) * weight._data[padding_idx % V])
     return out

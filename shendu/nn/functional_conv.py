@@ -293,7 +293,7 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     ih, iw = pool.adaptive_window_index(H, oh), pool.adaptive_window_index(W, ow)
     flat = (ih[:, None, :, None] * W + iw[None, :, None, :]).reshape(oh, ow, -1)  # (Ho, Wo, kh*kw)
     flat = xp.asarray(flat)
-    planes = input.data.reshape(input.shape[:-2] + (H * W,))
+    planes = input._data.reshape(input.shape[:-2] + (H * W,))
     values = planes[..., flat]  # (..., Ho, Wo, kh*kw)
     first = xp.argmax(values, axis=-1)  # the first maximum (NaN counts as the maximum)
     idx = xp.take_along_axis(xp.broadcast_to(flat, values.shape), first[..., None], axis=-1)[..., 0]

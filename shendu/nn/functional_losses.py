@@ -124,8 +124,8 @@ class BinaryCrossEntropy(Function):
             return composite_backward(ctx, lambda x_, t_, _: _bce_composite(x_, t_, w), (grad,))
         need_x, need_t = ctx.needs_input_grad[:2]
         xp = grad._xp()
-        g = grad.data * w if w is not None else grad.data
-        xd, td = x.data, (t.data if isinstance(t, Tensor) else t)
+        g = grad._data * w if w is not None else grad._data
+        xd, td = x._data, (t._data if isinstance(t, Tensor) else t)
         grad_x = grad_t = None
         if need_x:
             grad_x = Tensor._wrap((g * (xd - td) / xp.maximum(xd * (1 - xd), 1e-12)).astype(xd.dtype, copy=False))
@@ -153,13 +153,13 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if input.dtype.kind != "f" or target.dtype.kind != "f":
         raise RuntimeError(f"binary_cross_entropy: input and target must be floating point (probabilities), "
                            f"got {input.dtype} and {target.dtype}")
-    xd = input.data
+    xd = input._data
     if xd.size and ((xd < 0).any() or (xd > 1).any()):
         raise RuntimeError(f"binary_cross_entropy: all elements of input should be between 0 and 1, got "
                            f"min {float(xd.min())} and max {float(xd.max())}")
     w = None
     if weight is not None:
-        w = weight.data.astype(input.dtype, copy=False)
+        w = weight._data.astype(input.dtype, copy=False)
         try:
             fits = array_module(w).broadcast_shapes(w.shape, xd.shape) == xd.shape
         except ValueError:
@@ -187,7 +187,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
         loss = target.exp() * (target - input)
     else:
         # xlogy(t, t): 0 where t = 0; log of 1 there keeps the unused branch's gradient finite
-        safe = where(Tensor._wrap(target.data > 0), target, 1.0)
+        safe = where(Tensor._wrap(target._data > 0), target, 1.0)
         loss = target * safe.log() - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
@@ -208,7 +208,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
     """input where target = 1, max(0, margin - input) where target = -1 (distances and ±1 labels)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "hinge_embedding_loss")
-    td = _sign_target(target, input, "hinge_embedding_loss", input.shape).data
+    td = _sign_target(target, input, "hinge_embedding_loss", input.shape)._data
     # As PyTorch: a label that is neither 1 nor -1 contributes both terms.
     loss = (where(Tensor._wrap(td != 1), (margin - input).clamp(min=0.0), 0.0)
             + where(Tensor._wrap(td != -1), input, 0.0))
@@ -238,7 +238,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         raise ValueError(f"multi_margin_loss: input of shape {input.shape} expects a target of shape ({N},), "
                          f"got {target.shape}")
     xp = input._xp()
-    t = target.data.reshape(N)
+    t = target._data.reshape(N)
     if t.size and (t.min() < 0 or t.max() >= C):
         raise IndexError(f"multi_margin_loss: target values must be in [0, {C}), got min {int(t.min())} "
                          f"and max {int(t.max())}")
@@ -250,7 +250,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         h = h * h
     scale = (t[:, None] != xp.arange(C)).astype(x.dtype)  # the target class is not a margin violation
     if weight is not None:
-        scale = scale * weight.data[t][:, None].astype(x.dtype, copy=False)
+        scale = scale * weight._data[t][:, None].astype(x.dtype, copy=False)
     loss = (h * Tensor._wrap(scale)).sum(1) * (1.0 / C)  # (N,)
     if input.ndim == 1:
         loss = loss.reshape(target.shape)
@@ -270,7 +270,7 @@ def _unit(x: Tensor, dim: int, eps: float) -> Tensor:
     xp = x._xp()
     # sum of squares floored at the smallest normal number: a zero vector gets a zero gradient, not 0/0
     norm = (x * x).sum(dim, keepdim=True).clamp(min=float(xp.finfo(x.dtype).tiny)).sqrt()
-    return x / (norm + Tensor._wrap(xp.maximum(norm.data, eps) - norm.data))  # max(‖x‖, eps), straight-through
+    return x / (norm + Tensor._wrap(xp.maximum(norm._data, eps) - norm._data))  # max(‖x‖, eps), straight-through
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
@@ -286,7 +286,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
         raise ValueError(f"cosine_embedding_loss: expected inputs (N, D) with target (N,), or (D,) with a 0-d "
                          f"target, got {input1.shape}, {input2.shape} and target {target.shape}")
     _same_shape(input1, input2, "cosine_embedding_loss", "input2")
-    td = _sign_target(target, input1, "cosine_embedding_loss", input1.shape[:-1]).data
+    td = _sign_target(target, input1, "cosine_embedding_loss", input1.shape[:-1])._data
     d = target.ndim
     eps = 1e-12  # PyTorch's: cos = x1·x2 / sqrt((‖x1‖² + eps)(‖x2‖² + eps))
     cos = (input1 * input2).sum(d) / (((input1 * input1).sum(d) + eps) * ((input2 * input2).sum(d) + eps)).sqrt()

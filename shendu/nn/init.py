@@ -65,7 +65,7 @@ def _write(tensor: Tensor, values) -> Tensor:
     """Copy ``values`` (an array or a scalar) into ``tensor``'s array, keeping its dtype."""
     xp = tensor._xp()
     with no_grad():
-        xp.copyto(tensor.data, xp.asarray(values), casting="unsafe")
+        xp.copyto(tensor._data, xp.asarray(values), casting="unsafe")
     return tensor
 
 

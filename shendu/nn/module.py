@@ -24,7 +24,7 @@ class Buffer(Tensor):
     """
 
     def __init__(self, data: Tensor, *, persistent: bool = True):
-        self.data = data.data if isinstance(data, Tensor) else Tensor(data).data
+        self._data = data._data if isinstance(data, Tensor) else Tensor(data)._data
         self.persistent = persistent
 
 
@@ -332,7 +332,7 @@ class Module(StateDictMixin):
                 p.grad = None
             else:
                 p.grad = p.grad.detach()
-                p.grad.data[...] = 0
+                p.grad._data[...] = 0
 
     # -- dtype and device ------------------------------------------------------------------------
     def _apply(self, fn: Callable, floating_only: bool = False) -> Module:
@@ -342,8 +342,8 @@ class Module(StateDictMixin):
         still holds the parameters it updates (as PyTorch does).
         """
         def convert(t: Tensor | None) -> None:
-            if t is not None and (not floating_only or t.data.dtype.kind in "fc"):
-                t.data = fn(t.data)
+            if t is not None and (not floating_only or t._data.dtype.kind in "fc"):
+                t._data = fn(t._data)
 
         for module in self.modules():
             for p in module._parameters.values():

@@ -15,8 +15,8 @@ class Parameter(Tensor):
             import numpy as np
             arr = np.empty((0,), dtype=np.float32)
         else:
-            arr = data.data if isinstance(data, Tensor) else Tensor(data).data
-        self.data = arr
+            arr = data._data if isinstance(data, Tensor) else Tensor(data)._data
+        self._data = arr
         if requires_grad:
             self.requires_grad_(True)
 

@@ -96,7 +96,7 @@ def apply_max_norm_(params_or_module: Tensor | Iterable[Tensor] | Module, max_no
             if not -p.ndim <= dim < p.ndim:
                 raise IndexError(f"apply_max_norm_: dim {dim} is out of range for a parameter of shape {p.shape}")
             xp = p._xp()
-            d = p.data
+            d = p._data
             axes = tuple(a for a in range(d.ndim) if a != dim % d.ndim)
             a = xp.abs(d)
             if norm_type == float("inf"):

@@ -54,16 +54,16 @@ class StateDictMixin:
                 missing_keys.append(key)
                 continue
             value = state_dict[key]
-            arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+            arr = value._data if isinstance(value, Tensor) else np.asarray(value)
             if tuple(arr.shape) != target.shape:
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape {tuple(arr.shape)} "
                                   f"from checkpoint, the shape in current model is {target.shape}.")
                 continue
             if assign:
-                target.data = arr
+                target._data = arr
             else:
                 xp = target._xp()
-                xp.copyto(target.data, xp.asarray(arr), casting="unsafe")
+                xp.copyto(target._data, xp.asarray(arr), casting="unsafe")
         if strict:
             for key in state_dict:
                 if key.startswith(prefix):

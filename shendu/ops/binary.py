@@ -159,7 +159,7 @@ class Pow(Function):
         if need_a:
             if isinstance(b, Tensor):
                 grad_a = grad * b * a ** (b - 1)
-                b_zero = b.data == 0
+                b_zero = b._data == 0
                 if b_zero.any():
                     grad_a = where(Tensor._wrap(b_zero), 0.0, grad_a)
             elif b == 2:
@@ -171,7 +171,7 @@ class Pow(Function):
         if need_b:
             base = _as_tensor_like(a, b)
             grad_b = grad * ctx.output * base.log()
-            at_zero = (base.data == 0) & (b.data >= 0)
+            at_zero = (base._data == 0) & (b._data >= 0)
             if at_zero.any():
                 grad_b = where(Tensor._wrap(at_zero), 0.0, grad_b)
         return grad_a, grad_b
@@ -192,7 +192,7 @@ class Maximum(Function):
         # Ties send the gradient half to each side, as PyTorch does.
         a, b = ctx.inputs
         xp = grad._xp()
-        ad, bd = (a.data if isinstance(a, Tensor) else a), (b.data if isinstance(b, Tensor) else b)
+        ad, bd = (a._data if isinstance(a, Tensor) else a), (b._data if isinstance(b, Tensor) else b)
         w = xp.where(ad == bd, 0.5, ctx.a_wins).astype(grad.dtype)
         return grad * w, grad * (1 - w)
 
@@ -319,8 +319,8 @@ class Remainder(Function):
         need_a, need_b = ctx.needs_input_grad
         grad_b = None
         if need_b:
-            ad = a.data if isinstance(a, Tensor) else a
-            quotient = b._xp().floor(ad / b.data).astype(b.dtype, copy=False)
+            ad = a._data if isinstance(a, Tensor) else a
+            quotient = b._xp().floor(ad / b._data).astype(b.dtype, copy=False)
             grad_b = -grad * Tensor._wrap(quotient)
         return (grad if need_a else None), grad_b
 
@@ -400,15 +400,15 @@ def remainder(input, other) -> Tensor:
 
 def equal(input: Tensor, other: Tensor) -> bool:
     """True when both tensors have the same shape and elements."""
-    return input.shape == other.shape and bool((input.data == other.data).all())
+    return input.shape == other.shape and bool((input._data == other._data).all())
 
 
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
              equal_nan: bool = False) -> bool:
-    return bool(input._xp().allclose(input.data, other.data if isinstance(other, Tensor) else other,
+    return bool(input._xp().allclose(input._data, other._data if isinstance(other, Tensor) else other,
                                      rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def isclose(input: Tensor, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> Tensor:
-    od = other.data if isinstance(other, Tensor) else other
-    return Tensor._wrap(input._xp().isclose(input.data, od, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    od = other._data if isinstance(other, Tensor) else other
+    return Tensor._wrap(input._xp().isclose(input._data, od, rtol=rtol, atol=atol, equal_nan=equal_nan))

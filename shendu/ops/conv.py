@@ -266,15 +266,15 @@ class Convolution(Function):
             return (ConvolutionTranspose.apply(grad, w, None, geom, x.shape) if need_x else None,
                     ConvolutionWeight.apply(x, grad, geom, w.shape) if need_w else None,
                     grad.sum((0, 2, 3)) if need_b else None, None, None)
-        g = grad.data
+        g = grad._data
         gm = _grad_matrix(g, geom.groups, _per_image(w.shape)) if need_x or need_w else None
         grad_x = grad_w = grad_b = None
         if need_x:
-            grad_x = Tensor._wrap(_input_from(gm, w.data, x.shape, geom, g.shape[2:]))
+            grad_x = Tensor._wrap(_input_from(gm, w._data, x.shape, geom, g.shape[2:]))
         if need_w:
             cols = ctx.__dict__.pop("cols", None)
             if cols is None:
-                cols = _im2col(x.data, w.shape[2:], geom)
+                cols = _im2col(x._data, w.shape[2:], geom)
             grad_w = Tensor._wrap(_weight_from(cols, gm, w.shape, geom.groups))
             _scratch.give(cols)
         _scratch.give(gm)
@@ -309,17 +309,17 @@ class ConvolutionTranspose(Function):
             grad_w = ConvolutionWeight.apply(grad, x, geom, w.shape) if need_w else None
             grad_b = grad.sum((0, 2, 3)) if need_b else None
         else:  # the window matrix of the upstream gradient serves both products
-            cols = _im2col(grad.data, w.shape[2:], geom, x.shape[2:]) if need_x or need_w else None
+            cols = _im2col(grad._data, w.shape[2:], geom, x.shape[2:]) if need_x or need_w else None
             grad_x = grad_w = grad_b = None
             if need_x:
-                grad_x = Tensor._wrap(_conv_from_cols(cols, w.data, None, grad.shape[0], x.shape[2:], geom.groups))
+                grad_x = Tensor._wrap(_conv_from_cols(cols, w._data, None, grad.shape[0], x.shape[2:], geom.groups))
             if need_w:
-                gm = _grad_matrix(x.data, geom.groups, _per_image(w.shape))
+                gm = _grad_matrix(x._data, geom.groups, _per_image(w.shape))
                 grad_w = Tensor._wrap(_weight_from(cols, gm, w.shape, geom.groups))
                 _scratch.give(gm)
             _scratch.give(cols)
             if need_b:
-                grad_b = Tensor._wrap(grad.data.sum((0, 2, 3)))
+                grad_b = Tensor._wrap(grad._data.sum((0, 2, 3)))
         if grad_x is not None and grad_x.shape != x.shape:  # output_padding >= stride: rows no input reaches
             grad_x = grad_x[:, :, :x.shape[2], :x.shape[3]]
         return grad_x, grad_w, grad_b, None, None

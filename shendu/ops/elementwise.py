@@ -124,7 +124,7 @@ class Abs(Function):
 
     def backward(ctx, grad):
         x = ctx.inputs[0]
-        return grad * Tensor._wrap(x._xp().sign(x.data))
+        return grad * Tensor._wrap(x._xp().sign(x._data))
 
 
 class Sin(Function):
@@ -199,7 +199,7 @@ class Relu(Function):
         return array_module(x).maximum(x, 0)
 
     def backward(ctx, grad):
-        return grad * Tensor._wrap(ctx.inputs[0].data > 0)
+        return grad * Tensor._wrap(ctx.inputs[0]._data > 0)
 
 
 class LeakyRelu(Function):
@@ -212,7 +212,7 @@ class LeakyRelu(Function):
     def backward(ctx, grad):
         x, slope = ctx.inputs
         xp = x._xp()
-        return grad * Tensor._wrap(xp.where(x.data > 0, 1.0, slope).astype(x.dtype)), None
+        return grad * Tensor._wrap(xp.where(x._data > 0, 1.0, slope).astype(x.dtype)), None
 
 
 class Elu(Function):
@@ -224,7 +224,7 @@ class Elu(Function):
 
     def backward(ctx, grad):
         x, alpha = ctx.inputs
-        positive = Tensor._wrap(x.data > 0)
+        positive = Tensor._wrap(x._data > 0)
         return grad * where(positive, 1.0, ctx.output + alpha), None
 
 
@@ -243,7 +243,7 @@ class Softplus(Function):
     def backward(ctx, grad):
         x, beta, threshold = ctx.inputs
         bx = x * beta if beta != 1 else x
-        linear = Tensor._wrap(bx.data > threshold)
+        linear = Tensor._wrap(bx._data > threshold)
         return grad * where(linear, 1.0, sigmoid(bx)), None, None
 
 
@@ -255,12 +255,12 @@ class Clamp(Function):
 
     def backward(ctx, grad):
         x, lo, hi = ctx.inputs
-        xd = x.data
+        xd = x._data
         inside = x._xp().ones(xd.shape, dtype=bool)
         if lo is not None:
-            inside &= xd >= (lo.data if isinstance(lo, Tensor) else lo)
+            inside &= xd >= (lo._data if isinstance(lo, Tensor) else lo)
         if hi is not None:
-            inside &= xd <= (hi.data if isinstance(hi, Tensor) else hi)
+            inside &= xd <= (hi._data if isinstance(hi, Tensor) else hi)
         return grad * Tensor._wrap(inside), None, None
 
 
@@ -328,7 +328,7 @@ class Where(Function):
 
     def backward(ctx, grad):
         cond = ctx.inputs[0]
-        c = Tensor._wrap(cond.data if isinstance(cond, Tensor) else cond)
+        c = Tensor._wrap(cond._data if isinstance(cond, Tensor) else cond)
         need_a, need_b = ctx.needs_input_grad[1:]
         zero = grad * 0.0 if (need_a or need_b) else None
         return (None,
@@ -486,7 +486,7 @@ def where(condition, input=None, other=None) -> Tensor:
         from shendu.ops.index import nonzero
         return nonzero(condition, as_tuple=True)
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        cond = condition.data if isinstance(condition, Tensor) else condition
+        cond = condition._data if isinstance(condition, Tensor) else condition
         from shendu.ops.binary import coerce
         a, b = coerce(input, other)
         return Tensor._wrap(array_module(cond).where(cond, a, b))
@@ -494,16 +494,16 @@ def where(condition, input=None, other=None) -> Tensor:
 
 
 def isnan(input: Tensor) -> Tensor:
-    return Tensor._wrap(input._xp().isnan(input.data))
+    return Tensor._wrap(input._xp().isnan(input._data))
 
 
 def isinf(input: Tensor) -> Tensor:
-    return Tensor._wrap(input._xp().isinf(input.data))
+    return Tensor._wrap(input._xp().isinf(input._data))
 
 
 def isfinite(input: Tensor) -> Tensor:
-    return Tensor._wrap(input._xp().isfinite(input.data))
+    return Tensor._wrap(input._xp().isfinite(input._data))
 
 
 def logical_not(input: Tensor) -> Tensor:
-    return Tensor._wrap(input._xp().logical_not(input.data))
+    return Tensor._wrap(input._xp().logical_not(input._data))

@@ -154,9 +154,9 @@ class CrossEntropy(Function):
                 z_, target, weight, ignore_index, smoothing, reduction), (grad,))
         z, target, weight, _, smoothing, reduction = ctx.inputs
         xp = z._xp()
-        zd = z.data
+        zd = z._data
         M, C = zd.shape
-        g = grad.data
+        g = grad._data
         p = zd - ctx.m
         p -= ctx.logs
         xp.exp(p, out=p)  # softmax, recomputed from the cached max and log-sum-exp
@@ -224,8 +224,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         raise RuntimeError(f"cross_entropy: logits must be floating point, got {input.dtype}")
     spatial = input.shape[2:]
     z, t = _move_class_last(input, target)
-    w = weight.data.astype(input.dtype, copy=False) if weight is not None else None
-    out = CrossEntropy.apply(z, t.data, w, ignore_index, float(label_smoothing), reduction)
+    w = weight._data.astype(input.dtype, copy=False) if weight is not None else None
+    out = CrossEntropy.apply(z, t._data, w, ignore_index, float(label_smoothing), reduction)
     if reduction == "none" and spatial:
         out = out.reshape((input.shape[0],) + spatial)
     return out
@@ -269,7 +269,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     spatial = input.shape[2:]
     z, t = _move_class_last(input, target)
     xp = input._xp()
-    td = t.data
+    td = t._data
     valid = td != ignore_index
     safe = xp.where(valid, td, 0)
     C = z.shape[1]
@@ -277,7 +277,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         bad = td[valid & ((td < 0) | (td >= C))]
         raise IndexError(f"nll_loss: target {int(bad.flat[0])} is out of range for {C} classes "
                          f"(expected 0 <= target < {C}, or ignore_index={ignore_index})")
-    r = (weight.data[safe] if weight is not None else xp.ones(safe.shape, dtype=z.dtype)) * valid
+    r = (weight._data[safe] if weight is not None else xp.ones(safe.shape, dtype=z.dtype)) * valid
     picked = -z.gather(1, Tensor._wrap(safe[:, None])).squeeze(1) * Tensor._wrap(r.astype(z.dtype))
     if reduction == "mean":
         return picked.sum() / float(r.sum())
@@ -314,15 +314,15 @@ class LayerNorm(Function):
                                       (grad,))
         x, weight, bias, n, _ = ctx.inputs
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = grad.data
+        g = grad._data
         axes = tuple(range(g.ndim - n, g.ndim))
         lead = tuple(range(g.ndim - n))
-        norm = (x.data - ctx.mean) * ctx.rstd
+        norm = (x._data - ctx.mean) * ctx.rstd
         grad_w = Tensor._wrap((g * norm).sum(axis=lead)) if need_w else None
         grad_b = Tensor._wrap(g.sum(axis=lead)) if need_b else None
         grad_x = None
         if need_x:
-            dnorm = g * weight.data if weight is not None else g.copy()
+            dnorm = g * weight._data if weight is not None else g.copy()
             # dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
             c1 = dnorm.mean(axis=axes, keepdims=True)
             c2 = (dnorm * norm).mean(axis=axes, keepdims=True)

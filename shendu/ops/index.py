@@ -18,7 +18,7 @@ def _raw_index(index):
     if isinstance(index, Tensor):
         if index.dtype.kind not in "biu":
             raise IndexError(f"index: tensors used as indices must be integer or bool, got {index.dtype}")
-        return index.data
+        return index._data
     if isinstance(index, tuple):
         return tuple(_raw_index(i) for i in index)
     if isinstance(index, list) and any(isinstance(i, (Tensor, list, tuple)) for i in index):
@@ -173,7 +173,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
         value = value.to(input.dtype)
     else:
         value = float(value) if input.dtype.kind == "f" else value
-    mask_arr = mask.data if isinstance(mask, Tensor) else mask
+    mask_arr = mask._data if isinstance(mask, Tensor) else mask
     if mask_arr.dtype.kind != "b":
         raise RuntimeError(f"masked_fill: expected a bool mask, got dtype {mask_arr.dtype}")
     return where(Tensor._wrap(mask_arr), value, input)
@@ -181,7 +181,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
 
 def nonzero(input: Tensor, as_tuple: bool = False):
     xp = input._xp()
-    idx = xp.nonzero(input.data)
+    idx = xp.nonzero(input._data)
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(xp.int64)) for i in idx)
     return Tensor._wrap(xp.stack(idx, axis=1).astype(xp.int64))
@@ -198,7 +198,7 @@ def _check_range(index, shape: tuple, axis: int, op: str) -> None:
 
 
 def _as_index(index, op: str):
-    arr = index.data if isinstance(index, Tensor) else array_module(index).asarray(index)
+    arr = index._data if isinstance(index, Tensor) else array_module(index).asarray(index)
     if arr.dtype.kind not in "iu":
         raise RuntimeError(f"{op}: expected an integer index tensor, got dtype {arr.dtype}")
     return arr

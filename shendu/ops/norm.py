@@ -70,20 +70,20 @@ class BatchNorm(Function):
             return composite_backward(ctx, lambda x_, w_, b_, *_: batch_norm_composite(
                 x_, running_mean, running_var, w_, b_, training, eps), (grad,))
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = grad.data
+        g = grad._data
         C = g.shape[1]
         axes, shape = _channel_axes(g.ndim), _channel_shape(g.ndim, C)
         sum_g = g.sum(axis=axes, keepdims=True) if need_b or (need_x and training) else None
         sum_gn = None
         if need_w or (need_x and training):
-            norm = x.data - ctx.mean
+            norm = x._data - ctx.mean
             norm *= ctx.rstd
             sum_gn = (g * norm).sum(axis=axes, keepdims=True)
         grad_w = Tensor._wrap(sum_gn.reshape(C)) if need_w else None
         grad_b = Tensor._wrap(sum_g.reshape(C)) if need_b else None
         grad_x = None
         if need_x:
-            k = ctx.rstd * weight.data.reshape(shape) if weight is not None else ctx.rstd  # dy/dx at fixed stats
+            k = ctx.rstd * weight._data.reshape(shape) if weight is not None else ctx.rstd  # dy/dx at fixed stats
             grad_x = g * k
             if training:
                 # The batch statistics depend on x too; with n values per channel:
@@ -144,13 +144,13 @@ class RMSNorm(Function):
         if is_grad_enabled():
             return composite_backward(ctx, lambda x_, w_, *_: rms_norm_composite(x_, n, w_, eps), (grad,))
         need_x, need_w = ctx.needs_input_grad[:2]
-        g = grad.data
+        g = grad._data
         axes = tuple(range(g.ndim - n, g.ndim))
-        norm = x.data * ctx.rstd
+        norm = x._data * ctx.rstd
         grad_w = Tensor._wrap((g * norm).sum(axis=tuple(range(g.ndim - n)))) if need_w else None
         grad_x = None
         if need_x:
-            dnorm = g * weight.data if weight is not None else g.copy()
+            dnorm = g * weight._data if weight is not None else g.copy()
             # dx = rstd * (dnorm - norm * mean(dnorm * norm)): no mean term, nothing is centred
             norm *= (dnorm * norm).mean(axis=axes, keepdims=True)
             dnorm -= norm

@@ -254,7 +254,7 @@ def max_pool2d(input: Tensor, pg: PoolGeometry, return_indices: bool = False):
     """Max pooling over the last two dims with precomputed geometry; see shendu.nn.functional.max_pool2d."""
     y, code = MaxPool.apply(input, pg)
     if return_indices:
-        return y, Tensor._wrap(max_indices(code.data, input.shape, pg))
+        return y, Tensor._wrap(max_indices(code._data, input.shape, pg))
     return y
 
 

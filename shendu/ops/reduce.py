@@ -91,7 +91,7 @@ class Extremum(Function):
     def backward(ctx, grad):
         x, axes, keepdim, _ = ctx.inputs
         out = _unreduce(ctx.output.detach(), x.shape, axes, keepdim)
-        mask = (x.data == out.data)
+        mask = (x._data == out._data)
         count = mask.sum(axis=axes, keepdims=True)
         share = Tensor._wrap((mask / count).astype(x.dtype))
         return _unreduce(grad, x.shape, axes, keepdim) * share, None, None, None
@@ -106,7 +106,7 @@ class Prod(Function):
     def backward(ctx, grad):
         x, axis, keepdim = ctx.inputs
         g = _unreduce(grad, x.shape, None if axis is None else (axis,), keepdim)
-        if not (x.data == 0).any():
+        if not (x._data == 0).any():
             out = _unreduce(ctx.output, x.shape, None if axis is None else (axis,), keepdim)
             return g * out / x, None, None
         # With zeros: the product of the other elements, Π_{k≠j} x_k = (Π of the non-zeros but x_j)
@@ -114,7 +114,7 @@ class Prod(Function):
         # its derivative matters under create_graph) or 0 (two or more zeros). Tensor ops throughout.
         from shendu.ops.elementwise import where
         axes = None if axis is None else (axis,)
-        zero = x.data == 0
+        zero = x._data == 0
         zeros_in_slice = zero.sum(axis=axis, keepdims=True)
         others_zeros = zeros_in_slice - zero  # zeros in the slice other than x_j
         mask = Tensor._wrap(zero)
@@ -161,7 +161,7 @@ class PNorm(Function):
         if p == 0:
             return x * 0.0, None, None, None
         out = _unreduce(ctx.output, x.shape, axes, keepdim)
-        zero = Tensor._wrap(out.data == 0)
+        zero = Tensor._wrap(out._data == 0)
         safe = where(zero, 1.0, out)  # keeps create_graph's path through the norm
         # d||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1)
         scale = x / safe if p == 2 else x.sign() * x.abs() ** (p - 1) / safe ** (p - 1)
@@ -182,7 +182,7 @@ class ArgExtremum(Function):
 
 # -- the functions ------------------------------------------------------------------------------
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:  # noqa: A001
-    if dim is None and axis is None and dtype is None and input.data.dtype.kind == "f":
+    if dim is None and axis is None and dtype is None and input._data.dtype.kind == "f":
         return Sum.apply(input, None, keepdim)
     axes = normalize_dims(_dims(dim, axis), input.ndim, "sum")
     if dtype is not None:
@@ -314,15 +314,15 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    return Tensor._wrap(input._xp().all(input.data, axis=dim, keepdims=keepdim))
+    return Tensor._wrap(input._xp().all(input._data, axis=dim, keepdims=keepdim))
 
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    return Tensor._wrap(input._xp().any(input.data, axis=dim, keepdims=keepdim))
+    return Tensor._wrap(input._xp().any(input._data, axis=dim, keepdims=keepdim))
 
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
-    return Tensor._wrap(input._xp().asarray(input._xp().count_nonzero(input.data, axis=dim), dtype="int64"))
+    return Tensor._wrap(input._xp().asarray(input._xp().count_nonzero(input._data, axis=dim), dtype="int64"))
 
 
 def cumsum(input: Tensor, dim: int) -> Tensor:

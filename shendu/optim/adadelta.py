@@ -49,7 +49,7 @@ class Adadelta(Optimizer):
         self._next_step(state)
         consts = dict(lr=float(group["lr"]), rho=float(group["rho"]), eps=float(group["eps"]),
                       l2=float(group["weight_decay"]), maximize=group["maximize"])
-        return (p, grad, state["square_avg"].data, state["acc_delta"].data), consts
+        return (p, grad, state["square_avg"]._data, state["acc_delta"]._data), consts
 
     def _apply(self, arrays: tuple, c: dict, scratch) -> None:
         p, grad, v, u = arrays

@@ -54,7 +54,7 @@ class Adagrad(Optimizer):
         step = self._next_step(state)
         consts = dict(clr=float(group["lr"]) / (1.0 + (step - 1.0) * float(group["lr_decay"])),
                       eps=float(group["eps"]), l2=float(group["weight_decay"]), maximize=group["maximize"])
-        return (p, grad, state["sum"].data), consts
+        return (p, grad, state["sum"]._data), consts
 
     def _apply(self, arrays: tuple, c: dict, scratch) -> None:
         p, grad, s = arrays

@@ -73,8 +73,8 @@ class Adam(Optimizer):
         consts = dict(beta1=beta1, beta2=beta2, maximize=group["maximize"], l2=0.0 if decoupled else wd,
                       shrink=1.0 - lr * wd if decoupled else 1.0, eps=float(group["eps"]) * bc2_sqrt,
                       step_size=lr * bc2_sqrt / bc1)
-        arrays = (p, grad, state["exp_avg"].data, state["exp_avg_sq"].data)
-        return (arrays + (state["max_exp_avg_sq"].data,) if amsgrad else arrays), consts
+        arrays = (p, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data)
+        return (arrays + (state["max_exp_avg_sq"]._data,) if amsgrad else arrays), consts
 
     def _apply(self, arrays: tuple, c: dict, scratch) -> None:
         p, grad, m, v = arrays[:4]
@@ -139,7 +139,7 @@ class Adamax(Adam):
         beta1, beta2 = (float(b) for b in group["betas"])
         consts = dict(beta1=beta1, beta2=beta2, eps=float(group["eps"]), l2=float(group["weight_decay"]),
                       maximize=group["maximize"], step_size=float(group["lr"]) / (1.0 - beta1 ** step))
-        return (p, grad, state["exp_avg"].data, state["exp_inf"].data), consts
+        return (p, grad, state["exp_avg"]._data, state["exp_inf"]._data), consts
 
     def _apply(self, arrays: tuple, c: dict, scratch) -> None:
         p, grad, m, u = arrays
@@ -194,7 +194,7 @@ class NAdam(Adam):
         if not state:
             state["step"] = self._step_tensor()
             state["mu_product"] = self._step_tensor()
-            state["mu_product"].data[...] = 1.0
+            state["mu_product"]._data[...] = 1.0
             state["exp_avg"] = self._zeros_like(p)
             state["exp_avg_sq"] = self._zeros_like(p)
         step = self._next_step(state)
@@ -203,7 +203,7 @@ class NAdam(Adam):
         psi = float(group["momentum_decay"])
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
-        mu_product = state["mu_product"].data
+        mu_product = state["mu_product"]._data
         mu_product *= mu  # kept in float32, as PyTorch does
         mu_prod = float(mu_product)
         decoupled = wd != 0 and group["decoupled_weight_decay"]
@@ -211,7 +211,7 @@ class NAdam(Adam):
                       shrink=1.0 - lr * wd if decoupled else 1.0, eps=float(group["eps"]),
                       inv_bc2_sqrt=1.0 / math.sqrt(1.0 - beta2 ** step),
                       c_g=lr * (1.0 - mu) / (1.0 - mu_prod), c_m=lr * mu_next / (1.0 - mu_prod * mu_next))
-        return (p, grad, state["exp_avg"].data, state["exp_avg_sq"].data), consts
+        return (p, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data), consts
 
     def _apply(self, arrays: tuple, c: dict, scratch) -> None:
         p, grad, m, v = arrays

@@ -138,20 +138,20 @@ class LBFGS(Optimizer):
 
     # -- the parameters as one flat vector ---------------------------------------------------------
     def _gather_flat_grad(self):
-        xp = backend.array_module(self._params[0].data)
-        return xp.concatenate([(p.grad.data if p.grad is not None else xp.zeros_like(p.data)).reshape(-1)
+        xp = backend.array_module(self._params[0]._data)
+        return xp.concatenate([(p.grad._data if p.grad is not None else xp.zeros_like(p._data)).reshape(-1)
                                for p in self._params])
 
     def _add_to_params(self, t: float, d) -> None:
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data += (t * d[offset:offset + n]).reshape(p.shape).astype(p.dtype, copy=False)
+            n = p._data.size
+            p._data += (t * d[offset:offset + n]).reshape(p.shape).astype(p.dtype, copy=False)
             offset += n
 
     def _set_params(self, values: list) -> None:
         for p, v in zip(self._params, values):
-            p.data[...] = v
+            p._data[...] = v
 
     def _evaluate_at(self, closure: Callable, x: list, t: float, d):
         """(loss, flat gradient) at x + t d; the parameters are left at x."""
@@ -222,7 +222,7 @@ class LBFGS(Optimizer):
                 break
             ls_evals = 0
             if line_search_fn == "strong_wolfe":
-                x0 = [p.data.copy() for p in self._params]
+                x0 = [p._data.copy() for p in self._params]
                 loss, flat_grad, t, ls_evals = _strong_wolfe(
                     lambda step: self._evaluate_at(closure, x0, step, d), t, d, loss, flat_grad, gtd,
                     tolerance_change=tol_change)

@@ -42,7 +42,7 @@ class Lion(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         consts = dict(lr=lr, shrink=1.0 - lr * wd, beta1=beta1, beta2=beta2,
                       sign=-1.0 if group["maximize"] else 1.0)
-        return (p, grad, state["exp_avg"].data), consts
+        return (p, grad, state["exp_avg"]._data), consts
 
     def _apply(self, arrays: tuple, c: dict, scratch) -> None:
         p, grad, m = arrays

@@ -67,17 +67,17 @@ class NewtonCG(Optimizer):
             raise RuntimeError("NewtonCG.step: a closure that computes and returns the loss is required")
         group = self.param_groups[0]
         params = group["params"]
-        xp = backend.array_module(params[0].data)
+        xp = backend.array_module(params[0]._data)
         with enable_grad():
             loss = closure()
-            if not isinstance(loss, Tensor) or loss.data.size != 1 or not loss.requires_grad:
+            if not isinstance(loss, Tensor) or loss._data.size != 1 or not loss.requires_grad:
                 raise RuntimeError("NewtonCG.step: the closure must return a scalar Tensor that requires grad "
                                    "(computed from the parameters, without calling backward)")
             grads = autograd_grad(loss, params, create_graph=True, allow_unused=True)
-        grads = [g if g is not None else Tensor._wrap(xp.zeros_like(p.data)) for g, p in zip(grads, params)]
+        grads = [g if g is not None else Tensor._wrap(xp.zeros_like(p._data)) for g, p in zip(grads, params)]
         for p, g in zip(params, grads):
             p.grad = g.detach()
-        flat_g = xp.concatenate([g.data.reshape(-1) for g in grads])
+        flat_g = xp.concatenate([g._data.reshape(-1) for g in grads])
         # Only gradients that depend on the parameters have a Hessian term.
         curved = [i for i, g in enumerate(grads) if g.requires_grad]
         damping = float(group["damping"])
@@ -90,7 +90,7 @@ class NewtonCG(Optimizer):
                     hv = autograd_grad([grads[i] for i in curved], params,
                                        grad_outputs=[Tensor._wrap(pieces[i]) for i in curved],
                                        retain_graph=True, allow_unused=True)
-                out = out + xp.concatenate([(h.data if h is not None else xp.zeros_like(p.data)).reshape(-1)
+                out = out + xp.concatenate([(h._data if h is not None else xp.zeros_like(p._data)).reshape(-1)
                                             for h, p in zip(hv, params)])
             return out
 
@@ -103,13 +103,13 @@ class NewtonCG(Optimizer):
         with no_grad():
             if group["line_search_fn"] == "backtracking":
                 f0, slope = float(loss), float(xp.dot(flat_g, d))
-                x0 = [p.data.copy() for p in params]
+                x0 = [p._data.copy() for p in params]
                 for _ in range(30):
                     _add(params, lr, d)
                     if float(closure()) <= f0 + 1e-4 * lr * slope:
                         break
                     for p, x in zip(params, x0):
-                        p.data[...] = x
+                        p._data[...] = x
                     lr *= 0.5
             else:
                 _add(params, lr, d)
@@ -119,7 +119,7 @@ class NewtonCG(Optimizer):
 def _split(v, params) -> list:
     out, offset = [], 0
     for p in params:
-        n = p.data.size
+        n = p._data.size
         out.append(v[offset:offset + n].reshape(p.shape).astype(p.dtype, copy=False))
         offset += n
     return out
@@ -127,7 +127,7 @@ def _split(v, params) -> list:
 
 def _add(params, scale: float, d) -> None:
     for p, piece in zip(params, _split(d, params)):
-        p.data += scale * piece
+        p._data += scale * piece
 
 
 def _conjugate_gradient(matvec: Callable, b, max_iter: int, tol: float):

@@ -1,6 +1,6 @@
 """``Optimizer``: parameter groups, per-parameter state, ``zero_grad``, ``step`` and ``state_dict``.
 
-Every optimizer updates ``p.data`` (the raw array) in place, with the array module's ufuncs and
+Every optimizer updates ``p._data`` (the raw array) in place, with the array module's ufuncs and
 ``out=`` arguments, so a step records no graph and allocates nothing after the first: moments live in
 ``state[p]`` and temporaries in scratch buffers that the optimizer keeps (one set per thread, shared
 by all parameters of one dtype and device).
@@ -155,7 +155,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     p.grad = p.grad.detach() if p.grad._ctx is not None else p.grad
-                    p.grad.data[...] = 0
+                    p.grad._data[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None):
         """One update of every parameter that has a gradient.
@@ -174,7 +174,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    task = self._prepare(p.data, p.grad.data, self.state[p], group)
+                    task = self._prepare(p._data, p.grad._data, self.state[p], group)
                     if task is not None:
                         tasks.append(task)
         run_tasks(self._apply, tasks, self._scratch)
@@ -205,7 +205,7 @@ class Optimizer:
     @staticmethod
     def _next_step(state: dict) -> float:
         """Increment the parameter's step count (a 0-d float32 tensor, as in PyTorch) and return it."""
-        step = state["step"].data
+        step = state["step"]._data
         step += 1  # in place: a 0-d array stays an array (a ufunc's result would be a NumPy scalar)
         return float(step)
 
@@ -305,7 +305,7 @@ def _ema_sq_(xp, avg, g, beta: float, tmp) -> None:
 def _copy_value(v):
     """A snapshot of a state value: tensors and arrays copied, lists and dicts copied recursively."""
     if isinstance(v, Tensor):
-        return Tensor._wrap(v.data.copy())
+        return Tensor._wrap(v._data.copy())
     if hasattr(v, "copy") and hasattr(v, "dtype"):  # a raw array
         return v.copy()
     if isinstance(v, (list, tuple)):
@@ -324,7 +324,7 @@ def _load_value(key: str, v, p: Tensor):
         return type(v)(_load_value(key, x, p) for x in v)
     is_tensor = isinstance(v, Tensor)
     if is_tensor or (hasattr(v, "dtype") and hasattr(v, "shape")):
-        arr = backend.to_device(v.data if is_tensor else v, p.device)
+        arr = backend.to_device(v._data if is_tensor else v, p.device)
         if key != "step" and arr.shape == p.shape and arr.dtype.kind == "f":
             arr = arr.astype(p.dtype)  # a copy, even when the dtype is already right
         else:

@@ -56,9 +56,9 @@ class RMSprop(Optimizer):
         self._next_step(state)
         consts = dict(lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]), momentum=momentum,
                       centered=centered, l2=float(group["weight_decay"]), maximize=group["maximize"])
-        arrays = (p, grad, state["square_avg"].data,
-                  state["momentum_buffer"].data if momentum > 0 else None,
-                  state["grad_avg"].data if centered else None)
+        arrays = (p, grad, state["square_avg"]._data,
+                  state["momentum_buffer"]._data if momentum > 0 else None,
+                  state["grad_avg"]._data if centered else None)
         return tuple(a for a in arrays if a is not None), consts
 
     def _apply(self, arrays: tuple, c: dict, scratch) -> None:

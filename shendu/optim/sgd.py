@@ -52,7 +52,7 @@ class SGD(Optimizer):
         consts = dict(lr=float(group["lr"]), momentum=momentum, damp=1.0 - float(group["dampening"]),
                       nesterov=group["nesterov"], l2=float(group["weight_decay"]), maximize=group["maximize"],
                       first=first)
-        arrays = (p, grad, state["momentum_buffer"].data) if momentum != 0 else (p, grad)
+        arrays = (p, grad, state["momentum_buffer"]._data) if momentum != 0 else (p, grad)
         return arrays, consts
 
     def _apply(self, arrays: tuple, c: dict, scratch) -> None:

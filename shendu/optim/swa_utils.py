@@ -57,7 +57,7 @@ class ExponentialMovingAverage:
             raise ValueError("ExponentialMovingAverage: got an empty parameter list")
         self.decay = decay
         self.num_updates: int | None = 0 if use_num_updates else None
-        self.shadow_params = [Tensor._wrap(p.data.copy()) for p in self._params]
+        self.shadow_params = [Tensor._wrap(p._data.copy()) for p in self._params]
         self.collected_params: list[Tensor] | None = None
         self._scratch = Scratch()
 
@@ -81,27 +81,27 @@ class ExponentialMovingAverage:
             decay = min(decay, (1 + self.num_updates) / (10 + self.num_updates))
         one_minus_decay = 1.0 - decay
         for s, p in zip(self.shadow_params, params):
-            xp = backend.array_module(s.data)
-            diff = self._scratch.get(s.data)
-            xp.subtract(s.data, p.data, out=diff)
+            xp = backend.array_module(s._data)
+            diff = self._scratch.get(s._data)
+            xp.subtract(s._data, p._data, out=diff)
             diff *= one_minus_decay
-            s.data -= diff
+            s._data -= diff
 
     def copy_to(self, parameters: Iterable[Tensor] | None = None) -> None:
         """Write the averages into the parameters (in place)."""
         for s, p in zip(self.shadow_params, self._resolve(parameters, "copy_to")):
-            p.data[...] = s.data
+            p._data[...] = s._data
 
     def store(self, parameters: Iterable[Tensor] | None = None) -> None:
         """Save copies of the current parameter values, for ``restore``."""
-        self.collected_params = [Tensor._wrap(p.data.copy()) for p in self._resolve(parameters, "store")]
+        self.collected_params = [Tensor._wrap(p._data.copy()) for p in self._resolve(parameters, "store")]
 
     def restore(self, parameters: Iterable[Tensor] | None = None) -> None:
         """Put back the values saved by ``store`` (after evaluating with the averages)."""
         if self.collected_params is None:
             raise RuntimeError("ExponentialMovingAverage.restore: nothing stored; call store() first")
         for c, p in zip(self.collected_params, self._resolve(parameters, "restore")):
-            p.data[...] = c.data
+            p._data[...] = c._data
 
     @contextmanager
     def average_parameters(self, parameters: Iterable[Tensor] | None = None) -> Iterator[None]:
@@ -116,9 +116,9 @@ class ExponentialMovingAverage:
 
     def state_dict(self) -> dict[str, Any]:
         return {"decay": self.decay, "num_updates": self.num_updates,
-                "shadow_params": [Tensor._wrap(s.data.copy()) for s in self.shadow_params],
+                "shadow_params": [Tensor._wrap(s._data.copy()) for s in self.shadow_params],
                 "collected_params": None if self.collected_params is None
-                else [Tensor._wrap(c.data.copy()) for c in self.collected_params]}
+                else [Tensor._wrap(c._data.copy()) for c in self.collected_params]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         shadows = state_dict["shadow_params"]
@@ -127,10 +127,10 @@ class ExponentialMovingAverage:
                              f"{len(self.shadow_params)} tracked")
         self.decay, self.num_updates = state_dict["decay"], state_dict["num_updates"]
         for s, saved in zip(self.shadow_params, shadows):
-            s.data[...] = saved.data if isinstance(saved, Tensor) else saved
+            s._data[...] = saved._data if isinstance(saved, Tensor) else saved
         collected = state_dict.get("collected_params")
         self.collected_params = None if collected is None else [
-            Tensor._wrap((c.data if isinstance(c, Tensor) else c).copy()) for c in collected]
+            Tensor._wrap((c._data if isinstance(c, Tensor) else c).copy()) for c in collected]
 
 
 def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
@@ -140,16 +140,16 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
 
     def ema_update(averaged: list, current: list, num_averaged) -> None:
         for a, c in zip(averaged, current):
-            diff = a.data - c.data
+            diff = a._data - c._data
             diff *= 1.0 - decay
-            a.data -= diff
+            a._data -= diff
     return ema_update
 
 
 def get_ema_avg_fn(decay: float = 0.999) -> Callable:
     """For ``AveragedModel(avg_fn=...)``: returns decay * averaged + (1 - decay) * current."""
     def ema_update(averaged: Tensor, current: Tensor, num_averaged) -> Tensor:
-        return Tensor._wrap(decay * averaged.data + (1.0 - decay) * current.data)
+        return Tensor._wrap(decay * averaged._data + (1.0 - decay) * current._data)
     return ema_update
 
 
@@ -186,16 +186,16 @@ class AveragedModel(Module):
         """Fold ``model``'s current parameters (and buffers, with ``use_buffers``) into the averages."""
         averaged, current = self._tracked(self.module), self._tracked(model)
         floats = [(a, c) for a, c in zip(averaged, current) if a.dtype.kind == "f"]
-        n = int(self.n_averaged.data)
+        n = int(self.n_averaged._data)
         if n == 0:
             for a, c in zip(averaged, current):
-                a.data[...] = c.data
+                a._data[...] = c._data
         elif self.multi_avg_fn is not None:
             self.multi_avg_fn([a for a, _ in floats], [c for _, c in floats], n)
         elif self.avg_fn is not None:
             for a, c in floats:
-                a.data[...] = self.avg_fn(a.detach(), c.detach(), n).data
+                a._data[...] = self.avg_fn(a.detach(), c.detach(), n)._data
         else:
             for a, c in floats:
-                a.data += (c.data - a.data) / (n + 1)
-        self.n_averaged.data[...] = n + 1
+                a._data += (c._data - a._data) / (n + 1)
+        self.n_averaged._data[...] = n + 1

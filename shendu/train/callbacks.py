@@ -120,7 +120,7 @@ def _improved(current: float, best: float, mode: str, min_delta: float) -> bool:
 
 
 def _copy_state(model) -> dict:
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v._data.copy() for k, v in model.state_dict().items()}
 
 
 class EarlyStopping(Callback):

@@ -96,7 +96,7 @@ def check_targets(spec: LossSpec, outputs: Any, targets: Any) -> None:
         expected = (out[0],) + out[2:] if len(out) >= 2 else ()
         if tgt != expected:
             raise ValueError(f"{spec.name}: outputs of shape {out} expect labels of shape {expected}, got {tgt}")
-        check_label_range(spec, targets.data, out[1] if len(out) >= 2 else out[0])
+        check_label_range(spec, targets._data, out[1] if len(out) >= 2 else out[0])
         return
     if kind not in "f":
         raise ValueError(f"{spec.name} expects floating-point targets, got dtype {targets.dtype}; for class labels "
@@ -105,10 +105,10 @@ def check_targets(spec: LossSpec, outputs: Any, targets: Any) -> None:
         raise ValueError(f"{spec.name}: outputs of shape {out} and targets of shape {tgt} differ (they would "
                          f"broadcast); reshape the targets to {out}")
     if spec.kind.startswith("binary"):
-        xp = backend.array_module(targets.data)
-        if targets.data.size and (float(xp.min(targets.data)) < 0 or float(xp.max(targets.data)) > 1):
+        xp = backend.array_module(targets._data)
+        if targets._data.size and (float(xp.min(targets._data)) < 0 or float(xp.max(targets._data)) > 1):
             raise ValueError(f"{spec.name} expects targets in [0, 1], got values in "
-                             f"[{float(xp.min(targets.data))}, {float(xp.max(targets.data))}]")
+                             f"[{float(xp.min(targets._data))}, {float(xp.max(targets._data))}]")
 
 
 def check_label_range(spec: LossSpec, labels, num_classes: int) -> None:
@@ -136,7 +136,7 @@ class ClassAccuracy(Metric):
         self.correct, self.total = 0, 0
 
     def update(self, preds: Tensor, target: Tensor) -> None:
-        p, t = preds.data, target.data
+        p, t = preds._data, target._data
         xp = backend.array_module(p)
         if t.dtype.kind == "f" and t.shape == p.shape:
             t = xp.argmax(t, axis=1) if p.ndim >= 2 else xp.argmax(t)
@@ -160,7 +160,7 @@ class BinaryAccuracy(Metric):
         self.correct, self.total = 0, 0
 
     def update(self, preds: Tensor, target: Tensor) -> None:
-        hits = (preds.data > self.threshold) == (target.data > 0.5)
+        hits = (preds._data > self.threshold) == (target._data > 0.5)
         self.correct += int(hits.sum())
         self.total += int(hits.size)
 
@@ -180,8 +180,8 @@ class EpochFunction(Metric):
         self.outputs, self.targets = [], []
 
     def update(self, preds: Tensor, target: Tensor) -> None:
-        self.outputs.append(backend.to_numpy(preds.data))
-        self.targets.append(backend.to_numpy(target.data))
+        self.outputs.append(backend.to_numpy(preds._data))
+        self.targets.append(backend.to_numpy(target._data))
 
     def compute(self) -> float:
         if not self.outputs:

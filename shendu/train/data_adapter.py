@@ -160,8 +160,8 @@ def concat_outputs(outputs: list):
     """Per-batch outputs (Tensors, or tuples/lists/dicts of them) joined along dim 0."""
     first = outputs[0]
     if isinstance(first, Tensor):
-        xp = backend.array_module(first.data)
-        return Tensor._wrap(xp.concatenate([o.data.reshape(o.shape or (1,)) for o in outputs]))
+        xp = backend.array_module(first._data)
+        return Tensor._wrap(xp.concatenate([o._data.reshape(o.shape or (1,)) for o in outputs]))
     if isinstance(first, (tuple, list)):
         return type(first)(concat_outputs([o[i] for o in outputs]) for i in range(len(first)))
     if isinstance(first, dict):

@@ -355,10 +355,10 @@ class Trainer:
             self.model.train(was_training)
         try:
             if spec.kind == "class" and labels.dtype.kind in "iu" and isinstance(probe, Tensor) and probe.ndim >= 2:
-                check_label_range(spec, labels.data, probe.shape[1])
+                check_label_range(spec, labels._data, probe.shape[1])
             check_targets(spec, probe, labels[:x.shape[0]])
             if spec.kind.startswith("binary"):
-                check_targets(spec, Tensor._wrap(labels.data), labels)
+                check_targets(spec, Tensor._wrap(labels._data), labels)
         except ValueError as e:
             raise ValueError(f"{what}: {e}") from None
 

@@ -26,7 +26,7 @@ def test_crash_midway_keeps_previous_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="simulated"):
         sd.save({"w": sd.zeros(1000)}, path)
     assert path.read_bytes() == before
-    np.testing.assert_array_equal(sd.load(path)["w"].data, np.ones(1000, np.float32))
+    np.testing.assert_array_equal(sd.load(path)["w"]._data, np.ones(1000, np.float32))
     assert os.listdir(tmp_path) == ["last.safetensors"]  # the partial temp file was removed
 
 

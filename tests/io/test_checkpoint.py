@@ -39,7 +39,7 @@ def test_round_trip_restores_everything(tmp_path):
     path = tmp_path / "ckpt.safetensors"
     save_checkpoint(path, model=model, optimizer=opt, scheduler=sched, epoch=4,
                     history={"loss": [1.0, 0.5]}, extra={"note": "hi"})
-    expected = (sd.rand(4).data, np.random.rand(3), random.random())
+    expected = (sd.rand(4)._data, np.random.rand(3), random.random())
 
     model2, opt2, sched2 = Tiny(), FakeOptimizer(), FakeOptimizer()
     sd.manual_seed(0)
@@ -47,11 +47,11 @@ def test_round_trip_restores_everything(tmp_path):
     random.seed(0)
     ckpt = load_checkpoint(path, model=model2, optimizer=opt2, scheduler=sched2)
     assert ckpt["epoch"] == 4 and ckpt["history"] == {"loss": [1.0, 0.5]} and ckpt["extra"] == {"note": "hi"}
-    np.testing.assert_array_equal(model2.w.data, model.w.data)
-    np.testing.assert_array_equal(opt2.state["state"][0]["exp_avg"].data, opt.state["state"][0]["exp_avg"].data)
+    np.testing.assert_array_equal(model2.w._data, model.w._data)
+    np.testing.assert_array_equal(opt2.state["state"][0]["exp_avg"]._data, opt.state["state"][0]["exp_avg"]._data)
     assert opt2.state["param_groups"][0]["betas"] == (0.9, 0.999)
     # The random streams continue exactly where they were when saved.
-    np.testing.assert_array_equal(sd.rand(4).data, expected[0])
+    np.testing.assert_array_equal(sd.rand(4)._data, expected[0])
     np.testing.assert_array_equal(np.random.rand(3), expected[1])
     assert random.random() == expected[2]
 
@@ -60,8 +60,8 @@ def test_crash_during_checkpoint_keeps_previous_loadable(tmp_path, monkeypatch):
     model = Tiny()
     path = tmp_path / "last.safetensors"
     save_checkpoint(path, model=model, epoch=1)
-    good_w = model.w.data.copy()
-    model.w.data[...] = 99.0
+    good_w = model.w._data.copy()
+    model.w._data[...] = 99.0
 
     def crash(fd, data):
         atomic.os.write(fd, bytes(data)[:100])
@@ -73,7 +73,7 @@ def test_crash_during_checkpoint_keeps_previous_loadable(tmp_path, monkeypatch):
     monkeypatch.undo()
     fresh = Tiny()
     assert load_checkpoint(path, model=fresh)["epoch"] == 1
-    np.testing.assert_array_equal(fresh.w.data, good_w)
+    np.testing.assert_array_equal(fresh.w._data, good_w)
 
 
 def test_errors(tmp_path):

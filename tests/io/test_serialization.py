@@ -16,7 +16,7 @@ def _same(a, b):
     assert type(a) is type(b), (type(a), type(b))
     if isinstance(a, sd.Tensor):
         assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
@@ -41,7 +41,7 @@ def test_state_dict_is_plain_safetensors(tmp_path):
     # Readable by the safetensors library itself, under the state dict's own names.
     raw = safetensors.numpy.load_file(str(path))
     assert sorted(raw) == sorted(sd_)
-    np.testing.assert_array_equal(raw["fc.weight"], sd_["fc.weight"].data)
+    np.testing.assert_array_equal(raw["fc.weight"], sd_["fc.weight"]._data)
     assert raw["bn.num_batches_tracked"].dtype == np.int64
     _same(sd.load(path), dict(sd_))
 
@@ -73,7 +73,7 @@ def test_requires_grad_and_parameter_survive(tmp_path):
     out = sd.load(tmp_path / "x.safetensors")
     assert isinstance(out["p"], Parameter) and out["p"].requires_grad
     assert out["t"].requires_grad and out["t"].is_leaf
-    np.testing.assert_array_equal(out["p"].data, p.data)
+    np.testing.assert_array_equal(out["p"]._data, p._data)
 
 
 def test_single_tensor_and_file_objects():

@@ -123,19 +123,19 @@ def run_layer_test(layer_cls: Callable[..., nn.Module], init_kwargs: dict | None
     layer.eval()
     fresh.eval()
     assert not any(m.training for m in layer.modules()), f"{name}.eval() left a submodule in training mode"
-    ref = _first(layer(*_sd(arrays, grad=False))).data.copy()
-    np.testing.assert_array_equal(_first(fresh(*_sd(arrays, grad=False))).data, ref,
+    ref = _first(layer(*_sd(arrays, grad=False)))._data.copy()
+    np.testing.assert_array_equal(_first(fresh(*_sd(arrays, grad=False)))._data, ref,
                                   err_msg=f"{name}: a fresh instance loaded with the state_dict differs")
-    np.testing.assert_array_equal(_first(layer(*_sd(arrays, grad=False))).data, ref,
+    np.testing.assert_array_equal(_first(layer(*_sd(arrays, grad=False)))._data, ref,
                                   err_msg=f"{name}: eval-mode output is not deterministic")
     clone = pickle.loads(pickle.dumps(layer))
-    np.testing.assert_array_equal(_first(clone(*_sd(arrays, grad=False))).data, ref,
+    np.testing.assert_array_equal(_first(clone(*_sd(arrays, grad=False)))._data, ref,
                                   err_msg=f"{name}: a pickled copy differs")
 
     # train vs eval
     trained = copy.deepcopy(layer).train()
     assert all(m.training for m in trained.modules()), f"{name}.train() left a submodule in eval mode"
-    train_out = _first(trained(*_sd(arrays, grad=False))).data
+    train_out = _first(trained(*_sd(arrays, grad=False)))._data
     if train_differs:
         assert not np.allclose(train_out, ref), f"{name}: training-mode output should differ from eval mode"
     else:
@@ -163,8 +163,8 @@ def _sgd_step_check(layer: nn.Module, arrays: list, lr: float, seed: int, name: 
         if p.requires_grad:
             assert p.grad is not None, f"{name}.{n} got no gradient"
             assert p.grad.shape == p.shape and p.grad.dtype == p.dtype, f"{name}.{n}: bad gradient shape/dtype"
-            assert np.all(np.isfinite(p.grad.data)), f"{name}.{n}: non-finite gradient"
-    assert any(np.any(p.grad.data) for p in params), f"{name}: every parameter gradient is zero"
+            assert np.all(np.isfinite(p.grad._data)), f"{name}.{n}: non-finite gradient"
+    assert any(np.any(p.grad._data) for p in params), f"{name}: every parameter gradient is zero"
     with sd.no_grad():
         for p in params:
             p -= lr * p.grad
@@ -178,7 +178,7 @@ def _sgd_step_check(layer: nn.Module, arrays: list, lr: float, seed: int, name: 
     loss0 = _loss(_first(model(*x64)), target)
     loss0.backward()
     params = [p for p in model.parameters() if p.requires_grad]
-    g2 = sum(float((p.grad.data ** 2).sum()) for p in params)
+    g2 = sum(float((p.grad._data ** 2).sum()) for p in params)
     step = 1e-4 / max(g2, 1e-12) ** 0.5  # a step of norm 1e-4 along -g
     with sd.no_grad():
         for p in params:
@@ -203,7 +203,7 @@ def _float64_check(layer: nn.Module, arrays: list, name: str) -> None:
 def copy_weights(sd_layer: nn.Module, torch_layer: torch.nn.Module, name_map: Callable[[str], str] | None = None):
     """Load shendu's state_dict (parameters and buffers) into the PyTorch layer."""
     name_map = name_map or (lambda n: n)
-    state = {name_map(k): torch.from_numpy(np.array(v.data)) for k, v in sd_layer.state_dict().items()}
+    state = {name_map(k): torch.from_numpy(np.array(v._data)) for k, v in sd_layer.state_dict().items()}
     torch_layer.load_state_dict(state)
 
 
@@ -224,27 +224,27 @@ def check_parity(sd_layer: nn.Module, torch_layer: torch.nn.Module, inputs: Any,
     out, tout = _first(sd_layer(*xs)), _first(torch_layer(*ts))
     assert out.shape == tuple(tout.shape), f"output shape {out.shape}, torch gives {tuple(tout.shape)}"
     assert out.dtype == tout.detach().numpy().dtype, f"output dtype {out.dtype}, torch gives {tout.dtype}"
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward")
+    np.testing.assert_allclose(out._data, tout.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward")
     g = np.random.default_rng(seed + 1).standard_normal(out.shape).astype(np.float32)
     out.backward(sd.from_numpy(g.copy()))
     tout.backward(torch.from_numpy(g.copy()))
     for i, (x, t) in enumerate(zip(xs, ts)):
         if t.requires_grad:
             assert x.grad is not None, f"input {i}: no gradient"
-            np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=grad_rtol, atol=grad_atol,
+            np.testing.assert_allclose(x.grad._data, t.grad.numpy(), rtol=grad_rtol, atol=grad_atol,
                                        err_msg=f"gradient of input {i}")
     tparams = dict(torch_layer.named_parameters())
     for n, p in sd_layer.named_parameters():
         tp = tparams[name_map(n)]
         if tp.grad is None:
-            assert p.grad is None or not np.any(p.grad.data), f"{n}: torch gives no gradient"
+            assert p.grad is None or not np.any(p.grad._data), f"{n}: torch gives no gradient"
             continue
         assert p.grad is not None, f"parameter {n}: no gradient (torch has one)"
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=grad_rtol, atol=grad_atol,
+        np.testing.assert_allclose(p.grad._data, tp.grad.numpy(), rtol=grad_rtol, atol=grad_atol,
                                    err_msg=f"gradient of parameter {n}")
     tstate = torch_layer.state_dict()
     for k, v in sd_layer.state_dict().items():  # buffers updated by the forward (running statistics)
-        np.testing.assert_allclose(np.asarray(v.data), tstate[name_map(k)].numpy(), rtol=rtol, atol=atol,
+        np.testing.assert_allclose(np.asarray(v._data), tstate[name_map(k)].numpy(), rtol=rtol, atol=atol,
                                    err_msg=f"state after forward: {k}")
 
 

@@ -28,9 +28,9 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     total = clip_grad_norm_(ours, max_norm, norm_type=norm_type)
     ref_total = torch.nn.utils.clip_grad_norm_(ref, max_norm, norm_type=norm_type)
     assert total.dtype == np.float32 and total.shape == ()
-    np.testing.assert_allclose(float(total.data), ref_total.item(), rtol=1e-5)
+    np.testing.assert_allclose(float(total._data), ref_total.item(), rtol=1e-5)
     for p, tp in zip(ours, ref):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(p.grad._data, tp.grad.numpy(), rtol=1e-5, atol=1e-7)
         assert p.grad.dtype == np.float32
 
 
@@ -38,18 +38,18 @@ def test_clip_grad_norm_single_tensor_and_missing_grads():
     p, q = Parameter(sd.zeros(2)), Parameter(sd.zeros(2))
     p.grad = sd.tensor([3.0, 4.0])
     total = clip_grad_norm_(p, 1.0)
-    assert float(total.data) == pytest.approx(5.0)
-    np.testing.assert_allclose(p.grad.data, [3 / (5 + 1e-6), 4 / (5 + 1e-6)], rtol=1e-6)
-    assert float(clip_grad_norm_([q], 1.0).data) == 0.0  # no gradients: nothing to clip
+    assert float(total._data) == pytest.approx(5.0)
+    np.testing.assert_allclose(p.grad._data, [3 / (5 + 1e-6), 4 / (5 + 1e-6)], rtol=1e-6)
+    assert float(clip_grad_norm_([q], 1.0)._data) == 0.0  # no gradients: nothing to clip
     assert q.grad is None
 
 
 def test_clip_grad_norm_nonfinite():
     ours, _ = _pairs()
-    ours[0].grad.data[0, 0] = np.inf
+    ours[0].grad._data[0, 0] = np.inf
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(ours, 1.0, error_if_nonfinite=True)
-    assert math.isinf(float(clip_grad_norm_(ours, 1.0).data))
+    assert math.isinf(float(clip_grad_norm_(ours, 1.0)._data))
 
 
 @pytest.mark.parametrize("clip_value", [0.3, 10.0])
@@ -58,4 +58,4 @@ def test_clip_grad_value_matches_torch(clip_value):
     assert clip_grad_value_(ours, clip_value) is None
     torch.nn.utils.clip_grad_value_(ref, clip_value)
     for p, tp in zip(ours, ref):
-        np.testing.assert_array_equal(p.grad.data, tp.grad.numpy())
+        np.testing.assert_array_equal(p.grad._data, tp.grad.numpy())

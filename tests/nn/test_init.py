@@ -18,7 +18,7 @@ def _p(*shape, dtype=sd.float32):
 
 
 def _check_uniform(t, bound, mean=0.0):
-    a = t.data
+    a = t._data
     assert a.min() >= mean - bound and a.max() <= mean + bound
     assert a.max() > mean + 0.99 * bound and a.min() < mean - 0.99 * bound
     np.testing.assert_allclose(a.std(), bound / math.sqrt(3), rtol=0.02)
@@ -26,7 +26,7 @@ def _check_uniform(t, bound, mean=0.0):
 
 
 def _check_normal(t, std, mean=0.0):
-    a = t.data
+    a = t._data
     np.testing.assert_allclose(a.std(), std, rtol=0.02)
     assert abs(a.mean() - mean) < 0.02 * std
 
@@ -41,14 +41,14 @@ def test_gains_match_pytorch():
 
 def test_in_place_under_no_grad_returns_tensor_and_keeps_dtype():
     p = _p(*SHAPE)
-    arr = p.data
+    arr = p._data
     fns = [lambda t: init.uniform_(t), lambda t: init.normal_(t), lambda t: init.trunc_normal_(t),
            lambda t: init.constant_(t, 0.5), lambda t: init.ones_(t), lambda t: init.zeros_(t), init.eye_,
            init.orthogonal_, init.xavier_uniform_, init.xavier_normal_, init.kaiming_uniform_, init.kaiming_normal_,
            lambda t: init.sparse_(t, 0.1)]
     for fn in fns:
         assert fn(p) is p
-        assert p.data is arr and p.dtype == np.float32 and p.requires_grad and p.grad_fn is None
+        assert p._data is arr and p.dtype == np.float32 and p.requires_grad and p.grad_fn is None
     d = _p(3, 3, dtype=sd.float64)
     init.normal_(d)
     assert d.dtype == np.float64
@@ -57,16 +57,16 @@ def test_in_place_under_no_grad_returns_tensor_and_keeps_dtype():
 def test_uniform_normal_constant():
     _check_uniform(init.uniform_(_p(*SHAPE), -0.5, 1.5), 1.0, mean=0.5)
     _check_normal(init.normal_(_p(*SHAPE), 2.0, 0.5), 0.5, mean=2.0)
-    assert np.all(init.constant_(_p(2, 3), 0.7).data == np.float32(0.7))
-    assert np.all(init.ones_(_p(4)).data == 1) and not np.any(init.zeros_(sd.ones(4)).data)
+    assert np.all(init.constant_(_p(2, 3), 0.7)._data == np.float32(0.7))
+    assert np.all(init.ones_(_p(4))._data == 1) and not np.any(init.zeros_(sd.ones(4))._data)
 
 
 def test_trunc_normal():
     t = init.trunc_normal_(_p(*SHAPE), mean=0.0, std=1.0, a=-2.0, b=2.0)
-    assert t.data.min() >= -2 and t.data.max() <= 2
-    np.testing.assert_allclose(t.data.std(), 0.8796, rtol=0.02)  # std of N(0,1) truncated to [-2, 2]
+    assert t._data.min() >= -2 and t._data.max() <= 2
+    np.testing.assert_allclose(t._data.std(), 0.8796, rtol=0.02)  # std of N(0,1) truncated to [-2, 2]
     t = init.trunc_normal_(_p(*SHAPE), mean=1.0, std=0.02, a=0.99, b=1.5)
-    assert t.data.min() >= 0.99 and t.data.max() <= 1.5
+    assert t._data.min() >= 0.99 and t._data.max() <= 1.5
 
 
 def test_xavier():
@@ -89,7 +89,7 @@ def test_kaiming(mode, fan):
 
 def test_orthogonal():
     for shape in [(6, 4), (4, 6), (5, 5), (4, 2, 3)]:
-        w = init.orthogonal_(_p(*shape, dtype=sd.float64), gain=2.0).data.reshape(shape[0], -1)
+        w = init.orthogonal_(_p(*shape, dtype=sd.float64), gain=2.0)._data.reshape(shape[0], -1)
         rows, cols = w.shape
         if rows >= cols:
             np.testing.assert_allclose(w.T @ w, 4 * np.eye(cols), atol=1e-10)
@@ -100,20 +100,20 @@ def test_orthogonal():
 
 
 def test_eye_and_dirac():
-    np.testing.assert_array_equal(init.eye_(_p(3, 5)).data, np.eye(3, 5))
+    np.testing.assert_array_equal(init.eye_(_p(3, 5))._data, np.eye(3, 5))
     with pytest.raises(ValueError, match="2-dimensional"):
         init.eye_(_p(2, 2, 2))
     for shape, groups in [((4, 3, 3, 3), 1), ((6, 2, 3), 2), ((2, 2, 1, 3, 3), 1)]:
-        ours = init.dirac_(_p(*shape), groups).data
+        ours = init.dirac_(_p(*shape), groups)._data
         ref = torch.nn.init.dirac_(torch.zeros(shape), groups).numpy()
         np.testing.assert_array_equal(ours, ref)
 
 
 def test_sparse():
     t = init.sparse_(_p(100, 300), sparsity=0.25, std=0.5)
-    zeros_per_col = (t.data == 0).sum(0)
+    zeros_per_col = (t._data == 0).sum(0)
     assert np.all(zeros_per_col == 25)
-    _check_normal(sd.tensor(t.data[t.data != 0]), 0.5)
+    _check_normal(sd.tensor(t._data[t._data != 0]), 0.5)
 
 
 def test_generator_makes_draws_repeatable():
@@ -121,11 +121,11 @@ def test_generator_makes_draws_repeatable():
     for fn in (init.uniform_, init.normal_, init.xavier_uniform_, init.kaiming_normal_, init.orthogonal_,
                init.trunc_normal_):
         a, b = fn(_p(5, 4), generator=g1), fn(_p(5, 4), generator=g2)
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
     sd.manual_seed(3)
-    a = init.normal_(_p(4, 4)).data.copy()
+    a = init.normal_(_p(4, 4))._data.copy()
     sd.manual_seed(3)
-    np.testing.assert_array_equal(init.normal_(_p(4, 4)).data, a)
+    np.testing.assert_array_equal(init.normal_(_p(4, 4))._data, a)
 
 
 def test_errors():

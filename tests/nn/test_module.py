@@ -131,14 +131,14 @@ def test_shared_parameters_once_and_tied_gradients_sum():
     assert len(list(shared_mod.modules())) == 2 and len(list(shared_mod.children())) == 1
 
     ta = torch.nn.Linear(3, 3, bias=False)
-    ta.weight.data = torch.from_numpy(a.weight.data.copy())
+    ta.weight.data = torch.from_numpy(a.weight._data.copy())
     tmodel = torch.nn.Sequential(ta, torch.nn.Tanh(), torch.nn.Linear(3, 3, bias=False))
     tmodel[2].weight = ta.weight
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
     g = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
     model(sd.from_numpy(x)).backward(sd.from_numpy(g))
     tmodel(torch.from_numpy(x)).backward(torch.from_numpy(g))
-    np.testing.assert_allclose(a.weight.grad.data, ta.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.weight.grad._data, ta.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # -- modes, gradients, dtype -------------------------------------------------------------------------
@@ -153,12 +153,12 @@ def test_train_eval_apply_requires_grad_zero_grad():
     m.apply(lambda x: seen.append(type(x).__name__))
     assert seen == ["Linear", "Linear", "ReLU", "Sequential", "Net"]  # children first, as in PyTorch
     m.apply(lambda x: nn.init.zeros_(x.bias) if isinstance(x, nn.Linear) else None)
-    assert not np.any(m.fc1.bias.data)
+    assert not np.any(m.fc1.bias._data)
 
     m(sd.randn(2, 4)).sum().backward()
     assert all(p.grad is not None for p in m.parameters())
     m.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not np.any(p.grad.data) for p in m.parameters())
+    assert all(p.grad is not None and not np.any(p.grad._data) for p in m.parameters())
     m.zero_grad()
     assert all(p.grad is None for p in m.parameters())
     m.fc1.requires_grad_(False)
@@ -192,20 +192,20 @@ def test_state_dict_contents_and_round_trip():
     sdict = m.state_dict()
     assert isinstance(sdict, OrderedDict)
     assert list(sdict) == ["scale", "steps", "fc1.weight", "fc1.bias", "block.0.weight", "block.0.bias"]
-    assert not sdict["fc1.weight"].requires_grad and sdict["fc1.weight"].data is m.fc1.weight.data
+    assert not sdict["fc1.weight"].requires_grad and sdict["fc1.weight"]._data is m.fc1.weight._data
     assert m.state_dict(keep_vars=True)["fc1.weight"] is m.fc1.weight
     fresh = Net()
     weight = fresh.fc1.weight
     res = fresh.load_state_dict(copy.deepcopy(sdict))
     assert res == ([], []) and res.missing_keys == [] and res.unexpected_keys == []
-    assert fresh.fc1.weight is weight and fresh.fc1.weight.data is not m.fc1.weight.data  # copied in place
+    assert fresh.fc1.weight is weight and fresh.fc1.weight._data is not m.fc1.weight._data  # copied in place
     x = sd.randn(2, 4)
-    np.testing.assert_array_equal(fresh(x).data, m(x).data)
+    np.testing.assert_array_equal(fresh(x)._data, m(x)._data)
     # PyTorch loads our state dict and gives the same output
     t = TorchNet()
-    t.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in sdict.items()})
-    np.testing.assert_allclose(t.block(t.fc1(torch.from_numpy(x.data))).detach().numpy() * t.scale.item(),
-                               m(x).data, rtol=1e-6)
+    t.load_state_dict({k: torch.from_numpy(v._data.copy()) for k, v in sdict.items()})
+    np.testing.assert_allclose(t.block(t.fc1(torch.from_numpy(x._data))).detach().numpy() * t.scale.item(),
+                               m(x)._data, rtol=1e-6)
     # ... and we load PyTorch's (as tensors or as plain NumPy arrays)
     fresh.load_state_dict({k: v.numpy() for k, v in TorchNet().state_dict().items()})
 
@@ -233,16 +233,16 @@ def test_load_state_dict_errors_name_keys_and_shapes():
 
 def test_load_state_dict_assign():
     m, src = nn.Linear(2, 2), nn.Linear(2, 2)
-    w = src.weight.data
+    w = src.weight._data
     m.load_state_dict(src.state_dict(), assign=True)
-    assert m.weight.data is w
+    assert m.weight._data is w
 
 
 def test_deepcopy_and_pickle():
     m = Net()
     x = sd.randn(2, 4)
     for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
-        np.testing.assert_array_equal(clone(x).data, m(x).data)
+        np.testing.assert_array_equal(clone(x)._data, m(x)._data)
         assert clone.fc1.weight is not m.fc1.weight and isinstance(clone.fc1.weight, nn.Parameter)
         assert [n for n, _ in clone.named_parameters()] == [n for n, _ in m.named_parameters()]
 
@@ -255,12 +255,12 @@ def test_forward_hooks():
     h2 = m.register_forward_hook(lambda mod, args, out: calls.append((mod, args[0].shape, out.shape)))
     h3 = m.register_forward_hook(lambda mod, args, out: out + 1)
     y = m(sd.randn(4, 3))
-    np.testing.assert_allclose(y.data, np.broadcast_to(m.bias.data + 1, (4, 2)), rtol=1e-6)
+    np.testing.assert_allclose(y._data, np.broadcast_to(m.bias._data + 1, (4, 2)), rtol=1e-6)
     assert calls == [(m, (4, 3), (4, 2))]
     for h in (h1, h2, h3):
         h.remove()
     x = sd.randn(4, 3)
-    np.testing.assert_array_equal(m(x).data, nn.functional.linear(x, m.weight, m.bias).data)
+    np.testing.assert_array_equal(m(x)._data, nn.functional.linear(x, m.weight, m.bias)._data)
     assert len(calls) == 1
     order = []
     m.register_forward_hook(lambda *a: order.append("second"))
@@ -279,7 +279,7 @@ def test_forward_hooks_with_kwargs():
     seen = []
     m.register_forward_pre_hook(lambda mod, args, kwargs: (args, {"factor": kwargs["factor"] * 2}), with_kwargs=True)
     m.register_forward_hook(lambda mod, args, kwargs, out: seen.append(kwargs["factor"]), with_kwargs=True)
-    assert m(sd.ones(2), factor=3.0).data.tolist() == [6.0, 6.0] and seen == [6.0]
+    assert m(sd.ones(2), factor=3.0)._data.tolist() == [6.0, 6.0] and seen == [6.0]
 
 
 def test_call_passes_kwargs():
@@ -287,7 +287,7 @@ def test_call_passes_kwargs():
         def forward(self, x, factor=1.0):
             return x * factor
 
-    assert Scale()(sd.ones(2), factor=3.0).data.tolist() == [3.0, 3.0]
+    assert Scale()(sd.ones(2), factor=3.0)._data.tolist() == [3.0, 3.0]
 
 
 # -- repr and lookups ----------------------------------------------------------------------------------
@@ -325,7 +325,7 @@ def test_sequential():
     l1, r, l2 = nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)
     s = nn.Sequential(l1, r, l2)
     x = sd.randn(5, 4)
-    np.testing.assert_array_equal(s(x).data, l2(r(l1(x))).data)
+    np.testing.assert_array_equal(s(x)._data, l2(r(l1(x)))._data)
     assert len(s) == 3 and s[0] is l1 and s[-1] is l2 and list(s) == [l1, r, l2]
     head = s[:2]
     assert isinstance(head, nn.Sequential) and list(head) == [l1, r] and head[0] is l1
@@ -384,7 +384,7 @@ def test_parameter_list_and_dict():
     assert len(pl) == 3 and all(isinstance(p, nn.Parameter) and p.requires_grad for p in pl)
     assert [n for n, _ in pl.named_parameters()] == ["0", "1", "2"] and pl[-1].shape == (1,)
     pl[0] = sd.full((2,), 5.0)
-    assert pl[0].data.tolist() == [5.0, 5.0] and isinstance(pl[0], nn.Parameter)
+    assert pl[0]._data.tolist() == [5.0, 5.0] and isinstance(pl[0], nn.Parameter)
     assert list(pl.state_dict()) == ["0", "1", "2"]
     assert "(1): Parameter containing: [shendu.float32 of size 3]" in repr(pl)
 
@@ -426,13 +426,13 @@ def test_parameters_to_vector_and_back():
     m = Net()
     vec = parameters_to_vector(m.parameters())
     t = TorchNet()
-    t.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in m.state_dict().items()})
-    np.testing.assert_array_equal(vec.data, torch.nn.utils.parameters_to_vector(t.parameters()).detach().numpy())
+    t.load_state_dict({k: torch.from_numpy(v._data.copy()) for k, v in m.state_dict().items()})
+    np.testing.assert_array_equal(vec._data, torch.nn.utils.parameters_to_vector(t.parameters()).detach().numpy())
     params = list(m.parameters())
     vector_to_parameters(sd.arange(vec.numel(), dtype=sd.float32), m.parameters())
     assert all(a is b for a, b in zip(params, m.parameters()))
-    np.testing.assert_array_equal(parameters_to_vector(m.parameters()).data, np.arange(vec.numel()))
-    assert m.scale.item() == 0.0 and m.fc1.weight.data.tolist()[0] == [1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_array_equal(parameters_to_vector(m.parameters())._data, np.arange(vec.numel()))
+    assert m.scale.item() == 0.0 and m.fc1.weight._data.tolist()[0] == [1.0, 2.0, 3.0, 4.0]
     with pytest.raises(TypeError, match="expected vec to be a Tensor"):
         vector_to_parameters([1.0], m.parameters())
     with pytest.raises(ValueError, match="1-D vector of 28 elements"):

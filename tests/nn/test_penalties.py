@@ -45,18 +45,18 @@ def test_penalty_value_and_grad(name, fn, value, grad):
     ps = _params()
     out = fn(ps)
     assert isinstance(out, sd.Tensor) and out.shape == () and out.dtype == sd.float32
-    np.testing.assert_allclose(out.item(), value([p.data for p in ps]), rtol=1e-5)
+    np.testing.assert_allclose(out.item(), value([p._data for p in ps]), rtol=1e-5)
     g = float(RNG.standard_normal())  # a random upstream gradient, not 1
     out.backward(sd.tensor(g))
     for p in ps:
-        np.testing.assert_allclose(p.grad.data, g * grad(p.data), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p.grad._data, g * grad(p._data), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name,fn,value,grad", PENALTIES, ids=[p[0] for p in PENALTIES])
 def test_penalty_gradcheck(name, fn, value, grad):
     ps = _params(np.float64)
     for p in ps:  # keep the finite differences away from |x|'s kink at 0
-        p.data[np.abs(p.data) < 0.05] = 0.3
+        p._data[np.abs(p._data) < 0.05] = 0.3
     assert sd.gradcheck(lambda *a: fn(list(a)), ps)
 
 
@@ -71,16 +71,16 @@ def test_penalty_in_a_loss_matches_torch():
     """loss + λ·penalty on a Module: the gradients equal torch's for the same expression."""
     net = _Net()
     x = RNG.standard_normal((5, 4)).astype(np.float32)
-    tw = torch.from_numpy(net.weight.data.copy()).requires_grad_()
-    tb = torch.from_numpy(net.bias.data.copy()).requires_grad_()
+    tw = torch.from_numpy(net.weight._data.copy()).requires_grad_()
+    tb = torch.from_numpy(net.bias._data.copy()).requires_grad_()
     loss = ((sd.from_numpy(x) @ net.weight.T + net.bias) ** 2).mean() + 0.01 * l2_penalty(net) + 0.02 * l1_penalty(net)
     tloss = ((torch.from_numpy(x) @ tw.T + tb) ** 2).mean() + 0.01 * (tw.pow(2).sum() + tb.pow(2).sum()) \
         + 0.02 * (tw.abs().sum() + tb.abs().sum())
     loss.backward()
     tloss.backward()
     np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-5)
-    np.testing.assert_allclose(net.weight.grad.data, tw.grad.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(net.bias.grad.data, tb.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(net.weight.grad._data, tw.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(net.bias.grad._data, tb.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_penalty_accepts_tensor_generator_and_empty():
@@ -110,22 +110,22 @@ def test_max_norm_matches_torch_renorm(shape, dim, p, max_norm):
         expected = w * np.where(np.abs(w) > max_norm, max_norm / (np.abs(w) + 1e-7), 1.0).astype(np.float32)
     else:
         expected = torch.renorm(torch.from_numpy(w), p, dim, max_norm).numpy()
-    np.testing.assert_allclose(param.data, expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(param._data, expected, rtol=1e-6, atol=1e-7)
     assert param.dtype == sd.float32 and param.requires_grad
     before = np.linalg.norm(np.moveaxis(w, dim, 0).reshape(w.shape[dim], -1), ord=p, axis=1)
     untouched = before <= max_norm  # slices within the bound are left exactly as they were
-    np.testing.assert_array_equal(np.moveaxis(param.data, dim, 0)[untouched], np.moveaxis(w, dim, 0)[untouched])
+    np.testing.assert_array_equal(np.moveaxis(param._data, dim, 0)[untouched], np.moveaxis(w, dim, 0)[untouched])
 
 
 def test_max_norm_on_module_constrains_weights_only():
     net = _Net()
-    net.weight.data *= 5.0
-    net.bias.data[:] = 10.0
-    w = net.weight.data.copy()
+    net.weight._data *= 5.0
+    net.bias._data[:] = 10.0
+    w = net.weight._data.copy()
     apply_max_norm_(net, 2.0)
-    np.testing.assert_allclose(net.weight.data, torch.renorm(torch.from_numpy(w), 2, 0, 2.0).numpy(), rtol=1e-6)
-    assert np.all(net.bias.data == 10.0)
-    assert np.all(np.linalg.norm(net.weight.data, axis=1) <= 2.0 + 1e-5)
+    np.testing.assert_allclose(net.weight._data, torch.renorm(torch.from_numpy(w), 2, 0, 2.0).numpy(), rtol=1e-6)
+    assert np.all(net.bias._data == 10.0)
+    assert np.all(np.linalg.norm(net.weight._data, axis=1) <= 2.0 + 1e-5)
 
 
 def test_max_norm_bad_arguments():

@@ -124,7 +124,7 @@ def test_second_derivative_matches_torch():
         y = f.conv2d(x, w, padding=1, stride=2)
         (gx,) = lib.autograd.grad((y * y).sum(), [x], create_graph=True)
         (gx * gx).sum().backward()
-        grads.append(np.asarray(w.grad.detach().numpy() if lib is torch else w.grad.data))
+        grads.append(np.asarray(w.grad.detach().numpy() if lib is torch else w.grad._data))
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-3)
 
 
@@ -152,13 +152,13 @@ def test_backward_twice_with_retain_graph_and_reused_buffers():
     x = sd.tensor(rng.standard_normal((2, 8, 6, 6)).astype(np.float32), requires_grad=True)
     w = sd.tensor(rng.standard_normal((4, 8, 3, 3)).astype(np.float32), requires_grad=True)
     y = F.conv2d(x, w, padding=1)
-    kept = y.data.copy()
+    kept = y._data.copy()
     g = sd.tensor(rng.standard_normal(y.shape).astype(np.float32))
     y.backward(g, retain_graph=True)
-    first = (x.grad.data.copy(), w.grad.data.copy())
+    first = (x.grad._data.copy(), w.grad._data.copy())
     F.conv2d(sd.randn(2, 8, 6, 6), sd.randn(4, 8, 3, 3), padding=1)  # takes the pooled buffers
     x.grad = w.grad = None
     y.backward(g)
-    np.testing.assert_allclose(x.grad.data, first[0], rtol=1e-6)
-    np.testing.assert_allclose(w.grad.data, first[1], rtol=1e-6)
-    np.testing.assert_array_equal(y.data, kept)
+    np.testing.assert_allclose(x.grad._data, first[0], rtol=1e-6)
+    np.testing.assert_allclose(w.grad._data, first[1], rtol=1e-6)
+    np.testing.assert_array_equal(y._data, kept)

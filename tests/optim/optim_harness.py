@@ -77,7 +77,7 @@ class Run:
 
     def values(self) -> list[np.ndarray]:
         if self.framework == "shendu":
-            return [p.data.copy() for p in self.params]
+            return [p._data.copy() for p in self.params]
         return [p.detach().numpy().copy() for p in self.params]
 
 
@@ -129,7 +129,7 @@ def assert_state_dict_matches_torch(name: str, options: dict, steps: int = 5) ->
     for i, t_state in b["state"].items():
         assert set(a["state"][i]) == set(t_state), f"state[{i}] keys"
         for key, value in t_state.items():
-            np.testing.assert_allclose(np.asarray(a["state"][i][key].data), value.numpy(), rtol=1e-5, atol=1e-5,
+            np.testing.assert_allclose(np.asarray(a["state"][i][key]._data), value.numpy(), rtol=1e-5, atol=1e-5,
                                        err_msg=f"state[{i}][{key!r}]")
     assert [g["params"] for g in a["param_groups"]] == [g["params"] for g in b["param_groups"]]
     assert set(a["param_groups"][0]) == set(b["param_groups"][0]), "param group keys"

@@ -46,9 +46,9 @@ def test_group_initial_accumulator_value_is_used():
     opt = optim.Adagrad([{"params": [a]}, {"params": [b], "initial_accumulator_value": 3.0}], lr=1.0)
     a.grad, b.grad = sd.tensor([1.0, 2.0]), sd.tensor([1.0, 2.0])
     opt.step()
-    np.testing.assert_allclose(opt.state[b]["sum"].data, [4.0, 7.0])
-    np.testing.assert_allclose(b.data, [-1 / 2, -2 / np.sqrt(7)], rtol=1e-6)
-    np.testing.assert_allclose(a.data, [-1.0, -1.0], rtol=1e-6)
+    np.testing.assert_allclose(opt.state[b]["sum"]._data, [4.0, 7.0])
+    np.testing.assert_allclose(b._data, [-1 / 2, -2 / np.sqrt(7)], rtol=1e-6)
+    np.testing.assert_allclose(a._data, [-1.0, -1.0], rtol=1e-6)
 
 
 def test_state_dict_matches_torch():

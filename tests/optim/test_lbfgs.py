@@ -47,7 +47,7 @@ def test_rosenbrock_first_step_matches_torch(line_search_fn):
                                                line_search_fn=line_search_fn, history_size=10)
     loss, torch_loss = step(), torch_step()
     assert float(loss) == pytest.approx(float(torch_loss.detach()))
-    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(p._data, tp.detach().numpy(), rtol=1e-8, atol=1e-10)
     assert ours.state[p]["func_evals"] == ref.state[tp]["func_evals"]
     assert ours.state[p]["n_iter"] == ref.state[tp]["n_iter"]
 
@@ -61,8 +61,8 @@ def test_rosenbrock_reaches_torchs_minimum(line_search_fn, dtype):
     for _ in range(8):
         step(), torch_step()
     tol = 1e-7 if dtype == sd.float64 else 1e-3
-    np.testing.assert_allclose(p.data, [1.0, 1.0], atol=tol)
-    np.testing.assert_allclose(p.data, tp.detach().numpy(), atol=tol)
+    np.testing.assert_allclose(p._data, [1.0, 1.0], atol=tol)
+    np.testing.assert_allclose(p._data, tp.detach().numpy(), atol=tol)
     assert p.dtype == dtype
 
 
@@ -76,8 +76,8 @@ def test_quadratic_minimum_matches_solve_and_torch(line_search_fn):
                                           line_search_fn=line_search_fn, tolerance_grad=1e-12, tolerance_change=0.0)
     for _ in range(3):
         step(), torch_step()
-    np.testing.assert_allclose(p.data, np.linalg.solve(a, b), rtol=1e-7, atol=1e-9)
-    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(p._data, np.linalg.solve(a, b), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(p._data, tp.detach().numpy(), rtol=1e-7, atol=1e-9)
 
 
 def test_two_parameter_tensors_and_state_dict_resume():
@@ -100,16 +100,16 @@ def test_two_parameter_tensors_and_state_dict_resume():
     opt.step(closure)
     saved = sd.io.serialization.loads(sd.io.serialization.dumps(opt.state_dict()))
     w2, c2, opt2, closure2 = make()
-    w2.data[...], c2.data[...] = w.data, c.data
+    w2._data[...], c2._data[...] = w._data, c._data
     opt2.load_state_dict(saved)
     for _ in range(2):
         opt.step(closure), opt2.step(closure2)
-    np.testing.assert_array_equal(w.data, w2.data)
+    np.testing.assert_array_equal(w._data, w2._data)
     design = np.c_[x, np.ones(20)]
     expected = np.linalg.lstsq(design, y, rcond=None)[0]
     for _ in range(5):
         opt.step(closure)
-    np.testing.assert_allclose(np.r_[w.data, c.data], expected, atol=1e-8)
+    np.testing.assert_allclose(np.r_[w._data, c._data], expected, atol=1e-8)
 
 
 def test_needs_a_closure_and_one_group():

@@ -25,8 +25,8 @@ def test_quadratic_in_one_step(dtype, tol):
     opt = optim.NewtonCG([x, y])
     loss = opt.step(lambda: 0.5 * (x @ (sa @ x)) - sb @ x + 0.5 * ((y - sc) ** 2).sum())
     assert float(loss) == pytest.approx(3.0, rel=1e-6)  # at the start: ½||1 - C||² = ½(1 + 0 + 1 + 4)
-    np.testing.assert_allclose(x.data, np.linalg.solve(a, b), rtol=tol, atol=tol)
-    np.testing.assert_allclose(y.data, c, atol=tol)
+    np.testing.assert_allclose(x._data, np.linalg.solve(a, b), rtol=tol, atol=tol)
+    np.testing.assert_allclose(y._data, c, atol=tol)
     assert x.dtype == dtype
     assert opt.state[x]["cg_iters"] <= 10  # n = 10 parameters: CG is exact in at most n iterations
 
@@ -53,8 +53,8 @@ def test_logistic_regression_minimum():
     opt = optim.NewtonCG([w, c])
     losses = [float(opt.step(closure)) for _ in range(8)]
     assert all(later <= earlier + 1e-12 for earlier, later in zip(losses, losses[1:]))
-    np.testing.assert_allclose(np.r_[w.data, c.data], expected, atol=1e-6)
-    np.testing.assert_allclose(np.r_[w.grad.data, c.grad.data], 0.0, atol=1e-6)  # the last step's gradient
+    np.testing.assert_allclose(np.r_[w._data, c._data], expected, atol=1e-6)
+    np.testing.assert_allclose(np.r_[w.grad._data, c.grad._data], 0.0, atol=1e-6)  # the last step's gradient
 
 
 def test_backtracking_and_damping_on_a_nonconvex_start():
@@ -67,14 +67,14 @@ def test_backtracking_and_damping_on_a_nonconvex_start():
     opt = optim.NewtonCG([p], damping=1e-3, line_search_fn="backtracking")
     for _ in range(60):
         opt.step(closure)
-    np.testing.assert_allclose(p.data, [1.0, 1.0], atol=1e-5)
+    np.testing.assert_allclose(p._data, [1.0, 1.0], atol=1e-5)
 
 
 def test_constant_gradient_and_bad_closure():
     p = Parameter(sd.ones(3, dtype=sd.float64))
     opt = optim.NewtonCG([p], damping=2.0)
     opt.step(lambda: (p * sd.tensor([1.0, 2.0, 3.0], dtype=sd.float64)).sum())  # linear: H = 0, step = -g / damping
-    np.testing.assert_allclose(p.data, [0.5, 0.0, -0.5])
+    np.testing.assert_allclose(p._data, [0.5, 0.0, -0.5])
     with pytest.raises(RuntimeError, match="closure"):
         opt.step(None)
     with pytest.raises(RuntimeError, match="scalar Tensor that requires grad"):

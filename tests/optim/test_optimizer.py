@@ -108,7 +108,7 @@ def test_zero_grad(set_to_none):
     if set_to_none:
         assert p.grad is None
     else:
-        np.testing.assert_array_equal(p.grad.data, 0.0)
+        np.testing.assert_array_equal(p.grad._data, 0.0)
 
 
 def test_step_returns_closure_loss_computed_with_grad_enabled():
@@ -124,7 +124,7 @@ def test_step_returns_closure_loss_computed_with_grad_enabled():
     with sd.no_grad():
         loss = opt.step(closure)
     assert float(loss) == 9.0
-    np.testing.assert_allclose(p.data, [3.0 - 0.25 * 6.0])
+    np.testing.assert_allclose(p._data, [3.0 - 0.25 * 6.0])
 
 
 def test_state_dict_is_a_snapshot_and_load_checks_groups():
@@ -134,7 +134,7 @@ def test_state_dict_is_a_snapshot_and_load_checks_groups():
     opt.step()
     saved = opt.state_dict()
     opt.step()
-    assert float(saved["state"][0]["step"].data) == 1.0  # later steps don't change a taken snapshot
+    assert float(saved["state"][0]["step"]._data) == 1.0  # later steps don't change a taken snapshot
     other = optim.Adam([{"params": [p]}, {"params": [q]}], lr=0.1)
     with pytest.raises(ValueError, match="the state dict has 1 parameter groups, the optimizer has 2"):
         other.load_state_dict(saved)
@@ -153,8 +153,8 @@ def test_load_state_dict_restores_options_and_state():
     fresh.load_state_dict(saved)
     assert fresh.param_groups[0]["lr"] == 0.1 and tuple(fresh.param_groups[0]["betas"]) == (0.8, 0.9)
     assert fresh.param_groups[0]["params"][0] is p
-    np.testing.assert_array_equal(fresh.state[p]["exp_avg"].data, opt.state[p]["exp_avg"].data)
-    assert fresh.state[p]["exp_avg"].data is not opt.state[p]["exp_avg"].data
+    np.testing.assert_array_equal(fresh.state[p]["exp_avg"]._data, opt.state[p]["exp_avg"]._data)
+    assert fresh.state[p]["exp_avg"]._data is not opt.state[p]["exp_avg"]._data
 
 
 def test_state_dict_saves_to_file(tmp_path):
@@ -167,7 +167,7 @@ def test_state_dict_saves_to_file(tmp_path):
     fresh.load_state_dict(sd.load(tmp_path / "opt.safetensors"))
     state = fresh.state[fresh.param_groups[0]["params"][0]]
     assert set(state) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
-    np.testing.assert_allclose(state["exp_avg"].data, 0.05, rtol=1e-6)
+    np.testing.assert_allclose(state["exp_avg"]._data, 0.05, rtol=1e-6)
 
 
 def test_torch_state_dict_layout_for_two_groups():
@@ -215,13 +215,13 @@ def test_threads_give_bitwise_the_same_result(monkeypatch):
     for threads in (1, 2):
         monkeypatch.setattr(_parallel, "_num_threads", threads)
         params = [Parameter(sd.tensor(a.copy())) for a in init]
-        params[1].data = init[1].T.copy().T  # a transposed view of a copy: not C-contiguous
+        params[1]._data = init[1].T.copy().T  # a transposed view of a copy: not C-contiguous
         opt = optim.Adam(params, lr=0.01)
         for _ in range(3):
             for p, g in zip(params, grads):
                 p.grad = sd.tensor(g)
             opt.step()
-        results.append([p.data.copy() for p in params])
+        results.append([p._data.copy() for p in params])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(results[0][0], init[0]) and not np.array_equal(results[0][1], init[1])

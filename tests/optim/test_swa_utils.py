@@ -14,10 +14,10 @@ def test_ema_fixed_decay_by_hand():
     p = Parameter(sd.tensor([0.0, 10.0]))
     ema = ExponentialMovingAverage([p], decay=0.9, use_num_updates=False)
     for value in ([1.0, 10.0], [2.0, 20.0]):
-        p.data[...] = value
+        p._data[...] = value
         ema.update()
     # s1 = 0.9 * [0, 10] + 0.1 * [1, 10] = [0.1, 10];  s2 = 0.9 * s1 + 0.1 * [2, 20] = [0.29, 11]
-    np.testing.assert_allclose(ema.shadow_params[0].data, [0.29, 11.0], rtol=1e-6)
+    np.testing.assert_allclose(ema.shadow_params[0]._data, [0.29, 11.0], rtol=1e-6)
     assert ema.shadow_params[0].dtype == np.float32
 
 
@@ -26,11 +26,11 @@ def test_ema_decay_warms_up_with_the_update_count():
     ema = ExponentialMovingAverage([p], decay=0.99)
     expected = 0.0
     for n, value in enumerate([4.0, 8.0, 2.0], start=1):
-        p.data[...] = value
+        p._data[...] = value
         ema.update()
         d = min(0.99, (1 + n) / (10 + n))  # 2/11, 3/12, 4/13
         expected = d * expected + (1 - d) * value
-        np.testing.assert_allclose(ema.shadow_params[0].data, [expected], rtol=1e-6)
+        np.testing.assert_allclose(ema.shadow_params[0]._data, [expected], rtol=1e-6)
     assert ema.num_updates == 3
 
 
@@ -38,36 +38,36 @@ def test_average_parameters_swaps_in_and_restores():
     w, b = Parameter(sd.ones(2, 2)), Parameter(sd.zeros(2))
     model_params = [w, b]
     ema = ExponentialMovingAverage(model_params, decay=0.5, use_num_updates=False)
-    w.data[...] = 3.0
-    b.data[...] = 4.0
+    w._data[...] = 3.0
+    b._data[...] = 4.0
     ema.update()  # shadows: w 2.0, b 2.0
     with ema.average_parameters():
-        np.testing.assert_allclose(w.data, 2.0)
-        np.testing.assert_allclose(b.data, 2.0)
-    np.testing.assert_allclose(w.data, 3.0)
-    np.testing.assert_allclose(b.data, 4.0)
+        np.testing.assert_allclose(w._data, 2.0)
+        np.testing.assert_allclose(b._data, 2.0)
+    np.testing.assert_allclose(w._data, 3.0)
+    np.testing.assert_allclose(b._data, 4.0)
     ema.store()
     ema.copy_to()
-    np.testing.assert_allclose(w.data, 2.0)
+    np.testing.assert_allclose(w._data, 2.0)
     ema.restore()
-    np.testing.assert_allclose(w.data, 3.0)
+    np.testing.assert_allclose(w._data, 3.0)
 
 
 def test_ema_with_explicit_parameters_module_and_state_dict():
     model = nn.Linear(3, 2)
     ema = ExponentialMovingAverage(model, decay=0.8, use_num_updates=False)
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p._data.copy() for p in model.parameters()]
     for p in model.parameters():
-        p.data += 1.0
+        p._data += 1.0
     ema.update(model.parameters())
     for s, b in zip(ema.shadow_params, before):
-        np.testing.assert_allclose(s.data, b + 0.2, rtol=1e-6)
+        np.testing.assert_allclose(s._data, b + 0.2, rtol=1e-6)
     saved = loads(dumps(ema.state_dict()))
     other = ExponentialMovingAverage(nn.Linear(3, 2), decay=0.1)
     other.load_state_dict(saved)
     assert other.decay == 0.8 and other.num_updates is None
     for a, b in zip(other.shadow_params, ema.shadow_params):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
     with pytest.raises(ValueError, match="shape"):
         ema.update([Parameter(sd.ones(5)), Parameter(sd.ones(2))])
     with pytest.raises(ValueError, match="decay must be in"):
@@ -80,7 +80,7 @@ def _torch_copy(model):
     ref = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
     with torch.no_grad():
         for p, q in zip(model.parameters(), ref.parameters()):
-            q.copy_(torch.from_numpy(p.data.copy()))
+            q.copy_(torch.from_numpy(p._data.copy()))
     return ref
 
 
@@ -100,12 +100,12 @@ def test_averaged_model_matches_torch(mode):
         ref_avg.update_parameters(ref_model)
         for p, q in zip(model.parameters(), ref_model.parameters()):
             delta = rng.standard_normal(p.shape).astype(np.float32)
-            p.data += delta
+            p._data += delta
             with torch.no_grad():
                 q += torch.from_numpy(delta)
     for a, b in zip(avg.module.parameters(), ref_avg.module.parameters()):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-5, atol=1e-6)
-    assert int(avg.n_averaged.data) == 4
+        np.testing.assert_allclose(a._data, b.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert int(avg.n_averaged._data) == 4
     x = sd.randn(5, 3)
     avg.eval()
-    np.testing.assert_allclose(avg(x).data, avg.module(x).data)
+    np.testing.assert_allclose(avg(x)._data, avg.module(x)._data)

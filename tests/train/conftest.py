@@ -24,7 +24,7 @@ def make_mlp():
 
 
 def weights(model) -> dict:
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v._data.copy() for k, v in model.state_dict().items()}
 
 
 @pytest.fixture

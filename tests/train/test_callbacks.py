@@ -42,7 +42,7 @@ class Recorder(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.calls.append(f"epoch_end {epoch} {sorted(logs)}")
-        self.weights.append({k: v.data.copy() for k, v in self.model.state_dict().items()})
+        self.weights.append({k: v._data.copy() for k, v in self.model.state_dict().items()})
 
     def on_batch_begin(self, batch, logs=None):
         self.calls.append(f"batch_begin {batch}")
@@ -119,7 +119,7 @@ def test_early_stopping_restores_best_weights(blobs, make_mlp):
     model = make_mlp()
     _run(X, y, model, [ScriptedLogs("val_loss", [1.0, 0.5, 0.7, 0.8, 0.1]), es, rec], epochs=5)
     assert es.stopped_epoch == 3 and es.best_epoch == 1
-    final = {k: v.data for k, v in model.state_dict().items()}
+    final = {k: v._data for k, v in model.state_dict().items()}
     for k, v in rec.weights[1].items():
         np.testing.assert_array_equal(final[k], v)
     assert not np.array_equal(rec.weights[3]["0.weight"], rec.weights[1]["0.weight"])
@@ -145,8 +145,8 @@ def test_model_checkpoint_best_and_last(blobs, make_mlp, tmp_path):
     assert best["epoch"] == 2 and last["epoch"] == 4
     assert last["history"]["history"]["val_loss"] == [0.9, 0.3, 0.5, 0.4]
     for k, v in best_model.state_dict().items():
-        np.testing.assert_array_equal(v.data, rec.weights[1][k])
-        np.testing.assert_array_equal(last_model.state_dict()[k].data, model.state_dict()[k].data)
+        np.testing.assert_array_equal(v._data, rec.weights[1][k])
+        np.testing.assert_array_equal(last_model.state_dict()[k]._data, model.state_dict()[k]._data)
 
 
 def test_model_checkpoint_filepath_template_and_weights_only(blobs, make_mlp, tmp_path):
@@ -161,7 +161,7 @@ def test_model_checkpoint_filepath_template_and_weights_only(blobs, make_mlp, tm
     model2 = make_mlp()
     model2.load_state_dict(state)
     for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(model2.state_dict()[k].data, v.data)
+        np.testing.assert_array_equal(model2.state_dict()[k]._data, v._data)
 
 
 def test_lr_scheduler_per_epoch_and_per_step(blobs, make_mlp):

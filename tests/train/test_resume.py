@@ -60,10 +60,10 @@ def _assert_same_run(t1, h1, t2, h2):
     assert h1.history == h2.history and h1.epoch == h2.epoch
     w1, w2 = t1.model.state_dict(), t2.model.state_dict()
     for k in w1:
-        np.testing.assert_array_equal(w1[k].data, w2[k].data)
+        np.testing.assert_array_equal(w1[k]._data, w2[k]._data)
     s1, s2 = t1.optimizer.state_dict(), t2.optimizer.state_dict()
     for i in s1["state"]:
-        np.testing.assert_array_equal(s1["state"][i]["exp_avg"].data, s2["state"][i]["exp_avg"].data)
+        np.testing.assert_array_equal(s1["state"][i]["exp_avg"]._data, s2["state"][i]["exp_avg"]._data)
     assert t1.optimizer.param_groups[0]["lr"] == t2.optimizer.param_groups[0]["lr"]
     assert t1.global_step == t2.global_step
 

@@ -97,7 +97,7 @@ def test_train_and_eval_modes(blobs):
 def test_evaluate_equals_hand_computed(blobs):
     X, y = blobs
     model = nn.Linear(4, 3)
-    W, b = model.weight.data.astype(np.float64), model.bias.data.astype(np.float64)
+    W, b = model.weight._data.astype(np.float64), model.bias._data.astype(np.float64)
     logits = X.astype(np.float64) @ W.T + b
     logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
     expected_loss = -logp[np.arange(len(y)), y].mean()
@@ -114,7 +114,7 @@ def test_predict_shapes(blobs, make_mlp):
     model = make_mlp()
     out = predict(model, X, batch_size=7)
     assert isinstance(out, sd.Tensor) and out.shape == (60, 3) and out.dtype == sd.float32
-    np.testing.assert_allclose(out.data, model.eval()(sd.tensor(X)).data, rtol=1e-6)
+    np.testing.assert_allclose(out._data, model.eval()(sd.tensor(X))._data, rtol=1e-6)
     model.train()
     assert predict(model, (X, y)).shape == (60, 3)
     assert predict(model, TensorDataset(sd.tensor(X))).shape == (60, 3)
@@ -152,7 +152,7 @@ def test_grad_accumulation_matches_one_big_batch():
         trainer = Trainer(model, "mse", _sgd(model, 0.5), grad_accumulation_steps=steps)
         trainer.fit((X, Y), epochs=3, batch_size=batch_size, shuffle=False, verbose=0)
         assert trainer.global_step == 3
-        finals.append((model.weight.data.copy(), model.bias.data.copy()))
+        finals.append((model.weight._data.copy(), model.bias._data.copy()))
     for w, b in finals[1:]:
         np.testing.assert_allclose(w, finals[0][0], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(b, finals[0][1], rtol=1e-5, atol=1e-6)
@@ -163,12 +163,12 @@ def test_accumulation_window_shorter_at_epoch_end():
     X = np.ones((3, 1), np.float32)
     Y = np.zeros((3, 1), np.float32)
     model = nn.Linear(1, 1, bias=False)
-    model.weight.data[...] = 1.0
+    model.weight._data[...] = 1.0
     trainer = Trainer(model, "mse", _sgd(model, 0.1), grad_accumulation_steps=2)
     trainer.fit((X, Y), epochs=1, batch_size=1, shuffle=False, verbose=0)
     # grad of (w*1 - 0)^2 is 2w: step 1 uses mean over 2 batches (2.0), step 2 uses one batch (2*0.8).
     assert trainer.global_step == 2
-    assert model.weight.data[0, 0] == pytest.approx((1.0 - 0.1 * 2.0) * (1 - 0.2), rel=1e-6)
+    assert model.weight._data[0, 0] == pytest.approx((1.0 - 0.1 * 2.0) * (1 - 0.2), rel=1e-6)
 
 
 def test_gradient_clipping_is_applied():
@@ -177,10 +177,10 @@ def test_gradient_clipping_is_applied():
     for kwargs, bound in (({"clip_grad_norm": 0.5}, "norm"), ({"clip_grad_value": 0.01}, "value")):
         sd.manual_seed(0)
         model = nn.Linear(3, 1)
-        before = np.concatenate([p.data.ravel().copy() for p in model.parameters()])
+        before = np.concatenate([p._data.ravel().copy() for p in model.parameters()])
         trainer = Trainer(model, "mse", _sgd(model, 1.0), **kwargs)
         trainer.fit((X, Y), epochs=1, batch_size=4, verbose=0)
-        delta = np.concatenate([p.data.ravel() for p in model.parameters()]) - before
+        delta = np.concatenate([p._data.ravel() for p in model.parameters()]) - before
         if bound == "norm":  # lr=1: the update is the clipped gradient, of norm 0.5 (the raw one is huge)
             assert trainer.last_grad_norm > 100
             assert np.linalg.norm(delta) == pytest.approx(0.5, rel=1e-4)
@@ -257,7 +257,7 @@ def test_metrics_by_name_object_and_callable(blobs, make_mlp):
     assert list(Trainer(model, "cross_entropy", metrics=[M.Accuracy(), "mae"]).metrics) == ["accuracy", "mae"]
     assert list(Trainer(model, "mse").metrics) == []  # no default metric for regression
     out = trainer.evaluate((X, y))
-    logits = predict(model, X).data
+    logits = predict(model, X)._data
     assert out["top2"] == pytest.approx(M.top_k_accuracy(y, logits, k=2, labels=[0, 1, 2]))
     assert out["accuracy"] == pytest.approx((logits.argmax(1) == y).mean())
 

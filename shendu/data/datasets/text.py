@@ -49,7 +49,7 @@ class CharTokenizer:
         return ids.astype(np.int64)
 
     def decode(self, ids: Any) -> str:
-        ids = np.asarray(getattr(ids, "data", ids), dtype=np.int64).reshape(-1)
+        ids = np.asarray(getattr(ids, "_data", ids), dtype=np.int64).reshape(-1)
         return self._codes[ids].astype("<u4").tobytes().decode("utf-32-le")
 
 
@@ -63,7 +63,7 @@ class ByteTokenizer:
         return np.frombuffer(data, dtype=np.uint8).astype(np.int64)
 
     def decode(self, ids: Any) -> str:
-        ids = np.asarray(getattr(ids, "data", ids)).reshape(-1)
+        ids = np.asarray(getattr(ids, "_data", ids)).reshape(-1)
         return ids.astype(np.uint8).tobytes().decode("utf-8", errors="replace")
 
 
@@ -78,7 +78,7 @@ class CharDataset(Dataset):
     """
 
     def __init__(self, ids: Any, block_size: int):
-        ids = np.ascontiguousarray(np.asarray(getattr(ids, "data", ids), dtype=np.int64))
+        ids = np.ascontiguousarray(np.asarray(getattr(ids, "_data", ids), dtype=np.int64))
         if ids.ndim != 1:
             raise ValueError(f"CharDataset: expected 1-D ids, got shape {ids.shape}")
         if len(ids) <= block_size:

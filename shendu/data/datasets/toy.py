@@ -76,7 +76,7 @@ def gaussian_blobs(n: int = 300, centers: int | np.ndarray = 3, std: float = 1.0
     rng = np.random.default_rng(seed)
     if isinstance(centers, (int, np.integer)):
         centers = rng.uniform(*center_box, size=(int(centers), n_features))
-    centers = np.asarray(getattr(centers, "data", centers), dtype=np.float64)
+    centers = np.asarray(getattr(centers, "_data", centers), dtype=np.float64)
     if centers.ndim != 2:
         raise ValueError(f"gaussian_blobs: centers must be an int or an array (K, D), got shape {centers.shape}")
     y = np.repeat(np.arange(len(centers)), _counts(n, len(centers)))

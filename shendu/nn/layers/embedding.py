@@ -65,13 +65,13 @@ class Embedding(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight._data[self.padding_idx] = 0
 
     def _renorm(self, input: Tensor) -> None:
         """PyTorch's ``embedding_renorm_``: shrink the used rows whose norm exceeds max_norm, in place."""
         xp = self.weight._xp()
-        rows = xp.unique(input.data)
-        w = self.weight.data
+        rows = xp.unique(input._data)
+        w = self.weight._data
         norms = xp.linalg.norm(w[rows].astype(xp.float64), ord=self.norm_type, axis=1)
         big = norms > self.max_norm
         scale = self.max_norm / (norms[big] + 1e-7)
@@ -86,7 +86,7 @@ class Embedding(Module):
         if self.scale_grad_by_freq and self.weight.requires_grad:
             # Same values; the gradient reaching each row is divided by the row's count in the batch.
             xp = input._xp()
-            ids, inverse, counts = xp.unique(input.data, return_inverse=True, return_counts=True)
+            ids, inverse, counts = xp.unique(input._data, return_inverse=True, return_counts=True)
             inv = (1.0 / counts[inverse.reshape(input.shape)])[..., None].astype(out.dtype)
             fixed = out.detach()
             out = fixed + (out - fixed) * Tensor._wrap(inv)

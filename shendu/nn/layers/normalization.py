@@ -85,7 +85,7 @@ class _BatchNorm(Module):
                              f"got an input of shape {input.shape}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked._data += 1
             # momentum=None: a cumulative moving average, the k-th batch weighted 1/k
             factor = 1.0 / int(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
         keep = not self.training or self.track_running_stats

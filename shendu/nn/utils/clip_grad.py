@@ -15,7 +15,7 @@ from shendu.tensor import Tensor
 
 def _grads(parameters: Iterable[Tensor] | Tensor) -> list:
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    return [p.grad.data for p in params if p.grad is not None]
+    return [p.grad._data for p in params if p.grad is not None]
 
 
 def _norm(xp, g, norm_type: float) -> float:
@@ -38,7 +38,7 @@ def get_total_norm(tensors: Iterable[Tensor] | Tensor, norm_type: float = 2.0, e
                    foreach: bool | None = None) -> Tensor:
     """The norm of the norms of ``tensors`` (as if all were concatenated into one vector)."""
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    return _total_norm([t.data for t in tensors], float(norm_type), error_if_nonfinite, "get_total_norm")
+    return _total_norm([t._data for t in tensors], float(norm_type), error_if_nonfinite, "get_total_norm")
 
 
 def _total_norm(arrays: list, norm_type: float, error_if_nonfinite: bool, who: str) -> Tensor:
@@ -81,7 +81,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
     total = _total_norm(grads, float(norm_type), error_if_nonfinite, "clip_grad_norm_")
     if not grads:
         return total
-    coef = float(max_norm) / (float(total.data) + 1e-6)
+    coef = float(max_norm) / (float(total._data) + 1e-6)
     if coef < 1.0 or math.isnan(coef):  # a nan total poisons the gradients, as in PyTorch
         with np.errstate(invalid="ignore"):  # inf * 0 is nan without a warning, as in PyTorch
             for g in grads:

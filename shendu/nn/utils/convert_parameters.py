@@ -30,5 +30,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
         for p in params:
             n = p.numel()
             xp = p._xp()
-            xp.copyto(p.data, vec.data[offset:offset + n].reshape(p.shape), casting="unsafe")
+            xp.copyto(p._data, vec._data[offset:offset + n].reshape(p.shape), casting="unsafe")
             offset += n

@@ -43,14 +43,14 @@ def test_contract_parity_gradcheck(name, kw):
     sd_layer, torch_layer = getattr(nn, name)(**kw), getattr(torch.nn, name)(**{**kw, "inplace": False} if
                                                                             "inplace" in kw else kw)
     if name == "PReLU":
-        sd_layer.weight.data[...] = np.linspace(-0.5, 0.7, n_params)  # distinct slopes per channel
+        sd_layer.weight._data[...] = np.linspace(-0.5, 0.7, n_params)  # distinct slopes per channel
     check_parity(sd_layer, torch_layer, shape, low=-3.5, high=3.5)
     check_layer_grad(sd_layer, shape, low=-3.5, high=3.5)
 
 
 def test_prelu_init_and_errors():
     m = nn.PReLU(4, init=0.1)
-    np.testing.assert_array_equal(m.weight.data, np.full(4, 0.1, np.float32))
+    np.testing.assert_array_equal(m.weight._data, np.full(4, 0.1, np.float32))
     assert nn.PReLU().weight.item() == pytest.approx(0.25)
     with pytest.raises(RuntimeError, match=r"PReLU\(num_parameters=4\): expected input with 4 channels"):
         m(sd.randn(2, 3))
@@ -58,7 +58,7 @@ def test_prelu_init_and_errors():
 
 def test_prelu_2d_channels_parity():
     m = nn.PReLU(3)
-    m.weight.data[...] = [0.1, -0.2, 0.4]
+    m.weight._data[...] = [0.1, -0.2, 0.4]
     check_parity(m, torch.nn.PReLU(3), (2, 3, 2, 2))
 
 
@@ -80,8 +80,8 @@ def test_maxout():
     check_layer_grad(nn.Maxout(3, 2, 3), (4, 3))
     m = nn.Maxout(4, 3, 2)
     x = sd.randn(5, 4)
-    z = m.linear(x).data.reshape(5, 3, 2)
-    np.testing.assert_allclose(m(x).data, z.max(-1), rtol=1e-6)
+    z = m.linear(x)._data.reshape(5, 3, 2)
+    np.testing.assert_allclose(m(x)._data, z.max(-1), rtol=1e-6)
     assert repr(m) == ("Maxout(\n  in_features=4, out_features=3, pieces=2\n"
                        "  (linear): Linear(in_features=4, out_features=6, bias=True)\n)")
     with pytest.raises(ValueError, match="pieces"):

@@ -65,10 +65,10 @@ def test_conv_transpose2d_parity(kw):
 def test_conv_transpose_output_size_and_1d():
     sd_layer, t_layer = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1), torch.nn.ConvTranspose2d(3, 2, 3, 2, 1)
     x = np.random.default_rng(0).standard_normal((1, 3, 4, 4)).astype(np.float32)
-    t_layer.load_state_dict({k: torch.tensor(v.data) for k, v in sd_layer.state_dict().items()})
+    t_layer.load_state_dict({k: torch.tensor(v._data) for k, v in sd_layer.state_dict().items()})
     for size in [(7, 7), (8, 8), (1, 2, 8, 7)]:
         y, yt = sd_layer(sd.tensor(x), output_size=size), t_layer(torch.tensor(x), output_size=size)
-        np.testing.assert_allclose(y.data, yt.detach().numpy(), atol=1e-5)
+        np.testing.assert_allclose(y._data, yt.detach().numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="not reachable"):
         sd_layer(sd.tensor(x), output_size=(10, 10))
     kw = dict(in_channels=3, out_channels=2, kernel_size=3, stride=2, padding=1, output_padding=1)
@@ -84,13 +84,13 @@ def test_gradcheck_with_parameters():
 def test_default_init_matches_pytorch_bounds():
     m = nn.Conv2d(16, 32, 3)
     bound = 1 / math.sqrt(16 * 9)  # kaiming_uniform_(a=sqrt(5)) on fan_in = C_in * kH * kW
-    w = m.weight.data
+    w = m.weight._data
     assert w.dtype == np.float32 and w.shape == (32, 16, 3, 3)
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.98 * bound
     np.testing.assert_allclose(w.std(), bound / math.sqrt(3), rtol=0.03)
-    assert np.abs(m.bias.data).max() <= bound
+    assert np.abs(m.bias._data).max() <= bound
     t = nn.ConvTranspose2d(8, 4, 3, groups=2)  # fan_in from weight (8, 2, 3, 3): 2 * 9
-    assert t.weight.shape == (8, 2, 3, 3) and np.abs(t.weight.data).max() <= 1 / math.sqrt(18)
+    assert t.weight.shape == (8, 2, 3, 3) and np.abs(t.weight._data).max() <= 1 / math.sqrt(18)
 
 
 @pytest.mark.parametrize("make", [
@@ -147,11 +147,11 @@ def test_one_training_step_of_a_small_cnn_matches_torch():
                                  lib.nn.Conv2d(4, 6, 3, padding=1), lib.nn.ReLU(), lib.nn.AdaptiveAvgPool2d(1),
                                  lib.nn.Flatten(), lib.nn.Linear(6, 3))
     ours, theirs = build(sd), build(torch)
-    theirs.load_state_dict({k: torch.tensor(v.data) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v._data) for k, v in ours.state_dict().items()})
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((4, 1, 8, 8)).astype(np.float32), rng.integers(0, 3, 4)
     for model, lib in ((ours, sd), (theirs, torch)):
         loss = lib.nn.functional.cross_entropy(model(lib.tensor(x)), lib.tensor(y))
         loss.backward()
     for (name, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(p.grad._data, tp.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)

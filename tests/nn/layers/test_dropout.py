@@ -19,7 +19,7 @@ def test_contract_and_eval_parity(cls, shape):
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
 def test_dropout_rate_and_scaling(p):
     x = sd.ones(200, 500)
-    y = nn.Dropout(p)(x).data
+    y = nn.Dropout(p)(x)._data
     kept = y != 0
     assert abs(1 - kept.mean() - p) < 0.01
     np.testing.assert_allclose(y[kept], 1 / (1 - p), rtol=1e-6)
@@ -31,7 +31,7 @@ def test_dropout_gradient_is_the_mask():
     y = nn.Dropout(0.4)(x)
     g = np.random.default_rng(0).standard_normal(y.shape).astype(np.float32)
     y.backward(sd.from_numpy(g.copy()))
-    np.testing.assert_allclose(x.grad.data, g * (y.data / x.data), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad._data, g * (y._data / x._data), rtol=1e-5, atol=1e-6)
 
 
 def test_dropout_gradcheck_with_a_fixed_mask():
@@ -50,17 +50,17 @@ def test_eval_is_identity_and_edge_probabilities():
     x = sd.randn(3, 4)
     m = nn.Dropout(0.5).eval()
     assert m(x) is x
-    np.testing.assert_array_equal(nn.Dropout(0.0)(x).data, x.data)
-    assert not np.any(nn.Dropout(1.0)(x).data)
-    assert not np.any(nn.Dropout2d(1.0)(sd.randn(2, 3, 2, 2)).data)
+    np.testing.assert_array_equal(nn.Dropout(0.0)(x)._data, x._data)
+    assert not np.any(nn.Dropout(1.0)(x)._data)
+    assert not np.any(nn.Dropout2d(1.0)(sd.randn(2, 3, 2, 2))._data)
 
 
 def test_seeded_masks_repeat():
     x = sd.ones(8, 8)
     sd.manual_seed(5)
-    a = nn.Dropout()(x).data
+    a = nn.Dropout()(x)._data
     sd.manual_seed(5)
-    np.testing.assert_array_equal(nn.Dropout()(x).data, a)
+    np.testing.assert_array_equal(nn.Dropout()(x)._data, a)
 
 
 @pytest.mark.parametrize("cls,shape,lead", [(nn.Dropout2d, (40, 50, 3, 3), 2), (nn.Dropout2d, (40, 50, 6), 2),
@@ -69,7 +69,7 @@ def test_seeded_masks_repeat():
 def test_channel_dropout_zeroes_whole_channels(cls, shape, lead):
     """``lead`` dims (batch, channel) get one draw each; the rest of each channel shares it."""
     p = 0.3
-    y = cls(p)(sd.ones(*shape)).data
+    y = cls(p)(sd.ones(*shape))._data
     per_channel = y.reshape(shape[:lead] + (-1,))
     assert np.all(per_channel == per_channel[..., :1])
     kept = per_channel[..., 0] != 0

@@ -32,12 +32,12 @@ def test_gradcheck_and_padding_row_gets_no_gradient():
     m = nn.Embedding(10, 3, padding_idx=2)
     out = m(sd.from_numpy(IDS))
     out.backward(sd.randn(*out.shape))
-    assert not np.any(m.weight.grad.data[2]) and np.any(m.weight.grad.data[3])
+    assert not np.any(m.weight.grad._data[2]) and np.any(m.weight.grad._data[3])
 
 
 def test_init():
     m = nn.Embedding(2000, 50, padding_idx=0)
-    w = m.weight.data
+    w = m.weight._data
     assert not np.any(w[0])
     assert abs(w[1:].mean()) < 0.01 and abs(w[1:].std() - 1) < 0.01
     assert nn.Embedding(10, 4, padding_idx=-3).padding_idx == 7
@@ -47,10 +47,10 @@ def test_init():
 def test_from_pretrained():
     table = sd.randn(5, 3)
     m = nn.Embedding.from_pretrained(table)
-    assert not m.weight.requires_grad and m.weight.data is table.data
-    np.testing.assert_array_equal(m(sd.tensor([4, 0])).data, table.data[[4, 0]])
+    assert not m.weight.requires_grad and m.weight._data is table._data
+    np.testing.assert_array_equal(m(sd.tensor([4, 0]))._data, table._data[[4, 0]])
     assert nn.Embedding.from_pretrained(table, freeze=False, padding_idx=1).weight.requires_grad
-    t = torch.nn.Embedding.from_pretrained(torch.from_numpy(table.data.copy()), freeze=False)
+    t = torch.nn.Embedding.from_pretrained(torch.from_numpy(table._data.copy()), freeze=False)
     check_parity(nn.Embedding.from_pretrained(table, freeze=False), t, np.array([[0, 4, 4]]))
     with pytest.raises(ValueError, match="2-dimensional"):
         nn.Embedding.from_pretrained(sd.randn(5))

@@ -35,10 +35,10 @@ def test_linear_uses_fused_op():
 def test_linear_init_matches_pytorch_bounds():
     m = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)  # kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-    w = m.weight.data
+    w = m.weight._data
     assert w.dtype == np.float32 and np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
     np.testing.assert_allclose(w.std(), bound / math.sqrt(3), rtol=0.02)
-    assert np.abs(m.bias.data).max() <= bound and m.bias.data.std() > 0.5 * bound / math.sqrt(3)
+    assert np.abs(m.bias._data).max() <= bound and m.bias._data.std() > 0.5 * bound / math.sqrt(3)
 
 
 def test_linear_dtype_and_repr():
@@ -63,7 +63,7 @@ def test_bilinear():
     check_layer_grad(nn.Bilinear(3, 2, 2), [(2, 3), (2, 2)])
     assert repr(nn.Bilinear(3, 2, 4)) == repr(torch.nn.Bilinear(3, 2, 4))
     m = nn.Bilinear(300, 2, 400)
-    assert np.abs(m.weight.data).max() <= 1 / math.sqrt(300)
+    assert np.abs(m.weight._data).max() <= 1 / math.sqrt(300)
     with pytest.raises(RuntimeError, match="Bilinear"):
         m(sd.randn(2, 300), sd.randn(3, 2))
 

@@ -95,16 +95,16 @@ def test_batch_norm_fused_matches_composite():
     g = sd.from_numpy(RNG.standard_normal((5, 3, 4)))
     fused = F.batch_norm(x, None, None, w, b, True)
     ref = batch_norm_composite(x, None, None, w, b, True)
-    np.testing.assert_allclose(fused.data, ref.data, atol=1e-12)
+    np.testing.assert_allclose(fused._data, ref._data, atol=1e-12)
     got = sd.grad(fused, [x, w, b], g)
     want = sd.grad(ref, [x, w, b], g)
     for a, e in zip(got, want):
-        np.testing.assert_allclose(a.data, e.data, atol=1e-12)
+        np.testing.assert_allclose(a._data, e._data, atol=1e-12)
 
 
 def test_rms_norm_default_eps_is_finfo():
     x = sd.from_numpy(np.full((2, 3), 1e-4, dtype=np.float32))
-    np.testing.assert_allclose(F.rms_norm(x, 3).data, TF.rms_norm(torch.from_numpy(x.numpy()), [3]).numpy(),
+    np.testing.assert_allclose(F.rms_norm(x, 3)._data, TF.rms_norm(torch.from_numpy(x.numpy()), [3]).numpy(),
                                rtol=1e-6)
     assert F.rms_norm(x.double(), 3).dtype == sd.float64
 
@@ -117,8 +117,8 @@ def test_batch_norm_running_stats_update():
     for m in (0.1, 0.5):
         F.batch_norm(sd.from_numpy(x), rm, rv, training=True, momentum=m)
         TF.batch_norm(torch.from_numpy(x), trm, trv, training=True, momentum=m)
-    np.testing.assert_allclose(rm.data, trm.numpy(), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(rv.data, trv.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(rm._data, trm.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(rv._data, trv.numpy(), rtol=1e-6)
     assert rm.dtype == sd.float32 and rv.dtype == sd.float32
 
 
@@ -138,12 +138,12 @@ def _step(s, t, shape, atol=1e-5):
     xs, xt = sd.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(x.copy()).requires_grad_()
     ys, yt = s(xs), t(xt)
     assert ys.shape == tuple(yt.shape) and ys.dtype == sd.float32
-    np.testing.assert_allclose(ys.data, yt.detach().numpy(), rtol=1e-5, atol=atol)
+    np.testing.assert_allclose(ys._data, yt.detach().numpy(), rtol=1e-5, atol=atol)
     ys.backward(sd.from_numpy(g.copy()))
     yt.backward(torch.from_numpy(g.copy()))
-    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-4, atol=atol)
+    np.testing.assert_allclose(xs.grad._data, xt.grad.numpy(), rtol=1e-4, atol=atol)
     for (name, ps), pt in zip(s.named_parameters(), t.parameters()):
-        np.testing.assert_allclose(ps.grad.data, pt.grad.numpy(), rtol=1e-4, atol=atol, err_msg=name)
+        np.testing.assert_allclose(ps.grad._data, pt.grad.numpy(), rtol=1e-4, atol=atol, err_msg=name)
         ps.grad, pt.grad = None, None
 
 
@@ -151,7 +151,7 @@ def _same_buffers(s, t):
     sb, tb = dict(s.named_buffers()), dict(t.named_buffers())
     assert sb.keys() == tb.keys()
     for k in sb:
-        np.testing.assert_allclose(sb[k].data, tb[k].numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(sb[k]._data, tb[k].numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
         assert sb[k].dtype == tb[k].numpy().dtype, k
 
 
@@ -269,5 +269,5 @@ def test_no_grad_forward_still_updates_running_stats():
     bn = nn.BatchNorm1d(3)
     with sd.no_grad():
         bn(sd.randn(4, 3) + 5.0)
-    assert float(bn.running_mean.data.mean()) > 0.3 and int(bn.num_batches_tracked.item()) == 1
+    assert float(bn.running_mean._data.mean()) > 0.3 and int(bn.num_batches_tracked.item()) == 1
 

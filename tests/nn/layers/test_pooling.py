@@ -46,12 +46,12 @@ def test_return_indices_match_torch(name, kw):
     shape = (2, 3, 8) if name.endswith("1d") else (2, 3, 7, 8)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     (y, idx), (yt, it) = getattr(nn, name)(**kw)(sd.tensor(x)), getattr(torch.nn, name)(**kw)(torch.tensor(x))
-    np.testing.assert_array_equal(y.data, yt.numpy())
+    np.testing.assert_array_equal(y._data, yt.numpy())
     assert idx.dtype == np.int64
-    np.testing.assert_array_equal(idx.data, it.numpy())
+    np.testing.assert_array_equal(idx._data, it.numpy())
 
 
 def test_global_average_pooling_head():
     x = sd.randn(4, 8, 5, 5)
     out = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())(x)
-    np.testing.assert_allclose(out.data, x.data.mean((2, 3)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out._data, x._data.mean((2, 3)), rtol=1e-5, atol=1e-6)
