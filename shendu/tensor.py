@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from shendu import backend, dtypes
-from shendu.autograd.grad_mode import _state
+from shendu.grad_mode import _state
 
 
 class Tensor:

@@ -1,7 +1,7 @@
 """Reverse-mode automatic differentiation: Function, the engine, grad mode, gradcheck."""
 from shendu.autograd.engine import backward, grad
 from shendu.autograd.function import Function, once_differentiable
-from shendu.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from shendu.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from shendu.autograd.gradcheck import gradcheck, gradgradcheck
 
 __all__ = ["Function", "backward", "enable_grad", "grad", "gradcheck", "gradgradcheck",

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from shendu.autograd.function import _FREED_MESSAGE, _asarray, _generic, _ndarray
-from shendu.autograd.grad_mode import _state
+from shendu.grad_mode import _state
 from shendu.tensor import Tensor
 
 

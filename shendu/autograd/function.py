@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from shendu.autograd.grad_mode import _state, no_grad
+from shendu.grad_mode import _state, no_grad
 
 _new = object.__new__
 _weakref = weakref.ref

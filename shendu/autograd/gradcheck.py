@@ -15,7 +15,7 @@ def _outputs(fn, inputs) -> list:
 
 def numerical_jacobian_vjp(fn: Callable, inputs: Sequence, grad_outputs: list, eps: float) -> list:
     """d<grad_outputs, fn(inputs)>/d input for each float input requiring grad, by central differences."""
-    from shendu.autograd.grad_mode import no_grad
+    from shendu.grad_mode import no_grad
     result = []
     for x in inputs:
         if not (isinstance(x, Tensor) and x.requires_grad):
@@ -56,7 +56,7 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
         if isinstance(x, Tensor) and x.requires_grad and x.dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} is {x.dtype}; gradcheck needs float64 inputs")
     from shendu.autograd.engine import grad as autograd_grad
-    from shendu.autograd.grad_mode import enable_grad
+    from shendu.grad_mode import enable_grad
     rng = np.random.default_rng(seed)
     with enable_grad():  # the analytic pass needs a graph even when called under no_grad
         outs = _outputs(fn, inputs)
@@ -91,7 +91,7 @@ def gradgradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float
     """Check second derivatives: gradcheck the map inputs -> (d<g, fn>/d inputs) built with create_graph."""
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     from shendu.autograd.engine import grad as autograd_grad
-    from shendu.autograd.grad_mode import enable_grad
+    from shendu.grad_mode import enable_grad
     rng = np.random.default_rng(seed)
     outs = _outputs(fn, inputs)
     gos = [Tensor._wrap(rng.standard_normal(o.shape)) for o in outs]

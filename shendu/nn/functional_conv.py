@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from shendu.autograd.grad_mode import is_grad_enabled
+from shendu.grad_mode import is_grad_enabled
 from shendu.ops import pool
 from shendu.ops.conv import Convolution, ConvolutionTranspose, Fold, Geometry, Unfold
 from shendu.ops.index import gather, index_select

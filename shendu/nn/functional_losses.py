@@ -11,7 +11,7 @@ and the deprecated ``size_average`` / ``reduce`` flags, which override it as in 
 from __future__ import annotations
 
 from shendu.autograd.function import Function
-from shendu.autograd.grad_mode import is_grad_enabled
+from shendu.grad_mode import is_grad_enabled
 from shendu.backend import array_module
 from shendu.ops.elementwise import relu, where
 from shendu.ops.fused import composite_backward

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from shendu.autograd.grad_mode import no_grad
+from shendu.grad_mode import no_grad
 from shendu.random import Generator, _generator
 from shendu.tensor import Tensor
 

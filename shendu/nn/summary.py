@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from shendu import creation, dtypes
-from shendu.autograd.grad_mode import no_grad
+from shendu.grad_mode import no_grad
 from shendu.nn.module import Module
 from shendu.tensor import Tensor
 

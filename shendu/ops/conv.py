@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from shendu.autograd.function import Function
-from shendu.autograd.grad_mode import is_grad_enabled
+from shendu.grad_mode import is_grad_enabled
 from shendu.backend import array_module
 from shendu.tensor import Tensor
 

@@ -9,8 +9,9 @@ and differentiate that, the same composite that the tests use as the oracle.
 from __future__ import annotations
 
 from shendu.autograd.function import Function
-from shendu.autograd.grad_mode import enable_grad, is_grad_enabled
+from shendu.grad_mode import enable_grad, is_grad_enabled
 from shendu.backend import array_module
+from shendu.ops.dims import wrap_dim
 from shendu.tensor import Tensor
 
 
@@ -67,9 +68,7 @@ class LogSoftmax(Function):
 def _dim(dim, ndim, op):
     if dim is None:  # PyTorch's legacy implicit dim
         dim = 0 if ndim in (0, 1, 3) else 1
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
-        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dims")
-    return dim % max(ndim, 1)
+    return wrap_dim(dim, ndim, op)
 
 
 def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:

@@ -9,7 +9,7 @@ which are also the oracles of the tests.
 from __future__ import annotations
 
 from shendu.autograd.function import Function
-from shendu.autograd.grad_mode import is_grad_enabled
+from shendu.grad_mode import is_grad_enabled
 from shendu.backend import array_module
 from shendu.ops.fused import composite_backward
 from shendu.tensor import Tensor

@@ -11,23 +11,10 @@ from collections import namedtuple
 
 from shendu.autograd.function import Function
 from shendu.backend import array_module
+from shendu.ops.dims import wrap_dims as normalize_dims
 from shendu.tensor import Tensor
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
-
-
-def normalize_dims(dim, ndim: int, op: str):
-    """``dim`` (None, an int or a sequence; negatives allowed) as a sorted tuple of axes, or None."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    out = []
-    for d in dims:
-        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
-            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dims "
-                             f"(expected -{builtins.max(ndim, 1)} <= dim < {builtins.max(ndim, 1)})")
-        out.append(d % builtins.max(ndim, 1))
-    return tuple(sorted(out)) if ndim else None
 
 
 def _dims(dim, axis):

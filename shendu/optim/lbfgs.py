@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Iterable
 
 from shendu import backend
-from shendu.autograd.grad_mode import enable_grad
+from shendu.grad_mode import enable_grad
 from shendu.optim.optimizer import Optimizer
 
 

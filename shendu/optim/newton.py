@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 from shendu import backend
 from shendu.autograd.engine import grad as autograd_grad
-from shendu.autograd.grad_mode import enable_grad, no_grad
+from shendu.grad_mode import enable_grad, no_grad
 from shendu.optim.optimizer import Optimizer
 from shendu.tensor import Tensor
 

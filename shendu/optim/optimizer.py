@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from shendu import backend
-from shendu.autograd.grad_mode import enable_grad
+from shendu.grad_mode import enable_grad
 from shendu.optim._parallel import run_tasks
 from shendu.tensor import Tensor
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from shendu import backend
-from shendu.autograd.grad_mode import no_grad
+from shendu.grad_mode import no_grad
 from shendu.nn.module import Module
 from shendu.optim._parallel import Scratch
 from shendu.tensor import Tensor

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from shendu import creation
-from shendu.autograd.grad_mode import no_grad
+from shendu.grad_mode import no_grad
 from shendu.nn import functional as F
 from shendu.nn import init
 from shendu.nn.module import Module

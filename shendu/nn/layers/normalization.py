@@ -6,7 +6,7 @@ for evaluation; the others normalize each sample on its own and behave the same 
 from __future__ import annotations
 
 from shendu import creation, dtypes
-from shendu.autograd.grad_mode import no_grad
+from shendu.grad_mode import no_grad
 from shendu.nn import init
 from shendu.nn.functional_norm import batch_norm, group_norm, rms_norm
 from shendu.nn.module import Module

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shendu.autograd.grad_mode import no_grad
+from shendu.grad_mode import no_grad
 from shendu.ops.shape import cat
 from shendu.tensor import Tensor
 
