@@ -43,6 +43,7 @@ from shendu.random import (
     rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state,
 )
 from shendu.tensor import Tensor
+from shendu.threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
 
 bool = bool_  # noqa: A001 - PyTorch's name; the builtin stays reachable as builtins.bool
 float = float32  # noqa: A001
@@ -61,6 +62,7 @@ __all__ = [
     "dtypes", "einsum", "empty", "empty_like", "enable_grad", "eq", "equal", "erf", "exp",
     "expm1", "eye", "flatten", "flip", "float", "float16", "float32", "float64", "floor",
     "floor_divide", "from_numpy", "full", "full_like", "gather", "ge", "get_default_dtype",
+    "get_num_interop_threads", "get_num_threads",
     "get_rng_state", "grad", "gradcheck", "gradgradcheck", "gt", "half", "hstack", "index_add",
     "index_select", "inference_mode", "initial_seed", "int", "int8", "int16", "int32", "int64",
     "is_grad_enabled", "isclose", "isfinite", "isinf", "isnan", "le", "linspace", "load", "log",
@@ -70,7 +72,8 @@ __all__ = [
     "nn", "no_grad", "optim", "nonzero", "norm", "normal", "ones", "ones_like", "outer", "permute", "pow",
     "prod", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
     "relu", "remainder", "repeat_interleave", "reshape", "round", "rsqrt", "save", "scatter_add", "seed",
-    "set_default_dtype", "set_grad_enabled", "set_rng_state", "short", "sigmoid", "sign", "sin",
+    "set_default_dtype", "set_num_interop_threads", "set_num_threads",
+    "set_grad_enabled", "set_rng_state", "short", "sigmoid", "sign", "sin",
     "softmax", "split", "sqrt", "squeeze", "stack", "std", "std_mean", "sub", "sum", "summary", "swapaxes",
     "t", "take_along_dim", "tanh", "tensor", "tile", "transpose", "tril", "triu", "trunc",
     "uint8", "unbind", "utils", "unflatten", "unsqueeze", "var", "var_mean", "vstack", "where", "zeros",

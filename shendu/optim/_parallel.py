@@ -9,51 +9,26 @@ run in the calling thread.
 """
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from shendu import backend
+from shendu.threads import executor as _executor
+from shendu.threads import get_num_threads as _pool_threads
+from shendu.threads import set_num_threads  # noqa: F401  (the pool moved to shendu.threads)
 
 # Measured on W1's Adam (0.67M float32) over 2 cores: 128K-element chunks beat 64K and 256K; below ~32K
 # the threads spend their time handing the GIL back and forth between short ufunc calls.
 CHUNK = 1 << 17  # elements per task when a parameter is cut into chunks
 PARALLEL_MIN = 1 << 18  # a step over fewer elements than this runs whole, in the calling thread
-MAX_THREADS = 8
 
-_num_threads: int | None = None
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_pool_workers = 0
-_pool_lock = threading.Lock()
-
-
-def set_num_threads(n: int) -> None:
-    """Threads the optimizers' updates may use (default: the CPU cores available to the process, at most 8)."""
-    global _num_threads
-    if int(n) < 1:
-        raise ValueError(f"set_num_threads: expected n >= 1, got {n}")
-    _num_threads = int(n)
+_num_threads: int | None = None  # overrides shendu.threads.get_num_threads() for the optimizers (tests)
 
 
 def get_num_threads() -> int:
-    if _num_threads is not None:
-        return _num_threads
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, MAX_THREADS))
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """The shared pool, made anew in a forked child (whose copy of the pool has no threads)."""
-    global _pool, _pool_pid, _pool_workers
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid() or _pool_workers < workers:
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shendu-optim")
-            _pool_pid, _pool_workers = os.getpid(), workers
-        return _pool
+    """Threads the optimizers' updates use: shendu's pool size (``shendu.set_num_threads``)."""
+    return _num_threads if _num_threads is not None else _pool_threads()
 
 
 class Scratch:

@@ -1,0 +1,146 @@
+"""shendu's one thread pool, and PyTorch's thread settings (``set_num_threads`` and friends).
+
+NumPy releases the GIL inside its ufunc loops, copies and reductions, so array work cut into pieces
+(along the batch, or into flat chunks) runs truly in parallel on plain threads. Every part of shendu
+that does so (the optimizers' chunked updates, im2col/col2im, ReLU and pooling over large
+activations) takes its threads from the one pool here, so the process never holds more than
+``get_num_threads()`` shendu threads however many parts use them.
+
+Process-wide effects, and how to opt out:
+- ``set_num_threads(n)`` sets the pool's size *and* the threads of every BLAS library loaded in the
+  process (NumPy's OpenBLAS/MKL, SciPy's, through ``threadpoolctl``), as PyTorch's does for its own
+  pools. It never touches PyTorch's pools. ``set_num_threads(1)`` runs everything in the calling
+  thread.
+- Without a call, the pool uses the cores available to the process (at most ``MAX_THREADS``), or
+  ``SHENDU_NUM_THREADS`` / ``OMP_NUM_THREADS`` when set; the BLAS libraries keep their own defaults.
+- A task running on a pool thread that asks for the pool again runs its pieces in that thread
+  (nested parallelism never waits on itself), and CuPy arrays are never split.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+MAX_THREADS = 8  # the default pool never grows past this many threads (an explicit set_num_threads may)
+
+_num_threads: int | None = None
+_interop_threads: int | None = None
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_workers = 0
+_pool_lock = threading.Lock()
+_local = threading.local()  # .in_pool: this thread is one of the pool's
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - not Linux
+
+
+def _default_threads() -> int:
+    for name in ("SHENDU_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) >= 1:
+            return int(value)
+    return max(1, min(_cores(), MAX_THREADS))
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for shendu's own parallel work and for the BLAS libraries (process-wide).
+
+    Args:
+        n: number of threads, at least 1.
+    """
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected an int n >= 1, got {n!r}")
+    _num_threads = n
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return
+    threadpool_limits(limits=n, user_api="blas")  # applies at once, process-wide; nothing restores it
+
+
+def get_num_threads() -> int:
+    """Threads shendu's parallel work uses (PyTorch's intra-op thread count)."""
+    return _num_threads if _num_threads is not None else _default_threads()
+
+
+def set_num_interop_threads(n: int) -> None:
+    """PyTorch's inter-op thread count; shendu runs ops one after another, so it is only recorded.
+
+    As in PyTorch, it can be set only once.
+    """
+    global _interop_threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_interop_threads: expected an int n >= 1, got {n!r}")
+    if _interop_threads is not None:
+        raise RuntimeError("set_num_interop_threads: the number of interop threads can be set only once")
+    _interop_threads = n
+
+
+def get_num_interop_threads() -> int:
+    """PyTorch's inter-op thread count (default: the cores available)."""
+    return _interop_threads if _interop_threads is not None else _default_threads()
+
+
+def _mark_pool_thread() -> None:
+    _local.in_pool = True
+
+
+def in_pool_thread() -> bool:
+    """True on one of the pool's threads (where asking the pool again would wait on itself)."""
+    return getattr(_local, "in_pool", False)
+
+
+def executor(workers: int) -> ThreadPoolExecutor:
+    """The shared pool with at least ``workers`` threads, made anew after a fork (the child's copy has none)."""
+    global _pool, _pool_pid, _pool_workers
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid() or _pool_workers < workers:
+            old = _pool if _pool_pid == os.getpid() else None
+            _pool = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="shendu",
+                                       initializer=_mark_pool_thread)
+            _pool_pid, _pool_workers = os.getpid(), max(workers, 1)
+            if old is not None:
+                old.shutdown(wait=False)  # its threads finish what they run, then exit
+        return _pool
+
+
+def parallel_for(fn: Callable[[int, int], Any], n: int, *, min_chunk: int = 1,
+                 threads: int | None = None) -> list:
+    """``[fn(start, stop) for each range]`` over ``range(n)`` cut into contiguous ranges, one per thread.
+
+    ``n`` is cut into at most ``threads`` (default ``get_num_threads()``) ranges of at least
+    ``min_chunk`` items; the calling thread runs the first range and the pool the others. The results
+    come back in range order; an exception in any range is raised after every range has finished
+    (they may write into shared output arrays). With one range, or on a pool thread, ``fn`` runs in
+    the calling thread.
+    """
+    threads = get_num_threads() if threads is None else threads
+    pieces = max(1, min(threads, n // max(min_chunk, 1)))
+    if pieces == 1 or in_pool_thread():
+        return [fn(0, n)]
+    bounds = [n * k // pieces for k in range(pieces + 1)]
+    pool = executor(pieces - 1)
+    futures = [pool.submit(fn, bounds[k], bounds[k + 1]) for k in range(1, pieces)]
+    first: list = []
+    error: BaseException | None = None
+    try:
+        first.append(fn(bounds[0], bounds[1]))
+    except BaseException as e:  # noqa: B036 - re-raised below, after the other ranges finish
+        error = e
+    results = first
+    for f in futures:
+        e = f.exception()
+        if e is not None and error is None:
+            error = e
+        results.append(None if e is not None else f.result())
+    if error is not None:
+        raise error
+    return results
