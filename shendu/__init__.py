@@ -27,7 +27,9 @@ from shendu.ops.elementwise import (
 )
 from shendu.io import load, save
 from shendu.ops.fused import log_softmax, softmax
-from shendu.ops.index import gather, index_add, index_select, masked_fill, nonzero, scatter_add, take_along_dim
+from shendu.ops.index import (
+    gather, index_add, index_put, index_select, masked_fill, nonzero, scatter_add, take_along_dim,
+)
 from shendu.ops.linalg import bmm, dot, einsum, matmul, mm, outer
 from shendu.ops.reduce import (
     all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, logsumexp, max, mean, min, norm,
@@ -64,7 +66,7 @@ __all__ = [
     "floor_divide", "from_numpy", "full", "full_like", "gather", "ge", "get_default_dtype",
     "get_num_interop_threads", "get_num_threads",
     "get_rng_state", "grad", "gradcheck", "gradgradcheck", "gt", "half", "hstack", "index_add",
-    "index_select", "inference_mode", "initial_seed", "int", "int8", "int16", "int32", "int64",
+    "index_put", "index_select", "inference_mode", "initial_seed", "int", "int8", "int16", "int32", "int64",
     "is_grad_enabled", "isclose", "isfinite", "isinf", "isnan", "le", "linspace", "load", "log",
     "log1p", "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor",
     "logspace", "logsumexp", "long", "lt", "manual_seed", "masked_fill", "matmul", "max",

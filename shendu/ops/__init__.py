@@ -65,7 +65,7 @@ def _bind_tensor_methods(Tensor) -> None:
         "reshape_as": lambda self, other: shape.reshape(self, other.shape),
         # indexing
         "gather": index.gather, "scatter_add": index.scatter_add, "index_select": index.index_select,
-        "index_add": index.index_add, "masked_fill": index.masked_fill,
+        "index_add": index.index_add, "index_put": index.index_put, "masked_fill": index.masked_fill,
         "take_along_dim": index.take_along_dim, "nonzero": index.nonzero,
         # linear algebra
         "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,

@@ -33,24 +33,27 @@ def _is_advanced(index) -> bool:
 
 class GetItem(Function):
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, x, index):
+    def forward(ctx, x, *, index):
+        ctx.index, ctx.shape = index, x.shape
         try:
             return x[index]
         except IndexError as e:
             raise IndexError(f"index: {e} (tensor of shape {x.shape}, index {index!r})") from None
 
     def backward(ctx, grad):
-        x, index = ctx.inputs
-        return IndexPut.apply(grad, x.shape, index), None
+        return Placed.apply(grad, shape=ctx.shape, index=ctx.index)
 
 
-class IndexPut(Function):
+class Placed(Function):
     """zeros(shape) with ``grad`` added at ``index``: the gradient of ``GetItem``."""
 
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, grad, shape, index):
+    def forward(ctx, grad, *, shape, index):
+        ctx.index = index
         xp = array_module(grad)
         out = xp.zeros(shape, dtype=grad.dtype)
         if _is_advanced(index):
@@ -60,7 +63,47 @@ class IndexPut(Function):
         return out
 
     def backward(ctx, grad):
-        return grad[ctx.inputs[2]], None, None
+        return GetItem.apply(grad, index=ctx.index)
+
+
+class IndexPut(Function):
+    """``input`` with ``values`` written (or, with ``accumulate``, added) at ``index``, out of place.
+
+    The gradient of ``input`` is the incoming gradient, zeroed where it was overwritten (unless
+    accumulating); that of ``values`` is the incoming gradient read at ``index`` (the engine sums it
+    over broadcast dims), so a repeated position sends its gradient to every value written there,
+    as in PyTorch.
+    """
+
+    raw = True
+    saved_inputs = ()
+
+    def forward(ctx, x, values, *, index, accumulate):
+        ctx.index, ctx.accumulate = index, accumulate
+        out = x.copy()
+        try:
+            if accumulate:
+                target_shape = out[index].shape
+                backend.scatter_add(out, index, array_module(x).broadcast_to(values, target_shape))
+            else:
+                out[index] = values
+        except (IndexError, ValueError) as e:
+            raise type(e)(f"index_put: {e} (tensor of shape {x.shape}, values of shape "
+                          f"{values.shape}, index {index!r})") from None
+        return out
+
+    def backward(ctx, grad):
+        grad_x = grad_values = None
+        if ctx.needs_input_grad[0]:
+            if ctx.accumulate:
+                grad_x = grad
+            else:
+                keep = grad._xp().ones(grad.shape, dtype=grad.dtype)
+                keep[ctx.index] = 0
+                grad_x = grad * Tensor._wrap(keep)
+        if ctx.needs_input_grad[1]:
+            grad_values = GetItem.apply(grad, index=ctx.index)
+        return grad_x, grad_values
 
 
 def _along(index, axis: int):
@@ -108,13 +151,33 @@ class ScatterAdd(Function):
         if ctx.needs_input_grad[3]:
             grad_src = gather(grad, axis, index)
             if grad_src.shape != src.shape:  # src entries beyond index's extent were not used
-                grad_src = IndexPut.apply(grad_src, src.shape, tuple(slice(0, s) for s in index.shape))
+                grad_src = Placed.apply(grad_src, shape=src.shape, index=tuple(slice(0, s) for s in index.shape))
         return grad, None, None, grad_src
 
 
 # -- the functions ------------------------------------------------------------------------------
 def getitem(input: Tensor, index) -> Tensor:
-    return GetItem.apply(input, _raw_index(index))
+    return GetItem.apply(input, index=_raw_index(index))
+
+
+def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    """A copy of ``input`` with ``values`` put at ``indices`` (added there when ``accumulate``).
+
+    ``indices`` is a tuple of integer or bool tensors, one per leading dim, as in PyTorch; any index
+    ``x[...]`` accepts (slices, ints, None, Ellipsis) works too, so ``x[idx] = v`` is
+    ``index_put(x, idx, v)``. ``values`` broadcasts to the shape of ``input[indices]``. Without
+    ``accumulate`` a repeated position keeps one of its values (which one is unspecified, as in
+    PyTorch). Differentiable in ``input`` and ``values``.
+    """
+    if isinstance(indices, list):
+        indices = tuple(indices)
+    index = _raw_index(indices)
+    if isinstance(values, Tensor):
+        if values.dtype != input.dtype:
+            values = values.to(input.dtype)
+    else:
+        values = Tensor._wrap(input._xp().asarray(values, dtype=input.dtype))
+    return IndexPut.apply(input, values, index=index, accumulate=bool(accumulate))
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -149,7 +212,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     idx = _as_index(index, "index_select")
     _check_range(idx, input.shape, dim % input.ndim, "index_select")
-    return GetItem.apply(input, (slice(None),) * (dim % input.ndim) + (idx,))
+    return GetItem.apply(input, index=(slice(None),) * (dim % input.ndim) + (idx,))
 
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: float = 1) -> Tensor:
@@ -163,7 +226,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
                            f"of shape {input.shape} along dim {d}, got index {idx.shape} and source {source.shape}")
     if alpha != 1:
         source = source * alpha
-    placed = IndexPut.apply(source, input.shape, (slice(None),) * d + (idx,))
+    placed = Placed.apply(source, shape=input.shape, index=(slice(None),) * d + (idx,))
     return input + placed
 
 
