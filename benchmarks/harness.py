@@ -1,70 +1,115 @@
-"""Timing helpers: median step time after warm-up, and the machine's float32 matmul peak."""
+"""Timing helpers: every measurement runs in a child process of its own, alternated across rounds.
+
+In one process two frameworks change each other's speed: each one's thread pools (PyTorch's OpenMP,
+OpenBLAS, shendu's pool) spin on the cores after their work, and shendu's host-allocator setting
+speeds up PyTorch's allocations too. So ``alternate`` starts one child process per framework per
+round (A B A B ...), each warming up and then timing its own steps (``benchmarks/child.py``), and
+reports each framework's median over all its timed steps.
+"""
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import numpy as np
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Set on some machines to work around old OpenBLAS builds; they pin a current NumPy to a slower kernel
+# than the processor has, so the children run without them unless asked to keep them.
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 @dataclass
 class Timing:
-    median_s: float
-    steps: int
+    """One framework's timed steps over every round (seconds)."""
+
+    times: list = field(default_factory=list)
+    round_medians: list = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.times)
 
     @property
     def ms(self) -> float:
         return self.median_s * 1e3
 
 
-def time_steps(step: Callable[[], object], warmup: int = 5, steps: int = 20, min_seconds: float = 0.0) -> Timing:
-    """Median wall time of ``step()`` over ``steps`` timed calls after ``warmup`` untimed ones."""
+def time_steps(step: Callable[[], object], warmup: int = 5, steps: int = 20) -> list:
+    """Wall times of ``steps`` calls of ``step()`` after ``warmup`` untimed ones."""
     for _ in range(warmup):
         step()
     times = []
-    start = time.perf_counter()
-    while len(times) < steps or time.perf_counter() - start < min_seconds:
+    for _ in range(steps):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    return Timing(statistics.median(times), len(times))
-
-
-def time_interleaved(steps: dict, warmup: int = 5, rounds: int = 20, block: int | None = None) -> dict:
-    """Median step time of each of several step functions, timed in alternating blocks.
-
-    The machines are shared and noisy; alternating the frameworks exposes them to the same
-    background load, so their ratio is steadier than that of two separate timing runs. Blocks of
-    several consecutive steps (not single steps) keep one framework's after-effects out of the
-    other's numbers: PyTorch's OpenMP threads spin on the cores for a while after each op.
-    """
-    block = block or max(1, rounds // 20)
-    for step in steps.values():
-        for _ in range(warmup):
-            step()
-    times = {name: [] for name in steps}
-    while min(len(ts) for ts in times.values()) < rounds:
-        for name, step in steps.items():
-            for _ in range(block):
-                t0 = time.perf_counter()
-                step()
-                times[name].append(time.perf_counter() - t0)
-    return {name: Timing(statistics.median(ts), len(ts)) for name, ts in times.items()}
+    return times
 
 
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def child_env(keep_blas_env: bool = False, extra_env: dict | None = None) -> dict:
+    env = dict(os.environ, **(extra_env or {}))
+    if not keep_blas_env:
+        for name in BLAS_ENV:
+            env.pop(name, None)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run_child(target: str, warmup: int, steps: int, *, keep_blas_env: bool = False, extra_env: dict | None = None,
+              timeout: float = 900) -> dict:
+    """Run ``python -m benchmarks.child TARGET`` and return what it reports (``times`` and ``info``).
+
+    A target naming a ``build_torch*`` builder gets PyTorch's threads set to the available cores first.
+    """
+    cmd = [sys.executable, "-m", "benchmarks.child", target, "--warmup", str(warmup), "--steps", str(steps)]
+    if target.partition(":")[2].startswith("build_torch"):
+        cmd += ["--torch-threads", str(cores())]
+    out = subprocess.run(cmd, cwd=ROOT, env=child_env(keep_blas_env, extra_env), capture_output=True, text=True,
+                         timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark child {target!r} failed (exit {out.returncode}):\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def alternate(targets: dict, rounds: int = 5, warmup: int = 5, steps: int = 20, *, keep_blas_env: bool = False,
+              extra_env: dict | None = None, progress: Callable[[str], None] | None = None) -> dict:
+    """Each target (name -> child target string) timed in its own process, A B A B ... for ``rounds``.
+
+    Returns name -> Timing with every timed step of every round.
+    """
+    results = {name: Timing() for name in targets}
+    for r in range(rounds):
+        for name, target in targets.items():
+            rep = run_child(target, warmup, steps, keep_blas_env=keep_blas_env, extra_env=extra_env)
+            res = results[name]
+            res.times.extend(rep["times"])
+            res.round_medians.append(statistics.median(rep["times"]))
+            res.info = rep["info"]
+            if progress:
+                progress(f"  round {r + 1}/{rounds} {name}: {res.round_medians[-1] * 1e3:.3f} ms")
+    return results
+
+
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """Measured float32 GEMM rate of this machine through NumPy's BLAS (the 'peak' we compare to)."""
+    """Measured float32 GEMM rate through NumPy's BLAS (the 'peak' we compare to); run it in a child."""
+    import numpy as np
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
-    a @ b
+    c = a @ b
+    err = np.abs(c[:8] - (a[:8].astype(np.float64) @ b.astype(np.float64))).max()
+    if not err < 1e-2 * np.sqrt(n):  # the BLAS kernel chosen for this processor must compute right
+        raise RuntimeError(f"matmul peak: float32 GEMM differs from float64 by {err}")
     best = min(_timed(lambda: a @ b) for _ in range(repeats))
     return 2 * n ** 3 / best / 1e9
 

@@ -1,8 +1,7 @@
 """Optimizer step cost: shendu.optim vs torch.optim over W1's parameter set (784x512+512, 512x512+512,
-512x10+10 float32, 0.67M parameters), gradients fixed, timed in alternation.
+512x10+10 float32, 0.67M parameters), gradients fixed, each framework in its own process, alternated.
 
     python -m benchmarks.optim_step                 # Adam, AdamW, SGD+momentum, RMSprop
-    python -m benchmarks.optim_step --threads 1     # PyTorch single-threaded
     python -m benchmarks.optim_step --shendu-threads 1
 
 Reports median ms per ``step()`` and the ratio shendu / PyTorch (below 1.0: shendu is faster).
@@ -15,7 +14,7 @@ import sys
 
 import numpy as np
 
-from benchmarks.harness import time_interleaved
+from benchmarks.harness import alternate, cores
 
 SHAPES = [(512, 784), (512,), (512, 512), (512,), (10, 512), (10,)]
 CASES = {
@@ -56,23 +55,19 @@ def build_torch(name: str):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", default=list(CASES), help=f"optimizers (default: {', '.join(CASES)})")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--shendu-threads", type=int, default=None,
-                        help="shendu.optim._parallel.set_num_threads (default: the cores available)")
-    parser.add_argument("--rounds", type=int, default=200)
+                        help="SHENDU_NUM_THREADS in shendu's processes (default: the cores available)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of one process each")
+    parser.add_argument("--steps", type=int, default=200, help="timed steps in each process")
     args = parser.parse_args(argv)
-    import torch
-
-    from shendu.optim import _parallel
-    torch.set_num_threads(args.threads)
-    if args.shendu_threads is not None:
-        _parallel.set_num_threads(args.shendu_threads)
-    print(f"shendu threads: {_parallel.get_num_threads()}")
-    print(f"| optimizer | shendu ms/step | PyTorch ms/step ({args.threads} threads) | ratio |")
-    print("|-----------|---------------:|------------------:|------:|")
+    env = {"SHENDU_NUM_THREADS": str(args.shendu_threads)} if args.shendu_threads else None
+    print(f"each framework in its own process, {args.rounds} alternating rounds; PyTorch with {cores()} threads")
+    print("| optimizer | shendu ms/step | PyTorch ms/step | ratio |")
+    print("|-----------|---------------:|----------------:|------:|")
     for name in args.names:
-        t = time_interleaved({"shendu": build_shendu(name), "torch": build_torch(name)}, warmup=10,
-                             rounds=args.rounds)
+        t = alternate({"torch": f"benchmarks.optim_step:build_torch:{name}",
+                       "shendu": f"benchmarks.optim_step:build_shendu:{name}"},
+                      args.rounds, warmup=10, steps=args.steps, extra_env=env)
         ours, ref = t["shendu"], t["torch"]
         print(f"| {name} | {ours.ms:.3f} | {ref.ms:.3f} | {ours.median_s / ref.median_s:.2f} |")
     return 0

@@ -1,21 +1,29 @@
-"""Run the benchmark workloads with shendu and PyTorch in one process and print one table.
+"""Run the benchmark workloads, each framework in its own process, and print one table.
 
-    python -m benchmarks.run              # every workload
-    python -m benchmarks.run W0 W1        # some of them
-    python -m benchmarks.run --steps 50 --json results.json
+    python -m benchmarks.run                     # every workload, 5 rounds
+    python -m benchmarks.run W0 W2 --rounds 7    # some of them
+    python -m benchmarks.run W2 --no-variants --json results.json
 
-Each workload's step runs ``--warmup`` times untimed, then at least ``--steps`` timed times; the
-table reports the median step time of each framework and the ratio shendu / PyTorch (below 1.0
-means shendu is faster). Only the ratio within one run is a result: the machines are shared.
+For each workload, every round starts one child process per framework (PyTorch, then shendu, then
+any shendu variants: A B A B ...); each child warms up ``--warmup`` steps, then times at least
+``--steps`` (``benchmarks/child.py``). The table gives each framework's median step time over all
+its timed steps, the ratio of the medians shendu / PyTorch (below 1.0: shendu is faster) and the
+range of the per-round ratios, which shows how noisy the machine was. The float32 matmul peak is
+measured in a child process too. Only ratios from one run are results; absolute times are context.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib
 import json
+import os
+import platform
+import statistics
 import sys
 
-from benchmarks.harness import cores, matmul_peak_gflops, time_interleaved
+from benchmarks.harness import alternate, cores, run_child
+from benchmarks.workloads import target
 
 WORKLOAD_MODULES = {
     "W0": "benchmarks.workloads.w0_op_overhead",
@@ -28,53 +36,83 @@ def _load(wid: str):
     return importlib.import_module(WORKLOAD_MODULES[wid]).WORKLOAD
 
 
-def run(ids, warmup: int, steps: int) -> list[dict]:
-    import torch
-    torch.set_num_threads(cores())
-    peak = matmul_peak_gflops()
+def _load_avg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "?"
+
+
+def run(ids, rounds: int = 5, warmup: int = 5, steps: int = 20, variants: bool = True,
+        keep_blas_env: bool = False, progress=None) -> list[dict]:
+    head = {"date": datetime.datetime.now().isoformat(timespec="minutes"), "machine": platform.processor()
+            or platform.machine(), "cores": cores(), "load_before": _load_avg(), "rounds": rounds}
+    peak_rep = run_child("peak", 0, 0, keep_blas_env=keep_blas_env)
+    head["matmul_peak_gflops"], head["blas"] = peak_rep["times"][0], peak_rep["info"].get("blas")
     rows = []
     for wid in ids:
         w = _load(wid)
-        entries = {"shendu": w.shendu, **(w.variants or {})}
-        timings = time_interleaved({"torch": w.torch(), **{n: b() for n, b in entries.items()}}, warmup,
-                                   max(steps, w.steps))
+        entries = {"shendu": w.shendu, **((w.variants or {}) if variants else {})}
+        targets = {"torch": target(w.torch), **{name: target(b) for name, b in entries.items()}}
+        if progress:
+            progress(f"{wid}: {w.title}")
+        timings = alternate(targets, rounds, warmup, max(steps, w.steps), keep_blas_env=keep_blas_env,
+                            progress=progress)
         torch_t = timings.pop("torch")
         for name, t in timings.items():
-            row = {"id": wid, "workload": w.title, "variant": name, "shendu_ms": t.ms,
-                   "torch_ms": torch_t.ms, "ratio": t.median_s / torch_t.median_s}
+            if t.info.get("torch_loaded"):
+                raise RuntimeError(f"{wid} {name}: the shendu child imported PyTorch; the timing is not separate")
+            per_round = [s / p for s, p in zip(t.round_medians, torch_t.round_medians)]
+            row = {"id": wid, "workload": w.title, "variant": name, "shendu_ms": t.ms, "torch_ms": torch_t.ms,
+                   "ratio": t.median_s / torch_t.median_s, "round_ratio_min": min(per_round),
+                   "round_ratio_max": max(per_round), "round_ratio_median": statistics.median(per_round),
+                   "shendu_info": t.info, "torch_info": torch_t.info, "steps_per_process": len(t.times) // rounds}
             if w.flops:
                 row["shendu_gflops"] = w.flops / t.median_s / 1e9
                 row["torch_gflops"] = w.flops / torch_t.median_s / 1e9
-                row["shendu_peak_share"] = row["shendu_gflops"] / peak
+                row["shendu_peak_share"] = row["shendu_gflops"] / head["matmul_peak_gflops"]
             rows.append(row)
-    return [{"matmul_peak_gflops": peak, "cores": cores()}] + rows
+    head["load_after"] = _load_avg()
+    return [head] + rows
 
 
 def format_table(results: list[dict]) -> str:
     head, rows = results[0], results[1:]
-    lines = [f"float32 matmul peak (NumPy BLAS, {head['cores']} cores): {head['matmul_peak_gflops']:.1f} GFLOP/s", "",
-             "| id | workload | shendu variant | shendu ms/step | PyTorch ms/step | ratio "
+    lines = [f"{head['date']}, {head['cores']} cores, load average before {head['load_before']}, after "
+             f"{head['load_after']}; each framework in its own process, {head['rounds']} alternating rounds",
+             f"float32 matmul peak (NumPy BLAS {', '.join(head['blas'] or ['?'])}, child process): "
+             f"{head['matmul_peak_gflops']:.1f} GFLOP/s", "",
+             "| id | workload | shendu variant | shendu ms/step | PyTorch ms/step | ratio | per-round ratios "
              "| shendu GFLOP/s (peak share) |",
-             "|----|----------|----------------|---------------:|----------------:|------:|-----------------------------|"]
+             "|----|----------|----------------|---------------:|----------------:|------:|-----------------:"
+             "|-----------------------------|"]
     for r in rows:
         gf = f"{r['shendu_gflops']:.1f} ({r['shendu_peak_share']:.0%})" if "shendu_gflops" in r else "-"
         lines.append(f"| {r['id']} | {r['workload']} | {r['variant']} | {r['shendu_ms']:.3f} | {r['torch_ms']:.3f} "
-                     f"| {r['ratio']:.2f} | {gf} |")
+                     f"| {r['ratio']:.2f} | {r['round_ratio_min']:.2f}-{r['round_ratio_max']:.2f} | {gf} |")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ids", nargs="*", help=f"workloads to run (default: all of {', '.join(WORKLOAD_MODULES)})")
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of one process each (default 5)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps in each process (default 5)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps in each process, at least (default 20)")
+    parser.add_argument("--no-variants", action="store_true", help="only the main shendu row of each workload")
+    parser.add_argument("--keep-blas-env", action="store_true",
+                        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the children (default: unset)")
+    parser.add_argument("--quiet", action="store_true", help="no per-round progress on stderr")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     ids = [i.upper() for i in args.ids] or list(WORKLOAD_MODULES)
     unknown = [i for i in ids if i not in WORKLOAD_MODULES]
     if unknown:
         parser.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOAD_MODULES)}")
-    results = run(ids, args.warmup, args.steps)
+    if args.rounds < 1 or args.warmup < 5 or args.steps < 20:
+        parser.error("need --rounds >= 1, --warmup >= 5 and --steps >= 20 (shared/BENCHMARKS.md)")
+    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    results = run(ids, args.rounds, args.warmup, args.steps, not args.no_variants, args.keep_blas_env, progress)
     print(format_table(results))
     if args.json:
         with open(args.json, "w") as f:

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 class Workload:
     """A benchmark: builders that return a zero-argument step for each framework.
 
-    ``flops`` is the float operation count of one step when known (for GFLOP/s), ``unit`` says
-    whether the ratio compares step times ("step") or throughput ("tokens/s", "seq/s").
+    Builders are module-level functions (or ``(function, arg)`` pairs) because each one runs in a
+    child process of its own, named by ``target()``. ``flops`` is the float operation count of one
+    step when known (for GFLOP/s), ``unit`` says whether the ratio compares step times ("step") or
+    throughput ("tokens/s", "seq/s").
     """
 
     id: str
@@ -18,7 +20,13 @@ class Workload:
     shendu: Callable[[], Callable[[], object]]
     torch: Callable[[], Callable[[], object]]
     flops: float | None = None
-    variants: dict | None = None  # extra PyTorch-side builders, name -> builder
+    variants: dict | None = None  # extra shendu-side builders, name -> builder or (builder, str arg)
     items_per_step: float | None = None  # for throughput workloads
     unit: str = "step"
     steps: int = 20  # at least this many timed steps (micro-second workloads need more)
+
+
+def target(builder) -> str:
+    """``module:function[:arg]`` for ``benchmarks.child``."""
+    fn, arg = builder if isinstance(builder, tuple) else (builder, "")
+    return f"{fn.__module__}:{fn.__name__}" + (f":{arg}" if arg else "")

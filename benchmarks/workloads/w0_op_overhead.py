@@ -23,7 +23,7 @@ def build_shendu():
     return step
 
 
-def _shendu_reset_step(create_graph: bool):
+def build_shendu_reset(create_graph: str = ""):
     """W0 with ``.grad`` reset every step, with or without create_graph (a like-for-like pair).
 
     With create_graph=True the backward formulas record a graph of their own; the pair shows what
@@ -31,6 +31,7 @@ def _shendu_reset_step(create_graph: bool):
     """
     import shendu as sd
     a, b, c = (sd.tensor(x, requires_grad=True) for x in _data())
+    create_graph = create_graph == "create_graph"
 
     def step():
         y = ((a * b + c).relu()).sum()
@@ -50,5 +51,5 @@ def build_torch():
 
 
 WORKLOAD = Workload("W0", "op overhead (64x64 mul-add-relu-sum + backward)", build_shendu, build_torch, steps=2000,
-                    variants={"shendu, .grad reset each step": lambda: _shendu_reset_step(False),
-                              "shendu, .grad reset, create_graph=True": lambda: _shendu_reset_step(True)})
+                    variants={"shendu, .grad reset each step": build_shendu_reset,
+                              "shendu, .grad reset, create_graph=True": (build_shendu_reset, "create_graph")})
