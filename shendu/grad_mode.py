@@ -5,7 +5,17 @@ import functools
 
 
 class _State:
+    """Process-wide autograd state.
+
+    ``enabled``: grad mode. ``clock``: counts in-place writes to tensors; a node records the clock when
+    it is made and each tensor's version counter the clock of its last write, so the engine can tell
+    whether a tensor a node read was changed after the node was recorded (one comparison per node
+    when nothing was written in place). ``anomaly``: check every gradient for NaN (``detect_anomaly``).
+    """
+
     enabled = True
+    clock = 0
+    anomaly = False
 
 
 _state = _State()

@@ -29,6 +29,10 @@ class Tensor:
     _out_index = 0
     _retains_grad = False
     _hooks = None
+    _post_accumulate_grad_hooks = None
+    _version_counter = None  # [version, clock of last write], shared with views (shendu.autograd.inplace)
+    _view_of = None  # weak reference to the tensor whose memory this one views, if an op made it a view
+    _rebases = ()  # ((clock, snapshot), ...): this tensor's values and history before each in-place write
     name = None
     __array_priority__ = 1000  # make ndarray OP Tensor defer to Tensor's reflected operator
 
@@ -241,8 +245,10 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, cut off from the graph."""
-        return Tensor._wrap(self._data)
+        """A new leaf sharing this tensor's data (and version counter), cut off from the graph."""
+        t = Tensor._wrap(self._data)
+        t._version_counter = self._shared_version_counter()
+        return t
 
     def detach_(self) -> Tensor:
         self._ctx = None
@@ -263,13 +269,16 @@ class Tensor:
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        hooks = self._hooks
+        return _RemovableHandle(self._hooks, hook)
 
-        class _Handle:
-            def remove(self_inner):
-                if hook in hooks:
-                    hooks.remove(hook)
-        return _Handle()
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after backward has accumulated into this leaf's ``.grad``."""
+        if self._ctx is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors have an accumulated .grad")
+        if self._post_accumulate_grad_hooks is None:
+            self._post_accumulate_grad_hooks = []
+        self._post_accumulate_grad_hooks.append(hook)
+        return _RemovableHandle(self._post_accumulate_grad_hooks, hook)
 
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
@@ -277,102 +286,19 @@ class Tensor:
         from shendu.autograd.engine import backward
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
-    # -- in-place updates (tensors that need no grad, or under no_grad) --------------------------
-    def _check_inplace(self, op: str, value=None) -> None:
-        if _state.enabled:
-            if self.requires_grad:
-                kind = "a leaf tensor" if self._ctx is None else "a tensor in the graph"
-                raise RuntimeError(
-                    f"{op}: in-place operation on {kind} that requires grad (shape {self.shape}); "
-                    "wrap the update in `with shendu.no_grad():` or use the out-of-place op")
-            if isinstance(value, Tensor) and value.requires_grad:
-                # writing a value that requires grad into a plain tensor would drop its gradient
-                raise RuntimeError(
-                    f"{op}: the value written in place (shape {value.shape}) requires grad, and in-place "
-                    f"writes are not recorded; build the result out of place (shendu.stack, shendu.cat, "
-                    "shendu.where), or write value.detach() to drop the gradient on purpose")
+    # -- versions (in-place writes; the methods themselves are in shendu/autograd/inplace.py) -----
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's storage was written in place (shared with its views)."""
+        counter = self._version_counter
+        return 0 if counter is None else counter[0]
 
-    def _inplace(self, op: str, value, fn) -> Tensor:
-        self._check_inplace(op, value)
-        other = value._data if isinstance(value, Tensor) else value
-        if isinstance(other, np.generic):
-            other = other.item()
-        try:
-            fn(self._data, other)
-        except (ValueError, TypeError) as e:
-            oshape = getattr(other, "shape", ())
-            raise RuntimeError(f"{op}: cannot update a tensor of shape {self.shape} and dtype "
-                               f"{self.dtype} in place with a value of shape {oshape}: {e}") from None
-        return self
-
-    def __iadd__(self, other):
-        return self._inplace("add_", other, _np_iadd)
-
-    def __isub__(self, other):
-        return self._inplace("sub_", other, _np_isub)
-
-    def __imul__(self, other):
-        return self._inplace("mul_", other, _np_imul)
-
-    def __itruediv__(self, other):
-        return self._inplace("div_", other, _np_idiv)
-
-    def add_(self, other, alpha: float = 1):
-        if alpha != 1:
-            other = (other._data if isinstance(other, Tensor) else other) * alpha
-        return self._inplace("add_", other, _np_iadd)
-
-    def sub_(self, other, alpha: float = 1):
-        if alpha != 1:
-            other = (other._data if isinstance(other, Tensor) else other) * alpha
-        return self._inplace("sub_", other, _np_isub)
-
-    def mul_(self, other):
-        return self._inplace("mul_", other, _np_imul)
-
-    def div_(self, other):
-        return self._inplace("div_", other, _np_idiv)
-
-    def addcmul_(self, t1, t2, value: float = 1):
-        return self._inplace("addcmul_", t1._data * t2._data * value, _np_iadd)
-
-    def addcdiv_(self, t1, t2, value: float = 1):
-        return self._inplace("addcdiv_", t1._data / t2._data * value, _np_iadd)
-
-    def lerp_(self, end, weight: float):
-        return self._inplace("lerp_", ((end._data if isinstance(end, Tensor) else end) - self._data) * weight, _np_iadd)
-
-    def copy_(self, src) -> Tensor:
-        return self._inplace("copy_", src, _np_copyto)
-
-    def fill_(self, value) -> Tensor:
-        return self._inplace("fill_", value, _np_copyto)
-
-    def zero_(self) -> Tensor:
-        return self._inplace("zero_", 0, _np_copyto)
-
-    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
-        self._check_inplace("clamp_")
-        self._xp().clip(self._data, min, max, out=self._data)
-        return self
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
-        from shendu.random import _generator
-        return self.copy_(_generator(generator).uniform(a, b, self.shape))
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
-        from shendu.random import _generator
-        return self.copy_(_generator(generator).normal(mean, std, self.shape))
-
-    def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__", value)
-        from shendu.ops.index import _raw_index
-        index = _raw_index(index)
-        try:
-            self._data[index] = value._data if isinstance(value, Tensor) else value
-        except IndexError as e:
-            raise IndexError(f"__setitem__: index {index!r} is out of range for a tensor of "
-                             f"shape {self.shape}: {e}") from None
+    def _shared_version_counter(self) -> list:
+        """This tensor's ``[version, clock of the last write]``, created on first use."""
+        counter = self._version_counter
+        if counter is None:
+            counter = self._version_counter = [0, 0]
+        return counter
 
     # -- display ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -393,24 +319,15 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
 
-def _np_iadd(a, b):
-    a += b
+class _RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
 
+    def __init__(self, hooks: list, hook):
+        self._hooks, self._hook = hooks, hook
 
-def _np_isub(a, b):
-    a -= b
-
-
-def _np_imul(a, b):
-    a *= b
-
-
-def _np_idiv(a, b):
-    a /= b
-
-
-def _np_copyto(a, b):
-    backend.array_module(a).copyto(a, b, casting="unsafe")
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 def _to_array(data, dtype=None):
@@ -433,7 +350,3 @@ def _to_array(data, dtype=None):
                         f"(NumPy dtype {arr.dtype}); expected numbers, lists or arrays")
     return arr
 
-
-from shendu.ops import _bind_tensor_methods  # noqa: E402  (ops import Tensor from this module)
-
-_bind_tensor_methods(Tensor)

@@ -199,17 +199,17 @@ def test_clone_and_contiguous():
     assert x[0, 0].item() == 0.0
 
 
-def test_inplace_write_of_a_value_requiring_grad_is_a_clear_error():
-    # in-place writes are not recorded: silently dropping the value's gradient would be wrong
+def test_inplace_write_of_a_value_requiring_grad_is_recorded():
+    # writing a value that requires grad into a plain tensor makes it part of the graph (as in PyTorch)
     x = sd.tensor([1.0, 2.0], requires_grad=True)
     buf = sd.zeros(3)
-    with pytest.raises(RuntimeError, match=r"__setitem__.*requires grad.*out of place"):
-        buf[0] = (x * 2).sum()
-    with pytest.raises(RuntimeError, match=r"add_.*requires grad"):
-        buf[:2] += x
-    with pytest.raises(RuntimeError, match=r"copy_.*requires grad"):
-        buf[:2].copy_(x)
-    buf[:2] = x.detach()  # explicitly detached: fine
+    buf[0] = (x * 2).sum()
+    buf[1:] += x
+    assert buf.requires_grad and buf.tolist() == [6.0, 1.0, 2.0]
+    buf.backward(sd.tensor([1.0, 10.0, 100.0]))
+    assert x.grad.tolist() == [2.0 + 10.0, 2.0 + 100.0]
+    buf2 = sd.zeros(3)
+    buf2[:2] = x.detach()  # explicitly detached: no graph
     with sd.no_grad():
-        buf[2] = x.sum()
-    assert buf.tolist() == [1.0, 2.0, 3.0]
+        buf2[2] = x.sum()
+    assert buf2.tolist() == [1.0, 2.0, 3.0] and not buf2.requires_grad

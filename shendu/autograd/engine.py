@@ -5,28 +5,39 @@ reverse topological order, sums a broadcast gradient back to its input's shape (
 and frees each node after use unless ``retain_graph`` is set. With ``create_graph`` the backward
 formulas run with recording on, so the gradients are themselves differentiable; without it they
 run under ``no_grad`` and gradients from several paths are summed as plain arrays.
+
+``run_backward`` is two plain passes: ``_compute`` runs the backward formulas and sums each tensor's
+gradient, ``_deliver`` hands the totals out (leaf ``.grad``, ``shendu.grad``'s capture, hooks).
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from shendu.autograd.function import _FREED_MESSAGE, _asarray, _generic, _ndarray
+from shendu.autograd.inplace import as_of
 from shendu.grad_mode import _state
 from shendu.tensor import Tensor
 
 
 def _topological_order(roots: Sequence[Tensor]) -> list:
-    """Nodes (Function instances) reachable from ``roots``, each after every node that feeds it."""
+    """Nodes (Function instances) reachable from ``roots``, each after every node that feeds it.
+
+    A node recorded before an in-place write to one of its inputs is pointed at the snapshot of that
+    input (``inplace.as_of``) here, once, so the walk, the gradient routing and the backward formula all
+    see the input as it was when the node was recorded.
+    """
+    clock = _state.clock
     order, visited = [], {}
     for root in roots:
         node = root._ctx
         if node is None or id(node) in visited:
             continue
-        visited[id(node)] = True
-        stack = [(node, iter(node.inputs))]
         if node._freed:
             raise RuntimeError(_FREED_MESSAGE.format(op=type(node).__name__))
+        visited[id(node)] = True
+        if node._clock < clock:
+            _as_recorded(node)
+        stack = [(node, iter(node.inputs))]
         while stack:
             top, it = stack[-1]
             for inp in it:
@@ -35,6 +46,8 @@ def _topological_order(roots: Sequence[Tensor]) -> list:
                     if child._freed:
                         raise RuntimeError(_FREED_MESSAGE.format(op=type(child).__name__))
                     visited[id(child)] = True
+                    if child._clock < clock:
+                        _as_recorded(child)
                     stack.append((child, iter(child.inputs)))
                     break
             else:
@@ -42,6 +55,32 @@ def _topological_order(roots: Sequence[Tensor]) -> list:
                 order.append(top)
     order.reverse()  # outputs first
     return order
+
+
+def _as_recorded(node) -> None:
+    """Point ``node`` at its inputs as they were when it was recorded; refuse if one it reads was overwritten."""
+    inputs = node.inputs
+    if any(isinstance(a, Tensor) and a._rebases for a in inputs):
+        node.inputs = inputs = tuple(as_of(a, node._clock) if isinstance(a, Tensor) and a._rebases else a
+                                     for a in inputs)
+    reads = range(len(inputs)) if node.saved_inputs is None else node.saved_inputs
+    for i in reads:
+        a = inputs[i]
+        if isinstance(a, Tensor) and a._version_counter is not None and a._version_counter[1] > node._clock:
+            _raise_modified(node, a, f"input {i}")
+    if node.saves_output and node._out_ref is not None:
+        out = node._out_ref()
+        if out is not None and out._version_counter is not None and out._version_counter[1] > node._clock:
+            _raise_modified(node, out, "its output")
+
+
+def _raise_modified(node, t: Tensor, which: str) -> None:
+    raise RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[{t._data.dtype} tensor of shape {list(t._data.shape)}], {which} of {type(node).__name__}Backward, is at "
+        f"version {t._version}, which is newer than when {type(node).__name__} used it. Hint: the in-place change "
+        "(an `_` method, `x[i] = v`, `+=`, or `.data` writes under no_grad) happened after this op read the tensor; "
+        "write to a clone() or use the out-of-place op")
 
 
 def _needed_only(order: list, capture: dict) -> list:
@@ -55,23 +94,6 @@ def _needed_only(order: list, capture: dict) -> list:
     return [node for node in order if id(node) in needed]
 
 
-def _owned_copy(g: Tensor, handed_out: dict) -> Tensor:
-    """A Tensor for a leaf's ``.grad`` whose array nothing else holds.
-
-    A gradient array reaches a leaf shared when an op passed the same gradient to two inputs (add)
-    or returned a view; giving it to ``.grad`` as is would let ``a.grad.zero_()`` change ``b.grad``.
-    Unshared arrays (most of them: fresh results of matmul, mul, ...) are taken without a copy.
-    """
-    arr = g._data
-    # References to an unshared array: g._data, the local ``arr`` and getrefcount's argument;
-    # to the base of an unshared view (a reshape of a fresh sum): the view and the argument.
-    shared = sys.getrefcount(arr) > 3 or (arr.base is not None and sys.getrefcount(arr.base) > 2)
-    if shared or id(arr) in handed_out:
-        arr = arr.copy()
-    handed_out[id(arr)] = arr
-    return Tensor._wrap(arr)
-
-
 def _sum_to(grad: Tensor, shape: tuple) -> Tensor:
     from shendu.ops.reduce import sum_to
     gshape = grad._data.shape
@@ -83,9 +105,151 @@ def _sum_to(grad: Tensor, shape: tuple) -> Tensor:
     return sum_to(grad, shape)
 
 
+class _Total:
+    """The gradient summed so far for one tensor (or node output), and whether the engine owns its array.
+
+    ``owned`` means no one else holds the array: it came from a sum or cast made here, or from a library
+    backward that made it fresh (not its incoming gradient passed through, not a view, not returned
+    twice). Only an owned array may become a leaf's ``.grad`` without a copy; the decision is made from
+    how the array was produced, never from reference counts.
+    """
+
+    __slots__ = ("tensor", "grad", "owned")
+
+    def __init__(self, tensor: Tensor, grad: Tensor, owned: bool):
+        self.tensor, self.grad, self.owned = tensor, grad, owned
+
+    def add(self, grad: Tensor) -> None:
+        self.grad, self.owned = _accumulate(self.grad, grad), True
+
+
+def _compute(order: list, roots, root_grads, retain_graph: bool, capture: dict | None) -> dict:
+    """Pass 1: run every node's backward; return the total gradient of each tensor that receives one.
+
+    The result maps ``id(tensor)`` to a ``_Total`` for the leaves that require grad, the tensors that
+    called ``retain_grad`` and the tensors in ``capture``. A non-leaf tensor's hooks run here, on its
+    total gradient, just before its producer's backward; leaves' hooks run at delivery.
+    """
+    targets: dict[int, _Total] = {}
+    pending: dict[int, list] = {}  # id(node) -> [_Total or None per output]
+    anomaly = _state.anomaly
+
+    def send(t: Tensor, g: Tensor, owned: bool) -> None:
+        if g._data.shape != t._data.shape:
+            g, owned = _sum_to(g, t._data.shape), True
+        if g._data.dtype != t._data.dtype:
+            g, owned = g.to(t._data.dtype), True
+        node = t._ctx
+        if node is None or (capture is not None and id(t) in capture):
+            total = targets.get(id(t))
+            if total is None:
+                targets[id(t)] = _Total(t, g, owned and node is None)
+            else:
+                total.add(g)
+            if node is None:
+                return
+            owned = False  # the captured array also flows on
+        slots = pending.get(id(node))
+        if slots is None:
+            slots = pending[id(node)] = [None] * (1 if node._out_meta is None else len(node._out_meta))
+        i = t._out_index
+        if slots[i] is None:
+            slots[i] = _Total(t, g, owned)
+        else:
+            slots[i].add(g)
+
+    for root, g in zip(roots, root_grads):
+        send(root, g, False)  # the caller keeps its gradient
+
+    for node in order:
+        slots = pending.pop(id(node), None)
+        if slots is None:  # no gradient reached this node (e.g. an unused output)
+            if not retain_graph:
+                node._release()
+            continue
+        grads = []
+        for total in slots:
+            if total is None:
+                grads.append(None)
+                continue
+            t, g = total.tensor, total.grad
+            if t._hooks:
+                g = _run_hooks(t, g)
+                total.owned = False
+            if t._retains_grad and capture is None:
+                targets[id(t)] = _Total(t, g, False)  # the same array flows on to the node
+            grads.append(g)
+        if node._out_meta is not None and node._materialize_grads:
+            grads = [g if g is not None else _zeros(shape, dtype, node)
+                     for g, (shape, dtype) in zip(grads, node._out_meta)]
+        in_grads = type(node).backward(node, *grads)  # static (user) and plain (library) backwards alike
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        inputs, needs = node.inputs, node.needs_input_grad
+        if len(in_grads) < len(needs):
+            raise RuntimeError(
+                f"{type(node).__name__}.backward returned {len(in_grads)} gradients; "
+                f"expected {len(needs)} (one per input, None where an input needs none)")
+        # Fresh arrays from a library backward are owned; a passed-through gradient, a view, an array
+        # returned for two inputs, a user Function's result or a graph kept for reuse are not.
+        trusted = type(node).raw and not retain_graph
+        incoming = [g._data for g in grads if g is not None] if trusted else ()
+        for k, (inp, need, g) in enumerate(zip(inputs, needs, in_grads)):
+            if need and g is not None:
+                if not isinstance(g, Tensor):
+                    g = Tensor._wrap(g)
+                if anomaly:
+                    _check_finite(node, k, g)
+                arr = g._data
+                owned = (trusted and getattr(arr, "base", None) is None
+                         and not any(arr is a for a in incoming)
+                         and not any(o is not g and isinstance(o, Tensor) and o._data is arr for o in in_grads))
+                send(inp, g, owned)
+        if not retain_graph:
+            node._release()
+    return targets
+
+
+def _run_hooks(t: Tensor, g: Tensor) -> Tensor:
+    for hook in list(t._hooks):
+        new = hook(g)
+        if new is not None:
+            g = new
+    return g
+
+
+def _check_finite(node, k: int, g: Tensor) -> None:
+    xp = g._xp()
+    if g._data.dtype.kind in "fc" and bool(xp.isnan(g._data).any()):
+        where = getattr(node, "_forward_trace", None)
+        trace = "\n\nThe forward call that made it:\n" + "".join(where) if where else ""
+        raise RuntimeError(f"Function '{type(node).__name__}Backward' returned nan values in its {k}th output "
+                           f"(gradient of shape {tuple(g._data.shape)}).{trace}")
+
+
+def _deliver(targets: dict, create_graph: bool, capture: dict | None) -> None:
+    """Pass 2: hand the totals out: to ``capture`` (shendu.grad) or into ``.grad`` (with leaf hooks)."""
+    for total in targets.values():
+        t, g = total.tensor, total.grad
+        if capture is not None:
+            if t._ctx is None and t._hooks:
+                g = _run_hooks(t, g)
+            capture[id(t)] = g
+            continue
+        if t._ctx is None and t._hooks:
+            g = _run_hooks(t, g)
+            total.owned = False
+        if t.grad is None:
+            t.grad = g if create_graph or total.owned else Tensor._wrap(g._data.copy())
+        else:
+            t.grad = _accumulate(t.grad, g if create_graph else g.detach())
+        for hook in t._post_accumulate_grad_hooks or ():
+            hook(t)
+
+
 def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_graph: bool,
                  create_graph: bool, capture: dict | None = None) -> None:
-    """Propagate ``root_grads`` from ``roots``.
+    """Propagate ``root_grads`` from ``roots``: compute every gradient, then deliver them.
 
     With ``capture`` (a dict keyed by ``id`` of the wanted tensors) the gradients reaching those
     tensors are stored there and no leaf's ``.grad`` is touched (``shendu.grad``); without it the
@@ -97,88 +261,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
         order = _topological_order(roots)
         if capture is not None:
             order = _needed_only(order, capture)
-        handed_out: dict[int, object] = {}
-        pending: dict[int, list] = {}  # id(node) -> gradient of each of its outputs
-        # ctx.output is a weak reference; the consumer that held the output may already be
-        # released, so keep each single output alive until its own node's backward has run.
-        outputs: dict[int, Tensor] = {}
-
-        # A tensor's hooks see its total gradient once, as in PyTorch: contributions to a hooked
-        # tensor wait here until its producer node runs (leaves: until the end of the pass).
-        deferred: dict[int, dict] = {}  # id(producer node), 0 for leaves -> {id(t): [t, gradient]}
-
-        def send(t: Tensor, g: Tensor, hooked: bool = False) -> None:
-            # (no local name for g._data: _owned_copy counts the references to it)
-            if g._data.shape != t._data.shape:
-                g = _sum_to(g, t._data.shape)
-            if g._data.dtype != t._data.dtype:
-                g = g.to(t._data.dtype)
-            if t._hooks and not hooked:
-                bucket = deferred.setdefault(id(t._ctx) if t._ctx is not None else 0, {})
-                held = bucket.get(id(t))
-                bucket[id(t)] = [t, g] if held is None else [t, _accumulate(held[1], g)]
-                return
-            node = t._ctx
-            if capture is not None:
-                if id(t) in capture:
-                    prev = capture[id(t)]
-                    capture[id(t)] = g if prev is None else _accumulate(prev, g)
-            elif node is None or t._retains_grad:
-                if t.grad is None:
-                    t.grad = g if create_graph else _owned_copy(g, handed_out)
-                else:
-                    t.grad = _accumulate(t.grad, g if create_graph else g.detach())
-            if node is not None:
-                slots = pending.get(id(node))
-                if slots is None:
-                    if node._out_meta is None:
-                        pending[id(node)] = [g]
-                        outputs[id(node)] = t
-                        return
-                    slots = pending[id(node)] = [None] * len(node._out_meta)
-                i = t._out_index
-                slots[i] = g if slots[i] is None else _accumulate(slots[i], g)
-
-        for root, g in zip(roots, root_grads):
-            send(root, g)
-
-        def flush(key: int) -> None:
-            for t, g in deferred.pop(key).values():
-                for hook in list(t._hooks):
-                    new = hook(g)
-                    if new is not None:
-                        g = new
-                send(t, g, True)
-
-        for node in order:
-            if deferred and id(node) in deferred:
-                flush(id(node))
-            grads = pending.pop(id(node), None)
-            output = outputs.pop(id(node), None)  # noqa: F841 - held until the next node
-            if grads is None:  # no gradient reached this node (e.g. an unused output)
-                if not retain_graph:
-                    node._release()
-                continue
-            if node._out_meta is not None and node._materialize_grads:
-                grads = [g if g is not None else _zeros(shape, dtype, node)
-                         for g, (shape, dtype) in zip(grads, node._out_meta)]
-            in_grads = type(node).backward(node, *grads)  # static (user) and plain (library) backwards alike
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            inputs, needs = node.inputs, node.needs_input_grad
-            if len(in_grads) < len(needs):
-                raise RuntimeError(
-                    f"{type(node).__name__}.backward returned {len(in_grads)} gradients; "
-                    f"expected {len(needs)} (one per input, None where an input needs none)")
-            for inp, need, g in zip(inputs, needs, in_grads):
-                if need and g is not None:
-                    if not isinstance(g, Tensor):
-                        g = Tensor._wrap(g)
-                    send(inp, g)
-            if not retain_graph:
-                node._release()
-        while deferred:  # hooked leaves, and hooked tensors whose producer was not visited
-            flush(next(iter(deferred)))
+        targets = _compute(order, roots, root_grads, retain_graph, capture)
+        _deliver(targets, create_graph, capture)
     finally:
         _state.enabled = prev_mode
 
@@ -264,10 +348,6 @@ def _prepare_roots(tensors, grad_tensors, who: str):
             g = Tensor._wrap(t._xp().array(1, dtype=t.dtype).reshape(t.shape))  # C-level, unlike ones()
         elif not isinstance(g, Tensor):
             g = Tensor._wrap(t._xp().asarray(g, dtype=t.dtype))
-        elif not g.requires_grad:
-            # The caller keeps g: a new wrapper makes its array count as shared in _owned_copy,
-            # so no leaf's .grad aliases it (y = a + b; y.backward(g); g.zero_() leaves a.grad).
-            g = Tensor._wrap(g._data)
         if g.shape != t.shape:
             raise RuntimeError(
                 f"{who}: gradient of shape {g.shape} does not match the output's shape {t.shape}")

@@ -16,12 +16,14 @@ False); the engine sums a broadcast gradient back to its input's shape, not the 
 """
 from __future__ import annotations
 
+import traceback as _traceback
 import weakref
 from typing import Any
 
 import numpy as np
 
 from shendu.grad_mode import _state, no_grad
+from shendu.tensor import Tensor
 
 _new = object.__new__
 _weakref = weakref.ref
@@ -35,11 +37,17 @@ class Function:
     raw = False
     #: False for ops whose outputs carry no gradient (comparisons, argmax)
     differentiable = True
+    #: Which positional inputs ``backward`` reads the values of (None: all of them). Only these are
+    #: checked for in-place changes made after the op was recorded ("modified by an inplace operation").
+    saved_inputs: tuple | None = None
+    #: Whether ``backward`` reads ``ctx.output`` (then an in-place change to the output is an error too).
+    saves_output = False
 
     # Filled in by ``apply`` only when the call is recorded in the graph.
     inputs: tuple = ()
     needs_input_grad: tuple = ()
     _freed = False
+    _clock = 0  # the version clock when the node was recorded (see shendu.grad_mode)
     _out_ref = None
     _out_meta = None
     _materialize_grads = True
@@ -119,12 +127,18 @@ class Function:
                 ctx.inputs = args
                 ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
                 non_diff = getattr(ctx, "_non_diff", ())
-                ctx._out_meta = [(o.shape, o.dtype) for o in outs]
+                ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
+                ctx._clock = _state.clock
+                if _state.anomaly:
+                    ctx._forward_trace = _traceback.format_stack()[:-1]
                 for i, o in enumerate(outs):
                     if id(o) not in non_diff and o._data.dtype.kind in "fc":
                         o.requires_grad = True
                         o._ctx = ctx
                         o._out_index = i
+            if cls.raw:
+                for o in outs:
+                    _share_version_if_view(o, arrays, args)
             return outs
 
         if cls.raw and not isinstance(out, Tensor):
@@ -132,12 +146,17 @@ class Function:
                 out = _asarray(out)  # a NumPy reduction to 0-d gives a scalar; a tensor holds an array
             t = _new(Tensor)
             t._data = out
+            if out.base is not None:  # a view of an input shares that input's version counter
+                _share_version_if_view(t, arrays, args)
         else:
             t = _as_output(out, cls.raw)
         if record and t._data.dtype.kind in "fc":
             ctx.inputs = args
             ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
             ctx._out_ref = _weakref(t)
+            ctx._clock = _state.clock
+            if _state.anomaly:
+                ctx._forward_trace = _traceback.format_stack()[:-1]
             t.requires_grad = True
             t._ctx = ctx
         return t
@@ -188,6 +207,22 @@ class _DelayedError(Function):
                            "@once_differentiable")
 
 
+def _share_version_if_view(t: Tensor, arrays: list, args: tuple) -> None:
+    """Give ``t`` the version counter of the input whose memory its array views (reshape, slicing...).
+
+    An in-place change through a view then counts as a change of the viewed tensor, as in PyTorch.
+    NumPy points a view's ``base`` at the array that owns the memory, so one comparison per input suffices.
+    """
+    base = getattr(t._data, "base", None)
+    if base is None:
+        return
+    for a, arr in zip(args, arrays):
+        if isinstance(a, Tensor) and (arr is base or getattr(arr, "base", None) is base):
+            t._version_counter = a._shared_version_counter()
+            t._view_of = _weakref(a)
+            return
+
+
 def _as_output(o, raw: bool):
     if isinstance(o, Tensor):
         if not raw:
@@ -197,5 +232,3 @@ def _as_output(o, raw: bool):
         return o
     return Tensor._wrap(_asarray(o) if isinstance(o, _generic) else o)
 
-
-from shendu.tensor import Tensor  # noqa: E402  (kept last: tensor.py is imported first)

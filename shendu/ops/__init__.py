@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def _bind_tensor_methods(Tensor) -> None:
-    """Attach operators and methods to ``Tensor`` (called once, when shendu.tensor is imported)."""
+    """Attach operators and methods to ``Tensor`` (called once, by ``shendu/__init__.py``, after every op exists)."""
     from shendu.ops import binary, elementwise, fused, index, linalg, reduce, shape
 
     def reflected(fn):
@@ -75,5 +75,7 @@ def _bind_tensor_methods(Tensor) -> None:
     }
     for name, fn in table.items():
         setattr(Tensor, name, fn)
+    from shendu.autograd import inplace
+    inplace.bind(Tensor)  # the in-place twins (add_, masked_fill_, x[i] = v, ...) of the methods above
     Tensor.T = property(shape._T)
     Tensor.mT = property(shape._mT)

@@ -180,11 +180,14 @@ def test_inplace_on_leaf_requiring_grad_raises_outside_no_grad(update):
     assert p.requires_grad and p.is_leaf
 
 
-def test_inplace_on_tensor_in_graph_raises():
+def test_inplace_on_tensor_in_graph_is_recorded():
     x = sd.tensor([1.0, 2.0], requires_grad=True)
     h = x * 2
-    with pytest.raises(RuntimeError, match="in-place"):
-        h += 1
+    h += 1
+    h.mul_(h)
+    h.backward(sd.tensor([1.0, -1.0]))
+    assert h.tolist() == [9.0, 25.0]
+    assert x.grad.tolist() == [12.0, -20.0]  # d/dx (2x + 1)^2 = 4 (2x + 1)
 
 
 def test_inplace_on_tensor_without_grad_is_allowed_with_grad_enabled():
