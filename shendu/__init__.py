@@ -54,6 +54,11 @@ int = int32  # noqa: A001
 from shendu import autograd, nn, optim, utils  # noqa: E402,F401  (they import the names above)
 from shendu.nn.summary import summary  # noqa: E402  (a Keras-style model table; not in torch)
 
+# Every op module is imported by now: give Tensor its operators and methods, once.
+from shendu.ops import _bind_tensor_methods  # noqa: E402
+
+_bind_tensor_methods(Tensor)
+
 __version__ = "0.1.0"
 
 __all__ = [
