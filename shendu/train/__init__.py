@@ -11,9 +11,11 @@ from shendu.train.callbacks import (
     TerminateOnNaN,
 )
 from shendu.train.history import History
+from shendu.train.state import EpochMetrics, GradientAccumulation
 from shendu.train.trainer import Trainer, evaluate, fit, predict
 
 __all__ = [
-    "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "JSONLLogger", "LearningRateScheduler",
-    "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "Trainer", "evaluate", "fit", "predict",
+    "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "EpochMetrics", "GradientAccumulation", "History",
+    "JSONLLogger", "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "Trainer", "evaluate",
+    "fit", "predict",
 ]

@@ -1,14 +1,18 @@
-"""Losses and metrics for the trainer: resolve names, check targets, track values over an epoch.
+"""What ``Trainer(loss=..., metrics=...)`` turns into: a ``LossSpec`` and ``{name: Metric}``.
 
 A loss is a Module (``nn.CrossEntropyLoss()``), a function ``(outputs, targets) -> scalar Tensor``
-or a name (``'cross_entropy'``, ``'mse'``...). Known losses carry a *kind* that says what targets
-they take, so bad labels fail with a clear message instead of a cryptic one inside the op:
+or a name (``'cross_entropy'``, ``'mse'``...; a name stands for its loss Module). The loss itself
+declares what targets it takes, in its ``target_kind`` attribute (``shendu.nn.losses``):
 
-- ``"class"`` (cross-entropy, NLL): integer class indices in ``[0, C)`` of shape (N, d1, ...) for
-  outputs (N, C, d1, ...), or float probabilities of the outputs' shape (cross-entropy only);
-- ``"binary_logits"`` / ``"binary_prob"`` (BCE with logits / BCE): float targets in [0, 1] of the
-  outputs' shape;
-- ``"regression"`` (MSE, L1, Huber, smooth L1): float targets of the outputs' shape.
+- ``"class_indices"``: integer class indices of shape (N, d1, ...) in ``[0, C)`` (or equal to the
+  loss's ``ignore_index``) for outputs (N, C, d1, ...); float class probabilities of the outputs'
+  shape are accepted too (cross-entropy's soft labels);
+- ``"probabilities"``: float targets in [0, 1] of the outputs' shape (binary cross-entropy);
+- ``"values"``: float targets of the outputs' shape (regression losses).
+
+A callable without ``target_kind`` (a plain function, a lambda) is taken as it is: its targets
+are not checked and it gets no default metric. ``check_targets`` raises ``TargetError`` (a
+``ValueError``) with a message naming the loss, the shapes, dtypes or values, and the fix.
 """
 from __future__ import annotations
 
@@ -20,27 +24,34 @@ from typing import Any
 import numpy as np
 
 from shendu import backend
-from shendu.metrics.base import Mean, Metric
+from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
 
+TARGET_KINDS = ("class_indices", "probabilities", "values")
 
-@dataclass
+
+class TargetError(ValueError):
+    """Targets that cannot be what the loss expects."""
+
+
+@dataclass(frozen=True)
 class LossSpec:
+    """A resolved loss: the callable, its name for messages, and what it declares about its targets."""
+
     fn: Callable
     name: str
-    kind: str | None = None  # "class" | "binary_logits" | "binary_prob" | "regression" | None (unknown)
+    target_kind: str | None = None
     ignore_index: int = -100
+    takes_logits: bool = False  # binary losses only: whether outputs are logits (accuracy threshold 0, not 0.5)
 
 
-def _loss_table() -> dict:
-    from shendu.nn import functional as F
+def _loss_modules() -> dict:
+    from shendu import nn
 
     return {
-        "cross_entropy": (F.cross_entropy, "class"), "nll_loss": (F.nll_loss, "class"),
-        "mse_loss": (F.mse_loss, "regression"), "l1_loss": (F.l1_loss, "regression"),
-        "smooth_l1_loss": (F.smooth_l1_loss, "regression"), "huber_loss": (F.huber_loss, "regression"),
-        "binary_cross_entropy": (F.binary_cross_entropy, "binary_prob"),
-        "binary_cross_entropy_with_logits": (F.binary_cross_entropy_with_logits, "binary_logits"),
+        "cross_entropy": nn.CrossEntropyLoss, "nll_loss": nn.NLLLoss, "mse_loss": nn.MSELoss, "l1_loss": nn.L1Loss,
+        "smooth_l1_loss": nn.SmoothL1Loss, "huber_loss": nn.HuberLoss, "binary_cross_entropy": nn.BCELoss,
+        "binary_cross_entropy_with_logits": nn.BCEWithLogitsLoss, "kl_div": nn.KLDivLoss,
     }
 
 
@@ -50,122 +61,138 @@ _ALIASES = {
     "mean_squared_error": "mse_loss", "l1": "l1_loss", "mae": "l1_loss", "mean_absolute_error": "l1_loss",
     "smooth_l1": "smooth_l1_loss", "huber": "huber_loss", "bce": "binary_cross_entropy",
     "binary_crossentropy": "binary_cross_entropy", "bce_with_logits": "binary_cross_entropy_with_logits",
+    "kl_divergence": "kl_div",
 }
-_MODULE_KINDS = {
-    "CrossEntropyLoss": "class", "NLLLoss": "class", "MSELoss": "regression", "L1Loss": "regression",
-    "SmoothL1Loss": "regression", "HuberLoss": "regression", "BCELoss": "binary_prob",
-    "BCEWithLogitsLoss": "binary_logits",
-}
+
+
+def _takes_logits(loss: Any) -> bool:
+    # target_kind says what the targets are, not what the outputs are; BCE-with-logits is the one
+    # binary loss whose outputs are logits, so "accuracy" thresholds them at 0 instead of 0.5.
+    from shendu.nn import BCEWithLogitsLoss
+    from shendu.nn import functional as F
+
+    return isinstance(loss, BCEWithLogitsLoss) or loss is F.binary_cross_entropy_with_logits
 
 
 def resolve_loss(loss: Any) -> LossSpec | None:
     """A ``LossSpec`` for a loss Module, function or name (None stays None)."""
     if loss is None:
         return None
+    name = None
     if isinstance(loss, str):
-        table = _loss_table()
+        table = _loss_modules()
         key = _ALIASES.get(loss.lower(), loss.lower())
         if key not in table:
-            names = sorted(set(table) | set(_ALIASES))
-            raise ValueError(f"fit: unknown loss {loss!r}; expected a loss Module, a function or one of {names}")
-        fn, kind = table[key]
-        return LossSpec(fn, key, kind)
+            raise ValueError(f"Trainer: unknown loss {loss!r}; expected a loss Module, a function or one of "
+                             f"{sorted(set(table) | set(_ALIASES))}")
+        name, loss = key, table[key]()
     if not callable(loss):
-        raise TypeError(f"fit: loss must be a Module, a function or a name, got {type(loss).__name__}")
-    if type(loss).__name__ in _MODULE_KINDS:
-        name = type(loss).__name__
-        return LossSpec(loss, name, _MODULE_KINDS[name], int(getattr(loss, "ignore_index", -100)))
-    name = getattr(loss, "__name__", type(loss).__name__)
-    kind = _loss_table()[name][1] if name in _loss_table() else None
-    return LossSpec(loss, name, kind)
+        raise TypeError(f"Trainer: loss must be a Module, a function or a name, got {type(loss).__name__}")
+    kind = getattr(loss, "target_kind", None)
+    if kind is not None and kind not in TARGET_KINDS:
+        raise ValueError(f"Trainer: the loss {type(loss).__name__} declares target_kind={kind!r}; expected one of "
+                         f"{TARGET_KINDS} or None")
+    name = name or getattr(loss, "__name__", None) or type(loss).__name__
+    return LossSpec(loss, name, kind, int(getattr(loss, "ignore_index", -100)), _takes_logits(loss))
 
 
-def check_targets(spec: LossSpec, outputs: Any, targets: Any) -> None:
-    """Raise a ValueError when ``targets`` cannot be what ``spec``'s loss expects for ``outputs``."""
-    if spec is None or spec.kind is None or not isinstance(outputs, Tensor) or not isinstance(targets, Tensor):
+# -- targets -----------------------------------------------------------------------------------------
+def _range(a) -> tuple:
+    xp = backend.array_module(a)
+    return xp.min(a).item(), xp.max(a).item()
+
+
+def check_targets(spec: LossSpec | None, targets: Any, out_shape: tuple | None = None) -> None:
+    """Raise ``TargetError`` when ``targets`` cannot be what ``spec``'s loss expects.
+
+    Without ``out_shape`` (all labels of a dataset, before training) only what the labels show
+    alone is checked: dtype, sign, [0, 1]. With the outputs' shape (one batch, in ``compute_loss``)
+    also the shapes and the class range.
+    """
+    if spec is None or spec.target_kind is None or not isinstance(targets, Tensor):
         return
-    out, tgt = outputs.shape, targets.shape
-    kind = targets.dtype.kind
-    if spec.kind == "class":
-        if kind == "f" and tgt == out and spec.name in ("cross_entropy", "CrossEntropyLoss"):
-            return  # class probabilities
-        if kind not in "iu":
-            raise ValueError(f"{spec.name} expects integer class indices as labels (or float class probabilities "
-                             f"of the outputs' shape {out}), got labels of dtype {targets.dtype} and shape {tgt}; "
-                             "convert them with y.long() or pick a regression loss")
-        expected = (out[0],) + out[2:] if len(out) >= 2 else ()
-        if tgt != expected:
-            raise ValueError(f"{spec.name}: outputs of shape {out} expect labels of shape {expected}, got {tgt}")
-        check_label_range(spec, targets._data, out[1] if len(out) >= 2 else out[0])
+    a, shape, dtype = targets._data, tuple(targets.shape), targets.dtype
+    out = tuple(out_shape) if out_shape is not None else None
+    if spec.target_kind == "class_indices":
+        if dtype.kind == "f":
+            if (out is None and len(shape) >= 2) or shape == out:
+                return  # class probabilities over dim 1
+            raise TargetError(f"{spec.name} expects integer class indices as labels (or float class probabilities "
+                              f"of the outputs' shape{f' {out}' if out else ''}), got labels of dtype {dtype} and "
+                              f"shape {shape}; convert them with y.long() or pick a regression loss")
+        if dtype.kind not in "iu":
+            raise TargetError(f"{spec.name} expects integer class indices as labels, got dtype {dtype}")
+        if out is not None:
+            expected = (out[0],) + out[2:] if len(out) >= 2 else ()
+            if shape != expected:
+                raise TargetError(f"{spec.name}: outputs of shape {out} expect labels of shape {expected}, "
+                                  f"got {shape}")
+        valid = a[a != spec.ignore_index]
+        if valid.size == 0:
+            return
+        lo, hi = _range(valid)
+        classes = None if out is None else (out[1] if len(out) >= 2 else out[0])
+        if lo < 0 or (classes is not None and hi >= classes):
+            bound = f"in [0, {classes}) (the model outputs {classes} classes)" if classes is not None else ">= 0"
+            raise TargetError(f"{spec.name}: labels must be class indices {bound} or ignore_index="
+                              f"{spec.ignore_index}, got labels in [{lo}, {hi}]")
         return
-    if kind not in "f":
-        raise ValueError(f"{spec.name} expects floating-point targets, got dtype {targets.dtype}; for class labels "
-                         "use cross_entropy, otherwise convert them with y.float()")
-    if tgt != out:
-        raise ValueError(f"{spec.name}: outputs of shape {out} and targets of shape {tgt} differ (they would "
-                         f"broadcast); reshape the targets to {out}")
-    if spec.kind.startswith("binary"):
-        xp = backend.array_module(targets._data)
-        if targets._data.size and (float(xp.min(targets._data)) < 0 or float(xp.max(targets._data)) > 1):
-            raise ValueError(f"{spec.name} expects targets in [0, 1], got values in "
-                             f"[{float(xp.min(targets._data))}, {float(xp.max(targets._data))}]")
+    if dtype.kind != "f":
+        hint = "for class labels use cross_entropy" if spec.target_kind == "values" else "convert them"
+        raise TargetError(f"{spec.name} expects floating-point targets, got dtype {dtype}; {hint}, otherwise "
+                          "convert them with y.float()")
+    if out is not None and shape != out:
+        raise TargetError(f"{spec.name}: outputs of shape {out} and targets of shape {shape} differ (they would "
+                          f"broadcast); reshape the targets to {out}")
+    if spec.target_kind == "probabilities" and a.size:
+        lo, hi = _range(a)
+        if lo < 0 or hi > 1:
+            raise TargetError(f"{spec.name} expects targets in [0, 1], got values in [{lo}, {hi}]")
 
 
-def check_label_range(spec: LossSpec, labels, num_classes: int) -> None:
-    """Class indices must lie in [0, num_classes) (or equal the loss's ignore_index)."""
-    xp = backend.array_module(labels)
-    valid = labels[labels != spec.ignore_index]
-    if valid.size == 0:
-        return
-    lo, hi = int(xp.min(valid)), int(xp.max(valid))
-    if lo < 0 or hi >= num_classes:
-        raise ValueError(f"{spec.name}: labels must be class indices in [0, {num_classes}) (the model outputs "
-                         f"{num_classes} classes), got labels in [{lo}, {hi}]")
+# -- metrics -------------------------------------------------------------------------------------------
+class OnView(Metric):
+    """A ``shendu.metrics`` Metric fed a view of ``(outputs, targets)``: ``view(outputs, targets) ->
+    (preds, target)`` (e.g. class scores flattened to (M, C) with ignored labels dropped)."""
 
-
-# -- metrics ---------------------------------------------------------------------------------------
-class ClassAccuracy(Metric):
-    """Accuracy of argmax over dim 1 of outputs (N, C, d1, ...) against labels (N, d1, ...), skipping
-    ``ignore_index``; float (probability) targets are compared by their argmax too."""
-
-    def __init__(self, ignore_index: int = -100):
-        self.ignore_index = ignore_index
+    def __init__(self, metric: Metric, view: Callable):
+        self.metric, self.view = metric, view
         super().__init__()
 
     def reset(self) -> None:
-        self.correct, self.total = 0, 0
+        self.metric.reset()
 
     def update(self, preds: Tensor, target: Tensor) -> None:
-        p, t = preds._data, target._data
-        xp = backend.array_module(p)
+        self.metric.update(*self.view(preds, target))
+
+    def compute(self) -> Any:
+        return self.metric.compute()
+
+
+def class_view(ignore_index: int) -> Callable:
+    """Scores (N, C, d1, ...) -> (M, C) and labels (N, d1, ...) -> (M,), ignored labels dropped;
+    probability targets become their argmax."""
+
+    def view(preds: Tensor, target: Tensor) -> tuple:
+        p, t = backend.to_numpy(preds._data), backend.to_numpy(target._data)
+        if p.ndim < 2:  # one unbatched sample (C,)
+            p, t = p[None], t[None]
         if t.dtype.kind == "f" and t.shape == p.shape:
-            t = xp.argmax(t, axis=1) if p.ndim >= 2 else xp.argmax(t)
-        pred = xp.argmax(p, axis=1) if p.ndim >= 2 else xp.argmax(p)
-        keep = t != self.ignore_index
-        self.correct += int(((pred == t) & keep).sum())
-        self.total += int(keep.sum())
-
-    def compute(self) -> float:
-        return self.correct / self.total if self.total else float("nan")
+            t = t.argmax(axis=1)
+        p = np.moveaxis(p, 1, -1).reshape(-1, p.shape[1])
+        t = t.reshape(-1)
+        keep = t != ignore_index
+        return p[keep], t[keep]
+    return view
 
 
-class BinaryAccuracy(Metric):
-    """Accuracy of ``outputs > threshold`` against targets in {0, 1} of the same shape."""
+def binary_view(threshold: float) -> Callable:
+    """Outputs thresholded to {0, 1} labels and targets in [0, 1] rounded at 0.5, both flattened."""
 
-    def __init__(self, threshold: float = 0.5):
-        self.threshold = threshold
-        super().__init__()
-
-    def reset(self) -> None:
-        self.correct, self.total = 0, 0
-
-    def update(self, preds: Tensor, target: Tensor) -> None:
-        hits = (preds._data > self.threshold) == (target._data > 0.5)
-        self.correct += int(hits.sum())
-        self.total += int(hits.size)
-
-    def compute(self) -> float:
-        return self.correct / self.total if self.total else float("nan")
+    def view(preds: Tensor, target: Tensor) -> tuple:
+        p, t = backend.to_numpy(preds._data), backend.to_numpy(target._data)
+        return (p > threshold).reshape(-1).astype(np.int64), (t > 0.5).reshape(-1).astype(np.int64)
+    return view
 
 
 class EpochFunction(Metric):
@@ -195,55 +222,66 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def _accuracy(spec: LossSpec | None) -> Metric:
+    from shendu.metrics import Accuracy
+
+    kind = spec.target_kind if spec is not None else None
+    if kind == "class_indices":
+        return OnView(Accuracy(), class_view(spec.ignore_index))
+    if kind == "probabilities":
+        return OnView(Accuracy(), binary_view(0.0 if spec.takes_logits else 0.5))
+    if kind == "values":
+        raise ValueError(f"Trainer: metric 'accuracy' needs a classification loss (its target_kind "
+                         f"'class_indices' or 'probabilities'), got loss {spec.name!r} with target_kind 'values'")
+    return Accuracy()  # a loss that declares nothing: labels (N,) against scores (N, C) or labels
+
+
+def _metric_by_name(m: str, spec: LossSpec | None) -> Metric:
+    import shendu.metrics as M
+
+    key = m.lower()
+    if key in ("accuracy", "acc"):
+        return _accuracy(spec)
+    if key in ("mse", "mean_squared_error"):
+        return M.MeanSquaredError()
+    if key in ("rmse", "root_mean_squared_error"):
+        return M.MeanSquaredError(squared=False)
+    if key in ("mae", "mean_absolute_error"):
+        return M.MeanAbsoluteError()
+    if key == "perplexity":
+        return M.Perplexity(spec.ignore_index if spec else -100)
+    found = getattr(M, m, None)
+    if isinstance(found, type) and issubclass(found, Metric):
+        return found()
+    if callable(found):
+        return EpochFunction(found)
+    raise ValueError(f"Trainer: unknown metric {m!r}; expected a shendu.metrics name, a Metric or a callable")
+
+
 def resolve_metrics(metrics: Any, spec: LossSpec | None) -> dict[str, Metric]:
     """``{log name: Metric}`` for names, Metric instances and ``fn(y_true, y_pred)`` callables.
 
-    ``metrics=None`` means accuracy for classification losses and nothing otherwise.
+    ``metrics=None`` means accuracy for losses that take class indices and nothing otherwise.
     """
-    import shendu.metrics as M
-
-    kind = spec.kind if spec is not None else None
     if metrics is None:
-        metrics = ("accuracy",) if kind in ("class", "binary_logits", "binary_prob") else ()
+        metrics = ("accuracy",) if spec is not None and spec.target_kind == "class_indices" else ()
     if isinstance(metrics, (str, Metric)) or callable(metrics):
         metrics = (metrics,)
     out: dict[str, Metric] = {}
     for m in metrics:
         if isinstance(m, str):
-            name, key = m, m.lower()
-            if key in ("accuracy", "acc"):
-                if kind == "class":
-                    metric = ClassAccuracy(spec.ignore_index)
-                elif kind in ("binary_logits", "binary_prob"):
-                    metric = BinaryAccuracy(0.0 if kind == "binary_logits" else 0.5)
-                else:
-                    raise ValueError(f"fit: metric 'accuracy' needs a classification loss (cross_entropy, nll_loss, "
-                                     f"BCE), got loss {spec.name if spec else None!r}")
-            elif key in ("mse", "mean_squared_error"):
-                metric = M.MeanSquaredError()
-            elif key in ("rmse", "root_mean_squared_error"):
-                metric = M.MeanSquaredError(squared=False)
-            elif key in ("mae", "mean_absolute_error"):
-                metric = M.MeanAbsoluteError()
-            elif key == "perplexity":
-                metric = M.Perplexity(spec.ignore_index if spec else -100)
-            elif isinstance(getattr(M, m, None), type) and issubclass(getattr(M, m), Metric):
-                metric = getattr(M, m)()
-            elif callable(getattr(M, m, None)):
-                metric = EpochFunction(getattr(M, m))
-            else:
-                raise ValueError(f"fit: unknown metric {m!r}; expected a shendu.metrics name, a Metric or a callable")
+            name, metric = m, _metric_by_name(m, spec)
         elif isinstance(m, Metric):
             name, metric = getattr(m, "name", None) or _snake(type(m).__name__), m
         elif callable(m):
             name, metric = getattr(m, "__name__", type(m).__name__), EpochFunction(m)
         else:
-            raise TypeError(f"fit: a metric must be a name, a Metric or a callable, got {type(m).__name__}")
+            raise TypeError(f"Trainer: a metric must be a name, a Metric or a callable, got {type(m).__name__}")
         if name in out or name == "loss":
-            raise ValueError(f"fit: metric name {name!r} is used twice")
+            raise ValueError(f"Trainer: metric name {name!r} is used twice")
         out[name] = metric
     return out
 
 
-__all__ = ["BinaryAccuracy", "ClassAccuracy", "EpochFunction", "LossSpec", "Mean", "check_label_range",
-           "check_targets", "resolve_loss", "resolve_metrics"]
+__all__ = ["TARGET_KINDS", "EpochFunction", "LossSpec", "OnView", "TargetError", "binary_view", "check_targets",
+           "class_view", "resolve_loss", "resolve_metrics"]
