@@ -68,10 +68,7 @@ def _as_recorded(node) -> None:
         a = inputs[i]
         if isinstance(a, Tensor) and a._version_counter is not None and a._version_counter[1] > node._clock:
             _raise_modified(node, a, f"input {i}")
-    if node.saves_output and node._out_ref is not None:
-        out = node._out_ref()
-        if out is not None and out._version_counter is not None and out._version_counter[1] > node._clock:
-            _raise_modified(node, out, "its output")
+    # (a write to the node's output is caught where backward reads it: Function.output)
 
 
 def _raise_modified(node, t: Tensor, which: str) -> None:

@@ -40,8 +40,6 @@ class Function:
     #: Which positional inputs ``backward`` reads the values of (None: all of them). Only these are
     #: checked for in-place changes made after the op was recorded ("modified by an inplace operation").
     saved_inputs: tuple | None = None
-    #: Whether ``backward`` reads ``ctx.output`` (then an in-place change to the output is an error too).
-    saves_output = False
 
     # Filled in by ``apply`` only when the call is recorded in the graph.
     inputs: tuple = ()
@@ -74,6 +72,10 @@ class Function:
         out = self._out_ref() if self._out_ref is not None else None
         if out is None:
             raise RuntimeError(f"{type(self).__name__}.backward: its output was freed")
+        counter = out._version_counter
+        if counter is not None and counter[1] > self._clock:  # written in place since this op made it
+            from shendu.autograd.engine import _raise_modified
+            _raise_modified(self, out, "the output")
         return out
 
     def __repr__(self) -> str:  # as PyTorch prints a grad_fn

@@ -221,12 +221,10 @@ def _values(fn, name: str | None = None):
     op = name or fn.__name__
 
     def method(self, *args, **kwargs):
-        arr = fn(self, *args, **kwargs)
+        arr = array_module(self._data).asarray(fn(self, *args, **kwargs))
         if check_writable(self, op):  # in the graph: self becomes a constant; earlier nodes see the old value
-            old = snapshot(self)
-            rebase(self, old, Tensor._wrap(array_module(self._data).asarray(arr, dtype=self._data.dtype)), op)
-        else:
-            write(self, array_module(self._data).asarray(arr), op)
+            return apply_inplace(self, op, lambda old: Tensor._wrap(arr.astype(old._data.dtype, copy=False)))
+        write(self, arr, op)
         return self
     method.__name__, method.__doc__ = op, fn.__doc__
     return method
