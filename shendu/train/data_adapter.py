@@ -67,7 +67,7 @@ def _is_arrays(data: Any) -> bool:
 
 def _is_loader(data: Any) -> bool:
     return isinstance(data, DataLoader) or (hasattr(data, "__iter__") and not hasattr(data, "__getitem__")
-                                            and not isinstance(data, (Dataset, dict, str, bytes)))
+                                            and not isinstance(data, (Dataset, IterableDataset, dict, str, bytes)))
 
 
 def _source(data: Any, what: str) -> Dataset | Iterable:
@@ -114,7 +114,14 @@ def _batches(source: Any, what: str, *, batch_size: int | None, shuffle: bool, g
         check_targets(spec, labels)
     except TargetError as e:
         raise TargetError(f"{what}: {e}") from None
-    return Batches(loader, what, len(loader) if hasattr(loader, "__len__") else None, labels)
+    return Batches(loader, what, _length(loader), labels)
+
+
+def _length(loader: Iterable) -> int | None:
+    try:
+        return len(loader)
+    except TypeError:  # no __len__, or a DataLoader over an IterableDataset without one
+        return None
 
 
 def _check_batch_size(batch_size: Any, what: str) -> None:
