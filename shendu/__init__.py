@@ -32,13 +32,30 @@ from shendu.ops.index import (
 )
 from shendu.ops.linalg import bmm, dot, einsum, matmul, mm, outer
 from shendu.ops.reduce import (
-    all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, logsumexp, max, mean, min, norm,
+    all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max, mean, min, norm,
     prod, std, std_mean, sum, var, var_mean,
 )
 from shendu.ops.shape import (
     broadcast_tensors, broadcast_to, cat, chunk, concat, concatenate, flatten, flip, hstack,
     movedim, permute, repeat_interleave, reshape, split, squeeze, stack, swapaxes, t, tile,
     transpose, tril, triu, unbind, unflatten, unsqueeze, vstack,
+)
+from shendu.ops.combine import (
+    block_diag, cartesian_prod, combinations, cross, diag, diag_embed, diagonal, kron, meshgrid,
+    tensordot, trace, tril_indices, triu_indices,
+)
+from shendu.ops.index import (
+    argwhere, index_copy, index_fill, masked_scatter, masked_select, scatter, scatter_reduce, take,
+)
+from shendu.ops.reduce import aminmax, nanmean, nansum
+from shendu.ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp
+from shendu.ops.shape import (
+    atleast_1d, atleast_2d, atleast_3d, column_stack, dsplit, dstack, hsplit, moveaxis, narrow, roll,
+    rot90, swapdims, tensor_split, vsplit,
+)
+from shendu.ops.sort import (
+    argsort, bincount, bucketize, histc, kthvalue, median, mode, msort, nanmedian, searchsorted, sort,
+    topk, unique, unique_consecutive,
 )
 from shendu.random import (
     Generator, bernoulli, get_rng_state, initial_seed, manual_seed, multinomial, normal, rand,
@@ -62,6 +79,14 @@ _bind_tensor_methods(Tensor)
 __version__ = "0.1.0"
 
 __all__ = [
+    "aminmax", "argsort", "argwhere", "atleast_1d", "atleast_2d", "atleast_3d", "bincount",
+    "block_diag", "bucketize", "cartesian_prod", "column_stack", "combinations", "cross", "cummax",
+    "cummin", "cumprod", "diag", "diag_embed", "diagonal", "dsplit", "dstack", "histc", "hsplit",
+    "index_copy", "index_fill", "kron", "kthvalue", "logcumsumexp", "masked_scatter", "masked_select",
+    "median", "meshgrid", "mode", "moveaxis", "msort", "nanmean", "nanmedian", "nansum", "narrow",
+    "roll", "rot90", "scatter", "scatter_reduce", "searchsorted", "sort", "swapdims", "take",
+    "tensor_split", "tensordot", "topk", "trace", "tril_indices", "triu_indices", "unique",
+    "unique_consecutive", "vsplit",
     "Function", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any",
     "arange", "argmax", "argmin", "as_tensor", "autograd", "bernoulli", "bmm", "bool",
     "broadcast_tensors", "broadcast_to", "cat", "ceil", "chunk", "clamp", "clip", "clone",

@@ -5,6 +5,7 @@ from __future__ import annotations
 def _bind_tensor_methods(Tensor) -> None:
     """Attach operators and methods to ``Tensor`` (called once, by ``shendu/__init__.py``, after every op exists)."""
     from shendu.ops import binary, elementwise, fused, index, linalg, reduce, shape
+    from shendu.ops import combine, scan, sort  # sorting, scans, diagonals and products
 
     def reflected(fn):
         return lambda self, other: fn(other, self)
@@ -51,7 +52,7 @@ def _bind_tensor_methods(Tensor) -> None:
         "max": reduce.max, "min": reduce.min, "amax": reduce.amax, "amin": reduce.amin,
         "argmax": reduce.argmax, "argmin": reduce.argmin, "prod": reduce.prod,
         "logsumexp": reduce.logsumexp, "norm": reduce.norm, "all": reduce.all, "any": reduce.any,
-        "cumsum": reduce.cumsum, "count_nonzero": reduce.count_nonzero,
+        "cumsum": scan.cumsum, "count_nonzero": reduce.count_nonzero,
         # shape
         "reshape": shape.reshape, "view": shape.view, "flatten": shape.flatten,
         "unflatten": shape.unflatten, "permute": shape.permute, "transpose": shape.transpose,
@@ -67,6 +68,25 @@ def _bind_tensor_methods(Tensor) -> None:
         "gather": index.gather, "scatter_add": index.scatter_add, "index_select": index.index_select,
         "index_add": index.index_add, "index_put": index.index_put, "masked_fill": index.masked_fill,
         "take_along_dim": index.take_along_dim, "nonzero": index.nonzero,
+        # sorting and counting (sort.py), scans (scan.py), diagonals and products (combine.py)
+        "sort": sort.sort, "argsort": sort.argsort, "msort": sort.msort, "topk": sort.topk,
+        "kthvalue": sort.kthvalue, "median": sort.median, "nanmedian": sort.nanmedian,
+        "mode": sort.mode, "unique": sort.unique, "unique_consecutive": sort.unique_consecutive,
+        "bincount": sort.bincount, "histc": sort.histc,
+        "cumprod": scan.cumprod, "cummax": scan.cummax, "cummin": scan.cummin,
+        "logcumsumexp": scan.logcumsumexp,
+        "diagonal": combine.diagonal, "diag": combine.diag, "diag_embed": combine.diag_embed,
+        "trace": combine.trace, "kron": combine.kron, "cross": combine.cross,
+        "roll": shape.roll, "narrow": shape.narrow, "rot90": shape.rot90, "unfold": shape.unfold,
+        "tensor_split": shape.tensor_split, "hsplit": shape.hsplit, "vsplit": shape.vsplit,
+        "dsplit": shape.dsplit, "moveaxis": shape.movedim, "type_as": shape.type_as,
+        "stride": shape.stride, "new_zeros": shape.new_zeros, "new_ones": shape.new_ones,
+        "new_full": shape.new_full, "new_empty": shape.new_empty, "new_tensor": shape.new_tensor,
+        "scatter": index.scatter, "scatter_reduce": index.scatter_reduce,
+        "index_fill": index.index_fill, "index_copy": index.index_copy,
+        "masked_select": index.masked_select, "masked_scatter": index.masked_scatter,
+        "take": index.take, "argwhere": index.argwhere,
+        "aminmax": reduce.aminmax, "nansum": reduce.nansum, "nanmean": reduce.nanmean,
         # linear algebra
         "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,
         "outer": linalg.outer,

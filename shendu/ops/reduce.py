@@ -5,7 +5,6 @@ of their own; ``mean``, ``var`` and ``std`` (a 2-norm of the centered input) are
 """
 from __future__ import annotations
 
-import builtins
 import math
 from collections import namedtuple
 
@@ -35,40 +34,45 @@ def _unreduce(grad: Tensor, shape: tuple, axes, keepdim: bool) -> Tensor:
 
 class Sum(Function):
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, x, axes, keepdim):
+    def forward(ctx, x, *, axes, keepdim):
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         if axes is None and not keepdim:
             return x.sum()  # the method skips the ufunc keyword handling: a third faster on small arrays
         return array_module(x).sum(x, axis=axes, keepdims=keepdim)
 
     def backward(ctx, grad):
-        x, axes, keepdim = ctx.inputs
-        if axes is None and not keepdim:  # a 0-d gradient broadcasts as it is
-            return grad.expand(x.shape), None, None
-        return _unreduce(grad, x.shape, axes, keepdim).expand(x.shape), None, None
+        if ctx.axes is None and not ctx.keepdim:  # a 0-d gradient broadcasts as it is
+            return grad.expand(ctx.shape)
+        return _unreduce(grad, ctx.shape, ctx.axes, ctx.keepdim).expand(ctx.shape)
 
 
 class SumTo(Function):
     """Sum a broadcast array back to ``shape`` (the engine's unbroadcast)."""
 
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, x, shape):
+    def forward(ctx, x, *, shape):
+        ctx.in_shape = x.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
         out = x.sum(axis=axes, keepdims=True) if axes else x
         return out.reshape(shape) if lead or out.shape != shape else out
 
     def backward(ctx, grad):
-        return grad.expand(ctx.inputs[0].shape), None
+        return grad.expand(ctx.in_shape)
 
 
 class Extremum(Function):
     """amax / amin: the gradient is shared equally between tied extremes (as PyTorch's amax)."""
 
     raw = True
+    saves_output = True
 
-    def forward(ctx, x, axes, keepdim, largest):
+    def forward(ctx, x, *, axes, keepdim, largest):
+        ctx.axes, ctx.keepdim = axes, keepdim
         xp = array_module(x)
         if x.size == 0:
             raise RuntimeError(f"{'amax' if largest else 'amin'}: cannot reduce an empty tensor "
@@ -76,26 +80,28 @@ class Extremum(Function):
         return (xp.max if largest else xp.min)(x, axis=axes, keepdims=keepdim)
 
     def backward(ctx, grad):
-        x, axes, keepdim, _ = ctx.inputs
+        x, axes, keepdim = ctx.inputs[0], ctx.axes, ctx.keepdim
         out = _unreduce(ctx.output.detach(), x.shape, axes, keepdim)
         mask = (x._data == out._data)
         count = mask.sum(axis=axes, keepdims=True)
         share = Tensor._wrap((mask / count).astype(x.dtype))
-        return _unreduce(grad, x.shape, axes, keepdim) * share, None, None, None
+        return _unreduce(grad, x.shape, axes, keepdim) * share
 
 
 class Prod(Function):
     raw = True
+    saves_output = True
 
-    def forward(ctx, x, axis, keepdim):
+    def forward(ctx, x, *, axis, keepdim):
+        ctx.axis, ctx.keepdim = axis, keepdim
         return array_module(x).prod(x, axis=axis, keepdims=keepdim)
 
     def backward(ctx, grad):
-        x, axis, keepdim = ctx.inputs
+        x, axis, keepdim = ctx.inputs[0], ctx.axis, ctx.keepdim
         g = _unreduce(grad, x.shape, None if axis is None else (axis,), keepdim)
         if not (x._data == 0).any():
             out = _unreduce(ctx.output, x.shape, None if axis is None else (axis,), keepdim)
-            return g * out / x, None, None
+            return g * out / x
         # With zeros: the product of the other elements, Π_{k≠j} x_k = (Π of the non-zeros but x_j)
         # x (Π of the zeros but x_j). The second factor is 1, the one remaining zero (value 0, but
         # its derivative matters under create_graph) or 0 (two or more zeros). Tensor ops throughout.
@@ -106,17 +112,19 @@ class Prod(Function):
         others_zeros = zeros_in_slice - zero  # zeros in the slice other than x_j
         mask = Tensor._wrap(zero)
         x_safe = where(mask, 1.0, x)
-        nonzero_part = Prod.apply(x_safe, axis, True) / x_safe
+        nonzero_part = Prod.apply(x_safe, axis=axis, keepdim=True) / x_safe
         remaining_zero = sum(x * Tensor._wrap(zero.astype(x.dtype)), axes, True) - where(mask, x, 0.0)
         zero_part = where(Tensor._wrap(others_zeros == 0), 1.0,
                           where(Tensor._wrap(others_zeros == 1), remaining_zero, 0.0))
-        return g * (nonzero_part * zero_part), None, None
+        return g * (nonzero_part * zero_part)
 
 
 class LogSumExp(Function):
     raw = True
+    saves_output = True
 
-    def forward(ctx, x, axes, keepdim):
+    def forward(ctx, x, *, axes, keepdim):
+        ctx.axes, ctx.keepdim = axes, keepdim
         xp = array_module(x)
         m = xp.max(x, axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
@@ -124,17 +132,19 @@ class LogSumExp(Function):
         return out if keepdim else out.squeeze(axis=axes) if axes is not None else out.reshape(())
 
     def backward(ctx, grad):
-        x, axes, keepdim = ctx.inputs
+        x, axes, keepdim = ctx.inputs[0], ctx.axes, ctx.keepdim
         out = _unreduce(ctx.output, x.shape, axes, keepdim)
-        return _unreduce(grad, x.shape, axes, keepdim) * (x - out).exp(), None, None
+        return _unreduce(grad, x.shape, axes, keepdim) * (x - out).exp()
 
 
 class PNorm(Function):
     """(Σ |x|^p)^(1/p) over ``axes``; where the norm is 0 the gradient is 0 (as PyTorch), not nan."""
 
     raw = True
+    saves_output = True
 
-    def forward(ctx, x, p, axes, keepdim):
+    def forward(ctx, x, *, p, axes, keepdim):
+        ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
         xp = array_module(x)
         if p == 2:
             return xp.sqrt(xp.sum(x * x, axis=axes, keepdims=keepdim))
@@ -144,22 +154,22 @@ class PNorm(Function):
 
     def backward(ctx, grad):
         from shendu.ops.elementwise import where
-        x, p, axes, keepdim = ctx.inputs
+        x, p, axes, keepdim = ctx.inputs[0], ctx.p, ctx.axes, ctx.keepdim
         if p == 0:
-            return x * 0.0, None, None, None
+            return x * 0.0
         out = _unreduce(ctx.output, x.shape, axes, keepdim)
         zero = Tensor._wrap(out._data == 0)
         safe = where(zero, 1.0, out)  # keeps create_graph's path through the norm
         # d||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1)
         scale = x / safe if p == 2 else x.sign() * x.abs() ** (p - 1) / safe ** (p - 1)
-        return where(zero, 0.0, _unreduce(grad, x.shape, axes, keepdim) * scale), None, None, None
+        return where(zero, 0.0, _unreduce(grad, x.shape, axes, keepdim) * scale)
 
 
 class ArgExtremum(Function):
     raw = True
     differentiable = False
 
-    def forward(ctx, x, axis, keepdim, largest):
+    def forward(ctx, x, *, axis, keepdim, largest):
         xp = array_module(x)
         fn = xp.argmax if largest else xp.argmin
         if axis is None:
@@ -170,17 +180,17 @@ class ArgExtremum(Function):
 # -- the functions ------------------------------------------------------------------------------
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:  # noqa: A001
     if dim is None and axis is None and dtype is None and input._data.dtype.kind == "f":
-        return Sum.apply(input, None, keepdim)
+        return Sum.apply(input, axes=None, keepdim=keepdim)
     axes = normalize_dims(_dims(dim, axis), input.ndim, "sum")
     if dtype is not None:
         input = input.to(dtype)
     elif input.dtype.kind in "biu":
         input = input.to("int64")  # PyTorch sums bool and int tensors as int64
-    return Sum.apply(input, axes, keepdim)
+    return Sum.apply(input, axes=axes, keepdim=keepdim)
 
 
 def sum_to(input: Tensor, shape: tuple) -> Tensor:
-    return SumTo.apply(input, tuple(shape))
+    return SumTo.apply(input, shape=tuple(shape))
 
 
 def _count(shape, axes) -> int:
@@ -219,7 +229,7 @@ def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = F
     n = _count(input.shape, axes)
     centered = input - mean(input, axes, keepdim=True)
     scale = 1.0 / math.sqrt(n - correction) if n > correction else float("inf")  # x / 0, as PyTorch
-    return PNorm.apply(centered, 2, axes, keepdim) * scale
+    return PNorm.apply(centered, p=2, axes=axes, keepdim=keepdim) * scale
 
 
 def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
@@ -231,11 +241,11 @@ def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: boo
 
 
 def amax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return Extremum.apply(input, normalize_dims(dim, input.ndim, "amax"), keepdim, True)
+    return Extremum.apply(input, axes=normalize_dims(dim, input.ndim, "amax"), keepdim=keepdim, largest=True)
 
 
 def amin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return Extremum.apply(input, normalize_dims(dim, input.ndim, "amin"), keepdim, False)
+    return Extremum.apply(input, axes=normalize_dims(dim, input.ndim, "amin"), keepdim=keepdim, largest=False)
 
 
 def _extreme(input: Tensor, dim, keepdim: bool, largest: bool, name: str):
@@ -243,10 +253,10 @@ def _extreme(input: Tensor, dim, keepdim: bool, largest: bool, name: str):
         from shendu.ops.binary import maximum, minimum
         return (maximum if largest else minimum)(input, dim)
     if dim is None:
-        return Extremum.apply(input, None, False, largest)
+        return Extremum.apply(input, axes=None, keepdim=False, largest=largest)
     axis = normalize_dims(dim, input.ndim, name)
     axis = axis[0] if axis else None
-    idx = ArgExtremum.apply(input, axis, True, largest)
+    idx = ArgExtremum.apply(input, axis=axis, keepdim=True, largest=largest)
     from shendu.ops.index import gather
     values = gather(input, axis, idx) if axis is not None else input.reshape(())
     if not keepdim and axis is not None:
@@ -265,23 +275,23 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, axis=None):  # noqa: 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None) -> Tensor:
     d = normalize_dims(_dims(dim, axis), input.ndim, "argmax")
-    return ArgExtremum.apply(input, d[0] if d else None, keepdim, True)
+    return ArgExtremum.apply(input, axis=d[0] if d else None, keepdim=keepdim, largest=True)
 
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None) -> Tensor:
     d = normalize_dims(_dims(dim, axis), input.ndim, "argmin")
-    return ArgExtremum.apply(input, d[0] if d else None, keepdim, False)
+    return ArgExtremum.apply(input, axis=d[0] if d else None, keepdim=keepdim, largest=False)
 
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is not None:
         input = input.to(dtype)
     d = normalize_dims(dim, input.ndim, "prod")
-    return Prod.apply(input, d[0] if d else None, keepdim)
+    return Prod.apply(input, axis=d[0] if d else None, keepdim=keepdim)
 
 
 def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return LogSumExp.apply(input, normalize_dims(dim, input.ndim, "logsumexp"), keepdim)
+    return LogSumExp.apply(input, axes=normalize_dims(dim, input.ndim, "logsumexp"), keepdim=keepdim)
 
 
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
@@ -296,32 +306,50 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     if p in (float("-inf"), "-inf"):
         return amin(input.abs(), axes, keepdim)
     if isinstance(p, (int, float)) and not isinstance(p, bool):
-        return PNorm.apply(input, p, axes, keepdim)
+        return PNorm.apply(input, p=p, axes=axes, keepdim=keepdim)
     raise ValueError(f"norm: unsupported p={p!r}; expected 'fro', 1, 2, inf or a number")
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    return Tensor._wrap(input._xp().all(input._data, axis=dim, keepdims=keepdim))
+    axes = normalize_dims(dim, input.ndim, "all")
+    return Tensor._wrap(input._xp().all(input._data, axis=axes, keepdims=keepdim))
 
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    return Tensor._wrap(input._xp().any(input._data, axis=dim, keepdims=keepdim))
+    axes = normalize_dims(dim, input.ndim, "any")
+    return Tensor._wrap(input._xp().any(input._data, axis=axes, keepdims=keepdim))
 
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
-    return Tensor._wrap(input._xp().asarray(input._xp().count_nonzero(input._data, axis=dim), dtype="int64"))
+    """The number of non-zero entries (over ``dim``: an int or a tuple of ints)."""
+    xp = input._xp()
+    axes = normalize_dims(dim, input.ndim, "count_nonzero")
+    return Tensor._wrap(xp.asarray(xp.count_nonzero(input._data, axis=axes), dtype=xp.int64))
 
 
-def cumsum(input: Tensor, dim: int) -> Tensor:
-    return CumSum.apply(input, normalize_dims(dim, input.ndim, "cumsum")[0])
+aminmax_result = namedtuple("aminmax", ["min", "max"])
 
 
-class CumSum(Function):
-    raw = True
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False):
+    """``(min, max)`` of all entries, or along ``dim``."""
+    if dim is not None:
+        dim = normalize_dims(dim, input.ndim, "aminmax")
+    return aminmax_result(amin(input, dim, keepdim), amax(input, dim, keepdim))
 
-    def forward(ctx, x, axis):
-        return array_module(x).cumsum(x, axis=axis)
 
-    def backward(ctx, grad):
-        axis = ctx.inputs[1]
-        return grad.flip(axis).cumsum(axis).flip(axis), None
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """``sum`` treating NaN as zero (NaN entries get no gradient)."""
+    if input.dtype.kind == "f":
+        from shendu.ops.elementwise import where
+        input = where(Tensor._wrap(input._xp().isnan(input._data)), 0.0, input)
+    return sum(input, dim, keepdim, dtype=dtype)
+
+
+def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """``mean`` over the entries that are not NaN."""
+    if input.dtype.kind not in "fc" and dtype is None:
+        raise RuntimeError(f"nanmean: expected a floating-point tensor, got dtype {input.dtype}")
+    axes = normalize_dims(dim, input.ndim, "nanmean")
+    keep = Tensor._wrap(~input._xp().isnan(input._data))
+    count = sum(keep, axes, keepdim).to(input.dtype if dtype is None else dtype)
+    return nansum(input, axes, keepdim, dtype=dtype) / count
