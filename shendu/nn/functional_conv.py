@@ -1,27 +1,36 @@
 """Convolution, pooling and resampling functions of ``shendu.nn.functional`` (PyTorch's names and defaults).
 
 The 2-D kernels live in ``shendu.ops.conv`` and ``shendu.ops.pool``; the 1-D variants run them on
-(N, C, 1, L) views. Resampling (nearest, linear/bilinear, area) and adaptive average pooling are
-compositions of existing differentiable ops: gathers along one axis, or products with a small
-(out, in) interpolation matrix per axis.
+(N, C, 1, L) views. As in PyTorch, every entry point also takes unbatched input ((C, L) for the
+1-D ops, (C, H, W) for the 2-D ones) and returns an unbatched result. Adaptive average pooling with
+unequal windows is a product with a small (out, in) averaging matrix per axis. Interpolation is in
+``shendu.ops.resize``.
 """
 from __future__ import annotations
-
-import math
-
-import numpy as np
 
 from shendu.grad_mode import is_grad_enabled
 from shendu.ops import pool
 from shendu.ops.conv import Convolution, ConvolutionTranspose, Fold, Geometry, Unfold
-from shendu.ops.index import gather, index_select
+from shendu.ops.index import gather
 from shendu.tensor import Tensor
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
-    "avg_pool2d", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "fold", "interpolate",
-    "max_pool1d", "max_pool2d", "unfold", "upsample", "upsample_bilinear", "upsample_nearest",
+    "avg_pool2d", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "fold", "max_pool1d",
+    "max_pool2d", "unfold",
 ]
+
+
+def _unbatched(fn):
+    """Let a conv entry point take an input without its batch dim, as PyTorch does: (C, *spatial)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(input, weight, *args, **kwargs):
+        if isinstance(weight, Tensor) and input.ndim == weight.ndim - 1:
+            return fn(input.unsqueeze(0), weight, *args, **kwargs).squeeze(0)
+        return fn(input, weight, *args, **kwargs)
+    return wrapper
 
 
 # -- argument handling and the 2-D convolutions ------------------------------------------------
@@ -69,8 +78,8 @@ def _geometry(op: str, khw: tuple, stride, padding, dilation, groups: int) -> Ge
 
 def _check_input(op: str, input: Tensor, weight: Tensor | None = None) -> None:
     if input.ndim != 4:
-        raise RuntimeError(f"{op}: expected 4-D input (N, C, H, W), got shape {tuple(input.shape)}"
-                           + (" (add a batch dim with unsqueeze(0))" if input.ndim == 3 else ""))
+        raise RuntimeError(f"{op}: expected a 3-D (unbatched: C, H, W) or 4-D (batched: N, C, H, W) input, "
+                           f"got shape {tuple(input.shape)}")
     if input.dtype.kind != "f":
         raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
     if weight is not None:
@@ -89,6 +98,7 @@ def _check_fits(op: str, hw: tuple, geom: Geometry, khw: tuple, input_shape: tup
                            f"{padded} (input shape {tuple(input_shape)}, padding {geom.padding})")
 
 
+@_unbatched
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1, *, _op: str = "conv2d") -> Tensor:
     """2-D cross-correlation: input (N, C, H, W), weight (O, C/groups, kH, kW), bias (O,) -> (N, O, Ho, Wo).
@@ -108,9 +118,10 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         raise RuntimeError(f"{op}: expected bias of shape ({O},), got {tuple(bias.shape)}")
     _check_fits(op, input.shape[2:], geom, (kh, kw), input.shape)
     keep = weight.requires_grad and is_grad_enabled()
-    return Convolution.apply(input, weight, bias, geom, keep)
+    return Convolution.apply(input, weight, bias, geom=geom, keep_cols=keep)
 
 
+@_unbatched
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
                      output_padding=0, groups: int = 1, dilation=1, *, _op: str = "conv_transpose2d") -> Tensor:
     """Transposed convolution: input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW) -> (N, C_out, Ho, Wo).
@@ -141,7 +152,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if Ho < 1 or Wo < 1:
         raise RuntimeError(f"{op}: output size ({Ho}, {Wo}) is too small for input shape "
                            f"{tuple(input.shape)}, weight shape {tuple(weight.shape)} and padding {padding!r}")
-    return ConvolutionTranspose.apply(input, weight, bias, geom, (input.shape[0], Cg * G, Ho, Wo))
+    return ConvolutionTranspose.apply(input, weight, bias, geom=geom, x_shape=(input.shape[0], Cg * G, Ho, Wo))
 
 
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -150,7 +161,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     khw = _tuple(kernel_size, 2, "kernel_size", "unfold")
     geom = _geometry("unfold", khw, stride, padding, dilation, 1)
     _check_fits("unfold", input.shape[2:], geom, khw, input.shape)
-    return Unfold.apply(input, khw, geom)
+    return Unfold.apply(input, khw=khw, geom=geom)
 
 
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -165,14 +176,14 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
         raise RuntimeError(f"fold: output_size {hw} with kernel {khw} gives {L[0] * L[1]} blocks, but the "
                            f"input of shape {tuple(input.shape)} has {input.shape[2]}")
     C = input.shape[1] // (khw[0] * khw[1])
-    return Fold.apply(input, (input.shape[0], C) + hw, khw, geom)
+    return Fold.apply(input, x_shape=(input.shape[0], C) + hw, khw=khw, geom=geom)
 
 
 # -- 1-D convolutions -----------------------------------------------------------------------------
 def _check_1d(op: str, input: Tensor, weight: Tensor) -> None:
     if input.ndim != 3:
-        raise RuntimeError(f"{op}: expected 3-D input (N, C, L), got shape {tuple(input.shape)}"
-                           + (" (add a batch dim with unsqueeze(0))" if input.ndim == 2 else ""))
+        raise RuntimeError(f"{op}: expected a 2-D (unbatched: C, L) or 3-D (batched: N, C, L) input, "
+                           f"got shape {tuple(input.shape)}")
     if weight.ndim != 3:
         raise RuntimeError(f"{op}: expected a 3-D weight, got shape {tuple(weight.shape)}")
 
@@ -181,6 +192,7 @@ def _1d(value, name: str, op: str) -> tuple:
     return (1, _tuple(value, 1, name, op)[0])
 
 
+@_unbatched
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> Tensor:
     """1-D cross-correlation: input (N, C, L), weight (O, C/groups, k), bias (O,) -> (N, O, Lo)."""
@@ -191,6 +203,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return out.squeeze(2)
 
 
+@_unbatched
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """1-D transposed convolution: input (N, C_in, L), weight (C_in, C_out/groups, k) -> (N, C_out, Lo)."""
@@ -306,76 +319,3 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
     (o,) = _adaptive_args("adaptive_max_pool1d", input, 1, output_size)
     out = adaptive_max_pool2d(input.unsqueeze(-2), (1, o), return_indices)
     return (out[0].squeeze(-2), out[1].squeeze(-2)) if return_indices else out.squeeze(-2)
-
-
-# -- resampling ----------------------------------------------------------------------------------
-_MODES = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 2, "area": 0}
-
-
-def _output_sizes(input: Tensor, nd: int, size, scale_factor, recompute_scale_factor) -> tuple:
-    """(output sizes, the scales the index formulas use: 1/scale_factor, or None for in/out)."""
-    if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: exactly one of size and scale_factor must be given")
-    in_sizes = input.shape[-nd:]
-    if size is not None:
-        out = _tuple(size, nd, "size", "interpolate")
-        return out, (None,) * nd
-    factors = scale_factor if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * nd
-    factors = tuple(float(f) for f in factors)
-    if len(factors) != nd or any(f <= 0 for f in factors):
-        raise ValueError(f"interpolate: scale_factor must be positive, one per spatial dim ({nd}), "
-                         f"got {scale_factor!r}")
-    out = tuple(int(math.floor(n * f)) for n, f in zip(in_sizes, factors))
-    scales = (None,) * nd if recompute_scale_factor else tuple(1.0 / f for f in factors)
-    return out, scales
-
-
-def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None,
-                recompute_scale_factor: bool | None = None, antialias: bool = False) -> Tensor:
-    """Resample the spatial dims of (N, C, L) or (N, C, H, W) input to ``size`` or by ``scale_factor``.
-
-    Modes: 'nearest' (PyTorch's floor rule), 'nearest-exact', 'linear' (3-D), 'bilinear' (4-D) with
-    ``align_corners``, and 'area' (adaptive average pooling). The gradient sums into the sources.
-    """
-    if mode not in _MODES:
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported; use one of {sorted(_MODES)}")
-    nd = input.ndim - 2
-    if nd not in (1, 2) or (_MODES[mode] and _MODES[mode] != nd):
-        raise ValueError(f"interpolate: mode {mode!r} got input of shape {tuple(input.shape)}; expected "
-                         f"(N, C, L) or (N, C, H, W) ('linear' needs 3-D, 'bilinear' 4-D)")
-    if align_corners is not None and not _MODES[mode]:
-        raise ValueError("interpolate: align_corners can only be set with the interpolating modes "
-                         "linear | bilinear")
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
-    out, scales = _output_sizes(input, nd, size, scale_factor, recompute_scale_factor)
-    if any(o < 1 for o in out):
-        raise ValueError(f"interpolate: output size {out} must be positive (input shape {tuple(input.shape)})")
-    if mode == "area":
-        return adaptive_avg_pool2d(input, out) if nd == 2 else adaptive_avg_pool1d(input, out)
-    xp = input._xp()
-    y = input
-    for axis, (n, o, s) in enumerate(zip(input.shape[2:], out, scales)):
-        dim = 2 + axis
-        if mode.startswith("nearest"):
-            idx = pool.nearest_index(n, o, s, mode == "nearest-exact")
-            if not np.array_equal(idx, np.arange(n)):
-                y = index_select(y, dim, Tensor._wrap(xp.asarray(idx)))
-        else:
-            m = Tensor._wrap(xp.asarray(pool.linear_matrix(n, o, s, bool(align_corners), input.dtype)))
-            y = y @ m.mT if dim == input.ndim - 1 else m @ y  # (..., n) -> (..., o) along this dim
-    return y
-
-
-def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
-             align_corners: bool | None = None) -> Tensor:
-    """Deprecated alias of ``interpolate`` (kept for PyTorch code that still calls it)."""
-    return interpolate(input, size, scale_factor, mode, align_corners)
-
-
-def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:
-    return interpolate(input, size, scale_factor, mode="nearest")
-
-
-def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
-    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -1,14 +1,30 @@
-"""Normalization functions of ``shendu.nn.functional``: batch_norm, group_norm, rms_norm.
+"""Normalization functions of ``shendu.nn.functional``: layer_norm, batch_norm, group_norm, rms_norm.
 
-``layer_norm`` is the fused op of ``shendu.ops.fused``; batch and RMS norm are the fused ops of
-``shendu.ops.norm``; group norm is layer norm over (N, G, C/G * spatial) followed by a per-channel
-affine map. Every function checks its arguments here and names itself in its errors.
+Layer, batch and RMS norm are the fused ops of ``shendu.ops.norm``; group norm is layer norm over
+(N, G, C/G * spatial) followed by a per-channel affine map. Every function checks its arguments
+here and names itself in its errors.
 """
 from __future__ import annotations
 
-from shendu.ops.fused import layer_norm
-from shendu.ops.norm import batch_norm_op, rms_norm_op
+from shendu.ops.norm import batch_norm_op, layer_norm_op, rms_norm_op
 from shendu.tensor import Tensor
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the trailing dims given by ``normalized_shape``.
+
+    The variance is the biased one. Shape: input (*, *normalized_shape); weight and bias
+    normalized_shape; output as input.
+    """
+    shape = _normalized_shape(normalized_shape)
+    if len(shape) > input.ndim or tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise RuntimeError(f"layer_norm: normalized_shape {shape} does not match the trailing dims "
+                           f"of the input of shape {input.shape}")
+    for t, name in ((weight, "weight"), (bias, "bias")):
+        if t is not None and tuple(t.shape) != shape:
+            raise RuntimeError(f"layer_norm: {name} should have shape {shape}, got {t.shape}")
+    return layer_norm_op(input, len(shape), weight, bias, eps)
 
 
 def _check_vector(t: Tensor | None, C: int, name: str, op: str, input: Tensor) -> None:
@@ -67,7 +83,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
     _check_vector(weight, C, "weight", "group_norm", input)
     _check_vector(bias, C, "bias", "group_norm", input)
     K = input.numel() // max(N * num_groups, 1)
-    out = layer_norm(input.reshape(N, num_groups, K), (K,), eps=eps).reshape(input.shape)  # (N, G, C/G*S)
+    out = layer_norm_op(input.reshape(N, num_groups, K), 1, None, None, eps).reshape(input.shape)  # (N, G, C/G*S)
     shape = (1, C) + (1,) * (input.ndim - 2)
     if weight is not None:
         out = out * weight.reshape(shape)

@@ -1,16 +1,18 @@
-"""Fused ops on hot paths, with hand-simplified backward formulas.
+"""Fused ops on hot paths, with hand-simplified backward formulas: softmax, log-softmax, softmax-CE.
 
 softmax / log_softmax write their backward with Tensor ops on their own output (so they stay
-differentiable). cross_entropy and layer_norm compute the first-order backward on raw arrays
-from a small cache (llm.c style: log-sum-exp per row; mean and rstd per row); when the backward
-itself must be differentiated (``create_graph=True``) they recompute their composite definition
-and differentiate that, the same composite that the tests use as the oracle.
+differentiable). The softmax cross-entropy computes its first-order backward on raw arrays from a
+small cache (llm.c style: the row max and log-sum-exp); when the backward itself must be
+differentiated (``create_graph=True``) it recomputes its composite definition and differentiates
+that, the same composite the tests use as the oracle. The public ``cross_entropy`` / ``nll_loss``
+(argument checks, ``reduction`` and the legacy flags) live with the other losses in
+``shendu.nn.functional_losses``; the normalization ops live in ``shendu.ops.norm``.
 """
 from __future__ import annotations
 
 from shendu.autograd.function import Function
-from shendu.grad_mode import enable_grad, is_grad_enabled
 from shendu.backend import array_module
+from shendu.grad_mode import enable_grad, is_grad_enabled
 from shendu.ops.dims import wrap_dim
 from shendu.tensor import Tensor
 
@@ -38,21 +40,30 @@ def _softmax_array(x, axis):
 
 
 class Softmax(Function):
-    raw = True
+    """exp(x) / Σ exp(x) along ``axis``; backward reads only the output: y (g - Σ g y)."""
 
-    def forward(ctx, x, axis):
+    raw = True
+    saved_inputs = ()
+    saves_output = True
+
+    def forward(ctx, x, *, axis):
+        ctx.axis = axis
         return _softmax_array(x, axis)
 
     def backward(ctx, grad):
-        axis = ctx.inputs[1]
         out = ctx.output
-        return out * (grad - (grad * out).sum(axis, keepdim=True)), None
+        return out * (grad - (grad * out).sum(ctx.axis, keepdim=True))
 
 
 class LogSoftmax(Function):
-    raw = True
+    """x - log Σ exp(x) along ``axis``; backward reads only the output: g - exp(y) Σ g."""
 
-    def forward(ctx, x, axis):
+    raw = True
+    saved_inputs = ()
+    saves_output = True
+
+    def forward(ctx, x, *, axis):
+        ctx.axis = axis
         xp = array_module(x)
         if x.ndim == 0:
             return xp.zeros_like(x)
@@ -61,8 +72,7 @@ class LogSoftmax(Function):
         return shifted
 
     def backward(ctx, grad):
-        axis = ctx.inputs[1]
-        return grad - ctx.output.exp() * grad.sum(axis, keepdim=True), None
+        return grad - ctx.output.exp() * grad.sum(ctx.axis, keepdim=True)
 
 
 def _dim(dim, ndim, op):
@@ -71,27 +81,32 @@ def _dim(dim, ndim, op):
     return wrap_dim(dim, ndim, op)
 
 
-def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """exp(x_i) / Σ_j exp(x_j) along ``dim`` (computed in ``dtype`` when given). Shape: output as input."""
     if dtype is not None:
         input = input.to(dtype)
-    return Softmax.apply(input, _dim(dim, input.ndim, "softmax"))
+    return Softmax.apply(input, axis=_dim(dim, input.ndim, "softmax"))
 
 
-def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """x_i - log Σ_j exp(x_j) along ``dim``, stable for any logits. Shape: output as input."""
     if dtype is not None:
         input = input.to(dtype)
-    return LogSoftmax.apply(input, _dim(dim, input.ndim, "log_softmax"))
+    return LogSoftmax.apply(input, axis=_dim(dim, input.ndim, "log_softmax"))
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmax(-x) along ``dim``."""
+    return softmax(-input, dim, dtype=dtype)
 
 
 # -- cross-entropy ------------------------------------------------------------------------------
-def _ce_coefficients(xp, target, C, dtype, weight, ignore_index, smoothing, reduction, soft):
-    """Per-row scale r, class-wise smoothing term, and the normaliser of PyTorch's cross_entropy.
+def _ce_coefficients(xp, target, C, dtype, weight, ignore_index, reduction):
+    """Validity mask, safe indices, per-row scale r = w_y [y != ignore] and the 'mean' normaliser Σ r.
 
     For integer targets the loss of row i is  (1-ε) r_i (lse_i - z_{i,y_i})
     + (ε/C) m_i Σ_c w_c (lse_i - z_ic), divided by ``denom`` for 'mean'.
     """
-    if soft:
-        return None
     valid = target != ignore_index
     safe = xp.where(valid, target, 0)
     if safe.size and (safe.min() < 0 or safe.max() >= C):
@@ -104,11 +119,17 @@ def _ce_coefficients(xp, target, C, dtype, weight, ignore_index, smoothing, redu
 
 
 class CrossEntropy(Function):
-    """Softmax cross-entropy on logits (M, C) with integer (M,) or probability (M, C) targets."""
+    """Softmax cross-entropy on logits (M, C) with integer (M,) or probability (M, C) targets.
+
+    Settings: ``target`` (raw array), ``weight`` ((C,) raw array or None), ``ignore_index``,
+    ``smoothing`` (label smoothing ε) and ``reduction``.
+    """
 
     raw = True
 
-    def forward(ctx, z, target, weight, ignore_index, smoothing, reduction):
+    def forward(ctx, z, *, target, weight, ignore_index, smoothing, reduction):
+        ctx.target, ctx.weight, ctx.ignore_index = target, weight, ignore_index
+        ctx.smoothing, ctx.reduction = smoothing, reduction
         xp = array_module(z)
         M, C = z.shape
         soft = target.dtype.kind == "f"
@@ -121,8 +142,7 @@ class CrossEntropy(Function):
             tw = t * weight if weight is not None else t
             ctx.tw = tw
         else:
-            valid, safe, r, denom = _ce_coefficients(xp, target, C, z.dtype, weight, ignore_index,
-                                                      smoothing, reduction, soft)
+            valid, safe, r, denom = _ce_coefficients(xp, target, C, z.dtype, weight, ignore_index, reduction)
             ctx.cache = (valid, safe, r, denom)
             picked = xp.take_along_axis(zs, safe[:, None], axis=1)[:, 0]
             if smoothing:
@@ -147,24 +167,23 @@ class CrossEntropy(Function):
         return per_row.astype(z.dtype, copy=False)
 
     def backward(ctx, grad):
+        target, weight, smoothing, reduction = ctx.target, ctx.weight, ctx.smoothing, ctx.reduction
         if is_grad_enabled():
-            z, target, weight, ignore_index, smoothing, reduction = ctx.inputs
-            return composite_backward(ctx, lambda z_, *rest: cross_entropy_composite(
-                z_, target, weight, ignore_index, smoothing, reduction), (grad,))
-        z, target, weight, _, smoothing, reduction = ctx.inputs
-        xp = z._xp()
+            return composite_backward(ctx, lambda z_: cross_entropy_composite(
+                z_, target, weight, ctx.ignore_index, smoothing, reduction), (grad,))
+        (z,) = ctx.inputs
         zd = z._data
         M, C = zd.shape
         g = grad._data
         p = zd - ctx.m
         p -= ctx.logs
-        xp.exp(p, out=p)  # softmax, recomputed from the cached max and log-sum-exp
-        if target.dtype.kind == "f":  # target and weight are raw arrays here
+        array_module(p).exp(p, out=p)  # softmax, recomputed from the cached max and log-sum-exp
+        if target.dtype.kind == "f":
             tw = ctx.tw
             scale = g / max(M, 1) if reduction == "mean" else (g[:, None] if reduction == "none" else g)
             # d/dz Σ_c tw_c (lse - z_c) = p Σ_c tw_c - tw
             dz = (p * tw.sum(axis=1, keepdims=True) - tw) * scale
-            return Tensor._wrap(dz), None, None, None, None, None
+            return Tensor._wrap(dz.astype(zd.dtype, copy=False))
         valid, safe, r, denom = ctx.cache
         row = g / denom if reduction == "mean" else g
         a = (1 - smoothing) * r  # weight on the one-hot term
@@ -178,7 +197,14 @@ class CrossEntropy(Function):
             dz = p * a[:, None]
         _sub_at(dz, safe, a)
         dz *= row[:, None] if reduction == "none" else row
-        return Tensor._wrap(dz.astype(zd.dtype, copy=False)), None, None, None, None, None
+        return Tensor._wrap(dz.astype(zd.dtype, copy=False))
+
+
+def softmax_cross_entropy(z: Tensor, target, weight=None, ignore_index: int = -100, smoothing: float = 0.0,
+                          reduction: str = "mean") -> Tensor:
+    """The fused op on (M, C) logits and a raw (M,) int or (M, C) float target (no argument checks)."""
+    return CrossEntropy.apply(z, target=target, weight=weight, ignore_index=ignore_index,
+                              smoothing=float(smoothing), reduction=reduction)
 
 
 def _sub_at(dz, cols, values) -> None:
@@ -195,39 +221,6 @@ def _move_class_last(input: Tensor, target: Tensor):
         input = input.movedim(1, -1).reshape(-1, C)
         target = target.movedim(1, -1).reshape(-1, C) if target.dtype.kind == "f" else target.reshape(-1)
     return input, target
-
-
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                  size_average=None, ignore_index: int = -100, reduce=None,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
-    """Cross-entropy between logits (N, C) or (N, C, d1, ...) and class indices or probabilities."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    target = target if isinstance(target, Tensor) else Tensor._wrap(input._xp().asarray(target))
-    soft = target.dtype.kind == "f"
-    if input.ndim == 1:
-        input, target = input.unsqueeze(0), target.unsqueeze(0)
-        out = cross_entropy(input, target, weight, ignore_index=ignore_index, reduction=reduction,
-                            label_smoothing=label_smoothing)
-        return out.squeeze(0) if reduction == "none" else out
-    expected = input.shape if soft else (input.shape[0],) + input.shape[2:]
-    if tuple(target.shape) != tuple(expected):
-        raise RuntimeError(f"cross_entropy: input of shape {input.shape} expects a target of shape "
-                           f"{expected} ({'probabilities' if soft else 'class indices'}), got "
-                           f"{target.shape} with dtype {target.dtype}")
-    if not soft and target.dtype.kind not in "iu":
-        raise RuntimeError(f"cross_entropy: class-index targets must be integers, got {target.dtype}")
-    if input.dtype.kind != "f":
-        raise RuntimeError(f"cross_entropy: logits must be floating point, got {input.dtype}")
-    spatial = input.shape[2:]
-    z, t = _move_class_last(input, target)
-    w = weight._data.astype(input.dtype, copy=False) if weight is not None else None
-    out = CrossEntropy.apply(z, t._data, w, ignore_index, float(label_smoothing), reduction)
-    if reduction == "none" and spatial:
-        out = out.reshape((input.shape[0],) + spatial)
-    return out
 
 
 def cross_entropy_composite(z: Tensor, target, weight, ignore_index, smoothing, reduction) -> Tensor:
@@ -252,104 +245,3 @@ def cross_entropy_composite(z: Tensor, target, weight, ignore_index, smoothing, 
     if reduction == "mean":
         return per_row.sum() / float(r.sum())
     return per_row.sum() if reduction == "sum" else per_row
-
-
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
-             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of log-probabilities (N, C) or (N, C, d1, ...) at class indices."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"nll_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if input.ndim == 1:
-        input, target = input.unsqueeze(0), target.unsqueeze(0)
-    expected = (input.shape[0],) + input.shape[2:]
-    if tuple(target.shape) != expected or target.dtype.kind not in "iu":
-        raise RuntimeError(f"nll_loss: input of shape {input.shape} expects integer class indices of shape "
-                           f"{expected}, got a target of shape {target.shape} and dtype {target.dtype}")
-    spatial = input.shape[2:]
-    z, t = _move_class_last(input, target)
-    xp = input._xp()
-    td = t._data
-    valid = td != ignore_index
-    safe = xp.where(valid, td, 0)
-    C = z.shape[1]
-    if safe.size and (safe.min() < 0 or safe.max() >= C):
-        bad = td[valid & ((td < 0) | (td >= C))]
-        raise IndexError(f"nll_loss: target {int(bad.flat[0])} is out of range for {C} classes "
-                         f"(expected 0 <= target < {C}, or ignore_index={ignore_index})")
-    r = (weight._data[safe] if weight is not None else xp.ones(safe.shape, dtype=z.dtype)) * valid
-    picked = -z.gather(1, Tensor._wrap(safe[:, None])).squeeze(1) * Tensor._wrap(r.astype(z.dtype))
-    if reduction == "mean":
-        return picked.sum() / float(r.sum())
-    if reduction == "sum":
-        return picked.sum()
-    return picked.reshape((input.shape[0],) + spatial) if spatial else picked
-
-
-# -- layer norm ---------------------------------------------------------------------------------
-class LayerNorm(Function):
-    """(x - mean) * rstd * weight + bias over the trailing ``n`` dims, caching mean and rstd."""
-
-    raw = True
-
-    def forward(ctx, x, weight, bias, n, eps):
-        xp = array_module(x)
-        axes = tuple(range(x.ndim - n, x.ndim))
-        mean = x.mean(axis=axes, keepdims=True)
-        xc = x - mean
-        var = (xc * xc).mean(axis=axes, keepdims=True)
-        rstd = 1.0 / xp.sqrt(var + eps)
-        xc *= rstd  # now the normalized input
-        ctx.mean, ctx.rstd = mean, rstd
-        if weight is not None:
-            xc *= weight
-        if bias is not None:
-            xc += bias
-        return xc
-
-    def backward(ctx, grad):
-        if is_grad_enabled():
-            x, weight, bias, n, eps = ctx.inputs
-            return composite_backward(ctx, lambda x_, w_, b_, *_: layer_norm_composite(x_, n, w_, b_, eps),
-                                      (grad,))
-        x, weight, bias, n, _ = ctx.inputs
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = grad._data
-        axes = tuple(range(g.ndim - n, g.ndim))
-        lead = tuple(range(g.ndim - n))
-        norm = (x._data - ctx.mean) * ctx.rstd
-        grad_w = Tensor._wrap((g * norm).sum(axis=lead)) if need_w else None
-        grad_b = Tensor._wrap(g.sum(axis=lead)) if need_b else None
-        grad_x = None
-        if need_x:
-            dnorm = g * weight._data if weight is not None else g.copy()
-            # dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
-            c1 = dnorm.mean(axis=axes, keepdims=True)
-            c2 = (dnorm * norm).mean(axis=axes, keepdims=True)
-            dnorm -= c1
-            norm *= c2
-            dnorm -= norm
-            dnorm *= ctx.rstd
-            grad_x = Tensor._wrap(dnorm)
-        return grad_x, grad_w, grad_b, None, None
-
-
-def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
-               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
-    """Normalize over the trailing dims given by ``normalized_shape``, then scale and shift."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(input.shape[input.ndim - len(shape):]) != shape:
-        raise RuntimeError(f"layer_norm: normalized_shape {shape} does not match the trailing dims "
-                           f"of the input of shape {input.shape}")
-    return LayerNorm.apply(input, weight, bias, len(shape), eps)
-
-
-def layer_norm_composite(x: Tensor, n: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
-    axes = tuple(range(x.ndim - n, x.ndim))
-    mean = x.mean(axes, keepdim=True)
-    xc = x - mean
-    out = xc * ((xc * xc).mean(axes, keepdim=True) + eps).rsqrt()
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out

@@ -1,4 +1,11 @@
-"""Matrix products: matmul (batched, broadcast, 1-D), dot, outer, einsum, and a fused linear."""
+"""Matrix products: matmul (batched, broadcast, 1-D) and its relatives, einsum, and a fused linear.
+
+Three ops have a backward of their own (``MatMul``, ``Linear``, ``Einsum``); everything else (mm,
+bmm, mv, dot, inner, the beta/alpha ``add*`` family, multi_dot) is a composition of them, so its
+gradient, including under ``create_graph``, comes for free. ``Scale`` is the one helper the
+``add*`` family needs: ``beta * input`` where ``beta = 0`` ignores the input's values (nan and inf
+included) but still gives it a (zero) gradient, as PyTorch does.
+"""
 from __future__ import annotations
 
 import string
@@ -38,6 +45,7 @@ class Linear(Function):
     """``x @ weight.T + bias`` in one node: (..., in) x (out, in) -> (..., out)."""
 
     raw = True
+    saved_inputs = (0, 1)  # the bias's value never enters a gradient
 
     def forward(ctx, x, weight, bias):
         if x.shape[-1] != weight.shape[1]:
@@ -49,7 +57,7 @@ class Linear(Function):
         return out
 
     def backward(ctx, grad):
-        x, weight, bias = ctx.inputs
+        x, weight, _ = ctx.inputs
         need_x, need_w, need_b = ctx.needs_input_grad
         grad_x = grad @ weight if need_x else None
         grad_w = grad_b = None
@@ -75,11 +83,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         raise RuntimeError(f"matmul: shapes {input.shape} and {other.shape} cannot be multiplied "
                            f"({a.shape[-1]} != {b.shape[-2]})")
     out = MatMul.apply(a, b)
-    if other.ndim == 1:
-        out = out.squeeze(-1)
-    if input.ndim == 1:
-        out = out.squeeze(-2)
-    return out
+    if input.ndim == 1 and other.ndim == 1:
+        return out.reshape(())
+    return out.squeeze(-1) if other.ndim == 1 else out.squeeze(-2)
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
@@ -109,6 +115,154 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 
 
 ger = outer
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Matrix-vector product: (n, m) @ (m,) -> (n,)."""
+    if input.ndim != 2 or vec.ndim != 1 or input.shape[1] != vec.shape[0]:
+        raise RuntimeError(f"mv: expected a 2-D matrix (n, m) and a 1-D vector (m,), got shapes {input.shape} "
+                           f"and {vec.shape}")
+    return matmul(input, vec)
+
+
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """Sum over the last dims: (*a, K) and (*b, K) -> (*a, *b); a 0-d operand multiplies."""
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    K = input.shape[-1]
+    if other.shape[-1] != K:
+        raise RuntimeError(f"inner: the last dims must match, got shapes {input.shape} and {other.shape}")
+    out = input.reshape(-1, K) @ other.reshape(-1, K).mT  # (prod a, prod b)
+    return out.reshape(input.shape[:-1] + other.shape[:-1])
+
+
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """Dot product of two 1-D tensors (the first conjugated: for real tensors, ``dot``)."""
+    if input.ndim != 1 or other.ndim != 1 or input.shape != other.shape:
+        raise RuntimeError(f"vdot: expected two 1-D tensors of equal length, got shapes {input.shape} "
+                           f"and {other.shape}")
+    return matmul(input, other)
+
+
+class Scale(Function):
+    """``factor * x``; ``factor = 0`` gives zeros whatever x holds (PyTorch's beta = 0 rule)."""
+
+    raw = True
+    saved_inputs = ()
+
+    def forward(ctx, x, *, factor):
+        ctx.factor = factor
+        if factor == 0:
+            return array_module(x).zeros_like(x)
+        return x * factor if factor != 1 else x.copy()
+
+    def backward(ctx, grad):
+        return grad * ctx.factor
+
+
+def _plus_scaled(product: Tensor, input: Tensor, beta, alpha, op: str) -> Tensor:
+    """beta * input + alpha * product, with input broadcast to the product's shape."""
+    if not isinstance(input, Tensor):
+        input = Tensor._wrap(product._xp().asarray(input, dtype=product.dtype))
+    if not _broadcasts(tuple(input.shape), tuple(product.shape)):
+        raise RuntimeError(f"{op}: input of shape {input.shape} does not broadcast to the product's shape "
+                           f"{product.shape}")
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0 and not input.requires_grad:
+        return product  # the input's values are ignored, nan and inf included
+    return Scale.apply(input, factor=beta) + product
+
+
+def _broadcasts(a: tuple, b: tuple) -> bool:
+    """Whether shape ``a`` broadcasts to shape ``b`` (b unchanged)."""
+    return len(a) <= len(b) and all(x in (1, y) for x, y in zip(a[::-1], b[::-1]))
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2): mat1 (n, m), mat2 (m, p), input broadcastable to (n, p)."""
+    return _plus_scaled(mm(mat1, mat2), input, beta, alpha, "addmm")
+
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * (mat @ vec): mat (n, m), vec (m,), input broadcastable to (n,)."""
+    return _plus_scaled(mv(mat, vec), input, beta, alpha, "addmv")
+
+
+def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * outer(vec1, vec2): vec1 (n,), vec2 (m,), input broadcastable to (n, m)."""
+    return _plus_scaled(outer(vec1, vec2), input, beta, alpha, "addr")
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * bmm(batch1, batch2): (b, n, m) @ (b, m, p), input broadcastable to (b, n, p)."""
+    return _plus_scaled(bmm(batch1, batch2), input, beta, alpha, "baddbmm")
+
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * Σ_b batch1[b] @ batch2[b]: (b, n, m), (b, m, p) -> (n, p)."""
+    if batch1.ndim != 3 or batch2.ndim != 3 or batch1.shape[0] != batch2.shape[0] \
+            or batch1.shape[2] != batch2.shape[1]:
+        raise RuntimeError(f"addbmm: expected 3-D batches (b, n, m) and (b, m, p), got shapes {batch1.shape} "
+                           f"and {batch2.shape}")
+    b, n, m = batch1.shape
+    # the batch sum is one product over the joint (b, m) axis
+    product = mm(batch1.permute(1, 0, 2).reshape(n, b * m), batch2.reshape(b * m, batch2.shape[2]))
+    return _plus_scaled(product, input, beta, alpha, "addbmm")
+
+
+def multi_dot(tensors) -> Tensor:
+    """The product of a chain of matrices in the cheapest order (the first and last may be 1-D)."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot: expected at least 2 tensors, got {len(tensors)}")
+    first_1d, last_1d = tensors[0].ndim == 1, tensors[-1].ndim == 1
+    mats = [t.unsqueeze(0) if i == 0 and first_1d else t for i, t in enumerate(tensors)]
+    if last_1d:
+        mats[-1] = mats[-1].unsqueeze(1)
+    for i, t in enumerate(mats):
+        if t.ndim != 2:
+            raise RuntimeError(f"multi_dot: tensor {i} must be 2-D (only the first and last may be 1-D), got "
+                               f"shape {tensors[i].shape}")
+        if i and mats[i - 1].shape[1] != t.shape[0]:
+            raise RuntimeError(f"multi_dot: tensors {i - 1} and {i} with shapes {tensors[i - 1].shape} and "
+                               f"{tensors[i].shape} cannot be multiplied")
+    out = _chain(mats, _chain_order([mats[0].shape[0]] + [t.shape[1] for t in mats]), 0, len(mats) - 1)
+    if last_1d:
+        out = out.squeeze(1)
+    if first_1d:
+        out = out.squeeze(0)
+    return out
+
+
+def _chain_order(dims: list) -> list:
+    """The matrix-chain dynamic programme: split[i][j] is where to cut the product of mats i..j."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def _chain(mats: list, split: list, i: int, j: int) -> Tensor:
+    if i == j:
+        return mats[i]
+    k = split[i][j]
+    return MatMul.apply(_chain(mats, split, i, k), _chain(mats, split, k + 1, j))
+
+
+def chain_matmul(*matrices) -> Tensor:
+    """Deprecated PyTorch alias of ``linalg.multi_dot`` for 2-D matrices."""
+    if len(matrices) == 1:
+        return matrices[0]
+    return multi_dot(matrices)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -152,9 +306,12 @@ def _parse_einsum(equation: str, shapes: list) -> tuple:
 
 
 class Einsum(Function):
+    """Einstein summation of the operands by a normalised ``equation`` (explicit output, no '...')."""
+
     raw = True
 
-    def forward(ctx, equation, *ops):
+    def forward(ctx, *ops, equation):
+        ctx.equation = equation
         try:
             return array_module(ops[0]).einsum(equation, *ops, optimize=len(ops) > 2)
         except ValueError as e:
@@ -162,11 +319,10 @@ class Einsum(Function):
             raise RuntimeError(f"einsum: {equation!r} does not fit operands of shapes {shapes}: {e}") from None
 
     def backward(ctx, grad):
-        equation = ctx.inputs[0]
-        ops = ctx.inputs[1:]
-        specs, out = _parse_einsum(equation, [o.shape for o in ops])
-        grads = [None]
-        for i, (spec, need) in enumerate(zip(specs, ctx.needs_input_grad[1:])):
+        ops = ctx.inputs
+        specs, out = _parse_einsum(ctx.equation, [o.shape for o in ops])
+        grads = []
+        for i, (spec, need) in enumerate(zip(specs, ctx.needs_input_grad)):
             if not need:
                 grads.append(None)
                 continue
@@ -212,4 +368,4 @@ def einsum(equation: str, *operands) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     specs, out = _parse_einsum(equation, [o.shape for o in operands])
-    return Einsum.apply(",".join(specs) + "->" + out, *operands)
+    return Einsum.apply(*operands, equation=",".join(specs) + "->" + out)

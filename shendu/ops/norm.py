@@ -1,10 +1,11 @@
-"""Fused normalization ops: batch norm over (N, *spatial) per channel, RMS norm over trailing dims.
+"""Fused normalization ops: layer and RMS norm over trailing dims, batch norm per channel.
 
-As in ``shendu.ops.fused``'s LayerNorm, forward caches the per-group statistics (mean, rstd) and the
-first-order backward is a hand-simplified formula on raw arrays (llm.c's layernorm derivation, with
-the reduction taken over the batch and spatial axes instead of the feature axes). When the backward
-itself is recorded (``create_graph=True``) they differentiate their composite definitions instead,
-which are also the oracles of the tests.
+Forward caches the per-group statistics (mean, rstd) and the first-order backward is a
+hand-simplified formula on raw arrays (llm.c's ``doc/layernorm/layernorm.md`` derivation; for batch
+norm the reduction runs over the batch and spatial axes instead of the feature axes). When the
+backward itself is recorded (``create_graph=True``) each op differentiates its composite
+definition instead (``*_composite`` below), which is also the oracle of the tests. The public
+functions (argument checks) are in ``shendu.nn.functional_norm``.
 """
 from __future__ import annotations
 
@@ -25,6 +26,74 @@ def _channel_shape(ndim: int, C: int) -> tuple:
     return (1, C) + (1,) * (ndim - 2)
 
 
+# -- layer norm ---------------------------------------------------------------------------------
+class LayerNorm(Function):
+    """(x - mean) * rstd * weight + bias over the trailing ``n`` dims, caching mean and rstd."""
+
+    raw = True
+    saved_inputs = (0, 1)  # the bias's value never enters a gradient
+
+    def forward(ctx, x, weight, bias, *, n, eps):
+        ctx.n, ctx.eps = n, eps
+        xp = array_module(x)
+        axes = tuple(range(x.ndim - n, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        rstd = 1.0 / xp.sqrt(var + eps)
+        xc *= rstd  # now the normalized input
+        ctx.mean, ctx.rstd = mean, rstd
+        if weight is not None:
+            xc *= weight
+        if bias is not None:
+            xc += bias
+        return xc
+
+    def backward(ctx, grad):
+        n = ctx.n
+        if is_grad_enabled():
+            return composite_backward(ctx, lambda x_, w_, b_: layer_norm_composite(x_, n, w_, b_, ctx.eps),
+                                      (grad,))
+        x, weight, bias = ctx.inputs
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g = grad._data
+        axes = tuple(range(g.ndim - n, g.ndim))
+        lead = tuple(range(g.ndim - n))
+        norm = (x._data - ctx.mean) * ctx.rstd
+        grad_w = Tensor._wrap((g * norm).sum(axis=lead)) if need_w else None
+        grad_b = Tensor._wrap(g.sum(axis=lead)) if need_b else None
+        grad_x = None
+        if need_x:
+            dnorm = g * weight._data if weight is not None else g.copy()
+            # dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
+            c1 = dnorm.mean(axis=axes, keepdims=True)
+            c2 = (dnorm * norm).mean(axis=axes, keepdims=True)
+            dnorm -= c1
+            norm *= c2
+            dnorm -= norm
+            dnorm *= ctx.rstd
+            grad_x = Tensor._wrap(dnorm)
+        return grad_x, grad_w, grad_b
+
+
+def layer_norm_op(x: Tensor, n: int, weight: Tensor | None, bias: Tensor | None, eps: float) -> Tensor:
+    """The fused op behind ``F.layer_norm`` over the trailing ``n`` dims (no argument checks)."""
+    return LayerNorm.apply(x, weight, bias, n=int(n), eps=float(eps))
+
+
+def layer_norm_composite(x: Tensor, n: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """layer norm from Tensor ops: the oracle and create_graph path."""
+    axes = tuple(range(x.ndim - n, x.ndim))
+    mean = x.mean(axes, keepdim=True)
+    xc = x - mean
+    out = xc * ((xc * xc).mean(axes, keepdim=True) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
 # -- batch norm ---------------------------------------------------------------------------------
 class BatchNorm(Function):
     """(x - mean) * rstd * weight + bias per channel of an (N, C, *spatial) input.
@@ -35,8 +104,10 @@ class BatchNorm(Function):
     """
 
     raw = True
+    saved_inputs = (0, 1)
 
-    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+    def forward(ctx, x, weight, bias, *, running_mean, running_var, training, momentum, eps):
+        ctx.running, ctx.training, ctx.eps = (running_mean, running_var), training, eps
         xp = array_module(x)
         C = x.shape[1]
         axes, shape = _channel_axes(x.ndim), _channel_shape(x.ndim, C)
@@ -65,10 +136,12 @@ class BatchNorm(Function):
         return xc
 
     def backward(ctx, grad):
-        x, weight, bias, running_mean, running_var, training, _, eps = ctx.inputs
+        x, weight, bias = ctx.inputs
+        training = ctx.training
         if is_grad_enabled():
-            return composite_backward(ctx, lambda x_, w_, b_, *_: batch_norm_composite(
-                x_, running_mean, running_var, w_, b_, training, eps), (grad,))
+            rm, rv = (Tensor._wrap(r) if r is not None else None for r in ctx.running)
+            return composite_backward(ctx, lambda x_, w_, b_: batch_norm_composite(
+                x_, rm, rv, w_, b_, training, ctx.eps), (grad,))
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g = grad._data
         C = g.shape[1]
@@ -93,15 +166,16 @@ class BatchNorm(Function):
                 grad_x -= norm
                 grad_x -= k * sum_g / n
             grad_x = Tensor._wrap(grad_x)
-        return grad_x, grad_w, grad_b, None, None, None, None, None
+        return grad_x, grad_w, grad_b
 
 
 def batch_norm_op(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                   weight: Tensor | None, bias: Tensor | None, training: bool, momentum: float,
                   eps: float) -> Tensor:
     """The fused op behind ``F.batch_norm`` (no argument checks: the functional does them)."""
-    return BatchNorm.apply(x, weight, bias, running_mean, running_var, bool(training), float(momentum),
-                           float(eps))
+    raw = [t._data if t is not None else None for t in (running_mean, running_var)]
+    return BatchNorm.apply(x, weight, bias, running_mean=raw[0], running_var=raw[1], training=bool(training),
+                           momentum=float(momentum), eps=float(eps))
 
 
 def batch_norm_composite(x: Tensor, running_mean=None, running_var=None, weight=None, bias=None,
@@ -129,7 +203,8 @@ class RMSNorm(Function):
 
     raw = True
 
-    def forward(ctx, x, weight, n, eps):
+    def forward(ctx, x, weight, *, n, eps):
+        ctx.n, ctx.eps = n, eps
         xp = array_module(x)
         axes = tuple(range(x.ndim - n, x.ndim))
         rstd = 1.0 / xp.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
@@ -140,9 +215,10 @@ class RMSNorm(Function):
         return out
 
     def backward(ctx, grad):
-        x, weight, n, eps = ctx.inputs
+        x, weight = ctx.inputs
+        n = ctx.n
         if is_grad_enabled():
-            return composite_backward(ctx, lambda x_, w_, *_: rms_norm_composite(x_, n, w_, eps), (grad,))
+            return composite_backward(ctx, lambda x_, w_: rms_norm_composite(x_, n, w_, ctx.eps), (grad,))
         need_x, need_w = ctx.needs_input_grad[:2]
         g = grad._data
         axes = tuple(range(g.ndim - n, g.ndim))
@@ -156,15 +232,16 @@ class RMSNorm(Function):
             dnorm -= norm
             dnorm *= ctx.rstd
             grad_x = Tensor._wrap(dnorm)
-        return grad_x, grad_w, None, None
+        return grad_x, grad_w
 
 
 def rms_norm_op(x: Tensor, n: int, weight: Tensor | None, eps: float) -> Tensor:
     """The fused op behind ``F.rms_norm`` over the trailing ``n`` dims (no argument checks)."""
-    return RMSNorm.apply(x, weight, int(n), float(eps))
+    return RMSNorm.apply(x, weight, n=int(n), eps=float(eps))
 
 
 def rms_norm_composite(x: Tensor, n: int, weight=None, eps: float = 1e-6) -> Tensor:
+    """RMS norm from Tensor ops: the oracle and create_graph path."""
     axes = tuple(range(x.ndim - n, x.ndim))
     out = x * ((x * x).mean(axes, keepdim=True) + eps).rsqrt()
     return out * weight if weight is not None else out

@@ -1,4 +1,5 @@
-"""Matrix products: matmul (2-D, batched, broadcast, 1-D), mm, bmm, dot, outer, einsum, linear."""
+"""Matrix products: matmul (2-D, batched, broadcast, 1-D), mm, bmm, dot, outer, einsum, linear,
+mv, inner, vdot, the beta/alpha add* family, multi_dot / chain_matmul."""
 import numpy as np
 import pytest
 import torch
@@ -75,7 +76,76 @@ CASES = [
 ]
 
 
+
+def beta_alpha(name, shapes, **kw):
+    """``name(input, a, b, beta=, alpha=)`` for PyTorch's defaults and for scaled and beta=0 forms."""
+    out = []
+    for beta, alpha in [(1, 1), (0.5, -2.0), (0, 1.5)]:
+        out.append(case(f"{name}_b{beta}_a{alpha}", lambda *x, b=beta, a=alpha: getattr(sd, name)(*x, beta=b, alpha=a),
+                        lambda *x, b=beta, a=alpha: getattr(torch, name)(*x, beta=b, alpha=a), shapes, **{**MM, **kw}))
+    return out
+
+
+PRODUCTS = [
+    both("mv", "mv", [(3, 4), (4,)]),
+    case("method_mv", lambda a, b: a.mv(b), None, [(3, 4), (4,)], **MM),
+    both("inner_1d", "inner", [(4,), (4,)]),
+    both("inner_nd", "inner", [(2, 3, 4), (5, 4)]),
+    both("inner_scalar", "inner", [(), (2, 3)]),
+    case("method_inner", lambda a, b: a.inner(b), None, [(3, 4), (2, 4)], **MM),
+    both("vdot", "vdot", [(5,), (5,)]),
+    *beta_alpha("addmm", [(3, 5), (3, 4), (4, 5)]),
+    *beta_alpha("addmm", [(5,), (3, 4), (4, 5)]),  # broadcast input
+    *beta_alpha("addmv", [(3,), (3, 4), (4,)]),
+    *beta_alpha("addr", [(3, 4), (3,), (4,)]),
+    *beta_alpha("baddbmm", [(2, 3, 5), (2, 3, 4), (2, 4, 5)]),
+    *beta_alpha("baddbmm", [(3, 1), (2, 3, 4), (2, 4, 5)]),
+    *beta_alpha("addbmm", [(3, 5), (2, 3, 4), (2, 4, 5)]),
+    case("method_addmm", lambda i, a, b: i.addmm(a, b, beta=2.0), None, [(3, 5), (3, 4), (4, 5)], **MM),
+    case("method_baddbmm", lambda i, a, b: i.baddbmm(a, b, alpha=0.5), None, [(2, 3, 5), (2, 3, 4), (2, 4, 5)],
+         **MM),
+    case("multi_dot", lambda a, b, c, d: sd.linalg.multi_dot([a, b, c, d]),
+         lambda a, b, c, d: torch.linalg.multi_dot([a, b, c, d]), [(2, 6), (6, 3), (3, 5), (5, 1)], **MM),
+    case("multi_dot_1d_ends", lambda a, b, c: sd.linalg.multi_dot([a, b, c]),
+         lambda a, b, c: torch.linalg.multi_dot([a, b, c]), [(4,), (4, 3), (3,)], **MM),
+    case("multi_dot_two", lambda a, b: sd.linalg.multi_dot((a, b)), lambda a, b: torch.linalg.multi_dot((a, b)),
+         [(3, 4), (4, 2)], **MM),
+    case("chain_matmul", lambda a, b, c: sd.chain_matmul(a, b, c), lambda a, b, c: torch.linalg.multi_dot([a, b, c]),
+         [(2, 3), (3, 4), (4, 2)], **MM),
+]
+CASES = CASES + PRODUCTS
+
 test_parity, test_gradcheck, test_gradgradcheck = spec_tests(CASES)
+
+
+def test_beta_zero_ignores_nan_input_but_gives_it_a_zero_gradient():
+    inp = sd.tensor(np.full((2, 3), np.nan, dtype=np.float32), requires_grad=True)
+    a, b = sd.randn(2, 4), sd.randn(4, 3)
+    out = sd.addmm(inp, a, b, beta=0)
+    np.testing.assert_allclose(out.detach().numpy(), (a @ b).numpy(), rtol=1e-6)
+    out.backward(sd.randn(2, 3))
+    np.testing.assert_array_equal(inp.grad.numpy(), np.zeros((2, 3), dtype=np.float32))
+
+
+def test_multi_dot_picks_the_cheap_order():
+    from shendu.ops.linalg import _chain_order
+    # (10x100)(100x5)(5x50): (AB)C costs 5000 + 2500, A(BC) 25000 + 50000
+    assert _chain_order([10, 100, 5, 50])[0][2] == 1
+
+
+def test_products_errors():
+    with pytest.raises(RuntimeError, match=r"mv.*\(3, 4\).*\(5,\)"):
+        sd.mv(sd.ones(3, 4), sd.ones(5))
+    with pytest.raises(RuntimeError, match=r"addmm.*\(4, 5\).*\(3, 5\)"):
+        sd.addmm(sd.ones(4, 5), sd.ones(3, 4), sd.ones(4, 5))
+    with pytest.raises(RuntimeError, match=r"addbmm.*\(2, 3, 4\).*\(3, 4, 5\)"):
+        sd.addbmm(sd.ones(3, 5), sd.ones(2, 3, 4), sd.ones(3, 4, 5))
+    with pytest.raises(RuntimeError, match="multi_dot.*at least 2"):
+        sd.linalg.multi_dot([sd.ones(3, 3)])
+    with pytest.raises(RuntimeError, match=r"multi_dot.*tensor 1.*2-D"):
+        sd.linalg.multi_dot([sd.ones(3, 3), sd.ones(3), sd.ones(3, 3)])
+    with pytest.raises(RuntimeError, match="inner.*last dims"):
+        sd.inner(sd.ones(3, 4), sd.ones(3))
 
 
 def test_matmul_shape_mismatch_raises():

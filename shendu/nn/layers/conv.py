@@ -100,9 +100,8 @@ class _ConvNd(Module):
 
     def _check(self, input: Tensor) -> None:
         if input.ndim != self._nd + 2:
-            hint = " (add a batch dim with unsqueeze(0))" if input.ndim == self._nd + 1 else ""
-            raise RuntimeError(f"{self._label()}: expected {self._nd + 2}-D input {self._layout}, got shape "
-                               f"{tuple(input.shape)}{hint}")
+            raise RuntimeError(f"{self._label()}: expected a {self._nd + 1}-D (unbatched) or {self._nd + 2}-D "
+                               f"input {self._layout}, got shape {tuple(input.shape)}")
         if input.shape[1] != self.in_channels:
             raise RuntimeError(f"{self._label()}: expected input with {self.in_channels} channels (dim 1 of "
                                f"{self._layout}), got shape {tuple(input.shape)}")
@@ -122,6 +121,8 @@ class _Conv(_ConvNd):
                          padding_mode, device=device, dtype=dtype)
 
     def forward(self, input: Tensor) -> Tensor:
+        if input.ndim == self._nd + 1:  # unbatched (C, *spatial), as PyTorch accepts
+            return self.forward(input.unsqueeze(0)).squeeze(0)
         self._check(input)
         conv = F.conv2d if self._nd == 2 else F.conv1d
         padding = self.padding
@@ -147,8 +148,8 @@ class Conv2d(_Conv):
         padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``. Default: ``'zeros'``.
 
     Shape:
-        - Input: :math:`(N, C_{in}, H, W)`.
-        - Output: :math:`(N, C_{out}, H_o, W_o)`,
+        - Input: :math:`(N, C_{in}, H, W)` or unbatched :math:`(C_{in}, H, W)`.
+        - Output: :math:`(N, C_{out}, H_o, W_o)` (or :math:`(C_{out}, H_o, W_o)`),
           :math:`H_o = \lfloor (H + 2p - d(k - 1) - 1)/s \rfloor + 1` (likewise :math:`W_o`).
 
     Attributes:
@@ -168,7 +169,8 @@ class Conv1d(_Conv):
     r"""1-D cross-correlation over an (N, C, L) input; arguments as ``Conv2d`` with single ints.
 
     Shape:
-        - Input: :math:`(N, C_{in}, L)`.  Output: :math:`(N, C_{out}, L_o)`,
+        - Input: :math:`(N, C_{in}, L)` or :math:`(C_{in}, L)`.  Output: :math:`(N, C_{out}, L_o)` or
+          :math:`(C_{out}, L_o)`,
           :math:`L_o = \lfloor (L + 2p - d(k - 1) - 1)/s \rfloor + 1`.
 
     Attributes:
@@ -207,6 +209,8 @@ class _ConvTranspose(_ConvNd):
         return tuple(out)
 
     def forward(self, input: Tensor, output_size=None) -> Tensor:
+        if input.ndim == self._nd + 1:  # unbatched (C, *spatial), as PyTorch accepts
+            return self.forward(input.unsqueeze(0), output_size).squeeze(0)
         self._check(input)
         conv = F.conv_transpose2d if self._nd == 2 else F.conv_transpose1d
         return self._named(conv, input, self.weight, self.bias, self.stride, self.padding,
@@ -223,8 +227,8 @@ class ConvTranspose2d(_ConvTranspose):
             dilation), to pick among the input sizes a strided ``Conv2d`` maps to the same output. Default: 0.
 
     Shape:
-        - Input: :math:`(N, C_{in}, H, W)`.
-        - Output: :math:`(N, C_{out}, H_o, W_o)`, :math:`H_o = (H - 1)s - 2p + d(k - 1) + \text{output\_padding} + 1`.
+        - Input: :math:`(N, C_{in}, H, W)` or unbatched :math:`(C_{in}, H, W)`.
+        - Output: :math:`(N, C_{out}, H_o, W_o)` (or unbatched), :math:`H_o = (H - 1)s - 2p + d(k - 1) + \text{output\_padding} + 1`.
 
     Attributes:
         weight: :math:`(C_{in}, C_{out}/\text{groups}, kH, kW)`, from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`

@@ -8,10 +8,9 @@ from __future__ import annotations
 from shendu import creation, dtypes
 from shendu.grad_mode import no_grad
 from shendu.nn import init
-from shendu.nn.functional_norm import batch_norm, group_norm, rms_norm
+from shendu.nn.functional_norm import batch_norm, group_norm, layer_norm, rms_norm
 from shendu.nn.module import Module
 from shendu.nn.parameter import Parameter
-from shendu.ops.fused import layer_norm
 from shendu.tensor import Tensor
 
 

@@ -1,24 +1,24 @@
 """Resampling layers: ``Upsample``, ``UpsamplingNearest2d``, ``UpsamplingBilinear2d``."""
 from __future__ import annotations
 
-from shendu.nn import functional_conv as F
+from shendu.ops.resize import interpolate
 from shendu.nn.module import Module
 from shendu.tensor import Tensor
 
 
 class Upsample(Module):
-    r"""Resamples (N, C, L) or (N, C, H, W) input to ``size`` or by ``scale_factor``.
+    r"""Resamples (N, C, L), (N, C, H, W) or (N, C, D, H, W) input to ``size`` or by ``scale_factor``.
 
     Args:
         size: output spatial size (int or tuple). Give this or ``scale_factor``.
         scale_factor: multiplier of each spatial size (float or tuple); the output size is floored.
-        mode: ``'nearest'`` (PyTorch's floor rule), ``'nearest-exact'``, ``'linear'``, ``'bilinear'``
-            or ``'area'``. Default: ``'nearest'``.
+        mode: ``'nearest'`` (PyTorch's floor rule), ``'nearest-exact'``, ``'linear'``, ``'bilinear'``,
+            ``'bicubic'``, ``'trilinear'`` or ``'area'``. Default: ``'nearest'``.
         align_corners: for the linear modes, align the corner pixels' centres. Default: ``None`` (False).
         recompute_scale_factor: compute the source indices from the sizes, not ``scale_factor``.
 
     Shape:
-        - Input: :math:`(N, C, H, W)`.  Output: :math:`(N, C, H_o, W_o)`,
+        - Input: :math:`(N, C, *spatial)`.  Output: :math:`(N, C, *spatial_o)`, e.g.
           :math:`H_o = \lfloor H \cdot \text{scale\_factor} \rfloor` or ``size``.
 
     The gradient of each output sums into the input pixels it was read from.
@@ -38,7 +38,7 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+        return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                              recompute_scale_factor=self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
