@@ -102,33 +102,21 @@ def _sum_to(grad: Tensor, shape: tuple) -> Tensor:
     return sum_to(grad, shape)
 
 
-class _Total:
-    """The gradient summed so far for one tensor (or node output), and whether the engine owns its array.
-
-    ``owned`` means no one else holds the array: it came from a sum or cast made here, or from a library
-    backward that made it fresh (not its incoming gradient passed through, not a view, not returned
-    twice). Only an owned array may become a leaf's ``.grad`` without a copy; the decision is made from
-    how the array was produced, never from reference counts.
-    """
-
-    __slots__ = ("tensor", "grad", "owned")
-
-    def __init__(self, tensor: Tensor, grad: Tensor, owned: bool):
-        self.tensor, self.grad, self.owned = tensor, grad, owned
-
-    def add(self, grad: Tensor) -> None:
-        self.grad, self.owned = _accumulate(self.grad, grad), True
-
-
 def _compute(order: list, roots, root_grads, retain_graph: bool, capture: dict | None) -> dict:
     """Pass 1: run every node's backward; return the total gradient of each tensor that receives one.
 
-    The result maps ``id(tensor)`` to a ``_Total`` for the leaves that require grad, the tensors that
-    called ``retain_grad`` and the tensors in ``capture``. A non-leaf tensor's hooks run here, on its
-    total gradient, just before its producer's backward; leaves' hooks run at delivery.
+    The result maps ``id(tensor)`` to ``[tensor, total gradient, owned]`` for the leaves that require
+    grad, the tensors that called ``retain_grad`` and the tensors in ``capture``. A non-leaf tensor's hooks
+    run here, on its total gradient, just before its producer's backward; leaves' hooks run at delivery.
+
+    ``owned`` means no one else holds the gradient's array, so it may become a leaf's ``.grad`` without
+    a copy. It is decided from how the array was made, never from reference counts: sums and casts made
+    here are owned; so is an array a library backward returns fresh, unless it is the incoming gradient
+    passed through, a view, returned for two inputs, or the graph is kept (``retain_graph``) for reuse.
+    A user-defined Function's results are never owned: the Function may keep them.
     """
-    targets: dict[int, _Total] = {}
-    pending: dict[int, list] = {}  # id(node) -> [_Total or None per output]
+    targets: dict[int, list] = {}
+    pending: dict[int, list] = {}  # id(node) -> [tensor, gradient, owned] per output (one list if single)
     anomaly = _state.anomaly
 
     def send(t: Tensor, g: Tensor, owned: bool) -> None:
@@ -138,47 +126,54 @@ def _compute(order: list, roots, root_grads, retain_graph: bool, capture: dict |
             g, owned = g.to(t._data.dtype), True
         node = t._ctx
         if node is None or (capture is not None and id(t) in capture):
-            total = targets.get(id(t))
-            if total is None:
-                targets[id(t)] = _Total(t, g, owned and node is None)
+            entry = targets.get(id(t))
+            if entry is None:
+                targets[id(t)] = [t, g, owned and node is None]
             else:
-                total.add(g)
+                entry[1], entry[2] = _accumulate(entry[1], g), True
             if node is None:
                 return
             owned = False  # the captured array also flows on
+        if node._out_meta is None:
+            entry = pending.get(id(node))
+            if entry is None:
+                pending[id(node)] = [t, g, owned]
+            else:
+                entry[1], entry[2] = _accumulate(entry[1], g), True
+            return
         slots = pending.get(id(node))
         if slots is None:
-            slots = pending[id(node)] = [None] * (1 if node._out_meta is None else len(node._out_meta))
-        i = t._out_index
-        if slots[i] is None:
-            slots[i] = _Total(t, g, owned)
+            slots = pending[id(node)] = [None] * len(node._out_meta)
+        entry = slots[t._out_index]
+        if entry is None:
+            slots[t._out_index] = [t, g, owned]
         else:
-            slots[i].add(g)
+            entry[1], entry[2] = _accumulate(entry[1], g), True
+
+    def total(entry) -> Tensor:
+        t, g = entry[0], entry[1]
+        if t._hooks:
+            g = _run_hooks(t, g)
+        if t._retains_grad and capture is None:
+            targets[id(t)] = [t, g, False]  # the same array flows on to the node
+        return g
 
     for root, g in zip(roots, root_grads):
         send(root, g, False)  # the caller keeps its gradient
 
     for node in order:
-        slots = pending.pop(id(node), None)
-        if slots is None:  # no gradient reached this node (e.g. an unused output)
+        entry = pending.pop(id(node), None)
+        if entry is None:  # no gradient reached this node (e.g. an unused output)
             if not retain_graph:
                 node._release()
             continue
-        grads = []
-        for total in slots:
-            if total is None:
-                grads.append(None)
-                continue
-            t, g = total.tensor, total.grad
-            if t._hooks:
-                g = _run_hooks(t, g)
-                total.owned = False
-            if t._retains_grad and capture is None:
-                targets[id(t)] = _Total(t, g, False)  # the same array flows on to the node
-            grads.append(g)
-        if node._out_meta is not None and node._materialize_grads:
-            grads = [g if g is not None else _zeros(shape, dtype, node)
-                     for g, (shape, dtype) in zip(grads, node._out_meta)]
+        if node._out_meta is None:
+            grads = (total(entry),)
+        else:
+            grads = [None if e is None else total(e) for e in entry]
+            if node._materialize_grads:
+                grads = [g if g is not None else _zeros(shape, dtype, node)
+                         for g, (shape, dtype) in zip(grads, node._out_meta)]
         in_grads = type(node).backward(node, *grads)  # static (user) and plain (library) backwards alike
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
@@ -187,20 +182,23 @@ def _compute(order: list, roots, root_grads, retain_graph: bool, capture: dict |
             raise RuntimeError(
                 f"{type(node).__name__}.backward returned {len(in_grads)} gradients; "
                 f"expected {len(needs)} (one per input, None where an input needs none)")
-        # Fresh arrays from a library backward are owned; a passed-through gradient, a view, an array
-        # returned for two inputs, a user Function's result or a graph kept for reuse are not.
         trusted = type(node).raw and not retain_graph
-        incoming = [g._data for g in grads if g is not None] if trusted else ()
+        seen = [g._data for g in grads if g is not None] if trusted else None  # arrays that are not fresh
         for k, (inp, need, g) in enumerate(zip(inputs, needs, in_grads)):
             if need and g is not None:
                 if not isinstance(g, Tensor):
                     g = Tensor._wrap(g)
                 if anomaly:
                     _check_finite(node, k, g)
-                arr = g._data
-                owned = (trusted and getattr(arr, "base", None) is None
-                         and not any(arr is a for a in incoming)
-                         and not any(o is not g and isinstance(o, Tensor) and o._data is arr for o in in_grads))
+                owned = False
+                if trusted:
+                    arr = g._data
+                    owned = arr.base is None
+                    for other in seen:
+                        if other is arr:
+                            owned = False
+                            break
+                    seen.append(arr)
                 send(inp, g, owned)
         if not retain_graph:
             node._release()
@@ -226,22 +224,18 @@ def _check_finite(node, k: int, g: Tensor) -> None:
 
 def _deliver(targets: dict, create_graph: bool, capture: dict | None) -> None:
     """Pass 2: hand the totals out: to ``capture`` (shendu.grad) or into ``.grad`` (with leaf hooks)."""
-    for total in targets.values():
-        t, g = total.tensor, total.grad
-        if capture is not None:
-            if t._ctx is None and t._hooks:
-                g = _run_hooks(t, g)
-            capture[id(t)] = g
-            continue
+    for t, g, owned in targets.values():
         if t._ctx is None and t._hooks:
-            g = _run_hooks(t, g)
-            total.owned = False
-        if t.grad is None:
-            t.grad = g if create_graph or total.owned else Tensor._wrap(g._data.copy())
+            g, owned = _run_hooks(t, g), False
+        if capture is not None:
+            capture[id(t)] = g
+        elif t.grad is None:
+            t.grad = g if create_graph or owned else Tensor._wrap(g._data.copy())
         else:
-            t.grad = _accumulate(t.grad, g if create_graph else g.detach())
-        for hook in t._post_accumulate_grad_hooks or ():
-            hook(t)
+            t.grad = _accumulate(t.grad, g)
+        if t._post_accumulate_grad_hooks and capture is None:
+            for hook in t._post_accumulate_grad_hooks:
+                hook(t)
 
 
 def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_graph: bool,
