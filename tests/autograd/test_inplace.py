@@ -182,7 +182,8 @@ def test_detect_anomaly_names_the_op_that_made_nan():
     z = (y * sd.tensor([0.0, 1.0])).sum()
     with sd.autograd.detect_anomaly():
         z2 = (x.sqrt() * sd.tensor([0.0, 1.0])).sum()
-        with pytest.raises(RuntimeError, match=r"(?s)Function 'SqrtBackward' returned nan values.*forward call.*test_inplace.py"):
+        expected = r"(?s)Function 'SqrtBackward' returned nan values.*forward call.*test_inplace.py"
+        with pytest.raises(RuntimeError, match=expected):
             z2.backward()
     z.backward()  # outside the context: NaN passes silently, as in PyTorch
     assert np.isnan(x.grad.numpy()[0])
