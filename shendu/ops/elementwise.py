@@ -1,165 +1,497 @@
-"""Unary elementwise ops and activations, each forward beside its gradient.
+"""Unary elementwise math: exponentials and logs, powers, rounding, signs, clamping, tests for
+NaN/inf, casts, ``where``. Trigonometric and hyperbolic functions live in ``trig.py``, special
+functions (erf, logit, xlogy, logaddexp) in ``special.py``, activations in ``activation.py``.
 
 Backward formulas are written with Tensor ops, so they are differentiable again under
-``create_graph=True``; an op whose derivative is its own output uses ``ctx.output``.
+``create_graph=True``; an op whose derivative is its own output uses ``ctx.output``. Float-valued
+ops compute integer inputs in the default float dtype, as PyTorch does.
 """
 from __future__ import annotations
 
+import builtins
 import math
 
-import numpy as np
-
-from shendu import backend
+from shendu import backend, dtypes
 from shendu.autograd.function import Function
 from shendu.backend import array_module
+from shendu.dtypes import promote
 from shendu.tensor import Tensor
 
-_scipy_erf = None  # loaded on first use: importing scipy.special costs ~0.4 s
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
-def _exact_erf():
-    """scipy's erf (exact to double precision) when SciPy is installed, else None."""
-    global _scipy_erf
-    if _scipy_erf is None:
-        try:
-            from scipy.special import erf
-        except Exception:  # pragma: no cover - depends on the environment
-            erf = False
-        _scipy_erf = erf
-    return _scipy_erf or None
+def as_float(x):
+    """``x`` (an array) in the dtype a float-valued op computes it in: ints become the default float."""
+    return x if x.dtype.kind == "f" else x.astype(dtypes.float_type(x.dtype))
 
 
-def _erf_array(x):
-    xp = array_module(x)
-    exact = _exact_erf() if xp is np else None
-    if exact is not None:
-        return exact(x).astype(x.dtype, copy=False)
-    # Numerical Recipes' erfc Chebyshev fit (fractional error < 1.2e-7 everywhere).
-    z = xp.abs(x)
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277))))))))
-    erfc = t * xp.exp(poly)
-    return xp.where(x >= 0, 1.0 - erfc, erfc - 1.0).astype(x.dtype, copy=False)
+def _mask(mask, like: Tensor) -> Tensor:
+    """A raw piecewise-constant factor as a Tensor of ``like``'s dtype (no gradient flows through it)."""
+    return Tensor._wrap(mask.astype(like.dtype, copy=False))
 
 
 class Neg(Function):
     raw = True
+    saved_inputs = ()
 
     def forward(ctx, x):
+        if x.dtype.kind == "b":
+            raise RuntimeError("neg: negation of a bool tensor is not supported; use logical_not")
         return -x
 
     def backward(ctx, grad):
         return -grad
 
 
+def neg(input: Tensor) -> Tensor:
+    return Neg.apply(input)
+
+
+negative = neg
+
+
 class Exp(Function):
     raw = True
+    saved_inputs = ()
+    saves_output = True
 
     def forward(ctx, x):
-        return array_module(x).exp(x)
+        return array_module(x).exp(as_float(x))
 
     def backward(ctx, grad):
         return grad * ctx.output
+
+
+def exp(input: Tensor) -> Tensor:
+    return Exp.apply(input)
+
+
+class Exp2(Function):
+    raw = True
+    saved_inputs = ()
+    saves_output = True
+
+    def forward(ctx, x):
+        return array_module(x).exp2(as_float(x))
+
+    def backward(ctx, grad):
+        return grad * ctx.output * _LN2
+
+
+def exp2(input: Tensor) -> Tensor:
+    """``2 ** input``."""
+    return Exp2.apply(input)
+
+
+class Expm1(Function):
+    raw = True
+    saved_inputs = ()
+    saves_output = True
+
+    def forward(ctx, x):
+        return array_module(x).expm1(as_float(x))
+
+    def backward(ctx, grad):
+        return grad * (ctx.output + 1.0)
+
+
+def expm1(input: Tensor) -> Tensor:
+    return Expm1.apply(input)
 
 
 class Log(Function):
     raw = True
 
     def forward(ctx, x):
-        return array_module(x).log(x)
+        return array_module(x).log(as_float(x))
 
     def backward(ctx, grad):
         return grad / ctx.inputs[0]
+
+
+def log(input: Tensor) -> Tensor:
+    return Log.apply(input)
+
+
+class Log2(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).log2(as_float(x))
+
+    def backward(ctx, grad):
+        return grad / (ctx.inputs[0] * _LN2)
+
+
+def log2(input: Tensor) -> Tensor:
+    return Log2.apply(input)
+
+
+class Log10(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).log10(as_float(x))
+
+    def backward(ctx, grad):
+        return grad / (ctx.inputs[0] * _LN10)
+
+
+def log10(input: Tensor) -> Tensor:
+    return Log10.apply(input)
 
 
 class Log1p(Function):
     raw = True
 
     def forward(ctx, x):
-        return array_module(x).log1p(x)
+        return array_module(x).log1p(as_float(x))
 
     def backward(ctx, grad):
         return grad / (ctx.inputs[0] + 1.0)
 
 
-class Expm1(Function):
-    raw = True
-
-    def forward(ctx, x):
-        return array_module(x).expm1(x)
-
-    def backward(ctx, grad):
-        return grad * (ctx.output + 1.0)
+def log1p(input: Tensor) -> Tensor:
+    return Log1p.apply(input)
 
 
 class Sqrt(Function):
     raw = True
+    saved_inputs = ()
+    saves_output = True
 
     def forward(ctx, x):
-        return array_module(x).sqrt(x)
+        return array_module(x).sqrt(as_float(x))
 
     def backward(ctx, grad):
         return grad * 0.5 / ctx.output
 
 
+def sqrt(input: Tensor) -> Tensor:
+    return Sqrt.apply(input)
+
+
 class Rsqrt(Function):
     raw = True
+    saved_inputs = ()
+    saves_output = True
 
     def forward(ctx, x):
-        out = array_module(x).sqrt(x)
-        return np.reciprocal(out, out=out) if array_module(x) is np else 1.0 / out
+        xp = array_module(x)
+        out = xp.sqrt(as_float(x))
+        return xp.reciprocal(out, out=out)
 
     def backward(ctx, grad):
         out = ctx.output
         return grad * (out * out * out) * -0.5
 
 
+def rsqrt(input: Tensor) -> Tensor:
+    return Rsqrt.apply(input)
+
+
+class Reciprocal(Function):
+    raw = True
+    saved_inputs = ()
+    saves_output = True
+
+    def forward(ctx, x):
+        return array_module(x).reciprocal(as_float(x))
+
+    def backward(ctx, grad):
+        out = ctx.output
+        return -grad * out * out
+
+
+def reciprocal(input: Tensor) -> Tensor:
+    return Reciprocal.apply(input)
+
+
+def square(input: Tensor) -> Tensor:
+    from shendu.ops.binary import pow
+    return pow(input, 2)
+
+
 class Abs(Function):
+    """``|x|``; the gradient is sign(x), so 0 at 0 (PyTorch's choice)."""
+
     raw = True
 
     def forward(ctx, x):
         return array_module(x).abs(x)
 
     def backward(ctx, grad):
-        x = ctx.inputs[0]
-        return grad * Tensor._wrap(x._xp().sign(x._data))
+        x = ctx.inputs[0]._data
+        return grad * _mask(grad._xp().sign(x), grad)
 
 
-class Sin(Function):
+def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    return Abs.apply(input)
+
+
+absolute = abs
+
+
+# -- piecewise-constant ops: defined gradient zero, as in PyTorch ------------------------------
+class _ZeroGrad(Function):
     raw = True
-
-    def forward(ctx, x):
-        return array_module(x).sin(x)
+    saved_inputs = ()
 
     def backward(ctx, grad):
-        return grad * ctx.inputs[0].cos()
+        return grad * 0.0
 
 
-class Cos(Function):
-    raw = True
+class Sign(_ZeroGrad):
+    def forward(ctx, x):
+        xp = array_module(x)
+        return x.copy() if x.dtype.kind == "b" else xp.sign(x)
+
+
+def sign(input: Tensor) -> Tensor:
+    return Sign.apply(input)
+
+
+def sgn(input: Tensor) -> Tensor:
+    """``sign`` (for real tensors PyTorch's ``sgn`` is the same)."""
+    return Sign.apply(input)
+
+
+class _Rounding(_ZeroGrad):
+    """floor/ceil/trunc/round: integers pass through unchanged (a copy), as in PyTorch."""
+
+    fn = None
 
     def forward(ctx, x):
-        return array_module(x).cos(x)
+        if x.dtype.kind in "biu":
+            return x.copy()
+        return getattr(array_module(x), type(ctx).fn)(x)
 
-    def backward(ctx, grad):
-        return grad * -ctx.inputs[0].sin()
+
+Floor = type("Floor", (_Rounding,), {"fn": "floor"})
+Ceil = type("Ceil", (_Rounding,), {"fn": "ceil"})
+Trunc = type("Trunc", (_Rounding,), {"fn": "trunc"})
 
 
-class Tanh(Function):
+class Round(_ZeroGrad):
+    """Round half to even, at ``decimals`` decimal places (negative: to tens, hundreds...)."""
+
+    def forward(ctx, x, *, decimals=0):
+        xp = array_module(x)
+        if x.dtype.kind in "biu":
+            if decimals:
+                raise RuntimeError(f"round: decimals is only supported for floating inputs, got {x.dtype}")
+            return x.copy()
+        if decimals == 0:
+            return xp.rint(x)
+        # PyTorch's formula, in the input's precision: nearbyint(x * 10^d) / 10^d
+        ten_pow = xp.asarray(10.0 ** builtins.abs(decimals), dtype=x.dtype)
+        return xp.rint(x * ten_pow) / ten_pow if decimals > 0 else xp.rint(x / ten_pow) * ten_pow
+
+
+def floor(input: Tensor) -> Tensor:
+    return Floor.apply(input)
+
+
+def ceil(input: Tensor) -> Tensor:
+    return Ceil.apply(input)
+
+
+def trunc(input: Tensor) -> Tensor:
+    return Trunc.apply(input)
+
+
+fix = trunc
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    return Round.apply(input, decimals=int(decimals))
+
+
+class Frac(Function):
+    """``x - trunc(x)``: the gradient is 1 (trunc's is zero)."""
+
     raw = True
+    saved_inputs = ()
 
     def forward(ctx, x):
-        return array_module(x).tanh(x)
+        if x.dtype.kind not in "f":
+            raise RuntimeError(f"frac: expected a floating tensor, got {x.dtype}")
+        return x - array_module(x).trunc(x)
 
     def backward(ctx, grad):
-        out = ctx.output
-        return grad * (1.0 - out * out)
+        return grad
 
 
+def frac(input: Tensor) -> Tensor:
+    return Frac.apply(input)
+
+
+class Signbit(Function):
+    raw = True
+    differentiable = False
+
+    def forward(ctx, x):
+        return array_module(x).signbit(x)
+
+
+def signbit(input: Tensor) -> Tensor:
+    """True where the sign bit is set (negative numbers and -0.0)."""
+    return Signbit.apply(input)
+
+
+def positive(input: Tensor) -> Tensor:
+    """``input`` itself, as PyTorch's ``positive`` (bool tensors are rejected)."""
+    if input.dtype.kind == "b":
+        raise RuntimeError("positive: not supported for bool tensors")
+    return input
+
+
+# -- clamping ---------------------------------------------------------------------------------
+class Clamp(Function):
+    """``x`` limited to [min, max] (numbers); the gradient passes at the bounds (PyTorch's)."""
+
+    raw = True
+
+    def forward(ctx, x, *, min=None, max=None):  # noqa: A002 - PyTorch's names
+        ctx.min, ctx.max = min, max
+        (x,) = promote(x, dtype=dtypes.result_type(x, min, max))
+        return array_module(x).clip(x, min, max)
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]._data
+        inside = True
+        if ctx.min is not None:
+            inside = x >= ctx.min
+        if ctx.max is not None:
+            inside = inside & (x <= ctx.max)
+        return grad * _mask(inside, grad)
+
+
+class ClampTensor(Function):
+    """``min(max(x, lo), hi)`` with Tensor bounds (either may be None), gradients as PyTorch's:
+    x where lo <= x <= hi, lo where x < lo < hi, hi where x > hi or hi < lo."""
+
+    raw = True
+
+    def forward(ctx, x, lo, hi):
+        x, lo, hi = promote(x, lo, hi)
+        xp = array_module(x)
+        out = x if lo is None else xp.maximum(x, lo)
+        return out if hi is None else xp.minimum(out, hi)
+
+    def backward(ctx, grad):
+        x, lo, hi = (v._data if isinstance(v, Tensor) else v for v in ctx.inputs)
+        need_x, need_lo, need_hi = ctx.needs_input_grad
+        grad_x = grad_lo = grad_hi = None
+        if need_x:
+            inside = True
+            if lo is not None:
+                inside = x >= lo
+            if hi is not None:
+                inside = inside & (x <= hi)
+            grad_x = grad * _mask(inside, grad)
+        if need_lo:
+            below = x < lo if hi is None else (x < lo) & (lo < hi)
+            grad_lo = grad * _mask(below, grad)
+        if need_hi:
+            above = x > hi if lo is None else (x > hi) | (hi < lo)
+            grad_hi = grad * _mask(above, grad)
+        return grad_x, grad_lo, grad_hi
+
+
+def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """``input`` limited to [min, max]; bounds are numbers or Tensors (broadcast), either may be None."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return ClampTensor.apply(input, min, max)
+    return Clamp.apply(input, min=_number(min), max=_number(max))
+
+
+def _number(v):
+    """A NumPy scalar as a Python number (NumPy 2 would let a float64 scalar widen a float32 array)."""
+    return v.item() if hasattr(v, "item") else v
+
+
+clip = clamp
+
+
+def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002 - PyTorch's name
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002 - PyTorch's name
+    return clamp(input, max=max)
+
+
+# -- NaN and infinity -------------------------------------------------------------------------
+class NanToNum(Function):
+    """NaN, +inf and -inf replaced by numbers (defaults: 0, the dtype's largest and lowest finite
+    values); the gradient passes only at finite elements, as in PyTorch."""
+
+    raw = True
+
+    def forward(ctx, x, *, nan=0.0, posinf=None, neginf=None):
+        if x.dtype.kind != "f":
+            return x.copy()
+        return array_module(x).nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    def backward(ctx, grad):
+        return grad * _mask(grad._xp().isfinite(ctx.inputs[0]._data), grad)
+
+
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    return NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
+
+
+class _Test(Function):
+    """A bool-valued elementwise test (isnan...): no gradient."""
+
+    raw = True
+    differentiable = False
+    fn = None
+
+    def forward(ctx, x):
+        return getattr(array_module(x), type(ctx).fn)(x)
+
+
+IsNan = type("IsNan", (_Test,), {"fn": "isnan"})
+IsInf = type("IsInf", (_Test,), {"fn": "isinf"})
+IsFinite = type("IsFinite", (_Test,), {"fn": "isfinite"})
+IsPosInf = type("IsPosInf", (_Test,), {"fn": "isposinf"})
+IsNegInf = type("IsNegInf", (_Test,), {"fn": "isneginf"})
+LogicalNot = type("LogicalNot", (_Test,), {"fn": "logical_not"})
+
+
+def isnan(input: Tensor) -> Tensor:
+    return IsNan.apply(input)
+
+
+def isinf(input: Tensor) -> Tensor:
+    return IsInf.apply(input)
+
+
+def isfinite(input: Tensor) -> Tensor:
+    return IsFinite.apply(input)
+
+
+def isposinf(input: Tensor) -> Tensor:
+    return IsPosInf.apply(input)
+
+
+def isneginf(input: Tensor) -> Tensor:
+    return IsNegInf.apply(input)
+
+
+def logical_not(input: Tensor) -> Tensor:
+    return LogicalNot.apply(input)
+
+
+# -- the two hot activations that are also torch.* functions ------------------------------------
 def sigmoid_array(x):
     """1 / (1 + exp(-x)) without overflow for any x: exp(-|x|) is never above 1."""
+    x = as_float(x)
     xp = array_module(x)
     e = xp.abs(x)
     xp.negative(e, out=e)
@@ -172,6 +504,8 @@ def sigmoid_array(x):
 
 class Sigmoid(Function):
     raw = True
+    saved_inputs = ()
+    saves_output = True
 
     def forward(ctx, x):
         return sigmoid_array(x)
@@ -181,111 +515,64 @@ class Sigmoid(Function):
         return grad * out * (1.0 - out)
 
 
-class Erf(Function):
-    raw = True
-
-    def forward(ctx, x):
-        return _erf_array(x)
-
-    def backward(ctx, grad):
-        x = ctx.inputs[0]
-        return grad * (2.0 / math.sqrt(math.pi)) * (-(x * x)).exp()
+def sigmoid(input: Tensor) -> Tensor:
+    return Sigmoid.apply(input)
 
 
 class Relu(Function):
+    """``max(x, 0)``; relu'(0) = 0, as in PyTorch (read from the output: out > 0 exactly when x > 0)."""
+
     raw = True
+    saved_inputs = ()
+    saves_output = True
 
     def forward(ctx, x):
         return array_module(x).maximum(x, 0)
 
     def backward(ctx, grad):
-        return grad * Tensor._wrap(ctx.inputs[0]._data > 0)
+        return grad * _mask(ctx.output._data > 0, grad)
 
 
-class LeakyRelu(Function):
-    raw = True
-
-    def forward(ctx, x, negative_slope):
-        xp = array_module(x)
-        return xp.where(x > 0, x, x * xp.asarray(negative_slope, dtype=x.dtype))
-
-    def backward(ctx, grad):
-        x, slope = ctx.inputs
-        xp = x._xp()
-        return grad * Tensor._wrap(xp.where(x._data > 0, 1.0, slope).astype(x.dtype)), None
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return Relu.apply(input)
 
 
-class Elu(Function):
-    raw = True
-
-    def forward(ctx, x, alpha):
-        xp = array_module(x)
-        return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
-
-    def backward(ctx, grad):
-        x, alpha = ctx.inputs
-        positive = Tensor._wrap(x._data > 0)
-        return grad * where(positive, 1.0, ctx.output + alpha), None
-
-
-class Softplus(Function):
-    raw = True
-
-    def forward(ctx, x, beta, threshold):
-        xp = array_module(x)
-        bx = x * beta if beta != 1 else x
-        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large |z|
-        soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx))))
-        if beta != 1:
-            soft /= beta
-        return xp.where(bx > threshold, x, soft)
-
-    def backward(ctx, grad):
-        x, beta, threshold = ctx.inputs
-        bx = x * beta if beta != 1 else x
-        linear = Tensor._wrap(bx._data > threshold)
-        return grad * where(linear, 1.0, sigmoid(bx)), None, None
-
-
-class Clamp(Function):
-    raw = True
-
-    def forward(ctx, x, lo, hi):
-        return array_module(x).clip(x, lo, hi)
-
-    def backward(ctx, grad):
-        x, lo, hi = ctx.inputs
-        xd = x._data
-        inside = x._xp().ones(xd.shape, dtype=bool)
-        if lo is not None:
-            inside &= xd >= (lo._data if isinstance(lo, Tensor) else lo)
-        if hi is not None:
-            inside &= xd <= (hi._data if isinstance(hi, Tensor) else hi)
-        return grad * Tensor._wrap(inside), None, None
-
-
+# -- casts, copies, selection -----------------------------------------------------------------
 class Cast(Function):
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, x, dtype):
+    def forward(ctx, x, *, dtype):
+        ctx.in_dtype = x.dtype
         return x.astype(dtype)
 
     def backward(ctx, grad):
-        return grad.to(ctx.inputs[0].dtype), None
+        return grad.to(ctx.in_dtype)
+
+
+def cast(input: Tensor, dtype) -> Tensor:
+    return Cast.apply(input, dtype=dtype)
 
 
 class ToDevice(Function):
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, x, device):
+    def forward(ctx, x, *, device):
+        ctx.in_device = backend.device_of(x)
         return backend.to_device(x, device)
 
     def backward(ctx, grad):
-        return grad.to(ctx.inputs[0].device), None
+        return grad.to(ctx.in_device)
+
+
+def to_device(input: Tensor, device) -> Tensor:
+    return ToDevice.apply(input, device=device)
 
 
 class Clone(Function):
     raw = True
+    saved_inputs = ()
 
     def forward(ctx, x):
         return x.copy()
@@ -294,32 +581,16 @@ class Clone(Function):
         return grad
 
 
-class _ZeroGrad(Function):
-    """Piecewise-constant ops: defined gradient zero, as in PyTorch."""
-
-    raw = True
-    fn = None
-
-    def forward(ctx, x):
-        return getattr(array_module(x), type(ctx).fn)(x)
-
-    def backward(ctx, grad):
-        return grad * 0.0
-
-
-Sign = type("Sign", (_ZeroGrad,), {"fn": "sign"})
-Floor = type("Floor", (_ZeroGrad,), {"fn": "floor"})
-Ceil = type("Ceil", (_ZeroGrad,), {"fn": "ceil"})
-Round = type("Round", (_ZeroGrad,), {"fn": "round"})
-Trunc = type("Trunc", (_ZeroGrad,), {"fn": "trunc"})
+def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    return Clone.apply(input)
 
 
 class Where(Function):
     raw = True
+    saved_inputs = (0,)
 
     def forward(ctx, cond, a, b):
-        from shendu.ops.binary import coerce
-        a, b = coerce(a, b)
+        a, b = promote(a, b)
         try:
             return array_module(cond).where(cond, a, b)
         except ValueError:
@@ -336,174 +607,12 @@ class Where(Function):
                 where(c, zero, grad) if need_b else None)
 
 
-# -- the functions ------------------------------------------------------------------------------
-def neg(input: Tensor) -> Tensor:
-    return Neg.apply(input)
-
-
-def exp(input: Tensor) -> Tensor:
-    return Exp.apply(input)
-
-
-def log(input: Tensor) -> Tensor:
-    return Log.apply(input)
-
-
-def log1p(input: Tensor) -> Tensor:
-    return Log1p.apply(input)
-
-
-def expm1(input: Tensor) -> Tensor:
-    return Expm1.apply(input)
-
-
-def sqrt(input: Tensor) -> Tensor:
-    return Sqrt.apply(input)
-
-
-def rsqrt(input: Tensor) -> Tensor:
-    return Rsqrt.apply(input)
-
-
-def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
-    return Abs.apply(input)
-
-
-def sign(input: Tensor) -> Tensor:
-    return Sign.apply(input)
-
-
-def floor(input: Tensor) -> Tensor:
-    return Floor.apply(input)
-
-
-def ceil(input: Tensor) -> Tensor:
-    return Ceil.apply(input)
-
-
-def round(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
-    return Round.apply(input)
-
-
-def trunc(input: Tensor) -> Tensor:
-    return Trunc.apply(input)
-
-
-def sin(input: Tensor) -> Tensor:
-    return Sin.apply(input)
-
-
-def cos(input: Tensor) -> Tensor:
-    return Cos.apply(input)
-
-
-def tanh(input: Tensor) -> Tensor:
-    return Tanh.apply(input)
-
-
-def sigmoid(input: Tensor) -> Tensor:
-    return Sigmoid.apply(input)
-
-
-def erf(input: Tensor) -> Tensor:
-    return Erf.apply(input)
-
-
-def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    return Relu.apply(input)
-
-
-def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    return clamp(input, 0.0, 6.0)
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    return LeakyRelu.apply(input, negative_slope)
-
-
-def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    return Elu.apply(input, alpha)
-
-
-def selu(input: Tensor, inplace: bool = False) -> Tensor:
-    return 1.0507009873554804934193349852946 * elu(input, 1.6732632423543772848170429916717)
-
-
-def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """GELU: x Φ(x) exactly (``approximate='none'``) or with the tanh approximation ('tanh')."""
-    if approximate == "none":
-        return input * (erf(input * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
-    if approximate == "tanh":
-        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
-        return input * (tanh(inner) + 1.0) * 0.5
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-
-
-def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    return input * sigmoid(input)
-
-
-def mish(input: Tensor, inplace: bool = False) -> Tensor:
-    return input * tanh(softplus(input))
-
-
-def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    return Softplus.apply(input, beta, threshold)
-
-
-def logsigmoid(input: Tensor) -> Tensor:
-    return -softplus(-input)
-
-
-def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    return clamp(input, min_val, max_val)
-
-
-def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
-    if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(input, min, max)
-
-
-clip = clamp
-
-
-def cast(input: Tensor, dtype) -> Tensor:
-    return Cast.apply(input, dtype)
-
-
-def to_device(input: Tensor, device) -> Tensor:
-    return ToDevice.apply(input, device)
-
-
-def clone(input: Tensor) -> Tensor:
-    return Clone.apply(input)
-
-
 def where(condition, input=None, other=None) -> Tensor:
-    """Elements of ``input`` where ``condition`` holds, else of ``other`` (both broadcast)."""
+    """Elements of ``input`` where ``condition`` holds, else of ``other`` (all broadcast).
+
+    With only ``condition``, the indices of its nonzero elements (``nonzero(as_tuple=True)``).
+    """
     if input is None and other is None:
         from shendu.ops.index import nonzero
         return nonzero(condition, as_tuple=True)
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        cond = condition._data if isinstance(condition, Tensor) else condition
-        from shendu.ops.binary import coerce
-        a, b = coerce(input, other)
-        return Tensor._wrap(array_module(cond).where(cond, a, b))
     return Where.apply(condition, input, other)
-
-
-def isnan(input: Tensor) -> Tensor:
-    return Tensor._wrap(input._xp().isnan(input._data))
-
-
-def isinf(input: Tensor) -> Tensor:
-    return Tensor._wrap(input._xp().isinf(input._data))
-
-
-def isfinite(input: Tensor) -> Tensor:
-    return Tensor._wrap(input._xp().isfinite(input._data))
-
-
-def logical_not(input: Tensor) -> Tensor:
-    return Tensor._wrap(input._xp().logical_not(input._data))

@@ -12,7 +12,6 @@ from shendu.nn import init as nn_init
 from shendu.nn.layers.linear import Linear
 from shendu.nn.module import Module
 from shendu.nn.parameter import Parameter
-from shendu.ops import elementwise as E
 from shendu.tensor import Tensor
 
 
@@ -66,14 +65,14 @@ class Hardswish(_Inplace):
     """:math:`x \\cdot \\mathrm{ReLU6}(x + 3) / 6`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return input * E.clamp(input + 3.0, 0.0, 6.0) * (1.0 / 6.0)
+        return F.hardswish(input)
 
 
 class Hardsigmoid(_Inplace):
     """:math:`\\mathrm{ReLU6}(x + 3) / 6`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return E.clamp(input + 3.0, 0.0, 6.0) * (1.0 / 6.0)
+        return F.hardsigmoid(input)
 
 
 class LeakyReLU(Module):
@@ -89,6 +88,23 @@ class LeakyReLU(Module):
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: in training the negative slope of each element is drawn from
+    U(lower, upper); in evaluation it is (lower + upper) / 2. Defaults: 1/8, 1/3."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):
@@ -110,7 +126,7 @@ class CELU(ELU):
     """:math:`\\max(0, x) + \\min(0, \\alpha (e^{x/\\alpha} - 1))`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input * (1.0 / self.alpha), 1.0) * self.alpha if self.alpha != 1.0 else F.elu(input)
+        return F.celu(input, self.alpha)
 
 
 class GELU(Module):
@@ -135,12 +151,12 @@ class _Plain(Module):
 
 class Tanh(_Plain):
     def forward(self, input: Tensor) -> Tensor:
-        return E.tanh(input)
+        return F.tanh(input)
 
 
 class Sigmoid(_Plain):
     def forward(self, input: Tensor) -> Tensor:
-        return E.sigmoid(input)
+        return F.sigmoid(input)
 
 
 class LogSigmoid(_Plain):
@@ -154,14 +170,14 @@ class Softsign(_Plain):
     """:math:`x / (1 + |x|)`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return input / (E.abs(input) + 1.0)
+        return F.softsign(input)
 
 
 class Tanhshrink(_Plain):
     """:math:`x - \\tanh(x)`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return input - E.tanh(input)
+        return F.tanhshrink(input)
 
 
 class Hardtanh(Module):
@@ -246,7 +262,7 @@ class Threshold(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return E.where(input > self.threshold, input, self.value)
+        return F.threshold(input, self.threshold, self.value)
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
@@ -260,7 +276,7 @@ class Hardshrink(Module):
         self.lambd = lambd
 
     def forward(self, input: Tensor) -> Tensor:
-        return E.where(E.abs(input) > self.lambd, input, 0.0)
+        return F.hardshrink(input, self.lambd)
 
     def extra_repr(self) -> str:
         return f"{self.lambd}"
@@ -270,7 +286,7 @@ class Softshrink(Hardshrink):
     """:math:`x - \\lambda` above λ, :math:`x + \\lambda` below -λ, else 0. Default λ: 0.5."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return input - E.clamp(input, -self.lambd, self.lambd)
+        return F.softshrink(input, self.lambd)
 
 
 class GLU(Module):
@@ -284,10 +300,7 @@ class GLU(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        if input.shape[self.dim] % 2:
-            raise RuntimeError(f"GLU: halving dim {self.dim} needs an even size, got shape {input.shape}")
-        a, b = input.chunk(2, self.dim)
-        return a * E.sigmoid(b)
+        return F.glu(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -321,13 +334,10 @@ class PReLU(Module):
         nn_init.constant_(self.weight, self.init)
 
     def forward(self, input: Tensor) -> Tensor:
-        w = self.weight
-        if self.num_parameters > 1:
-            if input.ndim < 2 or input.shape[1] != self.num_parameters:
-                raise RuntimeError(f"{self!r}: expected input with {self.num_parameters} channels at dim 1, "
-                                   f"got shape {input.shape}")
-            w = w.reshape((self.num_parameters,) + (1,) * (input.ndim - 2))  # (C, 1, ..., 1)
-        return E.where(input > 0, input, w * input)
+        if self.num_parameters > 1 and (input.ndim < 2 or input.shape[1] != self.num_parameters):
+            raise RuntimeError(f"{self!r}: expected input with {self.num_parameters} channels at dim 1, "
+                               f"got shape {input.shape}")
+        return F.prelu(input, self.weight)
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
@@ -377,6 +387,6 @@ class Maxout(Module):
 
 __all__ = [
     "CELU", "ELU", "GELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU",
-    "LogSigmoid", "LogSoftmax", "Maxout", "Mish", "PReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid",
+    "LogSigmoid", "LogSoftmax", "Maxout", "Mish", "PReLU", "RReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid",
     "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold",
 ]

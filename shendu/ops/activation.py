@@ -1,0 +1,280 @@
+"""Activation functions (``torch.nn.functional``'s), each forward beside its gradient.
+
+The piecewise ones take PyTorch's side at every kink, checked against PyTorch: leaky_relu'(0) is
+the slope, elu/selu/celu use their negative branch at 0, hardtanh/relu6, threshold, hardshrink,
+softshrink and hardsigmoid pass no gradient exactly at their bounds, hardswish's gradient is 0 at
+-3 and 1 at 3. Smooth activations (gelu, silu, mish, softsign) are compositions of other ops.
+``inplace=True`` is accepted for PyTorch compatibility; shendu computes out of place.
+"""
+from __future__ import annotations
+
+import math
+
+from shendu.autograd.function import Function
+from shendu.backend import array_module
+from shendu.ops.elementwise import _mask, as_float, sigmoid, where
+from shendu.ops.special import erf
+from shendu.ops.trig import tanh
+from shendu.tensor import Tensor
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class LeakyRelu(Function):
+    """``x`` for x > 0, else ``slope * x``; the gradient at 0 is the slope (PyTorch's)."""
+
+    raw = True
+
+    def forward(ctx, x, *, negative_slope):
+        ctx.slope = negative_slope
+        xp = array_module(x)
+        return xp.where(x > 0, x, x * xp.asarray(negative_slope, dtype=x.dtype))
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]._data
+        return grad * _mask(grad._xp().where(x > 0, 1.0, ctx.slope), grad)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return LeakyRelu.apply(input, negative_slope=negative_slope)
+
+
+class Elu(Function):
+    """PyTorch's one kernel for ELU, SELU and CELU: ``scale * x`` for x > 0, else
+    ``scale * alpha * (exp(input_scale * x) - 1)``; x = 0 takes the negative branch's slope."""
+
+    raw = True
+    saves_output = True
+
+    def forward(ctx, x, *, alpha, scale=1.0, input_scale=1.0):
+        ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
+        xp = array_module(x)
+        x = as_float(x)
+        neg = xp.expm1(xp.minimum(x, 0) * input_scale) * (scale * alpha)
+        return xp.where(x > 0, x * scale if scale != 1.0 else x, neg.astype(x.dtype, copy=False))
+
+    def backward(ctx, grad):
+        # on the negative branch d/dx = input_scale * (out + scale * alpha)
+        positive = Tensor._wrap(ctx.inputs[0]._data > 0)
+        negative_slope = (ctx.output + ctx.scale * ctx.alpha) * ctx.input_scale
+        return grad * where(positive, ctx.scale, negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return Elu.apply(input, alpha=alpha)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    return Elu.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (it divides the input)")
+    return Elu.apply(input, alpha=alpha, input_scale=1.0 / alpha)
+
+
+class Softplus(Function):
+    """``log(1 + e^(beta x)) / beta``, linear where ``beta x > threshold``."""
+
+    raw = True
+
+    def forward(ctx, x, *, beta, threshold):
+        ctx.beta, ctx.threshold = beta, threshold
+        xp = array_module(x)
+        x = as_float(x)
+        bx = x * beta if beta != 1 else x
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large |z|
+        soft = xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))
+        if beta != 1:
+            soft /= beta
+        return xp.where(bx > threshold, x, soft)
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        bx = x * ctx.beta if ctx.beta != 1 else x
+        linear = Tensor._wrap(bx._data > ctx.threshold)
+        return grad * where(linear, 1.0, sigmoid(bx))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+class _Masked(Function):
+    """An activation whose gradient is ``grad * mask(x)`` (0 or a constant, piecewise)."""
+
+    raw = True
+
+    def backward(ctx, grad):
+        return grad * _mask(ctx.mask_of(ctx.inputs[0]._data), grad)
+
+
+class Hardtanh(_Masked):
+    """``x`` clamped to [min_val, max_val]; no gradient at the bounds (unlike clamp, as in PyTorch)."""
+
+    def forward(ctx, x, *, min_val, max_val):
+        ctx.lo, ctx.hi = min_val, max_val
+        return array_module(x).clip(x, min_val, max_val)
+
+    def mask_of(ctx, x):
+        return (x > ctx.lo) & (x < ctx.hi)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    if max_val < min_val:
+        raise ValueError(f"hardtanh: max_val ({max_val}) must not be less than min_val ({min_val})")
+    return Hardtanh.apply(input, min_val=min_val, max_val=max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """``min(max(0, x), 6)``: hardtanh(0, 6), so no gradient at 0 or 6."""
+    return Hardtanh.apply(input, min_val=0.0, max_val=6.0)
+
+
+class Threshold(_Masked):
+    """``x`` where x > threshold, else ``value``."""
+
+    def forward(ctx, x, *, threshold, value):
+        ctx.threshold = threshold
+        xp = array_module(x)
+        return xp.where(x > threshold, x, xp.asarray(value, dtype=x.dtype))
+
+    def mask_of(ctx, x):
+        return x > ctx.threshold
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    return Threshold.apply(input, threshold=threshold, value=value)
+
+
+class Hardshrink(_Masked):
+    """``x`` where |x| > lambd, else 0."""
+
+    def forward(ctx, x, *, lambd):
+        ctx.lambd = lambd
+        xp = array_module(x)
+        return xp.where(xp.abs(x) > lambd, x, xp.asarray(0, dtype=x.dtype))
+
+    def mask_of(ctx, x):
+        return array_module(x).abs(x) > ctx.lambd
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    return Hardshrink.apply(input, lambd=lambd)
+
+
+class Softshrink(Hardshrink):
+    """``x - lambd`` above lambd, ``x + lambd`` below -lambd, else 0."""
+
+    def forward(ctx, x, *, lambd):
+        ctx.lambd = lambd
+        return x - array_module(x).clip(x, -lambd, lambd)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    return Softshrink.apply(input, lambd=lambd)
+
+
+class Hardsigmoid(_Masked):
+    """``relu6(x + 3) / 6``; the gradient 1/6 on -3 < x < 3 only."""
+
+    def forward(ctx, x):
+        return array_module(x).clip(as_float(x) / 6.0 + 0.5, 0.0, 1.0)
+
+    def mask_of(ctx, x):
+        return ((x > -3.0) & (x < 3.0)) * (1.0 / 6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    return Hardsigmoid.apply(input)
+
+
+class Hardswish(Function):
+    """``x * relu6(x + 3) / 6``; the gradient is 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3 on."""
+
+    raw = True
+
+    def forward(ctx, x):
+        x = as_float(x)
+        return x * array_module(x).clip(x + 3.0, 0.0, 6.0) * (1.0 / 6.0)
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        xd = x._data
+        middle = (xd > -3.0) & (xd < 3.0)
+        # slope = middle * (x / 3 + 1/2) + (x >= 3), written on the Tensor x for create_graph
+        return grad * (x * _mask(middle * (1.0 / 3.0), grad) + _mask(middle * 0.5 + (xd >= 3.0), grad))
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    return Hardswish.apply(input)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``x`` for x > 0, else ``weight * x``; ``weight`` has 1 element or one per channel (dim 1).
+    At 0 the input's gradient is the slope and the slope's is 0, as in PyTorch."""
+    if weight.ndim != 1 and weight.numel() != 1:
+        raise RuntimeError(f"prelu: weight must be 1-D, got shape {weight.shape}")
+    n = weight.numel()
+    if n > 1:
+        if input.ndim < 2 or input.shape[1] != n:
+            raise RuntimeError(f"prelu: a weight of {n} slopes needs {n} channels at dim 1, "
+                               f"got input of shape {input.shape}")
+        weight = weight.reshape((n,) + (1,) * (input.ndim - 2))  # (C, 1, ..., 1)
+    return where(input > 0, input, weight * input)
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """Randomized leaky ReLU; in evaluation (``training=False``) the slope is (lower + upper) / 2."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2.0)
+    from shendu.random import _generator
+    slopes = _generator(None).uniform(lower, upper, input.shape).astype(input.dtype)
+    return where(input >= 0, input, input * Tensor._wrap(slopes))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """GELU: x Φ(x) exactly (``approximate='none'``) or with the tanh approximation ('tanh')."""
+    if approximate == "none":
+        return input * (erf(input * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * (tanh(inner) + 1.0) * 0.5
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    return input * sigmoid(input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    return input * tanh(softplus(input))
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    return -softplus(-input)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    return input / (input.abs() + 1.0)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``x - tanh(x)``."""
+    return input - tanh(input)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """Gated linear unit: halves a, b of ``dim`` give ``a * sigmoid(b)``. Shape (*, 2N, *) -> (*, N, *)."""
+    from shendu.ops.dims import wrap_dim
+    axis = wrap_dim(dim, input.ndim, "glu")
+    if input.shape[axis] % 2:
+        raise RuntimeError(f"glu: halving dim {dim} needs an even size, got shape {input.shape}")
+    a, b = input.chunk(2, axis)
+    return a * sigmoid(b)

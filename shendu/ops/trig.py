@@ -1,0 +1,282 @@
+"""Trigonometric and hyperbolic functions, their inverses, atan2, hypot, sinc and angle units.
+
+Each forward beside its gradient; backward formulas are Tensor ops (differentiable again). Integer
+inputs compute in the default float dtype, as in PyTorch. The ``arc*`` names are PyTorch's aliases.
+"""
+from __future__ import annotations
+
+import math
+
+from shendu import dtypes
+from shendu.autograd.function import Function
+from shendu.backend import array_module
+from shendu.dtypes import promote
+from shendu.ops.binary import _broadcast_error, _xp_of
+from shendu.ops.elementwise import as_float, where
+from shendu.tensor import Tensor
+
+
+class Sin(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).sin(as_float(x))
+
+    def backward(ctx, grad):
+        return grad * ctx.inputs[0].cos()
+
+
+class Cos(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).cos(as_float(x))
+
+    def backward(ctx, grad):
+        return grad * -ctx.inputs[0].sin()
+
+
+class Tan(Function):
+    raw = True
+    saved_inputs = ()
+    saves_output = True
+
+    def forward(ctx, x):
+        return array_module(x).tan(as_float(x))
+
+    def backward(ctx, grad):
+        out = ctx.output
+        return grad * (out * out + 1.0)
+
+
+class Asin(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).arcsin(as_float(x))
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        return grad * (1.0 - x * x).rsqrt()
+
+
+class Acos(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).arccos(as_float(x))
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        return -grad * (1.0 - x * x).rsqrt()
+
+
+class Atan(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).arctan(as_float(x))
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        return grad / (x * x + 1.0)
+
+
+class Sinh(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).sinh(as_float(x))
+
+    def backward(ctx, grad):
+        return grad * ctx.inputs[0].cosh()
+
+
+class Cosh(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).cosh(as_float(x))
+
+    def backward(ctx, grad):
+        return grad * ctx.inputs[0].sinh()
+
+
+class Tanh(Function):
+    raw = True
+    saved_inputs = ()
+    saves_output = True
+
+    def forward(ctx, x):
+        return array_module(x).tanh(as_float(x))
+
+    def backward(ctx, grad):
+        out = ctx.output
+        return grad * (1.0 - out * out)
+
+
+class Asinh(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).arcsinh(as_float(x))
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        return grad * (x * x + 1.0).rsqrt()
+
+
+class Acosh(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).arccosh(as_float(x))
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        return grad * (x * x - 1.0).rsqrt()
+
+
+class Atanh(Function):
+    raw = True
+
+    def forward(ctx, x):
+        return array_module(x).arctanh(as_float(x))
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        return grad / (1.0 - x * x)
+
+
+def sin(input: Tensor) -> Tensor:
+    return Sin.apply(input)
+
+
+def cos(input: Tensor) -> Tensor:
+    return Cos.apply(input)
+
+
+def tan(input: Tensor) -> Tensor:
+    return Tan.apply(input)
+
+
+def asin(input: Tensor) -> Tensor:
+    return Asin.apply(input)
+
+
+def acos(input: Tensor) -> Tensor:
+    return Acos.apply(input)
+
+
+def atan(input: Tensor) -> Tensor:
+    return Atan.apply(input)
+
+
+def sinh(input: Tensor) -> Tensor:
+    return Sinh.apply(input)
+
+
+def cosh(input: Tensor) -> Tensor:
+    return Cosh.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return Tanh.apply(input)
+
+
+def asinh(input: Tensor) -> Tensor:
+    return Asinh.apply(input)
+
+
+def acosh(input: Tensor) -> Tensor:
+    return Acosh.apply(input)
+
+
+def atanh(input: Tensor) -> Tensor:
+    return Atanh.apply(input)
+
+
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+
+class Atan2(Function):
+    """The angle of the point (b, a), in (-pi, pi]; d/da = b / r², d/db = -a / r² (0 at the origin,
+    as in PyTorch)."""
+
+    raw = True
+
+    def forward(ctx, a, b):
+        a, b = promote(a, b, dtype=dtypes.float_type(dtypes.result_type(a, b)))
+        try:
+            return _xp_of(a, b).arctan2(a, b)
+        except ValueError:
+            raise _broadcast_error("atan2", a, b) from None
+
+    def backward(ctx, grad):
+        a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        r2 = a * a + b * b
+        recip = where(r2 == 0, 0.0, 1.0 / where(r2 == 0, 1.0, r2))
+        return (grad * b * recip if need_a else None), (-grad * a * recip if need_b else None)
+
+
+def atan2(input, other) -> Tensor:
+    return Atan2.apply(input, other)
+
+
+arctan2 = atan2
+
+
+class Hypot(Function):
+    """``sqrt(a² + b²)`` without overflow; d/da = a / out (NaN at the origin, as in PyTorch)."""
+
+    raw = True
+    saves_output = True
+
+    def forward(ctx, a, b):
+        a, b = promote(a, b, dtype=dtypes.float_type(dtypes.result_type(a, b)))
+        try:
+            return _xp_of(a, b).hypot(a, b)
+        except ValueError:
+            raise _broadcast_error("hypot", a, b) from None
+
+    def backward(ctx, grad):
+        a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        scale = grad / ctx.output
+        return (scale * a if need_a else None), (scale * b if need_b else None)
+
+
+def hypot(input, other) -> Tensor:
+    return Hypot.apply(input, other)
+
+
+class Sinc(Function):
+    """``sin(pi x) / (pi x)``, 1 at 0; the gradient (cos(pi x) - sinc(x)) / x is 0 at 0."""
+
+    raw = True
+    saves_output = True
+
+    def forward(ctx, x):
+        return array_module(x).sinc(as_float(x))
+
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        zero = Tensor._wrap(x._data == 0)
+        safe_x = where(zero, 1.0, x)  # keeps 0/0 out of the graph, also for the second derivative
+        slope = ((x * math.pi).cos() - ctx.output) / safe_x
+        return grad * where(zero, 0.0, slope)
+
+
+def sinc(input: Tensor) -> Tensor:
+    """The normalized sinc function ``sin(pi x) / (pi x)``."""
+    return Sinc.apply(input)
+
+
+def deg2rad(input: Tensor) -> Tensor:
+    return input * (math.pi / 180.0)
+
+
+def rad2deg(input: Tensor) -> Tensor:
+    return input * (180.0 / math.pi)
+
