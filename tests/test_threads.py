@@ -50,10 +50,15 @@ def test_interop_threads_set_once():
 
 def test_parallel_for_ranges_threads_and_order():
     sd.set_num_threads(3)
-    seen = []
-    out = threads.parallel_for(lambda a, b: (seen.append(threading.current_thread().name), (a, b))[1], 10)
-    assert out == [(0, 3), (3, 6), (6, 10)]
-    assert len(set(seen)) == 3 and threading.current_thread().name in seen
+    seen = {}
+
+    def fn(a, b):
+        seen[a] = threading.current_thread().name
+        return a, b
+
+    assert threads.parallel_for(fn, 10) == [(0, 3), (3, 6), (6, 10)]
+    assert seen[0] == threading.current_thread().name  # the caller runs the first range
+    assert seen[3].startswith("shendu") and seen[6].startswith("shendu")
     assert threads.parallel_for(lambda a, b: (a, b), 10, min_chunk=6) == [(0, 10)]
     sd.set_num_threads(1)
     assert threads.parallel_for(lambda a, b: (a, b), 10) == [(0, 10)]

@@ -14,6 +14,9 @@ C contiguous floats. The products then take one of two layouts, chosen by the we
 
 The input gradient is one product per kernel offset followed by col2im: kh*kw strided adds, never a
 loop over pixels or images. Big temporaries come from a small pool of reusable buffers (``_Scratch``).
+The copies around the products (padding, im2col, col2im, layout changes) and the per-image products
+run split along the batch on shendu's thread pool (``shendu.threads``): NumPy releases the GIL in
+them, and BLAS keeps the big products on all cores by itself.
 
 Three Functions close under differentiation (PyTorch's own structure), so ``create_graph``
 gives higher-order gradients for free:
@@ -33,9 +36,10 @@ from typing import NamedTuple
 import numpy as np
 
 from shendu.autograd.function import Function
-from shendu.grad_mode import is_grad_enabled
 from shendu.backend import array_module
+from shendu.grad_mode import is_grad_enabled
 from shendu.tensor import Tensor
+from shendu.threads import split_batch
 
 
 class Geometry(NamedTuple):
@@ -97,36 +101,37 @@ _scratch = _Scratch()
 
 
 # -- raw kernels on arrays ----------------------------------------------------------------------
-def _padded_nhwc(x, geom: Geometry):
-    """(N, C, H, W) -> zero-padded (N, H + pt + pb, W + pl + pr, C), a scratch buffer (or a view of x)."""
-    pt, pb, pl, pr = geom.padding
-    xt = x.transpose(0, 2, 3, 1)
-    if not (pt or pb or pl or pr):
-        return xt  # a view: the window copy reads through it
-    N, C, H, W = x.shape
-    out = _scratch.take(array_module(x), (N, H + pt + pb, W + pl + pr, C), x.dtype)
-    out.fill(0)
-    out[:, pt:pt + H, pl:pl + W] = xt
-    return out
-
-
 def _im2col(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None):
     """(N, C, H, W) -> window matrix (M, G, Kg), rows (n, ho, wo), columns (kh, kw, c).
 
     ``out_hw`` keeps only the first (Ho, Wo) windows (a transposed convolution's output_padding).
+    The windows are copied from a zero-padded channels-last copy of x (a view of x without padding).
     """
     xp = array_module(x)
-    xh = _padded_nhwc(x, geom)
-    N, _, _, C = xh.shape
+    N, C, H, W = x.shape
     (kh, kw), G = khw, geom.groups
     Cg = C // G
     Ho, Wo = out_hw or geom.out_size(x.shape[2:], khw)
-    (sh, sw), (dh, dw) = geom.stride, geom.dilation
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
+    padded = bool(pt or pb or pl or pr)
+    xt = x.transpose(0, 2, 3, 1)
+    xh = _scratch.take(xp, (N, H + pt + pb, W + pl + pr, C), x.dtype) if padded else xt
     sN, sH, sW, sC = xh.strides
     win = xp.lib.stride_tricks.as_strided(
         xh, (N, Ho, Wo, G, kh, kw, Cg), (sN, sH * sh, sW * sw, sC * Cg, sH * dh, sW * dw, sC))
     cols = _scratch.take(xp, (N, Ho, Wo, G, kh, kw, Cg), x.dtype)
-    cols[...] = win
+
+    def fill(a: int, b: int) -> None:
+        if padded:  # zero only the border, then the interior from x
+            part = xh[a:b]
+            part[:, :pt] = 0
+            part[:, pt + H:] = 0
+            part[:, pt:pt + H, :pl] = 0
+            part[:, pt:pt + H, pl + W:] = 0
+            part[:, pt:pt + H, pl:pl + W] = xt[a:b]
+        cols[a:b] = win[a:b]
+
+    split_batch(fill, N, cols.size, xp)
     _scratch.give(xh)  # the padded copy (a no-op when xh is a view of x)
     return cols.reshape(N * Ho * Wo, G, kh * kw * Cg)
 
@@ -144,13 +149,19 @@ def _col2im(c7, x_shape: tuple, geom: Geometry):
     Hp = max(H + pt + pb, (Ho - 1) * sh + dh * (kh - 1) + 1)
     Wp = max(W + pl + pr, (Wo - 1) * sw + dw * (kw - 1) + 1)
     out = _scratch.take(xp, (N, Hp, Wp, C), c7.dtype)
-    out.fill(0)
-    out_g = out.reshape(out.shape[:3] + (G, Cg)).transpose(3, 0, 1, 2, 4)  # (G, N, Hp, Wp, Cg) view
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
-        for j in range(kw):
-            out_g[:, :, rows, j * dw:j * dw + sw * (Wo - 1) + 1:sw] += c7[:, :, :, :, i, j]
-    gx = out[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2).copy()
+    gx = xp.empty(x_shape, dtype=c7.dtype)
+
+    def add(a: int, b: int) -> None:
+        part = out[a:b]
+        part.fill(0)
+        part_g = part.reshape(part.shape[:3] + (G, Cg)).transpose(3, 0, 1, 2, 4)  # (G, n, Hp, Wp, Cg) view
+        for i in range(kh):
+            rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
+            for j in range(kw):
+                part_g[:, :, rows, j * dw:j * dw + sw * (Wo - 1) + 1:sw] += c7[:, a:b, :, :, i, j]
+        gx[a:b] = part[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2)
+
+    split_batch(add, N, c7.size, xp)
     _scratch.give(out)
     return gx
 
@@ -183,8 +194,14 @@ def _grad_matrix(g, G: int, per_image: bool):
     N, O, Ho, Wo = g.shape
     if per_image:
         return g.reshape(N, G, O // G, Ho * Wo).transpose(0, 1, 3, 2)
-    out = _scratch.take(array_module(g), (G, N, Ho, Wo, O // G), g.dtype)
-    out[...] = g.reshape(N, G, O // G, Ho, Wo).transpose(1, 0, 3, 4, 2)
+    xp = array_module(g)
+    out = _scratch.take(xp, (G, N, Ho, Wo, O // G), g.dtype)
+    src = g.reshape(N, G, O // G, Ho, Wo).transpose(1, 0, 3, 4, 2)
+
+    def copy(a: int, b: int) -> None:
+        out[:, a:b] = src[:, a:b]
+
+    split_batch(copy, N, g.size, xp)
     return out.reshape(G, N * Ho * Wo, O // G)
 
 
@@ -193,21 +210,30 @@ def _conv_from_cols(cols, w, bias, N: int, hw: tuple, G: int):
     xp = array_module(cols)
     wk = _weight_matrix(w, G)  # (G, Kg, Og)
     hw = tuple(hw)
-    if _per_image(w.shape):
-        y = xp.matmul(wk.transpose(0, 2, 1), _per_image_cols(cols, N))  # (N, G, Og, P): NCHW already
-        y = y.reshape((N, w.shape[0]) + hw)
-        if bias is not None:
-            y += bias.reshape(-1, 1, 1)
+    y = xp.empty((N, w.shape[0]) + hw, dtype=cols.dtype)
+    if _per_image(w.shape):  # one product per image, written straight into NCHW
+        cols_i, wkT = _per_image_cols(cols, N), wk.transpose(0, 2, 1)
+        yv = y.reshape(N, G, wk.shape[2], -1)  # (N, G, Og, P)
+
+        def products(a: int, b: int) -> None:
+            xp.matmul(wkT, cols_i[a:b], out=yv[a:b])
+            if bias is not None:
+                y[a:b] += bias.reshape(-1, 1, 1)
+
+        split_batch(products, N, cols.size + y.size, xp)
         return y
     out = xp.matmul(cols.transpose(1, 0, 2), wk, out=_scratch.take(xp, (G, cols.shape[0], wk.shape[2]), cols.dtype))
     Og = out.shape[2]
-    y = xp.empty((N, G * Og) + hw, dtype=out.dtype)
     src = out.reshape((G, N) + hw + (Og,)).transpose(1, 0, 4, 2, 3)
     dst = y.reshape((N, G, Og) + hw)
-    if bias is None:
-        dst[...] = src
-    else:  # the bias rides along the copy back to NCHW
-        xp.add(src, bias.reshape(1, G, Og, 1, 1), out=dst)
+
+    def copy(a: int, b: int) -> None:
+        if bias is None:
+            dst[a:b] = src[a:b]
+        else:  # the bias rides along the copy back to NCHW
+            xp.add(src[a:b], bias.reshape(1, G, Og, 1, 1), out=dst[a:b])
+
+    split_batch(copy, N, y.size, xp)
     _scratch.give(out)
     return y
 
@@ -216,8 +242,11 @@ def _weight_from(cols, gm, w_shape: tuple, G: int):
     """dL/dw (O, Cg, kh, kw) from the window matrix (M, G, Kg) and the gradient matrix (``_grad_matrix``)."""
     xp = array_module(cols)
     O, Cg, kh, kw = w_shape
-    if _per_image(w_shape):
-        gk = xp.matmul(_per_image_cols(cols, gm.shape[0]), gm).sum(axis=0)  # (N, G, Kg, Og) -> (G, Kg, Og)
+    if _per_image(w_shape):  # (N, G, Kg, Og) summed over the images, a partial sum per thread
+        cols_i = _per_image_cols(cols, gm.shape[0])
+        parts = split_batch(lambda a, b: xp.matmul(cols_i[a:b], gm[a:b]).sum(axis=0), gm.shape[0],
+                            cols.size + gm.size, xp)
+        gk = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
     else:
         gk = xp.matmul(cols.transpose(1, 2, 0), gm)  # (G, Kg, Og)
     return gk.reshape(G, kh, kw, Cg, O // G).transpose(0, 4, 3, 1, 2).reshape(w_shape)
@@ -230,7 +259,7 @@ def _input_from(gm, w, x_shape: tuple, geom: Geometry, out_hw: tuple):
     if _per_image(w.shape):
         wkT = _weight_matrix(w, G).transpose(0, 2, 1)  # (G, Og, Kg)
         gc = _scratch.take(xp, gm.shape[:-1] + wkT.shape[-1:], gm.dtype)  # (N, G, P, Kg)
-        xp.matmul(gm, wkT, out=gc)
+        split_batch(lambda a, b: xp.matmul(gm[a:b], wkT, out=gc[a:b]), N, gm.size + gc.size, xp)
         c7 = gc.reshape(N, G, Ho, Wo, kh, kw, Cg).transpose(1, 0, 2, 3, 4, 5, 6)
     else:
         # one product per kernel offset, (G, kh*kw, M, Cg): each offset's block is contiguous, so
@@ -246,11 +275,16 @@ def _input_from(gm, w, x_shape: tuple, geom: Geometry, out_hw: tuple):
 
 # -- the Functions -------------------------------------------------------------------------------
 class Convolution(Function):
-    """y = x ⋆ w + b: x (N, C, H, W), w (O, C/G, kh, kw), b (O,) or None -> (N, O, Ho, Wo)."""
+    """y = x ⋆ w + b: x (N, C, H, W), w (O, C/G, kh, kw), b (O,) or None -> (N, O, Ho, Wo).
+
+    Settings: ``geom`` (a Geometry); ``keep_cols`` keeps the window matrix for the weight gradient.
+    """
 
     raw = True
+    saved_inputs = (0, 1)  # the bias gradient needs only the upstream gradient
 
-    def forward(ctx, x, w, b, geom, keep_cols):
+    def forward(ctx, x, w, b, *, geom: Geometry, keep_cols: bool = False):
+        ctx.geom = geom
         cols = _im2col(x, w.shape[2:], geom)
         y = _conv_from_cols(cols, w, b, x.shape[0], geom.out_size(x.shape[2:], w.shape[2:]), geom.groups)
         if keep_cols:  # the weight gradient reuses it
@@ -260,12 +294,13 @@ class Convolution(Function):
         return y
 
     def backward(ctx, grad):
-        x, w, b, geom, _ = ctx.inputs
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x, w, _ = ctx.inputs
+        geom = ctx.geom
+        need_x, need_w, need_b = ctx.needs_input_grad
         if is_grad_enabled():  # create_graph: each gradient is itself a differentiable op
-            return (ConvolutionTranspose.apply(grad, w, None, geom, x.shape) if need_x else None,
-                    ConvolutionWeight.apply(x, grad, geom, w.shape) if need_w else None,
-                    grad.sum((0, 2, 3)) if need_b else None, None, None)
+            return (ConvolutionTranspose.apply(grad, w, None, geom=geom, x_shape=x.shape) if need_x else None,
+                    ConvolutionWeight.apply(x, grad, geom=geom, w_shape=w.shape) if need_w else None,
+                    grad.sum((0, 2, 3)) if need_b else None)
         g = grad._data
         gm = _grad_matrix(g, geom.groups, _per_image(w.shape)) if need_x or need_w else None
         grad_x = grad_w = grad_b = None
@@ -280,19 +315,21 @@ class Convolution(Function):
         _scratch.give(gm)
         if need_b:
             grad_b = Tensor._wrap(g.sum((0, 2, 3)))
-        return grad_x, grad_w, grad_b, None, None
+        return grad_x, grad_w, grad_b
 
 
 class ConvolutionTranspose(Function):
     """The adjoint of ``Convolution`` in its input: x (N, O, Ho, Wo), w (O, C/G, kh, kw) -> ``x_shape``.
 
     This is ``conv_transpose2d`` (whose weight is (C_in, C_out/G, kh, kw): the same array), and
-    the input gradient of a convolution.
+    the input gradient of a convolution. Settings: ``geom``, ``x_shape`` (N, C, H, W) of the result.
     """
 
     raw = True
+    saved_inputs = (0, 1)
 
-    def forward(ctx, x, w, b, geom, x_shape):
+    def forward(ctx, x, w, b, *, geom: Geometry, x_shape: tuple):
+        ctx.geom = geom
         N, C, H, W = x_shape
         gm = _grad_matrix(x, geom.groups, _per_image(w.shape))
         out = _input_from(gm, w, (x.shape[0], C, H, W), geom, x.shape[2:])
@@ -302,11 +339,12 @@ class ConvolutionTranspose(Function):
         return out
 
     def backward(ctx, grad):
-        x, w, b, geom, _ = ctx.inputs
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x, w, _ = ctx.inputs
+        geom = ctx.geom
+        need_x, need_w, need_b = ctx.needs_input_grad
         if is_grad_enabled():
-            grad_x = Convolution.apply(grad, w, None, geom, False) if need_x else None
-            grad_w = ConvolutionWeight.apply(grad, x, geom, w.shape) if need_w else None
+            grad_x = Convolution.apply(grad, w, None, geom=geom) if need_x else None
+            grad_w = ConvolutionWeight.apply(grad, x, geom=geom, w_shape=w.shape) if need_w else None
             grad_b = grad.sum((0, 2, 3)) if need_b else None
         else:  # the window matrix of the upstream gradient serves both products
             cols = _im2col(grad._data, w.shape[2:], geom, x.shape[2:]) if need_x or need_w else None
@@ -322,35 +360,45 @@ class ConvolutionTranspose(Function):
                 grad_b = Tensor._wrap(grad._data.sum((0, 2, 3)))
         if grad_x is not None and grad_x.shape != x.shape:  # output_padding >= stride: rows no input reaches
             grad_x = grad_x[:, :, :x.shape[2], :x.shape[3]]
-        return grad_x, grad_w, grad_b, None, None
+        return grad_x, grad_w, grad_b
 
 
 class ConvolutionWeight(Function):
-    """The adjoint of ``Convolution`` in its weight: x (N, C, H, W), g (N, O, Ho, Wo) -> ``w_shape``."""
+    """The adjoint of ``Convolution`` in its weight: x (N, C, H, W), g (N, O, Ho, Wo) -> ``w_shape``.
+
+    Settings: ``geom``, ``w_shape`` (O, C/G, kh, kw) of the result.
+    """
 
     raw = True
 
-    def forward(ctx, x, g, geom, w_shape):
+    def forward(ctx, x, g, *, geom: Geometry, w_shape: tuple):
+        ctx.geom = geom
         cols, gm = _im2col(x, w_shape[2:], geom, g.shape[2:]), _grad_matrix(g, geom.groups, _per_image(w_shape))
         gw = _weight_from(cols, gm, w_shape, geom.groups)
         _scratch.give(cols, gm)
         return gw
 
     def backward(ctx, grad):
-        x, g, geom, _ = ctx.inputs
-        need_x, need_g = ctx.needs_input_grad[:2]
-        grad_g = Convolution.apply(x, grad, None, geom, False) if need_g else None
+        x, g = ctx.inputs
+        geom = ctx.geom
+        need_x, need_g = ctx.needs_input_grad
+        grad_g = Convolution.apply(x, grad, None, geom=geom) if need_g else None
         if grad_g is not None and grad_g.shape != g.shape:  # output_padding >= stride (see ConvolutionTranspose)
             grad_g = grad_g[:, :, :g.shape[2], :g.shape[3]]
-        return (ConvolutionTranspose.apply(g, grad, None, geom, x.shape) if need_x else None, grad_g, None, None)
+        return (ConvolutionTranspose.apply(g, grad, None, geom=geom, x_shape=x.shape) if need_x else None, grad_g)
 
 
 class Unfold(Function):
-    """im2col in PyTorch's layout: x (N, C, H, W) -> (N, C*kh*kw, L), rows (c, kh, kw), L = Ho*Wo."""
+    """im2col in PyTorch's layout: x (N, C, H, W) -> (N, C*kh*kw, L), rows (c, kh, kw), L = Ho*Wo.
+
+    Settings: ``khw`` (kh, kw), ``geom``.
+    """
 
     raw = True
+    saved_inputs = ()  # backward needs only the input's shape
 
-    def forward(ctx, x, khw, geom):
+    def forward(ctx, x, *, khw: tuple, geom: Geometry):
+        ctx.khw, ctx.geom, ctx.x_shape = khw, geom, x.shape
         xp = array_module(x)
         (pt, pb, pl, pr), (kh, kw) = geom.padding, khw
         if pt or pb or pl or pr:
@@ -365,16 +413,20 @@ class Unfold(Function):
         return out.copy() if xp.may_share_memory(out, x) else out  # 1x1 windows: a view of x
 
     def backward(ctx, grad):
-        x, khw, geom = ctx.inputs
-        return Fold.apply(grad, x.shape, khw, geom), None, None
+        return Fold.apply(grad, x_shape=ctx.x_shape, khw=ctx.khw, geom=ctx.geom)
 
 
 class Fold(Function):
-    """col2im, the adjoint of ``Unfold``: (N, C*kh*kw, L) -> ``x_shape`` (N, C, H, W), summing overlaps."""
+    """col2im, the adjoint of ``Unfold``: (N, C*kh*kw, L) -> ``x_shape`` (N, C, H, W), summing overlaps.
+
+    Settings: ``x_shape``, ``khw`` (kh, kw), ``geom``.
+    """
 
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, cols, x_shape, khw, geom):
+    def forward(ctx, cols, *, x_shape: tuple, khw: tuple, geom: Geometry):
+        ctx.khw, ctx.geom = khw, geom
         xp = array_module(cols)
         N, C, H, W = x_shape
         (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = khw, geom.stride, geom.padding, geom.dilation
@@ -388,5 +440,4 @@ class Fold(Function):
         return out[:, :, pt:pt + H, pl:pl + W].copy() if (pt or pb or pl or pr) else out
 
     def backward(ctx, grad):
-        _, _, khw, geom = ctx.inputs
-        return Unfold.apply(grad, khw, geom), None, None, None
+        return Unfold.apply(grad, khw=ctx.khw, geom=ctx.geom)

@@ -8,6 +8,8 @@ pairs so that every backward is itself differentiable (higher-order gradients):
     PoolSum(x) (window sums)     PoolSumT(g) = its adjoint (and its gradient)
 
 ``code`` is the kernel offset (i*kw + j) of each window's maximum, the small int cache of the max.
+Max pooling and its gradient run split along the first axis on shendu's thread pool
+(``shendu.threads``): NumPy releases the GIL in every pass they make.
 The index and weight-matrix builders of the adaptive pools and of ``interpolate`` close the file.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.tensor import Tensor
+from shendu.threads import split_batch
 
 
 class PoolGeometry(NamedTuple):
@@ -90,26 +93,39 @@ def _padded(x, pg: PoolGeometry, value):
     return out
 
 
+def _covers(x_shape: tuple, pg: PoolGeometry) -> bool:
+    """Whether disjoint windows tile the whole input, without padding (every pixel in exactly one window)."""
+    return (pg.disjoint and pg.padding == (0, 0) and pg.extent == tuple(x_shape[-2:])
+            and all(s == d * (k - 1) + 1 for k, s, d in zip(pg.kernel, pg.stride, pg.dilation)))
+
+
 def _scatter(grad, code, x_shape: tuple, pg: PoolGeometry):
     """Each window's gradient to its ``code`` position, summed where windows overlap; -> ``x_shape``."""
     xp = array_module(grad)
     H, W = x_shape[-2:]
     (ph, pw), (eh, ew) = pg.padding, pg.extent
-    out = xp.zeros(x_shape[:-2] + (max(H + ph, eh), max(W + pw, ew)), dtype=grad.dtype)
-    # grad * mask is exact for finite gradients and much faster than a masked copy; a NaN or inf
-    # gradient must not leak to the other pixels of its window (inf * 0 = NaN), so it takes the slow path
-    finite = bool(xp.isfinite(grad).all())
+    shape = x_shape[:-2] + (max(H + ph, eh), max(W + pw, ew))
+    covers = _covers(x_shape, pg)
+    out = xp.empty(shape, dtype=grad.dtype) if covers else xp.zeros(shape, dtype=grad.dtype)
     zero = xp.zeros((), dtype=grad.dtype)
-    for k, idx in _offsets(pg):
-        if pg.disjoint and finite:  # each pixel is in one window at one offset: write in place
-            xp.multiply(grad, code == k, out=out[idx])
-            continue
-        picked = grad * (code == k) if finite else xp.where(code == k, grad, zero)
-        if pg.disjoint:
-            out[idx] = picked
-        else:
-            out[idx] += picked
-    return out[..., ph:ph + H, pw:pw + W]
+
+    def scatter(a: int, b: int) -> None:
+        g, c, o = (grad, code, out) if len(x_shape) < 3 else (grad[a:b], code[a:b], out[a:b])
+        # g * mask is exact for finite gradients and much faster than a masked copy; a NaN or inf
+        # gradient must not leak to the other pixels of its window (inf * 0 = NaN): the slow path
+        finite = bool(xp.isfinite(g).all())
+        for k, idx in _offsets(pg):
+            if pg.disjoint and finite:  # each pixel is in one window at one offset: write in place
+                xp.multiply(g, c == k, out=o[idx])
+                continue
+            picked = g * (c == k) if finite else xp.where(c == k, g, zero)
+            if pg.disjoint:
+                o[idx] = picked
+            else:
+                o[idx] += picked
+
+    split_batch(scatter, x_shape[0] if len(x_shape) >= 3 else 1, out.size, xp)
+    return out if covers else out[..., ph:ph + H, pw:pw + W]
 
 
 def _gather(x, code, pg: PoolGeometry):
@@ -123,65 +139,83 @@ def _gather(x, code, pg: PoolGeometry):
 
 
 class MaxPool(Function):
-    """Window maxima: x (..., H, W) -> (y (..., Ho, Wo), code); ties and NaNs follow PyTorch (first max, NaN wins)."""
+    """Window maxima: x (..., H, W) -> (y (..., Ho, Wo), code); ties and NaNs follow PyTorch (first max, NaN wins).
+
+    Settings: ``pg`` (a PoolGeometry). ``code`` (int8) is the offset of each window's maximum.
+    """
 
     raw = True
+    saved_inputs = ()  # backward reads only the cached code and the input's shape
 
-    def forward(ctx, x, pg):
+    def forward(ctx, x, *, pg: PoolGeometry):
         xp = array_module(x)
         low = -math.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = _padded(x, pg, low)
-        views = [xpad[idx] for _, idx in _offsets(pg)]
-        best = views[0].copy()
-        for v in views[1:]:
-            xp.maximum(best, v, out=best)  # propagates NaN, as PyTorch's max pool does
-        # the first offset holding the maximum: walk the offsets backwards, the earliest match wins
-        # (integer arithmetic on the match mask: masked copies of random masks are several times slower)
-        n = len(views)
-        code = xp.full(best.shape, n - 1, dtype=xp.int8 if n < 128 else xp.int32)
-        step = xp.empty_like(code)
-        for k in range(n - 2, -1, -1):
-            xp.subtract(k, code, out=step)
-            step *= views[k] == best
-            code += step
-        if x.dtype.kind == "f":
-            nan = xp.isnan(best)
-            if nan.any():  # PyTorch points a NaN window at its last NaN
-                for k, v in enumerate(views):
-                    xp.copyto(code, k, where=nan & xp.isnan(v))
-        ctx.code = code
+        n = pg.kernel[0] * pg.kernel[1]
+        best = xp.empty(x.shape[:-2] + pg.out, dtype=x.dtype)
+        code = xp.empty(best.shape, dtype=xp.int8 if n < 128 else xp.int32)
+
+        def pool(a: int, b: int) -> None:
+            xs, bst, c = (xpad, best, code) if x.ndim < 3 else (xpad[a:b], best[a:b], code[a:b])
+            views = [xs[idx] for _, idx in _offsets(pg)]
+            xp.copyto(bst, views[0])
+            for v in views[1:]:
+                xp.maximum(bst, v, out=bst)  # propagates NaN, as PyTorch's max pool does
+            # the first offset holding the maximum: walk the offsets backwards, the earliest match wins
+            # (integer arithmetic on the match mask: masked copies of random masks are several times slower)
+            c.fill(n - 1)
+            step = xp.empty_like(c)
+            for k in range(n - 2, -1, -1):
+                xp.subtract(k, c, out=step)
+                step *= views[k] == bst
+                c += step
+            if x.dtype.kind == "f":
+                nan = xp.isnan(bst)
+                if nan.any():  # PyTorch points a NaN window at its last NaN
+                    for k, v in enumerate(views):
+                        xp.copyto(c, k, where=nan & xp.isnan(v))
+
+        split_batch(pool, x.shape[0] if x.ndim >= 3 else 1, x.size, xp)
+        ctx.code, ctx.pg, ctx.x_shape = code, pg, x.shape
         ctx.set_materialize_grads(False)
         return best, code
 
     def backward(ctx, grad, _):
-        x, pg = ctx.inputs
-        return MaxPoolScatter.apply(grad, ctx.code, x.shape, pg), None
+        return MaxPoolScatter.apply(grad, code=ctx.code, x_shape=ctx.x_shape, pg=ctx.pg)
 
 
 class MaxPoolScatter(Function):
-    """The gradient of ``MaxPool``: g (..., Ho, Wo) -> (..., H, W) at each window's maximum."""
+    """The gradient of ``MaxPool``: g (..., Ho, Wo) -> (..., H, W) at each window's maximum.
+
+    Settings: ``code`` (MaxPool's cache), ``x_shape`` of the result, ``pg``.
+    """
 
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, grad, code, x_shape, pg):
+    def forward(ctx, grad, *, code, x_shape: tuple, pg: PoolGeometry):
+        ctx.code, ctx.pg = code, pg
         return _scatter(grad, code, x_shape, pg)
 
     def backward(ctx, grad):
-        _, code, _, pg = ctx.inputs
-        return MaxPoolGather.apply(grad, code, pg), None, None, None
+        return MaxPoolGather.apply(grad, code=ctx.code, pg=ctx.pg)
 
 
 class MaxPoolGather(Function):
-    """The adjoint of ``MaxPoolScatter``: x (..., H, W) -> (..., Ho, Wo) read at each window's maximum."""
+    """The adjoint of ``MaxPoolScatter``: x (..., H, W) -> (..., Ho, Wo) read at each window's maximum.
+
+    Settings: ``code``, ``pg``.
+    """
 
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, x, code, pg):
+    def forward(ctx, x, *, code, pg: PoolGeometry):
+        ctx.code, ctx.pg, ctx.x_shape = code, pg, x.shape
         return _gather(x, code, pg)
 
     def backward(ctx, grad):
-        x, code, pg = ctx.inputs
-        return MaxPoolScatter.apply(grad, code, x.shape, pg), None, None
+        return MaxPoolScatter.apply(grad, code=ctx.code, x_shape=ctx.x_shape, pg=ctx.pg)
 
 
 def max_indices(code, x_shape: tuple, pg: PoolGeometry):
@@ -196,11 +230,13 @@ def max_indices(code, x_shape: tuple, pg: PoolGeometry):
 
 
 class PoolSum(Function):
-    """Window sums of the zero-padded input: x (..., H, W) -> (..., Ho, Wo)."""
+    """Window sums of the zero-padded input: x (..., H, W) -> (..., Ho, Wo). Settings: ``pg``."""
 
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, x, pg):
+    def forward(ctx, x, *, pg: PoolGeometry):
+        ctx.pg, ctx.x_shape = pg, x.shape
         xpad = _padded(x, pg, 0)
         out = None
         for _, idx in _offsets(pg):
@@ -211,16 +247,20 @@ class PoolSum(Function):
         return out
 
     def backward(ctx, grad):
-        x, pg = ctx.inputs
-        return PoolSumT.apply(grad, x.shape, pg), None
+        return PoolSumT.apply(grad, x_shape=ctx.x_shape, pg=ctx.pg)
 
 
 class PoolSumT(Function):
-    """The adjoint of ``PoolSum``: g (..., Ho, Wo) -> (..., H, W), each window's value to all its pixels."""
+    """The adjoint of ``PoolSum``: g (..., Ho, Wo) -> (..., H, W), each window's value to all its pixels.
+
+    Settings: ``x_shape`` of the result, ``pg``.
+    """
 
     raw = True
+    saved_inputs = ()
 
-    def forward(ctx, grad, x_shape, pg):
+    def forward(ctx, grad, *, x_shape: tuple, pg: PoolGeometry):
+        ctx.pg = pg
         xp = array_module(grad)
         H, W = x_shape[-2:]
         (ph, pw), (eh, ew) = pg.padding, pg.extent
@@ -233,8 +273,7 @@ class PoolSumT(Function):
         return out[..., ph:ph + H, pw:pw + W]
 
     def backward(ctx, grad):
-        _, _, pg = ctx.inputs
-        return PoolSum.apply(grad, pg), None, None
+        return PoolSum.apply(grad, pg=ctx.pg)
 
 
 def avg_divisor(xp, x_hw: tuple, pg: PoolGeometry, count_include_pad: bool, dtype):
@@ -252,7 +291,7 @@ def avg_divisor(xp, x_hw: tuple, pg: PoolGeometry, count_include_pad: bool, dtyp
 
 def max_pool2d(input: Tensor, pg: PoolGeometry, return_indices: bool = False):
     """Max pooling over the last two dims with precomputed geometry; see shendu.nn.functional.max_pool2d."""
-    y, code = MaxPool.apply(input, pg)
+    y, code = MaxPool.apply(input, pg=pg)
     if return_indices:
         return y, Tensor._wrap(max_indices(code._data, input.shape, pg))
     return y
@@ -261,7 +300,7 @@ def max_pool2d(input: Tensor, pg: PoolGeometry, return_indices: bool = False):
 def avg_pool2d(input: Tensor, pg: PoolGeometry, count_include_pad: bool = True,
                divisor_override: int | None = None) -> Tensor:
     """Average pooling over the last two dims with precomputed geometry."""
-    sums = PoolSum.apply(input, pg)
+    sums = PoolSum.apply(input, pg=pg)
     if divisor_override:
         return sums * (1.0 / divisor_override)
     return sums * Tensor._wrap(avg_divisor(input._xp(), input.shape[-2:], pg, count_include_pad, input.dtype))

@@ -12,6 +12,7 @@ from helpers import case, check_op, grad_cases, ids
 
 import shendu as sd
 import shendu.nn.functional as F
+from shendu import threads
 from shendu.ops import conv as conv_ops
 
 TOL = {"atol": 1e-5, "grad_atol": 1e-4}
@@ -68,8 +69,20 @@ def layout(request, monkeypatch):
     monkeypatch.setattr(conv_ops, "_PER_IMAGE_MAX_K", 10 ** 9 if request.param == "per_image" else 0)
 
 
+@pytest.fixture
+def split(monkeypatch):
+    """Cut every kernel's batch work over three pool threads, however small (uneven ranges included)."""
+    monkeypatch.setattr(threads, "MIN_SPLIT_ELEMENTS", 1)
+    monkeypatch.setattr(threads, "_num_threads", 3)
+
+
 @pytest.mark.parametrize("c", CASES, ids=ids(CASES))
 def test_parity(c, layout):
+    c.parity()
+
+
+@pytest.mark.parametrize("c", CASES, ids=ids(CASES))
+def test_parity_split_over_threads(c, layout, split):
     c.parity()
 
 
@@ -90,8 +103,12 @@ def test_float32_stays_float32_and_float64_stays_float64():
         assert F.conv_transpose2d(x, sd.randn(2, 3, 3, 3, dtype=dt)).dtype == dt
 
 
-def test_w2_shapes_match_torch():
+@pytest.mark.parametrize("threaded", [False, True])
+def test_w2_shapes_match_torch(threaded, monkeypatch):
     """The benchmark's layers (batch 8 here): 1->32 at 28x28 and 32->64 at 14x14, 3x3, padding 1."""
+    if threaded:
+        monkeypatch.setattr(threads, "MIN_SPLIT_ELEMENTS", 1)
+        monkeypatch.setattr(threads, "_num_threads", 3)
     check_op(lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(x, w, b, padding=1),
              [(8, 1, 28, 28), (32, 1, 3, 3), (32,)], **TOL)
     check_op(lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(x, w, b, padding=1),

@@ -7,6 +7,7 @@ from helpers import case, check_op, grad_cases, ids
 
 import shendu as sd
 import shendu.nn.functional as F
+from shendu import threads
 
 
 def pair(name, shape, *args, **kw):
@@ -60,8 +61,16 @@ CASES = [
 GRAD_OPTS = {"atol": 1e-5, "rtol": 1e-3}
 
 
+@pytest.fixture(params=["serial", "split"])
+def split(request, monkeypatch):
+    """Run a test as is, and with the max pool's work cut over three pool threads however small it is."""
+    if request.param == "split":
+        monkeypatch.setattr(threads, "MIN_SPLIT_ELEMENTS", 1)
+        monkeypatch.setattr(threads, "_num_threads", 3)
+
+
 @pytest.mark.parametrize("c", CASES, ids=ids(CASES))
-def test_parity(c):
+def test_parity(c, split):
     c.parity(atol=1e-5)
 
 
@@ -77,17 +86,17 @@ def _ties(shape):
 
 @pytest.mark.parametrize("kw", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1},
                                 {"kernel_size": (2, 3), "stride": 2, "ceil_mode": True}])
-def test_max_pool_ties_send_the_gradient_to_the_first_maximum(kw):
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum(kw, split):
     check_op(lambda x: F.max_pool2d(x, return_indices=True, **kw),
              lambda x: TF.max_pool2d(x, return_indices=True, **kw), [_ties((2, 2, 6, 7))])
 
 
-def test_adaptive_max_pool_ties():
+def test_adaptive_max_pool_ties(split):
     check_op(lambda x: F.adaptive_max_pool2d(x, (4, 3), True), lambda x: TF.adaptive_max_pool2d(x, (4, 3), True),
              [_ties((2, 2, 7, 7))])
 
 
-def test_max_pool_propagates_nan():
+def test_max_pool_propagates_nan(split):
     x = np.arange(32, dtype=np.float32).reshape(1, 2, 4, 4)
     x[0, 0, 1, 1] = x[0, 0, 0, 1] = x[0, 1, 2, 2] = np.nan
     (ours, idx), (theirs, tidx) = (F.max_pool2d(sd.tensor(x), 2, return_indices=True),
@@ -96,7 +105,7 @@ def test_max_pool_propagates_nan():
     np.testing.assert_array_equal(idx._data, tidx.numpy())  # a NaN window points at its last NaN
 
 
-def test_w2_max_pool_shape_matches_torch():
+def test_w2_max_pool_shape_matches_torch(split):
     check_op(lambda x: F.max_pool2d(F.relu(x), 2), lambda x: TF.max_pool2d(TF.relu(x), 2), [(4, 32, 28, 28)])
 
 
@@ -134,7 +143,7 @@ def test_bad_arguments_raise_naming_the_op(call, match):
 
 
 @pytest.mark.parametrize("kw", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1}])
-def test_max_pool_non_finite_gradient_stays_at_the_maximum(kw):
+def test_max_pool_non_finite_gradient_stays_at_the_maximum(kw, split):
     x = np.random.default_rng(4).standard_normal((1, 2, 4, 4)).astype(np.float32)
     g = np.ones(TF.max_pool2d(torch.tensor(x), **kw).shape, dtype=np.float32)
     g[0, 0, 0, 0], g[0, 1, 1, 1] = np.inf, np.nan
