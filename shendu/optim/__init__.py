@@ -8,7 +8,7 @@
 from shendu.optim import lr_scheduler, swa_utils
 from shendu.optim.adadelta import Adadelta
 from shendu.optim.adagrad import Adagrad
-from shendu.optim.adam import Adam, Adamax, AdamW, NAdam
+from shendu.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from shendu.optim.lbfgs import LBFGS
 from shendu.optim.lion import Lion
 from shendu.optim.newton import NewtonCG
@@ -19,5 +19,5 @@ from shendu.optim.swa_utils import ExponentialMovingAverage
 
 __all__ = [
     "LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ExponentialMovingAverage", "Lion", "NAdam",
-    "NewtonCG", "Optimizer", "RMSprop", "lr_scheduler", "swa_utils",
+    "NewtonCG", "Optimizer", "RAdam", "RMSprop", "lr_scheduler", "swa_utils",
 ]

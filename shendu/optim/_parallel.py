@@ -1,104 +1,360 @@
-"""Running elementwise optimizer updates over chunks of the parameters, on several CPU threads.
+"""The one executor of elementwise optimizer updates: any formula, in place, over flat chunks, on threads.
 
-An optimizer's update is elementwise once its per-parameter scalars are known, so the parameters,
-their gradients and their state arrays can be cut into flat chunks and updated independently.
-NumPy releases the GIL inside its ufunc loops, so chunks run truly in parallel on threads; a chunk
-of ~128K float32 elements also keeps the dozen passes of one update close to the cache. Results
-are bitwise the same whatever the chunking. CuPy arrays (asynchronous GPU kernels) and small models
-run in the calling thread.
+An optimizer writes its update once, as plain array math on one parameter (MLX's ``apply_single``)::
+
+    def _update(p, g, state, *, lr, beta1, ...):   # state: {name: buffer shaped like p}
+        m = beta1 * state["exp_avg"] + (1 - beta1) * g
+        state["exp_avg"] = m                       # the buffer's new value
+        return p - lr * m                          # the parameter's new value
+
+``run_updates`` runs it for every parameter and writes the results back in place: the returned value
+into ``p``, every state entry the formula replaced into its buffer.
+
+Speed lives here, not in the formulas. On NumPy the formula is *traced* once per optimizer and
+option set (the arrays and the float settings are symbols; the arithmetic records a small program of
+ufuncs) and the program then runs with ``out=`` arguments: intermediate values go to a few reused
+per-thread buffers and each result is written straight into its destination as soon as nothing
+reads the old value any more, so an update allocates nothing and costs no more passes than
+hand-written in-place code. The program runs over flat chunks of ``CHUNK`` elements (512 KiB of
+float32: the dozen passes of one update stay in the cache), on the threads of ``shendu.threads``
+(NumPy releases the GIL inside ufunc loops). Every chunk runs the same ufuncs on the same elements,
+so results are bitwise the same whatever the chunking. CuPy arrays run the formula as written, on
+whole arrays, in the calling thread.
+
+What a formula may do: arithmetic (``+ - * / **``, unary ``-``, ``abs``) and NumPy ufuncs
+(``xp.sqrt``, ``xp.maximum``, ``xp.sign``...) on the arrays and settings, and Python ``if``s on
+settings that are not numbers (bools, None) or on whether a number setting is zero
+(``if weight_decay != 0``); a float setting's value is only known when the program runs. Arithmetic
+on settings alone stays in Python floats: write a scalar root as ``bc2 ** 0.5`` (``xp.sqrt`` of a
+float is a float64 NumPy scalar, which would turn float32 arrays into float64 where the formula
+runs as written).
 """
 from __future__ import annotations
 
+import math
+import operator
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from shendu import backend
-from shendu.threads import executor as _executor
-from shendu.threads import get_num_threads as _pool_threads
-from shendu.threads import set_num_threads  # noqa: F401  (the pool moved to shendu.threads)
+from shendu import threads
+from shendu.threads import get_num_threads, set_num_threads  # noqa: F401 - the optimizers' thread count
 
 # Measured on W1's Adam (0.67M float32) over 2 cores: 128K-element chunks beat 64K and 256K; below ~32K
 # the threads spend their time handing the GIL back and forth between short ufunc calls.
-CHUNK = 1 << 17  # elements per task when a parameter is cut into chunks
+CHUNK = 1 << 17  # elements per piece when a parameter is cut into chunks
 PARALLEL_MIN = 1 << 18  # a step over fewer elements than this runs whole, in the calling thread
 
-_num_threads: int | None = None  # overrides shendu.threads.get_num_threads() for the optimizers (tests)
+Item = tuple  # (p, g, state: {name: array shaped like p}, settings: dict), raw arrays
 
 
-def get_num_threads() -> int:
-    """Threads the optimizers' updates use: shendu's pool size (``shendu.set_num_threads``)."""
-    return _num_threads if _num_threads is not None else _pool_threads()
+# -- tracing a formula into a program ---------------------------------------------------------------
+class _Sym:
+    """A symbolic value of a traced formula: an input array or setting, or a ufunc of symbols."""
+
+    __slots__ = ("ufunc", "args", "is_array", "leaf")
+    __array_priority__ = 1000
+
+    def __init__(self, ufunc, args: tuple, is_array: bool, leaf: int | None = None):
+        self.ufunc, self.args, self.is_array, self.leaf = ufunc, args, is_array, leaf
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or kwargs or ufunc.nout != 1:
+            raise TypeError(f"optimizer formula: only plain ufunc calls can be traced, not {ufunc.__name__}.{method}"
+                            f" with {sorted(kwargs)}")
+        for x in inputs:
+            if not isinstance(x, (_Sym, int, float)):
+                raise TypeError(f"optimizer formula: {ufunc.__name__} got a {type(x).__name__}; a formula computes "
+                                "with its arrays, its settings and Python numbers only")
+        return _Sym(ufunc, inputs, any(isinstance(x, _Sym) and x.is_array for x in inputs))
+
+    def __add__(self, o): return np.add(self, o)
+    def __radd__(self, o): return np.add(o, self)
+    def __sub__(self, o): return np.subtract(self, o)
+    def __rsub__(self, o): return np.subtract(o, self)
+    def __mul__(self, o): return np.multiply(self, o)
+    def __rmul__(self, o): return np.multiply(o, self)
+    def __truediv__(self, o): return np.true_divide(self, o)
+    def __rtruediv__(self, o): return np.true_divide(o, self)
+    def __pow__(self, o): return np.power(self, o)
+    def __rpow__(self, o): return np.power(o, self)
+    def __neg__(self): return np.negative(self)
+    def __abs__(self): return np.absolute(self)
+
+    def _known_nonzero(self, other, op: str) -> bool:
+        # A number setting is a symbol only when it is not zero (zero is traced as the constant 0.0),
+        # so "setting == 0" is known at trace time; anything else depends on the value.
+        if self.leaf is not None and not self.is_array and isinstance(other, (int, float)) and other == 0:
+            return True
+        raise TypeError(f"optimizer formula: `{op}` on a traced value is only known when the update runs; branch on "
+                        "a bool setting, or compare a number setting with 0")
+
+    def __eq__(self, o): return not self._known_nonzero(o, "==")  # type: ignore[override]
+    def __ne__(self, o): return self._known_nonzero(o, "!=")  # type: ignore[override]
+    __hash__ = object.__hash__
+
+    def __lt__(self, o): return self._known_nonzero(None, "<")
+    def __le__(self, o): return self._known_nonzero(None, "<=")
+    def __gt__(self, o): return self._known_nonzero(None, ">")
+    def __ge__(self, o): return self._known_nonzero(None, ">=")
+
+    def __bool__(self):
+        raise TypeError("optimizer formula: the truth of a traced value is only known when the update runs; branch "
+                        "on a bool setting, or compare a number setting with 0")
 
 
-class Scratch:
-    """Scratch arrays for one thread: ``get(like, slot)`` is shaped and typed like ``like``.
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
-    One flat buffer per (slot, dtype, array type) serves every chunk and parameter, sized for the largest.
+
+class _Program:
+    """A traced formula, ready to run on arrays.
+
+    Slots of one run: ``[p, g, *buffers | *number settings, *constants, *scalars | *temps]``: the
+    scalars (settings arithmetic) are computed once per parameter, the array instructions once per chunk.
     """
 
-    def __init__(self):
-        self._bufs: dict = {}
+    def __init__(self, update: Callable, names: tuple[str, ...], settings: dict):
+        n_arrays = 2 + len(names)
+        leaves = [_Sym(None, (), True, i) for i in range(n_arrays)]
+        self.number_keys = [k for k, v in settings.items() if _is_number(v) and v != 0]
+        symbols = {k: _Sym(None, (), False, n_arrays + i) for i, k in enumerate(self.number_keys)}
+        traced = {k: symbols.get(k, 0.0 if _is_number(v) else v) for k, v in settings.items()}
+        state = dict(zip(names, leaves[2:]))
+        new_p = update(leaves[0], leaves[1], state, **traced)
+        outputs = [(0, new_p)] + [(2 + i, state[name]) for i, name in enumerate(names)]
+        self.n_arrays = n_arrays
+        self._compile(update.__qualname__, [(dest, node) for dest, node in outputs if node is not leaves[dest]])
 
-    def get(self, like, slot: int = 0):
-        key = (slot, like.dtype, type(like))
-        buf = self._bufs.get(key)
-        n = like.size
-        if buf is None or buf.size < n:
-            buf = backend.array_module(like).empty(n, dtype=like.dtype)
-            self._bufs[key] = buf
-        return buf[:n].reshape(like.shape)
+    def _compile(self, who: str, outputs: list) -> None:
+        for _, node in outputs:
+            if not isinstance(node, _Sym) or not node.is_array:
+                raise TypeError(f"optimizer formula {who}: a new parameter or buffer must be an array expression, "
+                                f"got {node!r}")
+        order: list[_Sym] = []  # the computed nodes, each after its arguments
+        seen: set[int] = set()
+
+        def visit(node) -> None:
+            if isinstance(node, _Sym) and node.leaf is None and id(node) not in seen:
+                seen.add(id(node))
+                for a in node.args:
+                    visit(a)
+                order.append(node)
+
+        for _, node in outputs:
+            visit(node)
+        base = self.n_arrays + len(self.number_keys)
+        self.constants: list[float] = []
+        const_slot: dict[str, int] = {}
+        for n in order:
+            for a in n.args:
+                if not isinstance(a, _Sym) and repr(float(a)) not in const_slot:
+                    const_slot[repr(float(a))] = base + len(self.constants)
+                    self.constants.append(float(a))
+        slot: dict[int, int] = {}
+
+        def slot_of(a) -> int:
+            if not isinstance(a, _Sym):
+                return const_slot[repr(float(a))]
+            return a.leaf if a.leaf is not None else slot[id(a)]
+
+        next_slot = base + len(self.constants)
+        self.scalar_steps = []
+        for n in order:
+            if not n.is_array:
+                self.scalar_steps.append((n.ufunc, tuple(slot_of(a) for a in n.args), next_slot))
+                slot[id(n)] = next_slot
+                next_slot += 1
+        self.temp_start = next_slot
+        ops = [n for n in order if n.is_array]
+        last_read: dict = {}  # ("leaf", i) or ("node", id) -> index of the last instruction reading it
+        for i, n in enumerate(ops):
+            for a in n.args:
+                if isinstance(a, _Sym) and a.is_array:
+                    last_read[("leaf", a.leaf) if a.leaf is not None else ("node", id(a))] = i
+        dest_of: dict[int, int] = {}
+        for dest, node in outputs:
+            if node.leaf is None:
+                dest_of.setdefault(id(node), dest)
+                last_read[("node", id(node))] = len(ops)  # kept until the final copies
+        # Each result goes straight into its destination once nothing later reads the old value there,
+        # else into a temp; a temp is reused once its last reader has run (an elementwise ufunc may write
+        # over one of its own inputs).
+        self.n_temps, free, claimed, self.instrs = 0, [], set(), []
+        for i, n in enumerate(ops):
+            ins = tuple(slot_of(a) for a in n.args)
+            for a in n.args:
+                if isinstance(a, _Sym) and a.is_array and a.leaf is None:
+                    s = slot[id(a)]
+                    if s >= self.temp_start and last_read[("node", id(a))] == i and s not in free:
+                        free.append(s)
+            dest = dest_of.get(id(n))
+            if dest is not None and dest not in claimed and last_read.get(("leaf", dest), -1) <= i:
+                out = dest
+                claimed.add(dest)
+            elif free:
+                out = free.pop()
+            else:
+                out = self.temp_start + self.n_temps
+                self.n_temps += 1
+            slot[id(n)] = out
+            self.instrs.append((n.ufunc, ins, out))
+        self.copies = []
+        for dest, node in outputs:
+            if node.leaf is not None and (node.leaf in claimed or node.leaf >= 2):
+                raise NotImplementedError(f"optimizer formula {who}: a buffer or parameter set to the old value of "
+                                          "another one")
+            src = slot_of(node)
+            if src != dest:
+                self.copies.append((dest, src))
+        for f, ins, _ in self.instrs:
+            if len(ins) not in (1, 2):
+                raise TypeError(f"optimizer formula {who}: {f.__name__} takes {len(ins)} arguments; 1 or 2 can be run")
+        self._steps = [(f, ins[0], ins[1] if len(ins) == 2 else None, out) for f, ins, out in self.instrs]
+        self._last_values: list | None = None
+        self._last_env: list = []
+
+    def scalars(self, settings: dict) -> list:
+        """Slots ``n_arrays:temp_start`` for one parameter: its number settings, the constants and the
+        scalars derived from them, as Python floats (so that float32 arrays stay float32)."""
+        values = [float(settings[k]) for k in self.number_keys]
+        if values == self._last_values:  # the parameters of one group usually share every setting
+            return self._last_env
+        env = values + self.constants
+        offset = self.n_arrays
+        for f, ins, _ in self.scalar_steps:
+            env.append(float(_SCALAR_OPS.get(f, f)(*[env[s - offset] for s in ins])))
+        self._last_values, self._last_env = values, env
+        return env
+
+    def run(self, arrays: list, scalars: list, temps: list) -> None:
+        env = arrays + scalars + temps
+        for f, a, b, out in self._steps:
+            if b is None:
+                f(env[a], env[out])
+            else:
+                f(env[a], env[b], env[out])
+        for dest, src in self.copies:
+            env[dest][...] = env[src]
 
 
-Task = tuple  # (arrays: tuple of same-shape arrays, constants)
+# Settings arithmetic in Python floats (a ufunc on two floats costs a microsecond and returns a NumPy scalar).
+_SCALAR_OPS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
+               np.true_divide: operator.truediv, np.power: operator.pow, np.negative: operator.neg,
+               np.absolute: abs, np.sqrt: math.sqrt, np.maximum: max, np.minimum: min}
 
 
-def _chunks(task: Task, chunk: int) -> list[Task]:
-    arrays, consts = task
-    size = arrays[0].size
-    if size <= chunk or not all(a.flags.c_contiguous and a.shape == arrays[0].shape for a in arrays):
-        return [task]
+_programs: dict = {}
+_last_program: dict = {}  # (update, names) -> (settings items, program) of the last lookup
+_local = threading.local()  # this thread's temps: .buffers {(dtype, i): flat array}, .views of them
+
+
+def _program(update: Callable, names: tuple[str, ...], settings: dict) -> _Program:
+    """The program of ``update`` for these buffers and settings: one per formula, buffer names, setting
+    names, and values of the settings that are not numbers (of a number only whether it is zero)."""
+    items = tuple(settings.items())
+    last = _last_program.get((update, names))
+    if last is not None and last[0] == items:  # the parameters of one group usually share every setting
+        return last[1]
+    signature = tuple(v == 0 if v.__class__ in (int, float) else v for v in settings.values())
+    key = (update, names, tuple(settings), signature)
+    program = _programs.get(key)
+    if program is None:
+        program = _programs[key] = _Program(update, names, settings)  # (two threads may both trace: harmless)
+    _last_program[(update, names)] = (items, program)
+    return program
+
+
+def _temps(n: int, like) -> list:
+    """``n`` temps shaped and typed like ``like``: views of this thread's buffers."""
+    views = getattr(_local, "views", None)
+    if views is None:
+        views = _local.views = {}
+        _local.buffers = {}
+    key = (like.dtype, like.shape, n)
+    out = views.get(key)
+    if out is None:
+        buffers = _local.buffers
+        out = []
+        for i in range(n):
+            buf = buffers.get((like.dtype, i))
+            if buf is None or buf.size < like.size:
+                buf = buffers[(like.dtype, i)] = np.empty(max(like.size, CHUNK), dtype=like.dtype)
+                views.clear()  # views of the old buffer are still valid, but let it go
+            out.append(buf[:like.size].reshape(like.shape))
+        views[key] = out
+    return out
+
+
+# -- running programs over chunks and threads ---------------------------------------------------------
+Job = tuple  # (program, arrays [p, g, *buffers], scalars)
+
+
+def _run(job: Job) -> None:
+    program, arrays, scalars = job
+    program.run(arrays, scalars, _temps(program.n_temps, arrays[0]))
+
+
+def _chunks(job: Job, chunk: int) -> list[Job]:
+    """The job cut into flat pieces of ``chunk`` elements (views), or whole when it can't be."""
+    program, arrays, scalars = job
+    p = arrays[0]
+    if p.size <= chunk or not all(a.flags.c_contiguous and a.shape == p.shape for a in arrays):
+        return [job]
     flat = [a.reshape(-1) for a in arrays]  # views: every array is C-contiguous
-    return [(tuple(f[i:i + chunk] for f in flat), consts) for i in range(0, size, chunk)]
+    return [(program, [a[i:i + chunk] for a in flat], scalars) for i in range(0, p.size, chunk)]
 
 
-def run_tasks(apply: Callable, tasks: list[Task], scratches: list[Scratch]) -> None:
-    """``apply(arrays, consts, scratch)`` for every task, in chunks over threads when that pays.
+def _apply_as_written(update: Callable, item: Item) -> None:
+    """The formula on whole arrays (CuPy), its results written back in place."""
+    p, g, state, settings = item
+    new_state = dict(state)
+    new_p = update(p, g, new_state, **settings)
+    for name, value in new_state.items():
+        if value is not state[name]:
+            state[name][...] = value
+    if new_p is not p:
+        p[...] = new_p
 
-    ``scratches`` holds one Scratch per thread and is extended as needed.
+
+def run_updates(update: Callable, items: list[Item]) -> None:
+    """``update(p, g, state, **settings)`` for every item, written back in place, over chunks and threads.
+
+    Args:
+        update: the formula; it returns the new parameter and may replace entries of ``state``.
+        items: ``(p, g, state, settings)`` per parameter: raw arrays, ``state`` the buffers shaped
+            like ``p``, ``settings`` the keyword arguments of ``update`` for this parameter.
     """
-    if not tasks:
+    if not items:
         return
-    threads = get_num_threads()
-    total = sum(arrays[0].size for arrays, _ in tasks)
-    if not scratches:
-        scratches.append(Scratch())
-    if threads == 1 or total < PARALLEL_MIN or not isinstance(tasks[0][0][0], np.ndarray):
-        for arrays, consts in tasks:
-            apply(arrays, consts, scratches[0])
+    if not isinstance(items[0][0], np.ndarray):
+        for item in items:
+            _apply_as_written(update, item)
         return
-    pieces = [piece for task in tasks for piece in _chunks(task, CHUNK)]
-    threads = min(threads, len(pieces))
-    while len(scratches) < threads:
-        scratches.append(Scratch())
+    jobs = []
+    for p, g, state, settings in items:
+        program = _program(update, tuple(state), settings)
+        jobs.append((program, [p, g, *state.values()], program.scalars(settings)))
+    n_threads = get_num_threads()
+    if n_threads == 1 or sum(job[1][0].size for job in jobs) < PARALLEL_MIN:
+        for job in jobs:
+            _run(job)
+        return
+    pieces = [piece for job in jobs for piece in _chunks(job, CHUNK)]
+    n_bins = min(n_threads, len(pieces))
     # Largest first onto the least loaded thread: the threads finish at about the same time.
-    bins: list[list] = [[] for _ in range(threads)]
-    loads = [0] * threads
-    for piece in sorted(pieces, key=lambda t: t[0][0].size, reverse=True):
+    bins: list[list[Job]] = [[] for _ in range(n_bins)]
+    loads = [0] * n_bins
+    for piece in sorted(pieces, key=lambda piece: piece[1][0].size, reverse=True):
         k = loads.index(min(loads))
         bins[k].append(piece)
-        loads[k] += piece[0][0].size
+        loads[k] += piece[1][0].size
 
-    def run_bin(k: int) -> None:
-        for arrays, consts in bins[k]:
-            apply(arrays, consts, scratches[k])
+    def run_bins(start: int, stop: int) -> None:
+        for k in range(start, stop):
+            for piece in bins[k]:
+                _run(piece)
 
-    pool = _executor(threads - 1)
-    futures = [pool.submit(run_bin, k) for k in range(1, threads)]
-    try:
-        run_bin(0)
-    finally:  # wait for every thread before returning or raising: they write the parameters
-        errors = [f.exception() for f in futures]
-    for e in errors:
-        if e is not None:
-            raise e
+    threads.parallel_for(run_bins, n_bins, threads=n_bins)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shendu import backend
-from shendu.optim.optimizer import Optimizer, _ema_sq_, _grad_with_decay
+from shendu.backend import array_module
+from shendu.optim.optimizer import Optimizer, l2_grad
 
 
 class Adadelta(Optimizer):
@@ -41,29 +41,24 @@ class Adadelta(Optimizer):
         if "rho" in group:
             self._check(0.0 <= float(group["rho"]) <= 1.0, "rho value", group["rho"], "0 <= rho <= 1")
 
-    def _prepare(self, p, grad, state: dict, group: dict):
+    state_arrays = ("square_avg", "acc_delta")
+
+    def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
             state["step"] = self._step_tensor()
             state["square_avg"] = self._zeros_like(p)
             state["acc_delta"] = self._zeros_like(p)
-        self._next_step(state)
-        consts = dict(lr=float(group["lr"]), rho=float(group["rho"]), eps=float(group["eps"]),
-                      l2=float(group["weight_decay"]), maximize=group["maximize"])
-        return (p, grad, state["square_avg"]._data, state["acc_delta"]._data), consts
 
-    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
-        p, grad, v, u = arrays
-        xp = backend.array_module(p)
-        rho, eps = c["rho"], c["eps"]
-        tmp, delta = scratch.get(p, 0), scratch.get(p, 2)
-        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
-        _ema_sq_(xp, v, g, rho, tmp)
-        xp.add(v, eps, out=tmp)
-        xp.sqrt(tmp, out=tmp)
-        xp.add(u, eps, out=delta)
-        xp.sqrt(delta, out=delta)
-        delta /= tmp
-        delta *= g  # the sign of a maximized gradient cancels in delta² and is applied in the last line
-        _ema_sq_(xp, u, delta, rho, tmp)
-        delta *= sign * c["lr"]
-        p -= delta
+    def _settings(self, state: dict, group: dict) -> dict:
+        self._next_step(state)
+        return dict(lr=float(group["lr"]), rho=float(group["rho"]), eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]), maximize=group["maximize"])
+
+    @staticmethod
+    def _update(p, g, state, *, lr, rho, eps, weight_decay, maximize):
+        xp = array_module(p)
+        g = l2_grad(p, g, weight_decay, maximize)
+        v = state["square_avg"] = rho * state["square_avg"] + (1.0 - rho) * g * g
+        delta = xp.sqrt(state["acc_delta"] + eps) / xp.sqrt(v + eps) * g
+        state["acc_delta"] = rho * state["acc_delta"] + (1.0 - rho) * delta * delta
+        return p - lr * delta

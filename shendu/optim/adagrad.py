@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shendu import backend
-from shendu.optim.optimizer import Optimizer, _grad_with_decay
+from shendu.backend import array_module
+from shendu.optim.optimizer import Optimizer, l2_grad
 from shendu.tensor import Tensor
 
 
@@ -47,24 +47,21 @@ class Adagrad(Optimizer):
             self._check(float(group["initial_accumulator_value"]) >= 0, "initial_accumulator_value",
                         group["initial_accumulator_value"], "initial_accumulator_value >= 0")
 
-    def _prepare(self, p, grad, state: dict, group: dict):
+    state_arrays = ("sum",)
+
+    def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
             state["step"] = self._step_tensor()
-            state["sum"] = Tensor._wrap(backend.array_module(p).full_like(p, float(group["initial_accumulator_value"])))
-        step = self._next_step(state)
-        consts = dict(clr=float(group["lr"]) / (1.0 + (step - 1.0) * float(group["lr_decay"])),
-                      eps=float(group["eps"]), l2=float(group["weight_decay"]), maximize=group["maximize"])
-        return (p, grad, state["sum"]._data), consts
+            state["sum"] = Tensor._wrap(array_module(p).full_like(p, float(group["initial_accumulator_value"])))
 
-    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
-        p, grad, s = arrays
-        xp = backend.array_module(p)
-        tmp = scratch.get(p, 0)
-        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
-        xp.multiply(g, g, out=tmp)
-        s += tmp
-        xp.sqrt(s, out=tmp)
-        tmp += c["eps"]
-        xp.divide(g, tmp, out=tmp)
-        tmp *= sign * c["clr"]
-        p -= tmp
+    def _settings(self, state: dict, group: dict) -> dict:
+        step = self._next_step(state)
+        return dict(clr=float(group["lr"]) / (1.0 + (step - 1.0) * float(group["lr_decay"])), eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]), maximize=group["maximize"])
+
+    @staticmethod
+    def _update(p, g, state, *, clr, eps, weight_decay, maximize):
+        xp = array_module(p)
+        g = l2_grad(p, g, weight_decay, maximize)
+        s = state["sum"] = state["sum"] + g * g
+        return p - clr * g / (xp.sqrt(s) + eps)

@@ -1,21 +1,15 @@
-"""The Adam family: ``Adam`` (with AMSGrad and decoupled weight decay), ``AdamW``, ``Adamax``, ``NAdam``.
+"""The Adam family: ``Adam`` (with AMSGrad and decoupled weight decay), ``AdamW``, ``Adamax``, ``NAdam``, ``RAdam``.
 
-Each update is a short chain of in-place ufuncs over the parameter, its gradient, the two moments
-and one scratch buffer. Adam folds both bias corrections into two scalars,
-
-    p <- p - a * m / (sqrt(v) + eps * sqrt(bc2)),   a = lr * sqrt(bc2) / bc1,
-
-which equals PyTorch's ``p - lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)`` and takes 12 passes
-(PyTorch's CPU kernel makes about as many); the base class runs them over chunks of the parameters
-on the available cores (``shendu.optim._parallel``).
+Each ``_update`` is the optimizer's formula on one parameter's arrays; ``shendu.optim._parallel``
+runs it in place over chunks of the parameters on the available cores.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
 
-from shendu import backend
-from shendu.optim.optimizer import Optimizer, _ema_, _ema_sq_, _grad_with_decay
+from shendu.backend import array_module
+from shendu.optim.optimizer import Optimizer, l2_grad
 
 
 class Adam(Optimizer):
@@ -56,43 +50,38 @@ class Adam(Optimizer):
     def _check_group(self, group: dict) -> None:
         self._check_common(group, "lr", "eps", "betas", "weight_decay")
 
-    def _prepare(self, p, grad, state: dict, group: dict):
-        amsgrad = group["amsgrad"]
+    state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
             state["step"] = self._step_tensor()
             state["exp_avg"] = self._zeros_like(p)
             state["exp_avg_sq"] = self._zeros_like(p)
-        if amsgrad and "max_exp_avg_sq" not in state:  # (also when amsgrad is switched on mid-training)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:  # (also when amsgrad is switched on mid-training)
             state["max_exp_avg_sq"] = self._zeros_like(p)
-        step = self._next_step(state)
-        lr, wd = float(group["lr"]), float(group["weight_decay"])
-        beta1, beta2 = (float(b) for b in group["betas"])
-        bc1 = 1.0 - beta1 ** step
-        bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
-        decoupled = wd != 0 and group.get("decoupled_weight_decay", False)
-        consts = dict(beta1=beta1, beta2=beta2, maximize=group["maximize"], l2=0.0 if decoupled else wd,
-                      shrink=1.0 - lr * wd if decoupled else 1.0, eps=float(group["eps"]) * bc2_sqrt,
-                      step_size=lr * bc2_sqrt / bc1)
-        arrays = (p, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data)
-        return (arrays + (state["max_exp_avg_sq"]._data,) if amsgrad else arrays), consts
 
-    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
-        p, grad, m, v = arrays[:4]
-        xp = backend.array_module(p)
-        tmp = scratch.get(p, 0)
-        if c["shrink"] != 1.0:
-            p *= c["shrink"]
-        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
-        _ema_(xp, m, g, c["beta1"], sign, tmp)
-        _ema_sq_(xp, v, g, c["beta2"], tmp)
-        if len(arrays) == 5:  # AMSGrad: normalize by the running maximum of v
-            xp.maximum(arrays[4], v, out=arrays[4])
-            v = arrays[4]
-        xp.sqrt(v, out=tmp)
-        tmp += c["eps"]
-        xp.divide(m, tmp, out=tmp)
-        tmp *= c["step_size"]
-        p -= tmp
+    def _settings(self, state: dict, group: dict) -> dict:
+        step = self._next_step(state)
+        beta1, beta2 = (float(b) for b in group["betas"])
+        return dict(lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    decoupled=bool(group.get("decoupled_weight_decay", False) and group["weight_decay"] != 0),
+                    amsgrad=group["amsgrad"], maximize=group["maximize"], bc1=1.0 - beta1 ** step,
+                    bc2=1.0 - beta2 ** step)
+
+    @staticmethod
+    def _update(p, g, state, *, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize, bc1, bc2):
+        xp = array_module(p)
+        if decoupled:
+            p = p * (1.0 - lr * weight_decay)
+            weight_decay = 0.0
+        g = l2_grad(p, g, weight_decay, maximize)
+        m = state["exp_avg"] = beta1 * state["exp_avg"] + (1.0 - beta1) * g
+        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * g * g
+        if amsgrad:  # normalize by the running maximum of v
+            v = state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], v)
+        # lr / bc1 * m / (sqrt(v / bc2) + eps), with sqrt(bc2) moved onto the scalars
+        return p - (lr * bc2 ** 0.5 / bc1) * m / (xp.sqrt(v) + eps * bc2 ** 0.5)
 
 
 class AdamW(Adam):
@@ -130,30 +119,27 @@ class Adamax(Adam):
                         differentiable=differentiable, capturable=capturable)
         Optimizer.__init__(self, params, defaults)
 
-    def _prepare(self, p, grad, state: dict, group: dict):
+    state_arrays = ("exp_avg", "exp_inf")
+
+    def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
             state["step"] = self._step_tensor()
             state["exp_avg"] = self._zeros_like(p)
             state["exp_inf"] = self._zeros_like(p)
+
+    def _settings(self, state: dict, group: dict) -> dict:
         step = self._next_step(state)
         beta1, beta2 = (float(b) for b in group["betas"])
-        consts = dict(beta1=beta1, beta2=beta2, eps=float(group["eps"]), l2=float(group["weight_decay"]),
-                      maximize=group["maximize"], step_size=float(group["lr"]) / (1.0 - beta1 ** step))
-        return (p, grad, state["exp_avg"]._data, state["exp_inf"]._data), consts
+        return dict(lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]), maximize=group["maximize"], bc1=1.0 - beta1 ** step)
 
-    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
-        p, grad, m, u = arrays
-        xp = backend.array_module(p)
-        tmp = scratch.get(p, 0)
-        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
-        _ema_(xp, m, g, c["beta1"], sign, tmp)
-        u *= c["beta2"]
-        xp.abs(g, out=tmp)
-        tmp += c["eps"]
-        xp.maximum(u, tmp, out=u)
-        xp.divide(m, u, out=tmp)
-        tmp *= c["step_size"]
-        p -= tmp
+    @staticmethod
+    def _update(p, g, state, *, lr, beta1, beta2, eps, weight_decay, maximize, bc1):
+        xp = array_module(p)
+        g = l2_grad(p, g, weight_decay, maximize)
+        m = state["exp_avg"] = beta1 * state["exp_avg"] + (1.0 - beta1) * g
+        u = state["exp_inf"] = xp.maximum(beta2 * state["exp_inf"], xp.abs(g) + eps)
+        return p - (lr / bc1) * m / u
 
 
 class NAdam(Adam):
@@ -190,15 +176,19 @@ class NAdam(Adam):
             self._check(float(group["momentum_decay"]) >= 0, "momentum_decay value", group["momentum_decay"],
                         "momentum_decay >= 0")
 
-    def _prepare(self, p, grad, state: dict, group: dict):
+    state_arrays = ("exp_avg", "exp_avg_sq")
+
+    def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
             state["step"] = self._step_tensor()
             state["mu_product"] = self._step_tensor()
             state["mu_product"]._data[...] = 1.0
             state["exp_avg"] = self._zeros_like(p)
             state["exp_avg_sq"] = self._zeros_like(p)
+
+    def _settings(self, state: dict, group: dict) -> dict:
         step = self._next_step(state)
-        lr, wd = float(group["lr"]), float(group["weight_decay"])
+        lr = float(group["lr"])
         beta1, beta2 = (float(b) for b in group["betas"])
         psi = float(group["momentum_decay"])
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
@@ -206,33 +196,95 @@ class NAdam(Adam):
         mu_product = state["mu_product"]._data
         mu_product *= mu  # kept in float32, as PyTorch does
         mu_prod = float(mu_product)
-        decoupled = wd != 0 and group["decoupled_weight_decay"]
-        consts = dict(beta1=beta1, beta2=beta2, maximize=group["maximize"], l2=0.0 if decoupled else wd,
-                      shrink=1.0 - lr * wd if decoupled else 1.0, eps=float(group["eps"]),
-                      inv_bc2_sqrt=1.0 / math.sqrt(1.0 - beta2 ** step),
-                      c_g=lr * (1.0 - mu) / (1.0 - mu_prod), c_m=lr * mu_next / (1.0 - mu_prod * mu_next))
-        return (p, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data), consts
+        return dict(lr=lr, beta1=beta1, beta2=beta2, eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    decoupled=bool(group["decoupled_weight_decay"] and group["weight_decay"] != 0),
+                    maximize=group["maximize"], bc2=1.0 - beta2 ** step,
+                    c_g=lr * (1.0 - mu) / (1.0 - mu_prod), c_m=lr * mu_next / (1.0 - mu_prod * mu_next))
 
-    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
-        p, grad, m, v = arrays
-        xp = backend.array_module(p)
-        tmp, tmp2 = scratch.get(p, 0), scratch.get(p, 2)
-        if c["shrink"] != 1.0:
-            p *= c["shrink"]
-        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
-        _ema_(xp, m, g, c["beta1"], sign, tmp)
-        _ema_sq_(xp, v, g, c["beta2"], tmp)
-        # denom = sqrt(v / bc2) + eps; the update c_g g + c_m m over it is c_m (g c_g / c_m + m) / denom
-        xp.sqrt(v, out=tmp)
-        tmp *= c["inv_bc2_sqrt"]
-        tmp += c["eps"]
-        c_g, c_m = sign * c["c_g"], c["c_m"]
-        if c_m == 0.0:  # beta1 = 0: no momentum term
-            xp.divide(g, tmp, out=tmp2)
-            tmp2 *= c_g
-        else:
-            xp.multiply(g, c_g / c_m, out=tmp2)
-            tmp2 += m
-            tmp2 /= tmp
-            tmp2 *= c_m
-        p -= tmp2
+    @staticmethod
+    def _update(p, g, state, *, lr, beta1, beta2, eps, weight_decay, decoupled, maximize, bc2, c_g, c_m):
+        xp = array_module(p)
+        if decoupled:
+            p = p * (1.0 - lr * weight_decay)
+            weight_decay = 0.0
+        g = l2_grad(p, g, weight_decay, maximize)
+        m = state["exp_avg"] = beta1 * state["exp_avg"] + (1.0 - beta1) * g
+        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * g * g
+        # the gradient weighted by the current momentum, the moment by the next one
+        return p - (c_g * g + c_m * m) / (xp.sqrt(v / bc2) + eps)
+
+
+class RAdam(Optimizer):
+    r"""RAdam, rectified Adam (Liu et al., 2020): plain momentum SGD while the variance of the adaptive
+    learning rate is intractable (the approximated SMA length :math:`\rho_t \le 5`), then Adam scaled by
+    the rectification term :math:`r_t`.
+
+    .. math::
+        \rho_\infty = \frac{2}{1 - \beta_2} - 1,\quad
+        \rho_t = \rho_\infty - \frac{2 t \beta_2^t}{1 - \beta_2^t},\quad
+        r_t = \sqrt{\frac{(\rho_t - 4)(\rho_t - 2)\rho_\infty}{(\rho_\infty - 4)(\rho_\infty - 2)\rho_t}},\\
+        \theta_t = \theta_{t-1} - \frac{\gamma}{1 - \beta_1^t} m_t \cdot \begin{cases}
+            r_t \sqrt{1 - \beta_2^t} / (\sqrt{v_t} + \epsilon) & \rho_t > 5 \\ 1 & \text{otherwise} \end{cases}
+
+    Args:
+        params: iterable of parameters or dicts defining parameter groups.
+        lr: learning rate γ. Default: 1e-3.
+        betas: (β1, β2). Default: (0.9, 0.999).
+        eps: added to the denominator. Default: 1e-8.
+        weight_decay: L2 penalty λ, or with ``decoupled_weight_decay`` the shrink ``θ <- θ (1 - γλ)``. Default: 0.
+        decoupled_weight_decay: apply weight decay as AdamW does. Default: False.
+        maximize: maximize the objective instead of minimizing it. Default: False.
+        foreach, capturable, differentiable: accepted for compatibility with PyTorch.
+
+    State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, decoupled_weight_decay: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False):
+        if differentiable:
+            raise NotImplementedError("RAdam: differentiable=True is not supported")
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize, foreach=foreach,
+                        capturable=capturable, decoupled_weight_decay=decoupled_weight_decay,
+                        differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict) -> None:
+        self._check_common(group, "lr", "eps", "betas", "weight_decay")
+
+    state_arrays = ("exp_avg", "exp_avg_sq")
+
+    def _init_state(self, p, state: dict, group: dict) -> None:
+        if not state:
+            state["step"] = self._step_tensor()
+            state["exp_avg"] = self._zeros_like(p)
+            state["exp_avg_sq"] = self._zeros_like(p)
+
+    def _settings(self, state: dict, group: dict) -> dict:
+        step = self._next_step(state)
+        beta1, beta2 = (float(b) for b in group["betas"])
+        bc2 = 1.0 - beta2 ** step
+        rho_inf = 2.0 / (1.0 - beta2) - 1.0
+        rho_t = rho_inf - 2.0 * step * beta2 ** step / bc2
+        rect = None
+        if rho_t > 5.0:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        return dict(lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    decoupled=bool(group["decoupled_weight_decay"] and group["weight_decay"] != 0),
+                    maximize=group["maximize"], bc1=1.0 - beta1 ** step, bc2=bc2, rect=rect)
+
+    @staticmethod
+    def _update(p, g, state, *, lr, beta1, beta2, eps, weight_decay, decoupled, maximize, bc1, bc2, rect):
+        xp = array_module(p)
+        if decoupled:
+            p = p * (1.0 - lr * weight_decay)
+            weight_decay = 0.0
+        g = l2_grad(p, g, weight_decay, maximize)
+        m = state["exp_avg"] = beta1 * state["exp_avg"] + (1.0 - beta1) * g
+        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * g * g
+        if rect is None:  # the variance is not yet tractable: SGD with momentum
+            return p - (lr / bc1) * m
+        return p - (lr * rect * bc2 ** 0.5 / bc1) * m / (xp.sqrt(v) + eps)

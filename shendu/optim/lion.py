@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shendu import backend
+from shendu.backend import array_module
 from shendu.optim.optimizer import Optimizer
 
 
@@ -35,30 +35,25 @@ class Lion(Optimizer):
     def _check_group(self, group: dict) -> None:
         self._check_common(group, "lr", "betas", "weight_decay")
 
-    def _prepare(self, p, grad, state: dict, group: dict):
+    state_arrays = ("exp_avg",)
+
+    def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
             state["exp_avg"] = self._zeros_like(p)
-        lr, wd = float(group["lr"]), float(group["weight_decay"])
-        beta1, beta2 = (float(b) for b in group["betas"])
-        consts = dict(lr=lr, shrink=1.0 - lr * wd, beta1=beta1, beta2=beta2,
-                      sign=-1.0 if group["maximize"] else 1.0)
-        return (p, grad, state["exp_avg"]._data), consts
 
-    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
-        p, grad, m = arrays
-        xp = backend.array_module(p)
-        tmp, sign, beta1 = scratch.get(p, 0), c["sign"], c["beta1"]
-        if c["shrink"] != 1.0:
-            p *= c["shrink"]
-        # sign(c) = sign(c / (1 - beta1)) = sign(g + beta1 / (1 - beta1) m): two passes instead of three
-        xp.multiply(m, beta1 / (1.0 - beta1), out=tmp)
-        if sign > 0:
-            tmp += grad
-        else:
-            tmp -= grad
-        xp.sign(tmp, out=tmp)
-        tmp *= c["lr"]
-        p -= tmp
-        xp.multiply(grad, sign * (1.0 - c["beta2"]), out=tmp)  # m <- beta2 m + (1 - beta2) g
-        m *= c["beta2"]
-        m += tmp
+    def _settings(self, state: dict, group: dict) -> dict:
+        beta1, beta2 = (float(b) for b in group["betas"])
+        return dict(lr=float(group["lr"]), weight_decay=float(group["weight_decay"]), beta1=beta1, beta2=beta2,
+                    maximize=group["maximize"])
+
+    @staticmethod
+    def _update(p, g, state, *, lr, weight_decay, beta1, beta2, maximize):
+        xp = array_module(p)
+        if maximize:
+            g = -g
+        m = state["exp_avg"]
+        c = beta1 * m + (1.0 - beta1) * g
+        state["exp_avg"] = beta2 * m + (1.0 - beta2) * g
+        if weight_decay != 0:
+            p = p * (1.0 - lr * weight_decay)
+        return p - lr * xp.sign(c)

@@ -1,18 +1,17 @@
 """``Optimizer``: parameter groups, per-parameter state, ``zero_grad``, ``step`` and ``state_dict``.
 
-Every optimizer updates ``p._data`` (the raw array) in place, with the array module's ufuncs and
-``out=`` arguments, so a step records no graph and allocates nothing after the first: moments live in
-``state[p]`` and temporaries in scratch buffers that the optimizer keeps (one set per thread, shared
-by all parameters of one dtype and device).
+An elementwise optimizer is four small pieces (MLX's ``init_single`` / ``apply_single``):
 
-Subclasses implement two halves of the update (``shendu.optim._parallel`` runs the second over
-chunks of the parameters on several threads):
+- ``state_arrays``: the names of its buffers shaped like the parameter (``("exp_avg", "exp_avg_sq")``);
+- ``_init_state(p, state, group)``: create the buffers a parameter still lacks (``p`` a raw array);
+- ``_settings(state, group) -> dict``: once per parameter and step, count the step and compute the
+  scalars of the update (bias corrections, the learning rate of this step...);
+- ``_update(p, g, state, **settings) -> new p``: the update as plain array math on raw arrays, which
+  replaces the state entries it changes (``state["exp_avg"] = m``) and returns the new parameter.
 
-- ``_prepare(p, grad, state, group) -> (arrays, consts) | None``: per parameter, once per step:
-  create the state, count the step, compute the scalars. ``p`` and ``grad`` are raw arrays.
-- ``_apply(arrays, consts, scratch)``: the elementwise update of ``arrays = (p, grad, *state arrays)``.
-
-and, if they check their options, ``_check_group(group)``.
+``step`` runs ``_update`` for every parameter through one executor (``shendu.optim._parallel``),
+which writes the results back in place, over flat chunks of the parameters on several threads; a
+step records no graph. Closure-based optimizers (L-BFGS, Newton-CG) override ``step`` instead.
 """
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from typing import Any
 
 from shendu import backend
 from shendu.grad_mode import enable_grad
-from shendu.optim._parallel import run_tasks
+from shendu.optim._parallel import run_updates
 from shendu.tensor import Tensor
 
 
@@ -54,7 +53,6 @@ class Optimizer:
         self.defaults = defaults
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        self._scratch: list = []  # one Scratch per thread that runs updates (see _parallel)
         self._check_group(defaults)
         if isinstance(params, Tensor):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or dicts, got a single Tensor of "
@@ -170,27 +168,35 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        tasks = []
+        items = []
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    task = self._prepare(p._data, p.grad._data, self.state[p], group)
-                    if task is not None:
-                        tasks.append(task)
-        run_tasks(self._apply, tasks, self._scratch)
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                self._init_state(p._data, state, group)
+                settings = self._settings(state, group)
+                buffers = {name: state[name]._data for name in self.state_arrays if name in state}
+                items.append((p._data, p.grad._data, buffers, settings))
+        if items:
+            run_updates(self._update, items)
         return loss
 
-    def _prepare(self, p, grad, state: dict, group: dict):
-        """Per-parameter bookkeeping before the update: create the state, count the step, compute the
-        scalars. Returns ``(arrays, consts)`` for ``_apply`` (arrays: p, grad, then state arrays, all of
-        p's shape), or None when there is nothing to update."""
-        raise NotImplementedError(f"{self._name} does not implement _prepare")
+    # -- the pieces of an elementwise optimizer ------------------------------------------------------
+    state_arrays: tuple[str, ...] = ()  # the buffers shaped like the parameter that _update reads and replaces
 
-    def _apply(self, arrays: tuple, consts, scratch) -> None:
-        """The elementwise update, in place, on ``arrays`` (whole parameters or flat chunks of them).
+    def _init_state(self, p, state: dict, group: dict) -> None:
+        """Create the buffers ``state`` still lacks for parameter ``p`` (a raw array)."""
 
-        ``scratch.get(like, slot)`` gives temporaries; it may run on any thread, chunk by chunk."""
-        raise NotImplementedError(f"{self._name} does not implement _apply")
+    def _settings(self, state: dict, group: dict) -> dict:
+        """Count the step and return the keyword arguments of ``_update`` for this parameter."""
+        raise NotImplementedError(f"{self._name} does not implement _settings")
+
+    @staticmethod
+    def _update(p, g, state: dict, **settings):
+        """The update on raw arrays (whole parameters or flat chunks of them; any thread): return the
+        new parameter, put new values of buffers into ``state``, write into no argument."""
+        raise NotImplementedError
 
     # -- helpers for the updates -----------------------------------------------------------------
     @staticmethod
@@ -257,11 +263,6 @@ class Optimizer:
             g.update({k: v for k, v in sg.items() if k != "params"})
             g["params"] = params
 
-    def __getstate__(self) -> dict:
-        d = dict(self.__dict__)
-        d["_scratch"] = []
-        return d
-
     def __repr__(self) -> str:
         lines = [f"{self._name} ("]
         for i, group in enumerate(self.param_groups):
@@ -272,34 +273,12 @@ class Optimizer:
         return "\n".join(lines)
 
 
-# -- pieces of the elementwise updates (xp: the arrays' module; every result is written in place) ---------
-def _grad_with_decay(xp, p, grad, weight_decay: float, maximize: bool, scratch):
-    """(g, sign), sign * g being the gradient to use: ±grad, or with L2 weight decay grad + wd * p
-    (in scratch slot 1). Folding maximize's sign into the caller's coefficients saves a pass."""
-    if weight_decay == 0:
-        return grad, (-1.0 if maximize else 1.0)
-    out = scratch.get(p, 1)
-    xp.multiply(p, weight_decay, out=out)
+# -- pieces the formulas share -----------------------------------------------------------------
+def l2_grad(p, g, weight_decay: float, maximize: bool):
+    """The gradient to descend: ``-g`` when maximizing, plus ``weight_decay * p`` (L2, PyTorch's order)."""
     if maximize:
-        xp.subtract(out, grad, out=out)
-    else:
-        xp.add(out, grad, out=out)
-    return out, 1.0
-
-
-def _ema_(xp, avg, g, beta: float, scale: float, tmp) -> None:
-    """avg <- beta * avg + (1 - beta) * scale * g, in three passes (tmp is overwritten)."""
-    xp.multiply(g, scale * (1.0 - beta), out=tmp)
-    avg *= beta
-    avg += tmp
-
-
-def _ema_sq_(xp, avg, g, beta: float, tmp) -> None:
-    """avg <- beta * avg + (1 - beta) * g * g, in four passes (tmp is overwritten)."""
-    xp.multiply(g, g, out=tmp)
-    tmp *= 1.0 - beta
-    avg *= beta
-    avg += tmp
+        g = -g
+    return g + weight_decay * p if weight_decay != 0 else g
 
 
 def _copy_value(v):

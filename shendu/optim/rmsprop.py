@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shendu import backend
-from shendu.optim.optimizer import Optimizer, _ema_, _ema_sq_, _grad_with_decay
+from shendu.backend import array_module
+from shendu.optim.optimizer import Optimizer, l2_grad
 
 
 class RMSprop(Optimizer):
@@ -44,47 +44,32 @@ class RMSprop(Optimizer):
         if "alpha" in group:
             self._check(float(group["alpha"]) >= 0, "alpha value", group["alpha"], "alpha >= 0")
 
-    def _prepare(self, p, grad, state: dict, group: dict):
-        momentum, centered = float(group["momentum"]), group["centered"]
+    state_arrays = ("square_avg", "momentum_buffer", "grad_avg")
+
+    def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
             state["step"] = self._step_tensor()
             state["square_avg"] = self._zeros_like(p)
-        if momentum > 0 and "momentum_buffer" not in state:
+        if group["momentum"] > 0 and "momentum_buffer" not in state:
             state["momentum_buffer"] = self._zeros_like(p)
-        if centered and "grad_avg" not in state:
+        if group["centered"] and "grad_avg" not in state:
             state["grad_avg"] = self._zeros_like(p)
-        self._next_step(state)
-        consts = dict(lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]), momentum=momentum,
-                      centered=centered, l2=float(group["weight_decay"]), maximize=group["maximize"])
-        arrays = (p, grad, state["square_avg"]._data,
-                  state["momentum_buffer"]._data if momentum > 0 else None,
-                  state["grad_avg"]._data if centered else None)
-        return tuple(a for a in arrays if a is not None), consts
 
-    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
-        p, grad, v, *rest = arrays
-        b = rest.pop(0) if c["momentum"] > 0 else None
-        g_avg = rest.pop(0) if c["centered"] else None
-        xp = backend.array_module(p)
-        tmp = scratch.get(p, 0)
-        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
-        _ema_sq_(xp, v, g, c["alpha"], tmp)
-        if g_avg is not None:
-            _ema_(xp, g_avg, g, c["alpha"], sign, tmp)
-            xp.multiply(g_avg, g_avg, out=tmp)
-            xp.subtract(v, tmp, out=tmp)
-            xp.sqrt(tmp, out=tmp)
-        else:
-            xp.sqrt(v, out=tmp)
-        tmp += c["eps"]
-        xp.divide(g, tmp, out=tmp)
-        if b is not None:
-            b *= c["momentum"]
-            if sign > 0:
-                b += tmp
-            else:
-                b -= tmp
-            xp.multiply(b, c["lr"], out=tmp)
-        else:
-            tmp *= sign * c["lr"]
-        p -= tmp
+    def _settings(self, state: dict, group: dict) -> dict:
+        self._next_step(state)
+        return dict(lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
+                    momentum=float(group["momentum"]), centered=group["centered"],
+                    weight_decay=float(group["weight_decay"]), maximize=group["maximize"])
+
+    @staticmethod
+    def _update(p, g, state, *, lr, alpha, eps, momentum, centered, weight_decay, maximize):
+        xp = array_module(p)
+        g = l2_grad(p, g, weight_decay, maximize)
+        v = state["square_avg"] = alpha * state["square_avg"] + (1.0 - alpha) * g * g
+        if centered:  # the variance of g instead of its second moment
+            g_avg = state["grad_avg"] = alpha * state["grad_avg"] + (1.0 - alpha) * g
+            v = v - g_avg * g_avg
+        d = g / (xp.sqrt(v) + eps)
+        if momentum != 0:
+            d = state["momentum_buffer"] = momentum * state["momentum_buffer"] + d
+        return p - lr * d

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shendu import backend
-from shendu.optim.optimizer import Optimizer, _grad_with_decay
+from shendu.optim.optimizer import Optimizer, l2_grad
 
 
 class SGD(Optimizer):
@@ -43,45 +42,22 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got momentum="
                              f"{group.get('momentum')} and dampening={group.get('dampening')}")
 
-    def _prepare(self, p, grad, state: dict, group: dict):
-        momentum = float(group["momentum"])
-        first = False
-        if momentum != 0 and state.get("momentum_buffer") is None:
-            state["momentum_buffer"] = self._zeros_like(p)
-            first = True  # the first step starts the buffer at the gradient, undamped
-        consts = dict(lr=float(group["lr"]), momentum=momentum, damp=1.0 - float(group["dampening"]),
-                      nesterov=group["nesterov"], l2=float(group["weight_decay"]), maximize=group["maximize"],
-                      first=first)
-        arrays = (p, grad, state["momentum_buffer"]._data) if momentum != 0 else (p, grad)
-        return arrays, consts
+    state_arrays = ("momentum_buffer",)
 
-    def _apply(self, arrays: tuple, c: dict, scratch) -> None:
-        p, grad = arrays[:2]
-        xp = backend.array_module(p)
-        tmp = scratch.get(p, 0)
-        g, sign = _grad_with_decay(xp, p, grad, c["l2"], c["maximize"], scratch)
-        if len(arrays) == 2:
-            xp.multiply(g, sign * c["lr"], out=tmp)
-            p -= tmp
-            return
-        b, momentum = arrays[2], c["momentum"]
-        if c["first"]:
-            xp.multiply(g, sign, out=b)
-        else:
-            b *= momentum
-            scale = sign * c["damp"]
-            if scale == 1.0:
-                b += g
-            else:
-                xp.multiply(g, scale, out=tmp)
-                b += tmp
-        if c["nesterov"]:
-            xp.multiply(b, momentum, out=tmp)
-            if sign > 0:
-                tmp += g
-            else:
-                tmp -= g
-            tmp *= c["lr"]
-        else:
-            xp.multiply(b, c["lr"], out=tmp)
-        p -= tmp
+    def _init_state(self, p, state: dict, group: dict) -> None:
+        if group["momentum"] != 0 and state.get("momentum_buffer") is None:
+            state["momentum_buffer"] = self._zeros_like(p)
+            state["_first"] = True  # the buffer starts at the first gradient, undamped
+
+    def _settings(self, state: dict, group: dict) -> dict:
+        return dict(lr=float(group["lr"]), momentum=float(group["momentum"]), dampening=float(group["dampening"]),
+                    nesterov=group["nesterov"], weight_decay=float(group["weight_decay"]),
+                    maximize=group["maximize"], first=state.pop("_first", False))
+
+    @staticmethod
+    def _update(p, g, state, *, lr, momentum, dampening, nesterov, weight_decay, maximize, first):
+        g = l2_grad(p, g, weight_decay, maximize)
+        if momentum == 0:
+            return p - lr * g
+        b = state["momentum_buffer"] = g if first else momentum * state["momentum_buffer"] + (1.0 - dampening) * g
+        return p - lr * (g + momentum * b if nesterov else b)

@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from shendu import backend
 from shendu.grad_mode import no_grad
 from shendu.nn.module import Module
-from shendu.optim._parallel import Scratch
+from shendu.optim._parallel import run_updates
 from shendu.tensor import Tensor
 
 
@@ -29,6 +28,11 @@ def _param_list(parameters) -> list[Tensor]:
     if isinstance(parameters, Tensor):
         return [parameters]
     return list(parameters)
+
+
+def _move_towards(average, value, state, *, weight):
+    """One step of an exponential moving average, as an optimizer formula for ``run_updates``."""
+    return average - weight * (average - value)
 
 
 class ExponentialMovingAverage:
@@ -59,7 +63,6 @@ class ExponentialMovingAverage:
         self.num_updates: int | None = 0 if use_num_updates else None
         self.shadow_params = [Tensor._wrap(p._data.copy()) for p in self._params]
         self.collected_params: list[Tensor] | None = None
-        self._scratch = Scratch()
 
     def _resolve(self, parameters, who: str) -> list[Tensor]:
         params = self._params if parameters is None else _param_list(parameters)
@@ -79,13 +82,8 @@ class ExponentialMovingAverage:
         if self.num_updates is not None:
             self.num_updates += 1
             decay = min(decay, (1 + self.num_updates) / (10 + self.num_updates))
-        one_minus_decay = 1.0 - decay
-        for s, p in zip(self.shadow_params, params):
-            xp = backend.array_module(s._data)
-            diff = self._scratch.get(s._data)
-            xp.subtract(s._data, p._data, out=diff)
-            diff *= one_minus_decay
-            s._data -= diff
+        run_updates(_move_towards, [(s._data, p._data, {}, {"weight": 1.0 - decay})
+                                    for s, p in zip(self.shadow_params, params)])
 
     def copy_to(self, parameters: Iterable[Tensor] | None = None) -> None:
         """Write the averages into the parameters (in place)."""

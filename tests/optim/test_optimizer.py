@@ -197,23 +197,24 @@ def test_chunked_threaded_updates_match_torch(monkeypatch, name, options):
     """Tiny chunks and a zero threshold force the chunked, two-thread path of every step."""
     from optim_harness import assert_same_trajectory
 
+    from shendu import threads
     from shendu.optim import _parallel
     monkeypatch.setattr(_parallel, "CHUNK", 5)
     monkeypatch.setattr(_parallel, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(_parallel, "_num_threads", 2)
+    monkeypatch.setattr(threads, "_num_threads", 2)
     assert_same_trajectory(getattr(optim, name), getattr(torch.optim, name), options, steps=6)
 
 
 def test_threads_give_bitwise_the_same_result(monkeypatch):
     """A parameter large enough for the default chunking: one thread and two give identical parameters;
     a non-contiguous (transposed) parameter is updated whole."""
-    from shendu.optim import _parallel
+    from shendu import threads
     rng = np.random.default_rng(0)
     init = [rng.standard_normal((300, 1000)).astype(np.float32), rng.standard_normal((700, 300)).astype(np.float32).T]
     grads = [rng.standard_normal(a.shape).astype(np.float32) for a in init]
     results = []
-    for threads in (1, 2):
-        monkeypatch.setattr(_parallel, "_num_threads", threads)
+    for n_threads in (1, 2):
+        monkeypatch.setattr(threads, "_num_threads", n_threads)
         params = [Parameter(sd.tensor(a.copy())) for a in init]
         params[1]._data = init[1].T.copy().T  # a transposed view of a copy: not C-contiguous
         opt = optim.Adam(params, lr=0.01)
