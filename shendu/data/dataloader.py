@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections.abc
 import copy
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ import numpy as np
 
 from shendu import backend, dtypes
 from shendu.data.dataset import IterableDataset, batch_fetcher
-from shendu.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from shendu.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, _iter_chunks
 from shendu.random import Generator
 from shendu.tensor import Tensor
 
@@ -93,6 +94,15 @@ def default_convert(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         return [default_convert(d) for d in data]
     return data
+
+
+def get_worker_info() -> None:
+    """None: datasets are always read in the main process here (PyTorch returns None there too).
+
+    shendu's ``num_workers > 0`` prefetches in one thread over the same dataset object, so an
+    ``IterableDataset`` that shards itself by ``get_worker_info()`` correctly yields its whole stream once.
+    """
+    return None
 
 
 class DataLoader:
@@ -170,7 +180,11 @@ class DataLoader:
             return self.batch_sampler.batches()
         if self.batch_sampler is not None:
             return iter(list(self.batch_sampler))
-        return iter(self.sampler.indices().tolist() if isinstance(self.sampler, Sampler) else list(self.sampler))
+        if not isinstance(self.sampler, Sampler):
+            return iter(list(self.sampler))
+        chunks = self.sampler.chunks()
+        first = next(chunks, None)  # the epoch's order is drawn here; later chunks as consumed
+        return itertools.chain([] if first is None else first.tolist(), _iter_chunks(chunks))
 
     def _batches(self) -> Iterator:
         if self._iterable:
