@@ -8,7 +8,10 @@ declares what targets it takes, in its ``target_kind`` attribute (``shendu.nn.lo
   loss's ``ignore_index``) for outputs (N, C, d1, ...); float class probabilities of the outputs'
   shape are accepted too (cross-entropy's soft labels);
 - ``"probabilities"``: float targets in [0, 1] of the outputs' shape (binary cross-entropy);
-- ``"values"``: float targets of the outputs' shape (regression losses).
+- ``"values"``: float targets of the outputs' shape (regression losses);
+- ``"signs"``: labels 1 / -1 (hinge and soft-margin losses);
+- ``"embeddings"``, ``"sequences"``: losses that compare inputs with each other or take label
+  sequences (triplet, CTC); their targets are left to the loss (such runs need a custom step).
 
 A callable without ``target_kind`` (a plain function, a lambda) is taken as it is: its targets
 are not checked and it gets no default metric. ``check_targets`` raises ``TargetError`` (a
@@ -27,7 +30,7 @@ from shendu import backend
 from shendu.metrics.base import Metric
 from shendu.tensor import Tensor
 
-TARGET_KINDS = ("class_indices", "probabilities", "values")
+TARGET_KINDS = ("class_indices", "probabilities", "values", "signs", "embeddings", "sequences")
 
 
 class TargetError(ValueError):
@@ -109,7 +112,7 @@ def check_targets(spec: LossSpec | None, targets: Any, out_shape: tuple | None =
     alone is checked: dtype, sign, [0, 1]. With the outputs' shape (one batch, in ``compute_loss``)
     also the shapes and the class range.
     """
-    if spec is None or spec.target_kind is None or not isinstance(targets, Tensor):
+    if spec is None or spec.target_kind in (None, "embeddings", "sequences") or not isinstance(targets, Tensor):
         return
     a, shape, dtype = targets._data, tuple(targets.shape), targets.dtype
     out = tuple(out_shape) if out_shape is not None else None
@@ -136,6 +139,12 @@ def check_targets(spec: LossSpec | None, targets: Any, out_shape: tuple | None =
             bound = f"in [0, {classes}) (the model outputs {classes} classes)" if classes is not None else ">= 0"
             raise TargetError(f"{spec.name}: labels must be class indices {bound} or ignore_index="
                               f"{spec.ignore_index}, got labels in [{lo}, {hi}]")
+        return
+    if spec.target_kind == "signs":
+        xp = backend.array_module(a)
+        if a.size and not bool(xp.all((a == 1) | (a == -1))):
+            lo, hi = _range(a)
+            raise TargetError(f"{spec.name} expects labels 1 or -1, got values in [{lo}, {hi}]")
         return
     if dtype.kind != "f":
         hint = "for class labels use cross_entropy" if spec.target_kind == "values" else "convert them"
@@ -230,9 +239,9 @@ def _accuracy(spec: LossSpec | None) -> Metric:
         return OnView(Accuracy(), class_view(spec.ignore_index))
     if kind == "probabilities":
         return OnView(Accuracy(), binary_view(0.0 if spec.takes_logits else 0.5))
-    if kind == "values":
+    if kind is not None:
         raise ValueError(f"Trainer: metric 'accuracy' needs a classification loss (its target_kind "
-                         f"'class_indices' or 'probabilities'), got loss {spec.name!r} with target_kind 'values'")
+                         f"'class_indices' or 'probabilities'), got loss {spec.name!r} with target_kind {kind!r}")
     return Accuracy()  # a loss that declares nothing: labels (N,) against scores (N, C) or labels
 
 

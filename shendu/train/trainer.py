@@ -352,7 +352,7 @@ class Trainer:
         self.global_step = int(state.get("global_step", 0))
         self.stop_training = bool(state.get("stop_training", False))
         gen = getattr(self._train_batches.loader, "generator", None)
-        if isinstance(gen, Generator) and state.get("loader_generator"):
+        if isinstance(gen, Generator) and state.get("loader_generator") is not None:
             gen.set_state(state["loader_generator"])
         if self._callbacks is not None:
             self._callbacks.load_state_dict(extra.get("callbacks") or {})

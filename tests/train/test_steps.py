@@ -205,3 +205,35 @@ def test_bad_target_kind_and_nonscalar_loss_are_named(blobs):
     trainer = Trainer(model, nn.CrossEntropyLoss(reduction="none"), optim.SGD(model.parameters(), lr=0.1))
     with pytest.raises(ValueError, match=r"returned a loss of shape \(20,\); the trainer needs a scalar"):
         trainer.fit((X, y), batch_size=20, verbose=0)
+
+
+def test_every_library_loss_resolves_with_its_declared_kind():
+    import inspect
+
+    from shendu.nn import losses
+    from shendu.train.compile_utils import TARGET_KINDS, resolve_loss
+
+    classes = [c for _, c in inspect.getmembers(losses, inspect.isclass)
+               if issubclass(c, nn.Module) and c.__module__ == losses.__name__ and not c.__name__.startswith("_")]
+    assert len(classes) >= 10
+    for cls in classes:
+        kw = {"margin": 1.0} if cls.__name__ == "TripletMarginWithDistanceLoss" else {}
+        try:
+            loss = cls(**kw)
+        except TypeError:  # a loss whose constructor needs arguments
+            continue
+        assert cls.target_kind in TARGET_KINDS, cls
+        assert resolve_loss(loss).target_kind == cls.target_kind
+
+
+def test_sign_targets_are_checked(blobs):
+    X, _ = blobs
+    model = nn.Linear(4, 1)
+    signs = np.where(np.arange(60) % 2, 1.0, -1.0).astype(np.float32)[:, None]
+    trainer = Trainer(model, nn.SoftMarginLoss(), optim.SGD(model.parameters(), lr=0.1))
+    trainer.fit((X, signs), batch_size=20, verbose=0)
+    with pytest.raises(ValueError, match=r"^fit: train_data: SoftMarginLoss expects labels 1 or -1, got values in "
+                                         r"\[0.0, 1.0\]$"):
+        trainer.fit((X, (signs + 1) / 2), verbose=0)
+    with pytest.raises(ValueError, match="'accuracy' needs a classification loss.*target_kind 'signs'"):
+        Trainer(model, nn.SoftMarginLoss(), metrics=["accuracy"])
