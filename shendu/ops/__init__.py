@@ -4,8 +4,7 @@ from __future__ import annotations
 
 def _bind_tensor_methods(Tensor) -> None:
     """Attach operators and methods to ``Tensor`` (called once, by ``shendu/__init__.py``, after every op exists)."""
-    from shendu.ops import binary, elementwise, fused, index, linalg, reduce, shape
-    from shendu.ops import combine, scan, sort  # sorting, scans, diagonals and products
+    from shendu.ops import binary, combine, elementwise, fused, index, linalg, reduce, scan, shape, sort
 
     def reflected(fn):
         return lambda self, other: fn(other, self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.ops.dims import wrap_dim
 from shendu.tensor import Tensor
@@ -100,6 +101,20 @@ def _nth(input: Tensor, axis, pos, keepdim: bool, result, nan_first: bool = Fals
     return result(values, indices)
 
 
+class EvenlyShared(Function):
+    """A value picked from ``x`` whose gradient is shared by the entries equal to it (``share``)."""
+
+    raw = True
+    saved_inputs = ()
+
+    def forward(ctx, x, *, value, share):
+        ctx.share = share
+        return array_module(x).asarray(value, dtype=x.dtype)
+
+    def backward(ctx, grad):
+        return grad * Tensor._wrap(ctx.share.astype(grad.dtype))
+
+
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     """The ``k``-th smallest entry (1-based) along ``dim`` and its index."""
     axis = wrap_dim(dim, input.ndim, "kthvalue")
@@ -124,7 +139,11 @@ def _median(input: Tensor, dim, keepdim: bool, ignore_nan: bool, name: str):
         pos = (count - 1) // 2 if ignore_nan or count == input.numel() else count
         if ignore_nan and count == 0:
             pos = 0
-        return _nth(input, None, pos, False, result).values
+        flat = input._data.reshape(-1)
+        value = flat[_argsort(flat, 0, False)[pos]]
+        # as PyTorch, the gradient is shared evenly by every entry equal to the median (NaNs: by the NaNs)
+        hit = nan if value != value else input._data == value
+        return EvenlyShared.apply(input, value=value, share=hit / hit.sum())
     axis = wrap_dim(dim, input.ndim, name)
     if input.ndim == 0:
         return result(input * 1, _long(xp.zeros((), dtype="int64")))
@@ -232,7 +251,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     w = weights._data if isinstance(weights, Tensor) else xp.asarray(weights)
     if w.shape != x.shape:
         raise RuntimeError(f"bincount: weights of shape {w.shape} do not match the input's {x.shape}")
-    out_dtype = w.dtype if w.dtype.kind == "f" else xp.float64
+    out_dtype = w.dtype if w.dtype in (xp.float32, xp.float64) else xp.float64  # as PyTorch
     return Tensor._wrap(xp.bincount(x, weights=w, minlength=minlength).astype(out_dtype))
 
 
