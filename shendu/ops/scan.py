@@ -83,8 +83,10 @@ class LogCumSumExp(Function):
         pos = Tensor._wrap(grad._data > 0)
         neg = Tensor._wrap(grad._data < 0)
         safe = where(pos | neg, grad.abs(), 1.0)
-        log_pos = where(pos, safe.log(), float("-inf")) - out
-        log_neg = where(neg, safe.log(), float("-inf")) - out
+        # a very negative finite stand-in for log(0): -inf would give inf - inf = nan under create_graph
+        tiny = float(grad._xp().finfo(grad.dtype).min) / 4
+        log_pos = where(pos, safe.log(), tiny) - out
+        log_neg = where(neg, safe.log(), tiny) - out
         rev_pos = logcumsumexp(log_pos.flip(axis), axis).flip(axis)
         rev_neg = logcumsumexp(log_neg.flip(axis), axis).flip(axis)
         return (x + rev_pos).exp() - (x + rev_neg).exp()
