@@ -8,8 +8,9 @@ so a float64 array from scikit-learn meets float32 weights; Tensors keep their d
 
 The checks made here need no model: sample counts, emptiness, ``batch_size`` against a loader,
 ``validation_split``, and the labels against the loss's ``target_kind`` when all of them are at
-hand (arrays, ``TensorDataset``). What needs the outputs (label shapes, the class range) is
-checked on each real batch by ``Trainer.compute_loss``; nothing runs the model before training.
+hand (arrays, ``TensorDataset``). What needs the outputs is checked by ``Trainer.compute_loss``
+on the real batches: the labels at hand against the first batch's class count, once, and each
+batch's label shape and range; nothing runs the model before training.
 """
 from __future__ import annotations
 

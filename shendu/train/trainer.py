@@ -63,7 +63,9 @@ class Trainer:
     steps), ``last_step_applied`` (whether the last ``optimizer_step`` stepped), ``last_grad_norm``,
     ``params`` (``epochs``, ``steps`` per epoch, ``verbose``), ``metrics`` (``{name: Metric}`` of
     training), ``accumulation`` (``GradientAccumulation``), ``train_metrics`` and ``eval_metrics``
-    (``EpochMetrics``: running loss and metrics of training and of evaluation).
+    (``EpochMetrics``: running loss and metrics of training and of evaluation), ``labels_to_check``
+    (the ``Batches`` whose labels at hand ``compute_loss`` checks against the first outputs' class
+    count; set by ``fit``, emptied at that first check).
     """
 
     def __init__(self, model, loss: Any = None, optimizer=None, metrics: Any = None, callbacks: Iterable = (), *,
@@ -95,6 +97,7 @@ class Trainer:
         self.params: dict = {}
         self._callbacks: CallbackList | None = None
         self._train_batches: da.Batches | None = None
+        self.labels_to_check: list[da.Batches] = []
         self._epoch_logs: dict | None = None
 
     @property
@@ -143,12 +146,24 @@ class Trainer:
         if targets is None:
             raise TargetError("the batches have no targets; pass (inputs, targets) pairs")
         if isinstance(outputs, Tensor):
+            if self.labels_to_check:
+                self._check_labels_at_hand(tuple(outputs.shape))
             check_targets(self.loss_spec, targets, tuple(outputs.shape))
         loss = self.loss_spec.fn(outputs, targets)
         if isinstance(loss, Tensor) and loss.ndim:
             raise TargetError(f"{self.loss_spec.name} returned a loss of shape {tuple(loss.shape)}; the trainer "
                               "needs a scalar (reduction='mean' or 'sum')")
         return loss
+
+    def _check_labels_at_hand(self, out_shape: tuple) -> None:
+        # The first outputs tell the class count: check every label at hand against it once, so a
+        # bad validation label fails before the first update, not after the first epoch.
+        pending, self.labels_to_check = self.labels_to_check, []
+        for batches in pending:
+            try:
+                check_targets(self.loss_spec, batches.labels, (len(batches.labels),) + out_shape[1:])
+            except TargetError as e:
+                raise ValueError(f"{batches.what}: {e}") from None
 
     def handle_nonfinite(self, value: float) -> None:
         """Raise, or (``on_nonfinite='skip'``) let the caller skip the batch."""
@@ -184,7 +199,8 @@ class Trainer:
         try:
             return step_fn(batch)
         except TargetError as e:
-            raise TargetError(f"{batches.what}: {e} (at epoch {self.epoch}, step {self.step})") from None
+            where = f"epoch {self.epoch}, step {self.step}" if batches.what.startswith("fit") else f"step {self.step}"
+            raise TargetError(f"{batches.what}: {e} (at {where})") from None
 
     # -- fit ------------------------------------------------------------------------------------------
     def fit(self, train_data, *, epochs: int = 1, batch_size: int | None = None, validation_data=None,
@@ -229,6 +245,7 @@ class Trainer:
         self._callbacks = cb = CallbackList(cbs, self)
         self.params = {"epochs": epochs, "steps": train.num_batches, "verbose": verbose}
         self._train_batches, self.history, self.stop_training = train, History(), False
+        self.labels_to_check = [b for b in (train, val) if b is not None and b.labels is not None]
         self.epoch = initial_epoch
         cb.on_train_begin({})
         if resume_from is not None:
@@ -249,7 +266,7 @@ class Trainer:
             self.history.update_last(logs)  # what callbacks added or changed
             self._epoch_logs = None
         cb.on_train_end(logs)
-        self._train_batches = None
+        self._train_batches, self.labels_to_check = None, []
         return self.history
 
     def _train_epoch(self, train: da.Batches, cb: CallbackList) -> dict:

@@ -133,11 +133,25 @@ def test_label_checks_that_need_outputs_run_on_the_real_batch(blobs):
     with pytest.raises(ValueError) as info:
         trainer.fit((X, np.where(y == 2, 3, y)), batch_size=20, shuffle=False, verbose=0)
     assert str(info.value) == ("fit: train_data: CrossEntropyLoss: labels must be class indices in [0, 3) (the model "
-                               "outputs 3 classes) or ignore_index=-100, got labels in [0, 3] (at epoch 0, step 0)")
+                               "outputs 3 classes) or ignore_index=-100, got labels in [0, 3]")
     assert model.calls == 1  # the first training batch's own forward; no update was made
     np.testing.assert_array_equal(model.fc.weight._data, W0)
+    # Validation labels at hand are checked against that first batch too: not after a whole epoch.
+    y_val = y[:10].copy()
+    y_val[9] = 7
+    with pytest.raises(ValueError) as info:
+        trainer.fit((X, y), batch_size=20, validation_data=(X[:10], y_val), verbose=0)
+    assert str(info.value).startswith("fit: validation_data: CrossEntropyLoss: labels must be class indices in "
+                                      "[0, 3)") and str(info.value).endswith("got labels in [0, 7]")
+    assert model.calls == 2 and trainer.global_step == 0
+    np.testing.assert_array_equal(model.fc.weight._data, W0)
+    # Labels not at hand (a DataLoader) are checked batch by batch, naming the step.
+    y_bad = y.copy()
+    y_bad[45] = 5
+    with pytest.raises(ValueError, match=r"got labels in \[0, 5\] \(at epoch 0, step 2\)$"):
+        trainer.fit(DataLoader(TensorDataset(sd.tensor(X), sd.tensor(y_bad)), batch_size=20), verbose=0)
     with pytest.raises(ValueError, match=r"^evaluate: data: CrossEntropyLoss: outputs of shape \(60, 3\) expect "
-                                         r"labels of shape \(60,\), got \(60, 1\) \(at epoch 0, step 0\)$"):
+                                         r"labels of shape \(60,\), got \(60, 1\) \(at step 0\)$"):
         trainer.evaluate((X, y[:, None]), batch_size=60)
 
 

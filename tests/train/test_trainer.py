@@ -215,7 +215,7 @@ def test_bad_inputs_fail_before_training(blobs, make_mlp, snapshot):
         ((X, y.astype(np.float32)), "cross_entropy", "integer class indices"),
         ((X, y + 1), "cross_entropy", r"class indices in \[0, 3\).*\[1, 3\]"),
         ((X, y - 1), nn.NLLLoss(), r"got labels in \[-1, 1\]"),
-        ((X, y.astype(np.float32)), "mse", r"outputs of shape \(32, 3\) and targets of shape \(32,\)"),
+        ((X, y.astype(np.float32)), "mse", r"outputs of shape \(60, 3\) and targets of shape \(60,\)"),
         ((X, np.zeros((60, 3), np.int64)), "mse", "floating-point targets"),
         ((X, np.full((60, 3), 2.0, np.float32)), "bce_with_logits", r"targets in \[0, 1\]"),
     ]
