@@ -68,8 +68,9 @@ def _norm_grad(x: Tensor, norm: Tensor, grad: Tensor, p: float, axes) -> Tensor:
     if p == 1:
         return x.sign() * grad
     zero = Tensor._wrap(norm._data == 0)
+    safe = where(zero, 1.0, norm)  # no 0/0 where the norm is zero (the gradient is 0 there)
     if p == 2:
-        return x * where(zero, 0.0, grad / norm)
+        return x * where(zero, 0.0, grad / safe)
     if p == _INF:
         mask = Tensor._wrap((abs(x._data) == norm._data).astype(x.dtype))
         count = mask.sum(axes, keepdim=True) if axes is not None else mask.sum()
@@ -77,7 +78,7 @@ def _norm_grad(x: Tensor, norm: Tensor, grad: Tensor, p: float, axes) -> Tensor:
     ax = x.abs()
     # |x|^(p-1) with 0 where x = 0 (it would be inf for p < 1)
     scaled = x.sign() * where(Tensor._wrap(x._data == 0), 0.0, ax) ** (p - 1)
-    return scaled * where(zero, 0.0, grad / norm ** (p - 1))
+    return scaled * where(zero, 0.0, grad / safe ** (p - 1))
 
 
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -108,7 +109,8 @@ class CDist(Function):
         need1, need2 = ctx.needs_input_grad
         p, dist = ctx.p, ctx.output
         if p == 2:  # Σ_j g_ij (x1_i - x2_j) / d_ij needs only matrix products
-            w = where(Tensor._wrap(dist._data == 0), 0.0, grad / dist)  # (..., P, R)
+            zero = Tensor._wrap(dist._data == 0)
+            w = where(zero, 0.0, grad / where(zero, 1.0, dist))  # (..., P, R)
             g1 = w.sum(-1, keepdim=True) * x1 - w @ x2 if need1 else None
             g2 = w.sum(-2).unsqueeze(-1) * x2 - w.mT @ x1 if need2 else None
             return g1, g2

@@ -7,6 +7,11 @@ arrays are precomputed with PyTorch's source-index formulas (in float32 for floa
 CPU kernels do). The gradient of that gather is its transpose, a scatter-add of the weighted
 gradient back to the sources; the two ops (``Resample`` and ``ResampleTranspose``) are each
 other's backward, so gradients of any order exist.
+
+Where PyTorch's own kernels disagree, the forward follows PyTorch and the gradient is the true one:
+an axis whose size a ``scale_factor`` leaves unchanged is copied by its linear kernels and its 2-D
+nearest kernel (so here too), but not by its 1-D/3-D nearest and bicubic kernels, whose backward
+nevertheless copies the gradient straight through.
 """
 from __future__ import annotations
 
@@ -85,9 +90,9 @@ def _scale(n: int, o: int, align_corners: bool, scale: float | None, dtype):
     return dtype.type(1.0 / scale) if scale is not None and scale > 0 else dtype.type(n) / dtype.type(o)
 
 
-def _nearest_taps(n: int, o: int, scale: float | None, exact: bool):
+def _nearest_taps(n: int, o: int, scale: float | None, exact: bool, shortcut: bool):
     """nearest: floor(o * s); nearest-exact: floor((o + 0.5) * s); both in float32, clamped to n - 1."""
-    if not exact and o in (n, 2 * n):  # PyTorch's nearest_idx short-cuts these whatever the scale
+    if shortcut and o in (n, 2 * n):  # PyTorch's 2-D nearest_idx short-cuts these whatever the scale
         return (np.arange(o) * n // o)[:, None], None
     s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(n) / np.float32(o)
     dst = np.arange(o, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0))
@@ -105,6 +110,8 @@ def _source(n, o, align_corners, scale, dtype, cubic: bool):
 
 
 def _linear_taps(n, o, align_corners, scale, dtype):
+    if n == o:  # PyTorch's linear kernels copy an axis whose size does not change, whatever the scale
+        return np.arange(n)[:, None], None
     src = _source(n, o, align_corners, scale, dtype, cubic=False)
     i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
     lam = np.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
@@ -205,7 +212,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     y = input
     for axis, (n, o, s) in enumerate(zip(input.shape[2:], out_sizes, scales)):
         if mode in ("nearest", "nearest-exact"):
-            index, weight = _nearest_taps(n, o, s, mode == "nearest-exact")
+            index, weight = _nearest_taps(n, o, s, mode == "nearest-exact", shortcut=mode == "nearest" and nd == 2)
         elif mode == "area":
             index, weight = _area_taps(n, o, dtype)
         elif mode == "bicubic":

@@ -134,7 +134,7 @@ def test_legacy_size_average_and_reduce():
 
 # -- bad input ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("call,err,match", [
-    (lambda: F.l1_loss(sd.randn(3, 4), sd.randn(4, 3)), ValueError, r"l1_loss.*\(3, 4\).*\(4, 3\)"),
+    (lambda: F.l1_loss(sd.randn(3, 4), sd.randn(4, 3)), RuntimeError, r"l1_loss.*\(4, 3\).*\(3, 4\)"),
     (lambda: F.huber_loss(sd.randn(3), sd.randn(3), reduction="avg"), ValueError, "huber_loss.*reduction"),
     (lambda: F.binary_cross_entropy(sd.randn(3) + 2.0, sd.rand(3)), RuntimeError, "between 0 and 1"),
     (lambda: F.binary_cross_entropy(sd.rand(3), sd.tensor([0, 1, 1])), RuntimeError, "floating point"),

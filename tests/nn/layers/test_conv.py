@@ -114,17 +114,49 @@ def test_unfold_fold_layers():
 
 def test_bad_input_names_the_layer_and_shape():
     m = nn.Conv2d(3, 8, 3)
-    with pytest.raises(RuntimeError, match=r"^Conv2d\(3, 8, kernel_size=\(3, 3\)\): expected 4-D input \(N, C, H, W\), "
-                                           r"got shape \(3, 32, 32\)"):
-        m(sd.randn(3, 32, 32))
+    with pytest.raises(RuntimeError, match=r"^Conv2d\(3, 8, kernel_size=\(3, 3\)\): expected a 3-D \(unbatched\) or "
+                                           r"4-D input \(N, C, H, W\), got shape \(32, 32\)"):
+        m(sd.randn(32, 32))
     with pytest.raises(RuntimeError, match=r"Conv2d\(3, 8, kernel_size=\(3, 3\)\): expected input with 3 channels.*"
                                            r"\(2, 4, 8, 8\)"):
         m(sd.randn(2, 4, 8, 8))
     with pytest.raises(RuntimeError, match=r"Conv2d\(3, 8, kernel_size=\(3, 3\)\): .*kernel size \(3, 3\) is larger "
                                            r"than the padded input size \(2, 2\)"):
         m(sd.randn(1, 3, 2, 2))
-    with pytest.raises(RuntimeError, match=r"Conv1d\(2, 4, kernel_size=\(3,\)\): expected 3-D input \(N, C, L\)"):
-        nn.Conv1d(2, 4, 3)(sd.randn(2, 9))
+    with pytest.raises(RuntimeError, match=r"Conv1d\(2, 4, kernel_size=\(3,\)\): expected a 2-D \(unbatched\) or 3-D "
+                                           r"input \(N, C, L\)"):
+        nn.Conv1d(2, 4, 3)(sd.randn(9))
+
+
+@pytest.mark.parametrize("layer,shape", [
+    ("Conv2d(3, 4, 3, padding=1)", (3, 6, 5)),
+    ("Conv2d(3, 4, 3, padding=1, padding_mode='reflect')", (3, 6, 5)),
+    ("Conv1d(2, 4, 3, stride=2)", (2, 9)),
+    ("ConvTranspose2d(3, 2, 3, stride=2)", (3, 4, 4)),
+    ("ConvTranspose1d(2, 3, 3)", (2, 7)),
+    ("MaxPool2d(2)", (3, 6, 4)),
+    ("AvgPool2d(2, stride=1)", (3, 5, 4)),
+    ("MaxPool1d(2)", (3, 8)),
+    ("AvgPool1d(3)", (2, 9)),
+    ("AdaptiveAvgPool2d((2, 3))", (3, 5, 7)),
+    ("AdaptiveMaxPool2d(2)", (3, 5, 7)),
+])
+def test_unbatched_input_matches_pytorch(layer, shape):
+    """Conv and pooling layers take input without the batch dim, as PyTorch's do."""
+    import torch
+    torch.manual_seed(0)
+    t_layer = eval("torch.nn." + layer)
+    s_layer = eval("nn." + layer)
+    s_layer.load_state_dict({k: sd.tensor(v.detach().numpy()) for k, v in t_layer.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    tx, sx = torch.tensor(x, requires_grad=True), sd.tensor(x, requires_grad=True)
+    t_out, s_out = t_layer(tx), s_layer(sx)
+    assert s_out.shape == tuple(t_out.shape)
+    np.testing.assert_allclose(s_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-5, atol=1e-5)
+    g = np.random.default_rng(1).standard_normal(t_out.shape).astype(np.float32)
+    t_out.backward(torch.tensor(g))
+    s_out.backward(sd.tensor(g))
+    np.testing.assert_allclose(sx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("kw,match", [
