@@ -42,5 +42,10 @@ class Size(tuple):
     def __repr__(self) -> str:
         return f"shendu.Size({list(self)})"
 
+    def __format__(self, spec: str) -> str:
+        # print(x.shape) shows PyTorch's "shendu.Size([2, 3])"; inside f-strings (error messages across the
+        # library) a shape reads as the plain tuple "(2, 3)".
+        return format(tuple(self), spec)
+
     def __reduce__(self):
         return (Size, (tuple(self),))

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from shendu import backend, dtypes
+from shendu.size import Size
 from shendu.grad_mode import _state
 
 
@@ -80,8 +81,8 @@ class Tensor:
 
     # -- properties ------------------------------------------------------------------------------
     @property
-    def shape(self) -> tuple:
-        return self._data.shape
+    def shape(self) -> Size:
+        return _new_size(Size, self._data.shape)
 
     @property
     def ndim(self) -> int:
@@ -107,14 +108,87 @@ class Tensor:
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
+    # Devices and layouts shendu does not have: honest answers, as a CPU build of PyTorch gives them.
+    is_xpu = is_mps = is_meta = is_quantized = is_sparse = is_mkldnn = is_nested = False
+
+    @property
+    def layout(self) -> str:
+        return "strided"
+
+    @property
+    def itemsize(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._data.nbytes)
+
     def size(self, dim: int | None = None):
-        return self._data.shape if dim is None else self._data.shape[dim]
+        """The shape (a ``shendu.Size``), or the length of dimension ``dim`` (negatives count from the end)."""
+        if dim is None:
+            return _new_size(Size, self._data.shape)
+        from shendu.ops.dims import wrap_dim
+        return self._data.shape[wrap_dim(dim, self._data.ndim, "size")] if self._data.ndim else 1
 
     def dim(self) -> int:
         return self._data.ndim
 
+    ndimension = dim
+
     def numel(self) -> int:
         return int(self._data.size)
+
+    nelement = numel
+
+    def is_complex(self) -> bool:
+        return self._data.dtype.kind == "c"
+
+    def is_signed(self) -> bool:
+        return self._data.dtype.kind in "fci" or self._data.dtype.name == "bfloat16"
+
+    def data_ptr(self) -> int:
+        """The address of the first element (two tensors that share memory from the start agree)."""
+        xp = self._xp()
+        return int(self._data.__array_interface__["data"][0]) if xp is np else int(self._data.data.ptr)
+
+    def storage_offset(self) -> int:
+        """Elements between the start of the memory this tensor views and its first element."""
+        base = self._data.base if isinstance(self._data.base, np.ndarray) else None
+        if base is None:
+            return 0
+        return (self.data_ptr() - int(base.__array_interface__["data"][0])) // self._data.itemsize
+
+    def share_memory_(self) -> Tensor:
+        return self  # one process: memory is shared already (multiprocessing lands with issue 14)
+
+    def pin_memory(self, device=None) -> Tensor:
+        return self  # no GPU transfer to speed up
+
+    def is_pinned(self, device=None) -> bool:
+        return False
+
+    def apply_(self, fn) -> Tensor:
+        """Replace every element ``v`` by ``fn(v)`` (a Python function; slow, CPU only, as in PyTorch)."""
+        if self.requires_grad and _state.enabled:
+            raise RuntimeError("apply_: can't call on a tensor that requires grad")
+        flat = self._data.reshape(-1)
+        values = [fn(v) for v in flat.tolist()]
+        from shendu.autograd.inplace import write
+        write(self, np.asarray(values, dtype=self._data.dtype).reshape(self._data.shape), "apply_")
+        return self
+
+    def __deepcopy__(self, memo):
+        if self._ctx is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment; detach() it first")
+        new = type(self).__new__(type(self))
+        new.__dict__.update({k: v for k, v in self.__dict__.items()
+                             if k not in ("_data", "grad", "_version_counter", "_view_of", "_rebases", "_hooks")})
+        new._data = self._data.copy()
+        if self.grad is not None:
+            new.grad = Tensor._wrap(self.grad._data.copy())
+        memo[id(self)] = new
+        return new
 
     def element_size(self) -> int:
         return self._data.itemsize
@@ -182,7 +256,8 @@ class Tensor:
                                "use .any() or .all()")
         return bool(self._data.item())
 
-    def to(self, *args, dtype=None, device=None, copy: bool = False) -> Tensor:
+    def to(self, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False,
+           memory_format=None) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(other_tensor)`` or ``to(device, dtype)``."""
         for a in args:
             if isinstance(a, Tensor):
@@ -317,6 +392,9 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+_new_size = tuple.__new__  # Size(shape) without re-checking a shape NumPy already checked
 
 
 class _RemovableHandle:

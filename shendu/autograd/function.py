@@ -46,6 +46,7 @@ class Function:
     needs_input_grad: tuple = ()
     _freed = False
     _clock = 0  # the version clock when the node was recorded (see shendu.grad_mode)
+    _output_written = -1  # the clock of the write that stored an in-place op's result (autograd.inplace)
     _out_ref = None
     _out_meta = None
     _materialize_grads = True
@@ -73,7 +74,8 @@ class Function:
         if out is None:
             raise RuntimeError(f"{type(self).__name__}.backward: its output was freed")
         counter = out._version_counter
-        if counter is not None and counter[1] > self._clock:  # written in place since this op made it
+        if counter is not None and counter[1] > self._clock and counter[1] != self._output_written:
+            # written in place since this op made it (other than the in-place op's own write of it)
             from shendu.autograd.engine import _raise_modified
             _raise_modified(self, out, "the output")
         return out

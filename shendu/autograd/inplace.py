@@ -160,8 +160,10 @@ def rebase(t: Tensor, old: Tensor, result: Tensor, op: str) -> None:
     t._rebases = (t._rebases or ()) + ((_state.clock, old),)
     t.requires_grad, t._ctx, t._out_index = result.requires_grad, result._ctx, result._out_index
     node = result._ctx
-    if node is not None and node._out_ref is not None:
-        node._out_ref = weakref.ref(t)
+    if node is not None:
+        node._output_written = _state.clock  # its output is the value just written: not a later change
+        if node._out_ref is not None:
+            node._out_ref = weakref.ref(t)
 
 
 def as_of(t: Tensor, clock: int) -> Tensor:
