@@ -7,26 +7,65 @@ import shendu as sd
 
 
 # -- shendu.tensor: dtype rules -------------------------------------------------------------------
+TORCH_DTYPE = {sd.float16: torch.float16, sd.float32: torch.float32, sd.float64: torch.float64,
+               sd.int8: torch.int8, sd.uint8: torch.uint8, sd.int16: torch.int16, sd.int32: torch.int32,
+               sd.int64: torch.int64, sd.bool: torch.bool, sd.complex64: torch.complex64,
+               sd.complex128: torch.complex128}
+
+
 @pytest.mark.parametrize("data, dtype", [
-    (1.5, sd.float32),                              # Python float -> float32
+    (1.5, sd.float32),                              # Python float -> the default float dtype
     ([1.0, 2.5], sd.float32),
     ([1, 2.5], sd.float32),                         # a float anywhere makes it float
-    (np.array([1.0, 2.0]), sd.float32),             # float64 NumPy arrays -> float32 (shendu's rule)
-    (np.float64(2.0), sd.float32),
+    ((1, 2.0), sd.float32),
+    (np.array([1.0, 2.0]), sd.float64),             # data with a dtype keeps it (PyTorch's rule)
+    (np.float64(2.0), sd.float64),
+    (np.float32(2.0), sd.float32),
+    ([np.float64(1.0), 2.0], sd.float64),           # in a list, each element counts with its dtype
+    ([[1, 2], [np.float64(3.0), 4]], sd.float64),
+    ([np.float32(1.0), 2], sd.float32),
+    ([np.float16(1.0), 2.5], sd.float32),
+    ([np.int32(1), 2], sd.int64),
+    ([True, np.int8(3)], sd.int8),
     (np.array([1.0, 2.0], dtype=np.float32), sd.float32),
     (np.array([1.0], dtype=np.float16), sd.float16),
     (3, sd.int64),                                  # Python ints -> int64
     ([[1, 2], [3, 4]], sd.int64),
     (2 ** 40, sd.int64),
     (np.array([1, 2], dtype=np.int32), sd.int32),   # NumPy int arrays keep their dtype
+    (np.int32(2), sd.int32),
+    (np.array([1, 2], dtype=np.uint8), sd.uint8),
     (True, sd.bool),                                # bools -> bool
     ([True, False], sd.bool),
     ([True, 1], sd.int64),
+    ([1 + 2j], sd.complex64),
+    (range(3), sd.int64),
 ])
 def test_tensor_default_dtype(data, dtype):
     t = sd.tensor(data)
-    assert t.dtype == dtype
-    np.testing.assert_array_equal(t.numpy(), np.asarray(data).astype(dtype))
+    expected = torch.tensor(data)
+    assert t.dtype == dtype and TORCH_DTYPE[dtype] == expected.dtype
+    np.testing.assert_array_equal(t.numpy(), expected.numpy())
+
+
+def test_tensor_of_tensors_keeps_their_dtype():
+    parts = [sd.tensor(1.0, dtype=sd.float64), 2.0]
+    assert sd.tensor(parts).dtype == sd.float64
+    assert torch.tensor([torch.tensor(1.0, dtype=torch.float64), 2.0]).dtype == torch.float64
+    assert sd.tensor([sd.tensor(1), sd.tensor(2)]).tolist() == [1, 2]
+
+
+def test_legacy_constructor_and_as_tensor_dtypes():
+    a = np.array([1.0, 2.0])
+    assert sd.Tensor(a).dtype == sd.float32 and torch.Tensor(a).dtype == torch.float32  # default dtype
+    assert sd.as_tensor(a).dtype == sd.float64 and sd.from_numpy(a).dtype == sd.float64
+    assert sd.as_tensor([1.0, 2.0]).dtype == sd.float32
+    shared = sd.as_tensor(a)
+    a[0] = 9.0
+    assert shared.tolist() == [9.0, 2.0]  # no conversion needed: memory is shared
+    t = sd.tensor([1.0, 2.0])
+    assert sd.as_tensor(t) is t and sd.as_tensor(t, dtype=sd.float64).dtype == sd.float64
+    assert sd.asarray(a).dtype == sd.float64 and sd.asarray(a, copy=True)._data is not a
 
 
 @pytest.mark.parametrize("data, dtype", [
