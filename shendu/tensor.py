@@ -3,7 +3,9 @@
 A Tensor holds ``data`` (a NumPy or CuPy array), ``requires_grad``, ``grad`` (a Tensor, filled by
 ``backward``) and ``_ctx``, the ``Function`` node that produced it (``None`` for leaves). Methods
 that compute (``x.exp()``, ``x @ y``, ``x.sum(1)``) are bound from ``shendu.ops`` in one table
-at the end of this file, so each op is written once, as a function, next to its gradient.
+(``shendu/ops/__init__.py``) once every op exists, so each op is written once, as a function, next to
+its gradient; the in-place ``_`` methods and ``x[i] = v`` come from ``shendu/autograd/inplace.py``.
+Nothing here imports an op: the module loads first, in any import order.
 """
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from shendu import backend, dtypes
-from shendu.size import Size
 from shendu.grad_mode import _state
+from shendu.size import Size
 
 
 class Tensor:
