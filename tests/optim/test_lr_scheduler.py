@@ -71,11 +71,20 @@ SPECS = {
                                                                anneal_strategy="linear", three_phase=True,
                                                                pct_start=0.25, div_factor=10.0),
     "OneCycleLR-no-momentum": lambda m, o: m.OneCycleLR(o, max_lr=0.3, total_steps=STEPS, cycle_momentum=False),
+    "CyclicLR-triangular": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=4),
+    "CyclicLR-triangular2-asymmetric": lambda m, o: m.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=3,
+                                                               step_size_down=5, mode="triangular2"),
+    "CyclicLR-exp_range": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=5, mode="exp_range",
+                                                  gamma=0.97, base_momentum=0.7, max_momentum=0.95),
+    "CyclicLR-scale_fn-iterations": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2,
+                                                            scale_fn=lambda x: 1 / (1 + 0.1 * x),
+                                                            scale_mode="iterations", cycle_momentum=False),
 }
 
 
 # every scheduler with SGD (momentum); the momentum-cycling ones also with Adam (beta1)
-CASES = [(name, "sgd") for name in SPECS] + [(name, "adam") for name in SPECS if name.startswith("OneCycle")]
+CASES = [(name, "sgd") for name in SPECS]
+CASES += [(name, "adam") for name in SPECS if name.startswith(("OneCycle", "Cyclic"))]
 
 
 @pytest.mark.parametrize("name,kind", CASES, ids=[f"{n}-{k}" for n, k in CASES])
@@ -111,7 +120,8 @@ def test_reduce_on_plateau_matches_torch(name):
 
 
 @pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingLR", "SequentialLR-warmup-cosine", "OneCycleLR-cos",
-                                  "CosineAnnealingWarmRestarts", "ChainedScheduler", "LambdaLR"])
+                                  "CosineAnnealingWarmRestarts", "ChainedScheduler", "LambdaLR",
+                                  "CyclicLR-triangular2-asymmetric"])
 def test_resume_from_state_dict(name):
     """Optimizer and scheduler state dicts taken at step 12 (through the file format) continue the sequence."""
     full = _sequence("shendu", SPECS[name])
@@ -178,3 +188,88 @@ def test_invalid_arguments():
     sched.step(), sched.step()
     with pytest.raises(ValueError, match="tried to step 3 times"):
         sched.step()
+
+
+# step(epoch): the closed forms, with epochs out of order, repeated, fractional, and mixed with plain step()
+# (None), against PyTorch's (whose deprecation warning is filtered; ours warns the same way).
+EPOCHS = [3, 0, 7, 7, 2.5, None, None, 12, 30, 11.75, None, 5, 1, 19.5, None]
+CLOSED_FORMS = {
+    "StepLR": lambda m, o: m.StepLR(o, step_size=4, gamma=0.5),
+    "MultiStepLR": lambda m, o: m.MultiStepLR(o, milestones=[2, 6, 6, 13], gamma=0.3),
+    "ExponentialLR": lambda m, o: m.ExponentialLR(o, gamma=0.9),
+    "CosineAnnealingLR": lambda m, o: m.CosineAnnealingLR(o, T_max=9, eta_min=1e-3),
+    "CosineAnnealingWarmRestarts-T_mult2": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=1e-3),
+    "CosineAnnealingWarmRestarts-T_mult3": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=3),
+    "CosineAnnealingWarmRestarts-T_mult1": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=5),
+    "ConstantLR": lambda m, o: m.ConstantLR(o, factor=0.25, total_iters=6),
+    "LinearLR": lambda m, o: m.LinearLR(o, start_factor=0.1, end_factor=0.8, total_iters=12),
+    "PolynomialLR": lambda m, o: m.PolynomialLR(o, total_iters=20, power=2.0),
+}
+
+
+def _epoch_sequence(framework: str, make, epochs) -> list:
+    opt = _optimizer(framework)
+    mod = lr_scheduler if framework == "shendu" else torch.optim.lr_scheduler
+    sched = make(mod, opt)
+    out = [(list(sched.get_last_lr()), [g["lr"] for g in opt.param_groups], sched.last_epoch)]
+    for epoch in epochs:
+        opt.step()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sched.step() if epoch is None else sched.step(epoch)
+        out.append((list(sched.get_last_lr()), [g["lr"] for g in opt.param_groups], sched.last_epoch))
+    return out
+
+
+@pytest.mark.parametrize("name", list(CLOSED_FORMS))
+def test_step_with_epoch_matches_torch(name):
+    expected = _epoch_sequence("torch", CLOSED_FORMS[name], EPOCHS)
+    got = _epoch_sequence("shendu", CLOSED_FORMS[name], EPOCHS)
+    for i, (a, b) in enumerate(zip(got, expected)):
+        step = "construction" if i == 0 else f"step({EPOCHS[i - 1]})"
+        np.testing.assert_allclose(a[0], b[0], rtol=1e-12, atol=1e-15, err_msg=f"get_last_lr after {step}")
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-12, atol=1e-15, err_msg=f"group lr after {step}")
+        assert a[2] == b[2], f"last_epoch after {step}"
+    distinct = 2 if name == "ConstantLR" else 4  # ConstantLR has only its two values
+    assert len({tuple(g[1]) for g in got}) >= distinct, "the lr hardly changed: the test would prove little"
+
+
+def test_warm_restarts_fractional_epochs_within_cycles():
+    """Fractional epochs across T_mult=2 cycles (T_i = 2, 4, 8 ...): the lr at epoch e is the cosine of the
+    position of e within its cycle, as in PyTorch (and as the SGDR formula says)."""
+    epochs = [0.5 * k for k in range(0, 30)]
+    expected = _epoch_sequence("torch", lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2), epochs)
+    got = _epoch_sequence("shendu", lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2), epochs)
+    np.testing.assert_allclose([g[1] for g in got], [e[1] for e in expected], rtol=1e-12, atol=1e-15)
+    start, length = 0, 2
+    for e, (_, lrs, _) in zip(epochs, got[1:]):
+        while e >= start + length:
+            start, length = start + length, length * 2
+        assert lrs[0] == pytest.approx(0.1 * (1 + math.cos(math.pi * (e - start) / length)) / 2, rel=1e-12, abs=1e-15)
+
+
+def test_step_with_epoch_warns_as_pytorch():
+    sched = lr_scheduler.StepLR(_optimizer("shendu"), step_size=2)
+    with pytest.warns(UserWarning, match="deprecated"):
+        sched.step(3)
+
+
+def test_modules_import_first_in_a_fresh_interpreter():
+    """Every scheduler module imports on its own (no module imports back into the package)."""
+    import subprocess
+    import sys
+    modules = ["_base", "lambda_lr", "step", "cosine", "cyclic", "plateau", "composite"]
+    for name in modules:
+        code = f"import shendu.optim.lr_scheduler.{name} as m; print(m.__name__)"
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
+
+
+def test_cyclic_lr_invalid_arguments():
+    opt = _optimizer("shendu")
+    with pytest.raises(ValueError, match="CyclicLR: mode must be"):
+        lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, mode="sawtooth")
+    with pytest.raises(ValueError, match="max_lr must have one value per param group"):
+        lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=[0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="cycle_momentum"):
+        lr_scheduler.CyclicLR(optim.Adagrad([Parameter(sd.zeros(1))]), base_lr=0.01, max_lr=0.1)
