@@ -46,6 +46,57 @@ IP_ROWS = [  # name, indices, values shape, gradcheck without accumulate
 ]
 
 
+SC_IDX = np.array([[0, 2, 2], [1, 1, 0], [3, 0, 3]])  # (3, 3) into a (4, 3) input along dim 0
+DISTINCT_SRC = np.random.default_rng(7).permutation(9).reshape(3, 3).astype(np.float64) / 3 - 1.2
+DISTINCT_X = np.random.default_rng(8).permutation(12).reshape(4, 3).astype(np.float64) / 5 - 1.1
+
+
+def sr_case(reduce, include_self, grad=True):
+    return case(f"scatter_reduce_{reduce}_{include_self}",
+                lambda x, i, s: x.scatter_reduce(0, i, s, reduce, include_self=include_self), None,
+                [DISTINCT_X, Const(SC_IDX), DISTINCT_SRC], grad=grad)
+
+
+SCATTER_CASES = [
+    # no repeated positions per column in UNIQUE_IDX: scatter's written value is then well defined
+    case("scatter", lambda x, i, s: x.scatter(0, i, s), None, [(4, 3), Const(np.array([[0, 2, 1], [3, 1, 0]])),
+                                                                (2, 3)]),
+    case("scatter_dim1", lambda x, i, s: x.scatter(1, i, s), None,
+         [(3, 4), Const(np.array([[3, 0], [1, 2], [0, 3]])), (3, 2)]),
+    case("scatter_value", lambda x, i: x.scatter(-1, i, 2.5), None, [(3, 4), Const(np.array([[3, 0], [1, 2],
+                                                                                             [0, 3]]))]),
+    case("torch.scatter_value_kw", lambda x, i: (sd if isinstance(x, sd.Tensor) else torch).scatter(
+        x, 0, i, value=-1.0), None, [(4, 3), Const(np.array([[0, 2, 1]]))]),
+    case("scatter_reduce_add", lambda x, i, s: x.scatter(0, i, s, reduce="add"), None,
+         [(4, 3), Const(SC_IDX), (3, 3)], forward_only=True),
+    case("scatter_reduce_multiply", lambda x, i, s: x.scatter(0, i, s, reduce="multiply"), None,
+         [(4, 3), Const(SC_IDX), (3, 3)], forward_only=True),
+    *[sr_case(r, inc) for r in ("sum", "mean", "amax", "amin") for inc in (True, False)],
+    sr_case("prod", True), sr_case("prod", False),
+    # ties between input and src (and within src) share amax's gradient equally, as PyTorch
+    case("scatter_reduce_amax_ties", lambda x, i, s: x.scatter_reduce(0, i, s, "amax"), None,
+         [np.ones((4, 3)), Const(SC_IDX), np.ones((3, 3))], grad=False),
+    case("scatter_reduce_mean_int", lambda x, i, s: x.scatter_reduce(0, i, s, "mean"), None,
+         [Const(np.arange(12).reshape(4, 3)), Const(SC_IDX), Const(np.arange(9).reshape(3, 3) * 5)],
+         grad=False),
+    case("index_fill", lambda x, i: x.index_fill(1, i, -2.0), None, [(3, 4), Const(np.array([0, 2]))]),
+    case("index_fill_tensor_value", lambda x, i, v: x.index_fill(0, i, v), None,
+         [(3, 4), Const(np.array([2])), ()]),
+    case("index_copy", lambda x, i, s: x.index_copy(0, i, s), None, [(4, 3), Const(np.array([3, 0])), (2, 3)]),
+    case("index_copy_dim1", lambda x, i, s: x.index_copy(-1, i, s), None,
+         [(2, 4), Const(np.array([1, 3, 0])), (2, 3)]),
+    case("masked_select", lambda x, m: x.masked_select(m), None, [(4, 5), Const(MASK)]),
+    case("masked_select_bcast", lambda x, m: x.masked_select(m), None, [(3, 4, 5), Const(MASK)]),
+    case("masked_select_bcast_input", lambda x, m: x.masked_select(m), None, [(5,), Const(MASK)]),
+    case("masked_scatter", lambda x, m, s: x.masked_scatter(m, s), None, [(4, 5), Const(MASK), (30,)]),
+    case("masked_scatter_bcast", lambda x, m, s: x.masked_scatter(m, s), None,
+         [(4, 5), Const(MASK[:1]), (4, 5)]),
+    case("take", lambda x, i: x.take(i), None, [(3, 4), Const(np.array([[11, 0], [-1, 5]]))]),
+    case("take_repeated", lambda x, i: (sd if isinstance(x, sd.Tensor) else torch).take(x, i), None,
+         [(3, 4), Const(np.array([1, 1, 7]))]),
+]
+
+
 CASES = [
     case("slice", lambda x: x[:, 2:5], None, [X]),
     case("int", lambda x: x[1], None, [X]),
@@ -109,6 +160,7 @@ CASES = [
     case("getitem_transposed", lambda x: x.mT[[1, 1, 0]], None, [(3, 4)]),
     *[ip_case(f"index_put_{name}{'_acc' if acc else ''}", fn, v, acc, grad=grad)
       for name, fn, v, grad in IP_ROWS for acc in (False, True)],
+    *SCATTER_CASES,
     case("empty_index", lambda x: x[sd.tensor(np.zeros(0, dtype=np.int64))] if isinstance(x, sd.Tensor)
          else x[torch.zeros(0, dtype=torch.int64)], None, [(3, 4)]),
 ]
@@ -211,3 +263,43 @@ def test_masked_fill_needs_bool_mask():
 def test_masked_fill_keeps_dtype():
     assert sd.ones(3).masked_fill(sd.tensor([True, False, True]), 0).dtype == sd.float32
     assert sd.arange(3).masked_fill(sd.tensor([True, False, True]), 7).dtype == sd.int64
+
+
+def test_nonzero_argwhere_and_single_argument_where():
+    a = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
+    for arr in (a, a > 0, np.array([0, 3, 0, 4]), np.array(2.0), np.array(0.0), np.zeros((2, 0))):
+        s, t = sd.from_numpy(arr.copy()), torch.from_numpy(arr.copy())
+        np.testing.assert_array_equal(s.nonzero().numpy(), t.nonzero().numpy())
+        assert s.nonzero().dtype == sd.int64 and s.nonzero().shape == tuple(t.nonzero().shape)
+        np.testing.assert_array_equal(sd.argwhere(s).numpy(), torch.argwhere(t).numpy())
+        for si, ti in zip(s.nonzero(as_tuple=True), t.nonzero(as_tuple=True)):
+            np.testing.assert_array_equal(si.numpy(), ti.numpy())
+        ws, wt = sd.where(s), torch.where(t)
+        assert len(ws) == len(wt)
+        for si, ti in zip(ws, wt):
+            assert si.dtype == sd.int64
+            np.testing.assert_array_equal(si.numpy(), ti.numpy())
+
+
+def test_out_of_range_dims_raise_index_error():
+    x = sd.ones(3, 4)
+    i = sd.tensor([[0, 1]])
+    for fn in (lambda: x.gather(4, i), lambda: x.gather(-3, i), lambda: x.scatter_add(2, i, sd.ones(1, 2)),
+               lambda: x.scatter(2, i, 1.0), lambda: x.scatter_reduce(-3, i, sd.ones(1, 2), "sum"),
+               lambda: x.index_select(2, sd.tensor([0])), lambda: x.index_add(2, sd.tensor([0]), sd.ones(3, 1)),
+               lambda: x.index_fill(3, sd.tensor([0]), 1.0), lambda: x.index_copy(2, sd.tensor([0]), x),
+               lambda: sd.take_along_dim(x, i, 2)):
+        with pytest.raises(IndexError, match="dim"):
+            fn()
+
+
+def test_scatter_errors():
+    x = sd.zeros(3, 4)
+    with pytest.raises(RuntimeError, match="scatter_reduce"):
+        x.scatter_reduce(0, sd.tensor([[0]]), sd.ones(1, 1), "max")
+    with pytest.raises(IndexError, match="scatter"):
+        x.scatter(0, sd.tensor([[3]]), sd.ones(1, 1))
+    with pytest.raises(RuntimeError, match="masked_scatter"):
+        x.masked_scatter(sd.ones(3, 4).bool(), sd.ones(5))
+    with pytest.raises(IndexError, match="take"):
+        x.take(sd.tensor([12]))
