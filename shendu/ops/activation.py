@@ -218,12 +218,12 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x`` for x > 0, else ``weight * x``; ``weight`` has 1 element or one per channel (dim 1).
     At 0 the input's gradient is the slope and the slope's is 0, as in PyTorch."""
     if weight.ndim != 1 and weight.numel() != 1:
-        raise RuntimeError(f"prelu: weight must be 1-D, got shape {weight.shape}")
+        raise RuntimeError(f"prelu: weight must be 1-D, got shape {tuple(weight.shape)}")
     n = weight.numel()
     if n > 1:
         if input.ndim < 2 or input.shape[1] != n:
             raise RuntimeError(f"prelu: a weight of {n} slopes needs {n} channels at dim 1, "
-                               f"got input of shape {input.shape}")
+                               f"got input of shape {tuple(input.shape)}")
         weight = weight.reshape((n,) + (1,) * (input.ndim - 2))  # (C, 1, ..., 1)
     return where(input > 0, input, weight * input)
 
@@ -275,6 +275,6 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     from shendu.ops.dims import wrap_dim
     axis = wrap_dim(dim, input.ndim, "glu")
     if input.shape[axis] % 2:
-        raise RuntimeError(f"glu: halving dim {dim} needs an even size, got shape {input.shape}")
+        raise RuntimeError(f"glu: halving dim {dim} needs an even size, got shape {tuple(input.shape)}")
     a, b = input.chunk(2, axis)
     return a * sigmoid(b)

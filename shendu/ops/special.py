@@ -15,7 +15,7 @@ from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.dtypes import promote
 from shendu.ops.binary import _broadcast_error, _xp_of
-from shendu.ops.elementwise import _mask, as_float, where
+from shendu.ops.elementwise import as_float, where
 from shendu.tensor import Tensor
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -166,22 +166,25 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:
     return Logit.apply(input, eps=eps)
 
 
-def _xlogy_array(a, b):
+def _xlogy_array(a, b, dtype):
     xp = _xp_of(a, b)
+    a, b = xp.asarray(a, dtype=dtype), xp.asarray(b, dtype=dtype)  # log of a Python scalar is float64
     with np.errstate(divide="ignore", invalid="ignore"):
         out = a * xp.log(b)
-    return xp.where((a == 0) & ~xp.isnan(b), xp.asarray(0, dtype=out.dtype), out)
+    return xp.where((a == 0) & ~xp.isnan(b), xp.asarray(0, dtype=dtype), out)
 
 
 class Xlogy(Function):
-    """``a * log(b)``, 0 where a == 0 (unless b is NaN); d/da = xlogy(a != 0, b), d/db = a / b."""
+    """``a * log(b)``, 0 where a == 0 (unless b is NaN); d/da = log(b) (PyTorch's: 0 where a == 0
+    and b <= 0), d/db = a / b."""
 
     raw = True
 
     def forward(ctx, a, b):
-        a, b = promote(a, b, dtype=dtypes.float_type(dtypes.result_type(a, b)))
+        dtype = dtypes.float_type(dtypes.result_type(a, b))
+        a, b = promote(a, b, dtype=dtype)
         try:
-            return _xlogy_array(a, b)
+            return _xlogy_array(a, b, dtype)
         except ValueError:
             raise _broadcast_error("xlogy", a, b) from None
 
@@ -190,7 +193,9 @@ class Xlogy(Function):
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad_b = None
         if need_a:
-            grad_a = grad * xlogy(_mask(a._data != 0, grad), b)
+            bd = b._data if isinstance(b, Tensor) else b
+            masked = Tensor._wrap((a._data == 0) & (bd <= 0))
+            grad_a = where(masked, 0.0, xlogy(grad, b))
         if need_b:
             grad_b = grad * a / b
         return grad_a, grad_b
