@@ -98,6 +98,51 @@ CASES = [
 ]
 
 
+CASES += [
+    case("roll", lambda x: x.roll(1, 0), None, [X]),
+    case("roll_multi", lambda x: x.roll((2, -1), (2, 0)), None, [X]),
+    case("roll_flat", lambda x: x.roll(5), None, [X]),
+    both("roll_fn", lambda L, x: L.roll(x, shifts=-7, dims=-1), [X]),
+    case("narrow", lambda x: x.narrow(1, 1, 2), None, [X]),
+    case("narrow_neg_start", lambda x: x.narrow(-1, -3, 2), None, [X]),
+    both("narrow_fn", lambda L, x: L.narrow(x, 0, 0, 1), [X]),
+    case("rot90", lambda x: x.rot90(), None, [X]),
+    case("rot90_k2", lambda x: x.rot90(2, (1, 2)), None, [X]),
+    case("rot90_k3_neg", lambda x: x.rot90(-1, (0, 2)), None, [X]),
+    both("atleast_1d", lambda L, x: L.atleast_1d(x.sum()), [(3,)]),
+    both("atleast_2d", lambda L, x: L.atleast_2d(x), [(3,)]),
+    both("atleast_3d_1d", lambda L, x: L.atleast_3d(x), [(3,)]),
+    both("atleast_3d_2d", lambda L, x: L.atleast_3d(x), [(3, 2)]),
+    both("atleast_3d_many", lambda L, a, b: L.atleast_3d(a, b), [(3,), (2, 2)]),
+    both("column_stack", lambda L, a, b, c: L.column_stack((a, b, c)), [(3,), (3, 2), (3,)]),
+    both("dstack", lambda L, a, b: L.dstack([a, b]), [(3, 2), (3, 2)]),
+    both("dstack_1d", lambda L, a, b: L.dstack([a, b]), [(3,), (3,)]),
+    case("tensor_split_int", lambda x: x.tensor_split(3, 2), None, [X]),
+    case("tensor_split_idx", lambda x: x.tensor_split([1, 3], -1), None, [X]),
+    case("tensor_split_decreasing", lambda x: x.tensor_split([3, 1], 2), None, [X]),
+    case("tensor_split_beyond", lambda x: x.tensor_split([1, 9], 1), None, [X]),
+    case("hsplit", lambda x: x.hsplit(3), None, [X]),
+    case("hsplit_idx", lambda x: x.hsplit([1]), None, [X]),
+    case("vsplit", lambda x: x.vsplit(2), None, [X]),
+    case("dsplit", lambda x: x.dsplit([1, 2]), None, [X]),
+    case("unfold", lambda x: x.unfold(2, 2, 1), None, [X]),
+    case("unfold_step", lambda x: x.unfold(-1, 2, 2), None, [X]),
+    case("unfold_dim0", lambda x: x.unfold(0, 2, 3), None, [(5, 3)]),
+    case("flatten_mid", lambda x: x.flatten(1, 2), None, [(2, 3, 4, 2)]),
+    case("flatten_neg", lambda x: x.flatten(-3, -2), None, [(2, 3, 4, 2)]),
+    case("unflatten", lambda x: x.unflatten(1, (3, 1)), None, [X]),
+    case("unflatten_neg", lambda x: x.unflatten(-1, (2, -1)), None, [X]),
+    case("squeeze_tuple", lambda x: x.squeeze((0, 2)), None, [(1, 3, 1, 2)]),
+    case("squeeze_neg_dim", lambda x: x.squeeze(-2), None, [(1, 3, 1, 2)]),
+    case("movedim_multi", lambda x: x.movedim((0, 2), (2, 0)), None, [X]),
+    case("moveaxis", lambda x: x.moveaxis(-1, 0), None, [X]),
+    case("swapdims", lambda x: x.swapdims(0, -1), None, [X]),
+    case("expand_as", lambda x, y: x.expand_as(y), None, [(3, 1), (2, 3, 4)]),
+    case("view_as", lambda x, y: x.view_as(y), None, [X, (4, 6)]),
+    case("reshape_as", lambda x, y: x.reshape_as(y), None, [X, (6, 4)]),
+    case("type_as", lambda x, y: x.type_as(y), None, [X, (2,)]),
+]
+
 test_parity, test_gradcheck, test_gradgradcheck = spec_tests(CASES)
 
 
@@ -173,3 +218,41 @@ def test_pad_errors():
         F.pad(sd.ones(2, 3), (1, 1, 1))
     with pytest.raises(ValueError, match="pad"):
         F.pad(sd.ones(2, 3), (1, 1), mode="mirror")
+
+
+def test_out_of_range_dims_raise_index_error():
+    x = sd.ones(2, 3)
+    for fn in (lambda: x.flip(5), lambda: x.flip((0, 2)), lambda: x.movedim(0, 5), lambda: x.movedim(-3, 0),
+               lambda: x.transpose(0, 2), lambda: x.permute(0, 2), lambda: x.squeeze(2), lambda: x.squeeze((0, 3)),
+               lambda: x.unsqueeze(3), lambda: x.flatten(0, 2), lambda: x.unflatten(2, (1, 3)),
+               lambda: x.roll(1, 2), lambda: x.narrow(2, 0, 1), lambda: x.unfold(2, 1, 1),
+               lambda: x.split(1, 2), lambda: x.chunk(2, -3), lambda: x.unbind(2), lambda: x.tensor_split(2, 2),
+               lambda: sd.cat([x, x], 2), lambda: sd.stack([x, x], 3), lambda: x.repeat_interleave(2, 2),
+               lambda: x.rot90(1, (0, 2)), lambda: x.stride(2), lambda: x.sum(2), lambda: x.softmax(2)):
+        with pytest.raises(IndexError, match="dim"):
+            fn()
+    with pytest.raises(RuntimeError, match="movedim"):
+        x.movedim((0, 0), (1, 0))
+
+
+def test_stride_and_new_factories():
+    for shape, perm in (((2, 3, 4), None), ((2, 3, 4), (2, 0, 1)), ((5,), None)):
+        s, t = sd.zeros(*shape), torch.zeros(*shape)
+        if perm:
+            s, t = s.permute(*perm), t.permute(*perm)
+        assert s.stride() == t.stride()
+        assert s.stride(-1) == t.stride(-1)
+    assert sd.zeros(3, 1).expand(3, 4).stride() == torch.zeros(3, 1).expand(3, 4).stride()
+    x = sd.ones(2, dtype=sd.float64)
+    for name, args in (("new_zeros", (2, 3)), ("new_ones", ((2, 3),)), ("new_empty", (4,)),
+                       ("new_full", ((2, 2), 7.0))):
+        y = getattr(x, name)(*args)
+        assert y.dtype == sd.float64 and not y.requires_grad
+        ty = getattr(torch.ones(2, dtype=torch.float64), name)(*args)
+        assert y.shape == tuple(ty.shape)
+        if name != "new_empty":
+            np.testing.assert_array_equal(y.numpy(), ty.numpy())
+    assert x.new_zeros(2, dtype=sd.int64).dtype == sd.int64
+    assert x.new_tensor([1, 2]).dtype == sd.float64
+    assert x.new_ones(1, requires_grad=True).requires_grad
+    assert sd.arange(3).new_full((2,), 5).dtype == sd.int64
