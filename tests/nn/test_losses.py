@@ -17,6 +17,11 @@ SIGNS_WITH_0 = Const(np.array([[1.0, -1.0, 0.0, 1.0], [-1.0, 1.0, 1.0, 0.0], [1.
 CLASSES = Const(np.array([0, 3, 1, 4, 3], dtype=np.int64))
 ELEM_W = Const(RNG.uniform(0.5, 2.0, (3, 4)))
 PROB = {"low": 0.05, "high": 0.95}
+COUNTS = Const(RNG.integers(0, 5, (3, 4)).astype(np.float32))
+VAR = RNG.uniform(0.2, 2.0, (3, 4))  # positive variances, differentiable inputs
+LABELS = Const((RNG.random((3, 4)) < 0.5).astype(np.float32))
+# each row lists its target classes first, ended by -1 (what follows is ignored); duplicates count twice
+ML_TARGET = Const(np.array([[3, 0, -1, 1], [1, 2, 3, -1], [2, 2, -1, -1]]))
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # torch's deprecation notices
 
 
@@ -75,6 +80,33 @@ CASES = [
     *_loss("cosine_embedding_loss", [(5, 4), (5, 4), SIGNS], {"margin": -0.3}),
     *_loss("cross_entropy", [(5, 6), CLASSES], {"label_smoothing": 0.1}),
     *_loss("nll_loss", [(5, 6), CLASSES]),
+    *_weighted("mse_loss", "weight", [(3, 4), (3, 4)], ELEM_W),
+    *_loss("poisson_nll_loss", [(3, 4), COUNTS]),
+    *_loss("poisson_nll_loss", [(3, 4), COUNTS], {"full": True}),
+    *_loss("poisson_nll_loss", [(3, 4), COUNTS], {"log_input": False, "full": True}, low=0.1, high=3.0),
+    *_loss("gaussian_nll_loss", [(3, 4), (3, 4), VAR]),
+    *_loss("gaussian_nll_loss", [(3, 4), (3, 4), VAR[:, :1]], {"full": True}),
+    *_loss("gaussian_nll_loss", [(3, 4), (3, 4), VAR[:, 0]]),  # the last dim missing: one variance per row
+    *_loss("gaussian_nll_loss", [(3, 4), (3, 4), 0.7]),
+    *_loss("gaussian_nll_loss", [(3, 4), (3, 4), VAR * 1e-3], {"eps": 1e-2}, grad=False),  # clamp: parity only
+    *_loss("margin_ranking_loss", [(5,), (5,), SIGNS]),
+    *_loss("margin_ranking_loss", [(5,), (5,), SIGNS], {"margin": 0.5}),
+    *_loss("soft_margin_loss", [(3, 4), SIGNS_2D]),
+    *_loss("multilabel_soft_margin_loss", [(3, 4), LABELS]),
+    *_weighted("multilabel_soft_margin_loss", "weight", [(3, 4), LABELS], Const(RNG.uniform(0.5, 2.0, 4))),
+    *_loss("multilabel_margin_loss", [(3, 4), ML_TARGET]),
+    *_loss("triplet_margin_loss", [(4, 5), (4, 5), (4, 5)]),
+    *_loss("triplet_margin_loss", [(4, 5), (4, 5), (4, 5)], {"p": 1.0, "swap": True, "margin": 2.0}),
+    *_loss("triplet_margin_with_distance_loss", [(4, 5), (4, 5), (4, 5)]),
+    *_loss("triplet_margin_with_distance_loss", [(4, 5), (4, 5), (4, 5)], {"swap": True, "margin": 3.0}),
+    case("triplet_cosine_distance",
+         lambda a, p, n: F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: 1.0 - F.cosine_similarity(x, y)),
+         lambda a, p, n: TF.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: 1.0 - TF.cosine_similarity(x, y)),
+         [(4, 5), (4, 5), (4, 5)]),
+    case("triplet_one_triple", lambda a, p, n: F.triplet_margin_loss(a, p, n, reduction="none"),
+         lambda a, p, n: TF.triplet_margin_loss(a, p, n, reduction="none"), [(5,), (5,), (5,)]),
+    case("multilabel_margin_one_sample", lambda x, t: F.multilabel_margin_loss(x, t, reduction="none"),
+         lambda x, t: TF.multilabel_margin_loss(x, t, reduction="none"), [(4,), Const(np.array([3, 0, -1, 1]))]),
     case("multi_margin_loss_one_sample", lambda x, t: F.multi_margin_loss(x, t, reduction="none"),
          lambda x, t: TF.multi_margin_loss(x, t, reduction="none"), [(6,), Const(np.array(2))]),
     case("cosine_embedding_loss_one_pair", lambda a, b, t: F.cosine_embedding_loss(a, b, t),
@@ -121,6 +153,75 @@ def test_bce_second_order():
     x = sd.from_numpy(RNG.uniform(0.1, 0.9, (3, 4))).requires_grad_()
     t = sd.from_numpy(RNG.uniform(0.0, 1.0, (3, 4)))
     assert sd.gradgradcheck(lambda a: F.binary_cross_entropy(a, t, reduction="sum"), [x])
+
+
+LEGACY = [  # every functional loss that takes PyTorch's deprecated flags, with valid inputs
+    ("mse_loss", [(3, 4), (3, 4)], {}), ("l1_loss", [(3, 4), (3, 4)], {}), ("smooth_l1_loss", [(3, 4), (3, 4)], {}),
+    ("binary_cross_entropy", [(3, 4), (3, 4)], PROB), ("binary_cross_entropy_with_logits", [(3, 4), (3, 4)], {}),
+    ("kl_div", [(3, 4), (3, 4)], {"low": 0.05, "high": 1.0}), ("poisson_nll_loss", [(3, 4), COUNTS], {}),
+    ("margin_ranking_loss", [(5,), (5,), SIGNS], {}), ("hinge_embedding_loss", [(3, 4), SIGNS_2D], {}),
+    ("soft_margin_loss", [(3, 4), SIGNS_2D], {}), ("multilabel_soft_margin_loss", [(3, 4), LABELS], {}),
+    ("multilabel_margin_loss", [(3, 4), ML_TARGET], {}), ("multi_margin_loss", [(5, 6), CLASSES], {}),
+    ("cosine_embedding_loss", [(5, 4), (5, 4), SIGNS], {}), ("triplet_margin_loss", [(4, 5), (4, 5), (4, 5)], {}),
+    ("cross_entropy", [(5, 6), CLASSES], {}), ("nll_loss", [(5, 6), CLASSES], {}),
+]
+LEGACY_FLAGS = [{"size_average": False}, {"reduce": False}, {"size_average": True}, {"reduce": True},
+                {"size_average": False, "reduce": False}, {"size_average": True, "reduce": True},
+                {"size_average": False, "reduction": "none"}, {"reduce": False, "reduction": "sum"}]
+
+
+@pytest.mark.parametrize("flags", LEGACY_FLAGS, ids=lambda f: "_".join(f"{k}={v}" for k, v in f.items()))
+@pytest.mark.parametrize("name,shapes,opts", LEGACY, ids=[n for n, _, _ in LEGACY])
+def test_legacy_flags_override_reduction_in_every_loss(name, shapes, opts, flags):
+    """PyTorch's legacy_get_string: reduce=False -> 'none', else size_average=False -> 'sum', else 'mean'."""
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        check_op(lambda *a: getattr(F, name)(*a, **flags), lambda *a: getattr(TF, name)(*a, **flags), shapes, **opts)
+
+
+MODULE_LEGACY = ["MSELoss", "L1Loss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "PoissonNLLLoss",
+                 "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
+                 "MultiLabelMarginLoss", "MultiMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
+                 "CrossEntropyLoss", "NLLLoss"]
+
+
+@pytest.mark.parametrize("name", MODULE_LEGACY)
+@pytest.mark.parametrize("flags", LEGACY_FLAGS[:4], ids=lambda f: "_".join(f"{k}={v}" for k, v in f.items()))
+def test_legacy_flags_in_every_module(name, flags):
+    with pytest.warns(UserWarning):
+        expected = getattr(torch.nn, name)(**flags).reduction
+    with pytest.warns(UserWarning, match="size_average and reduce"):
+        assert getattr(nn, name)(**flags).reduction == expected
+
+
+def test_legacy_get_string_table():
+    from shendu.nn.functional_losses import legacy_get_string
+    for sa in (None, True, False):
+        for r in (None, True, False):
+            assert legacy_get_string(sa, r, emit_warning=False) == \
+                torch.nn._reduction.legacy_get_string(sa, r, emit_warning=False)
+
+
+def test_regression_losses_broadcast_a_target_as_pytorch():
+    with pytest.warns(UserWarning, match="mse_loss.*different to the input size"):
+        check_op(lambda a, b: F.mse_loss(a, b), lambda a, b: TF.mse_loss(a, b), [(3, 4), (4,)])
+
+
+TARGET_KINDS = {"class_indices", "probabilities", "signs", "values", "embeddings", "sequences"}
+
+
+def test_every_loss_module_declares_its_target_kind():
+    names = [n for n in nn.__all__ if n.endswith("Loss")]
+    missing = {n for n in dir(torch.nn) if n.endswith("Loss")} - set(names)
+    assert missing <= {"CTCLoss", "AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss"}, missing
+    for cls in (getattr(nn, n) for n in names):
+        assert cls.target_kind in TARGET_KINDS, cls.__name__
+    kinds = {"CrossEntropyLoss": "class_indices", "NLLLoss": "class_indices", "MSELoss": "values",
+             "L1Loss": "values", "HuberLoss": "values", "BCEWithLogitsLoss": "probabilities",
+             "BCELoss": "probabilities", "KLDivLoss": "probabilities", "HingeEmbeddingLoss": "signs",
+             "TripletMarginLoss": "embeddings", "MultiMarginLoss": "class_indices", "PoissonNLLLoss": "values"}
+    for name, kind in kinds.items():
+        assert getattr(nn, name).target_kind == kind, name
+        assert getattr(nn, name)().target_kind == kind  # readable from an instance too
 
 
 def test_legacy_size_average_and_reduce():
@@ -183,6 +284,15 @@ MODULES = [
     ("HingeEmbeddingLoss", {"margin": 0.5}, [(3, 4), SIGNS_2D], {}),
     ("MultiMarginLoss", {"p": 2, "margin": 0.5, "weight": W6}, [(5, 6), CLASSES], {}),
     ("CosineEmbeddingLoss", {"margin": 0.2}, [(5, 4), (5, 4), SIGNS], {}),
+    ("PoissonNLLLoss", {"full": True}, [(3, 4), COUNTS], {}),
+    ("PoissonNLLLoss", {"log_input": False, "eps": 1e-4}, [(3, 4), COUNTS], {"low": 0.1, "high": 2.0}),
+    ("GaussianNLLLoss", {"full": True, "eps": 1e-3}, [(3, 4), (3, 4), VAR], {}),
+    ("MarginRankingLoss", {"margin": 0.3}, [(5,), (5,), SIGNS], {}),
+    ("SoftMarginLoss", {}, [(3, 4), SIGNS_2D], {}),
+    ("MultiLabelSoftMarginLoss", {"weight": RNG.uniform(0.5, 2.0, 4).astype(np.float32)}, [(3, 4), LABELS], {}),
+    ("MultiLabelMarginLoss", {}, [(3, 4), ML_TARGET], {}),
+    ("TripletMarginLoss", {"margin": 0.5, "p": 3.0, "swap": True}, [(4, 5), (4, 5), (4, 5)], {}),
+    ("TripletMarginWithDistanceLoss", {"margin": 2.0}, [(4, 5), (4, 5), (4, 5)], {}),
 ]
 _TENSOR_ARGS = ("weight", "pos_weight")
 
