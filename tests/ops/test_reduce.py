@@ -15,6 +15,15 @@ KEEP = [False, True]
 DISTINCT = np.random.default_rng(3).permutation(24).reshape(2, 3, 4).astype(np.float64) / 7 - 1.5
 
 
+# NaN entries: nansum/nanmean skip them (and give them no gradient); gradcheck perturbs the rest.
+WITH_NAN = np.where(np.arange(24).reshape(2, 3, 4) % 5 == 1, np.nan,
+                    np.random.default_rng(6).uniform(-2, 2, (2, 3, 4)))
+
+
+def torch_or_sd(x):
+    return sd if isinstance(x, sd.Tensor) else torch
+
+
 def _dim_kw(dim, keepdim):
     return {} if dim is None and not keepdim else {"dim": dim, "keepdim": keepdim}
 
@@ -77,6 +86,20 @@ CASES = (
         case("sum_int_dtype", lambda x: (x > 0).sum(1), None, [X], grad=False),
         case("torch.sum_fn", lambda x: sd.sum(x, (0, 1)), lambda x: torch.sum(x, (0, 1)), [X]),
         case("torch.mean_fn", lambda x: sd.mean(x, -1, True), lambda x: torch.mean(x, -1, True), [X]),
+        case("aminmax", lambda x: x.aminmax(), None, [DISTINCT]),
+        case("aminmax_dim", lambda x: x.aminmax(dim=1, keepdim=True), None, [DISTINCT]),
+        case("aminmax_fn", lambda x: (sd if isinstance(x, sd.Tensor) else torch).aminmax(x, dim=-1), None,
+             [DISTINCT]),
+        case("nansum", lambda x: x.nansum(), None, [WITH_NAN]),
+        case("nansum_dim", lambda x: x.nansum(1), None, [WITH_NAN]),
+        case("nanmean", lambda x: x.nanmean(), None, [WITH_NAN]),
+        case("nanmean_dims_keep", lambda x: x.nanmean((0, 2), keepdim=True), None, [WITH_NAN]),
+        case("var_mean", lambda x: torch_or_sd(x).var_mean(x, 1, correction=0), None, [X]),
+        case("std_mean_keep", lambda x: torch_or_sd(x).std_mean(x, (0, 2), keepdim=True), None, [X]),
+        case("logsumexp_dims", lambda x: x.logsumexp((0, 2)), None, [X]),
+        case("count_nonzero_dim", lambda x: (x > 0).count_nonzero(1), None, [X], grad=False),
+        case("count_nonzero_dims", lambda x: torch_or_sd(x).count_nonzero(x > 0, dim=(0, -1)), None, [X],
+             grad=False),
     ]
 )
 
@@ -171,3 +194,13 @@ def test_zero_norm_and_std_have_zero_gradient(c):
 def test_norm_std_second_order(fn):
     x = sd.tensor(np.random.default_rng(0).standard_normal((2, 3)), dtype=sd.float64, requires_grad=True)
     assert sd.gradgradcheck(fn, [x])
+
+
+def test_out_of_range_dims_raise_index_error():
+    x = sd.ones(2, 3)
+    for fn in (lambda: x.sum(2), lambda: x.mean(-3), lambda: x.var(2), lambda: x.std((0, 2)), lambda: x.max(2),
+               lambda: x.amax(-3), lambda: x.argmax(2), lambda: x.prod(2), lambda: x.logsumexp(2),
+               lambda: x.norm(dim=2), lambda: x.all(2), lambda: x.any(-3), lambda: x.count_nonzero(2),
+               lambda: x.aminmax(dim=2), lambda: x.nansum(2), lambda: x.nanmean(2)):
+        with pytest.raises(IndexError, match="dim"):
+            fn()
