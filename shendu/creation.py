@@ -46,9 +46,13 @@ def _python_dtype(kind) -> np.dtype:
 
 
 def _py_kind(x) -> type:
-    for kind in (builtins.bool, builtins.int, builtins.float):
-        if isinstance(x, kind):
-            return kind
+    """The Python number kind of a scalar (NumPy scalars by their kind)."""
+    if isinstance(x, (builtins.bool, np.bool_)):
+        return builtins.bool
+    if isinstance(x, (builtins.int, np.integer)):
+        return builtins.int
+    if isinstance(x, (builtins.float, np.floating)):
+        return builtins.float
     return builtins.complex
 
 
@@ -269,7 +273,7 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if dtype is None and out is None:
-        dtype = fill_value.dtype if isinstance(fill_value, np.generic) else _python_dtype(_py_kind(fill_value))
+        dtype = _python_dtype(_py_kind(fill_value))  # NumPy scalars too, as PyTorch
     return _finish(np.full(_size((size,), "full"), fill_value, dtype=_dt(dtype, out=out)), requires_grad, device, out)
 
 

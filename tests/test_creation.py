@@ -211,3 +211,67 @@ def test_full_like_and_like_requires_grad():
     assert sd.zeros_like(src, device="cpu").device == "cpu"
     x = sd.randn(3, requires_grad=True)
     assert not sd.zeros_like(x).requires_grad  # *_like does not copy requires_grad (as in PyTorch)
+
+
+# -- PyTorch's factory forms: size=, out=, empty_strided, arange dtype rules ----------------------
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty"])
+def test_size_forms(name):
+    for args, kwargs in (((2, 3), {}), (((2, 3),), {}), (([2, 3],), {}), ((), {"size": (2, 3)}),
+                         ((sd.Size([2, 3]),), {})):
+        out = getattr(sd, name)(*args, **kwargs)
+        assert out.shape == (2, 3) and out.dtype == sd.float32
+    assert getattr(torch, name)(size=(2, 3)).shape == (2, 3)
+    with pytest.raises(TypeError, match="size"):
+        getattr(sd, name)(2.5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.arange(5), lambda m: m.arange(0.0, 5), lambda m: m.arange(np.int32(5)),
+    lambda m: m.arange(np.float64(3)), lambda m: m.arange(m.tensor(5)), lambda m: m.arange(m.tensor(4.0)),
+    lambda m: m.arange(1, 2.5, 0.5), lambda m: m.arange(0, 1, 0.1), lambda m: m.arange(-1.0, 1.0, 0.3),
+    lambda m: m.arange(10, dtype=m.float64), lambda m: m.arange(1.5, 4, dtype=m.int64),
+    lambda m: m.full((2,), True), lambda m: m.full((2,), 1.5), lambda m: m.full((2,), 2),
+    lambda m: m.full((2,), np.int32(3)), lambda m: m.linspace(0, 1, 7, dtype=m.float64),
+])
+def test_dtype_rules_match_torch(make):
+    s, t = make(sd), make(torch)
+    assert s.dtype == t.numpy().dtype
+    np.testing.assert_allclose(s.numpy(), t.numpy(), rtol=1e-6)
+
+
+def test_out_argument_writes_in_place_and_resizes():
+    buf = sd.ones(2, 3, dtype=sd.float64)
+    got = sd.zeros(2, 3, out=buf)
+    assert got is buf and buf.dtype == sd.float64 and buf.tolist() == [[0.0] * 3] * 2
+    sd.arange(4, out=buf)  # another shape: resized, keeping out's dtype (as PyTorch)
+    assert buf.shape == (4,) and buf.tolist() == [0.0, 1.0, 2.0, 3.0] and buf.dtype == sd.float64
+    t = torch.ones(2, 3, dtype=torch.float64)
+    torch.arange(4, out=t)
+    assert t.dtype == torch.float64 and t.tolist() == buf.tolist()
+    r = sd.empty(3)
+    sd.randn(3, out=r)
+    assert r.dtype == sd.float32 and np.all(r.numpy() != 0)
+
+
+def test_empty_strided():
+    x = sd.empty_strided((2, 3), (1, 2))
+    assert x.shape == (2, 3) and x.dtype == sd.float32
+    assert tuple(s // 4 for s in x._data.strides) == torch.empty_strided((2, 3), (1, 2)).stride()
+    assert sd.empty_strided((0, 3), (3, 1)).shape == (0, 3)
+    with pytest.raises(RuntimeError, match="length"):
+        sd.empty_strided((2, 3), (1,))
+
+
+def test_layout_argument():
+    assert sd.zeros(2, layout=sd.strided).shape == (2,)
+    with pytest.raises(ValueError, match="strided"):
+        sd.zeros(2, layout=sd.sparse_coo)
+
+
+def test_factory_kw_dtype_device_requires_grad_everywhere():
+    for make in (lambda **k: sd.zeros(2, **k), lambda **k: sd.ones(2, **k), lambda **k: sd.empty(2, **k),
+                 lambda **k: sd.full((2,), 1.0, **k), lambda **k: sd.eye(2, **k), lambda **k: sd.arange(2.0, **k),
+                 lambda **k: sd.linspace(0, 1, 2, **k), lambda **k: sd.logspace(0, 1, 2, **k),
+                 lambda **k: sd.tensor([1.0, 2.0], **k), lambda **k: sd.empty_strided((2,), (1,), **k)):
+        t = make(dtype=sd.float64, device="cpu", requires_grad=True)
+        assert t.dtype == sd.float64 and t.requires_grad and t.device == "cpu"

@@ -1,6 +1,7 @@
 """Random numbers: seeding, ``Generator`` objects, RNG state round trips, distributions' shapes/dtypes/ranges."""
 import numpy as np
 import pytest
+import torch
 
 import shendu as sd
 
@@ -144,3 +145,103 @@ def test_inplace_init_uses_the_seed():
     assert float(a.min()) >= -1 and float(a.max()) < 1 and a.dtype == sd.float32
     n = sd.empty(1000).normal_(2.0, 0.5)
     assert abs(float(n.mean()) - 2.0) < 0.1
+
+
+# -- multinomial, poisson, bernoulli, normal with tensors, states, fork_rng ------------------------
+def test_multinomial_with_replacement_proportions_2d():
+    probs = sd.tensor([[1.0, 2.0, 7.0, 0.0], [5.0, 0.0, 0.0, 5.0]])
+    draws = sd.multinomial(probs, 20000, replacement=True, generator=sd.Generator().manual_seed(0))
+    assert draws.shape == (2, 20000) and draws.dtype == sd.int64
+    for row, p in zip(draws.numpy(), probs.numpy()):
+        counts = np.bincount(row, minlength=4)
+        expected = p / p.sum() * len(row)
+        assert np.all(counts[p == 0] == 0)
+        nz = p > 0
+        chi2 = (((counts[nz] - expected[nz]) ** 2) / expected[nz]).sum()
+        assert chi2 < 16.27, counts  # at most 3 dof, p = 0.001
+
+
+def test_multinomial_without_replacement():
+    g = sd.Generator().manual_seed(1)
+    probs = sd.tensor([1.0, 1.0, 1.0, 50.0, 1.0])
+    firsts = []
+    for _ in range(200):
+        d = sd.multinomial(probs, 5, generator=g).tolist()
+        assert sorted(d) == [0, 1, 2, 3, 4]
+        firsts.append(d[0])
+    assert abs(np.mean(np.array(firsts) == 3) - 50 / 54) < 0.06
+    assert sd.multinomial(sd.ones(3, 6), 2).shape == (3, 2)
+
+
+@pytest.mark.parametrize("probs, n, replacement, match", [
+    ([1.0, 2.0], 3, False, "without replacement"),
+    ([0.0, 0.0], 1, True, "sum of probabilities"),
+    ([-1.0, 2.0], 1, True, "element < 0"),
+    ([[[1.0]]], 1, True, "1 or 2 dim"),
+    ([1.0, 2.0], 0, True, "n_sample <= 0"),
+])
+def test_multinomial_errors_as_torch(probs, n, replacement, match):
+    with pytest.raises(RuntimeError, match=match):
+        sd.multinomial(sd.tensor(probs), n, replacement)
+    with pytest.raises(RuntimeError, match=match.replace("element < 0", "element < 0")):
+        torch.multinomial(torch.tensor(probs), n, replacement)
+
+
+def test_poisson_and_bernoulli_statistics():
+    g = sd.Generator().manual_seed(2)
+    rates = sd.full((50000,), 3.0)
+    p = sd.poisson(rates, generator=g)
+    assert p.dtype == sd.float32 and abs(float(p.mean()) - 3.0) < 0.05 and abs(float(p.var()) - 3.0) < 0.1
+    b = sd.bernoulli(sd.full((50000,), 0.3), generator=g)
+    assert set(np.unique(b.numpy())) <= {0.0, 1.0} and abs(float(b.mean()) - 0.3) < 0.01
+    assert abs(float(sd.bernoulli(sd.zeros(50000), 0.8, generator=g).mean()) - 0.8) < 0.01
+    with pytest.raises(RuntimeError, match="rates"):
+        sd.poisson(sd.tensor([-1.0]))
+
+
+def test_sampling_from_tensors_that_require_grad_gives_zero_gradients_as_torch():
+    mean = sd.zeros(3, requires_grad=True)
+    std = sd.ones(3, requires_grad=True)
+    y = sd.normal(mean, std)
+    assert y.requires_grad
+    y.backward(sd.randn(3))
+    assert mean.grad.tolist() == [0.0] * 3 and std.grad.tolist() == [0.0] * 3
+    tm, ts = torch.zeros(3, requires_grad=True), torch.ones(3, requires_grad=True)
+    torch.normal(tm, ts).backward(torch.randn(3))
+    assert tm.grad.tolist() == [0.0] * 3  # PyTorch's normal is not reparameterized either
+    rates = sd.full((4,), 2.0, requires_grad=True)
+    assert sd.poisson(rates).requires_grad and sd.bernoulli(rates * 0.1).requires_grad
+
+
+def test_normal_forms_shapes_and_dtypes():
+    g = sd.Generator().manual_seed(4)
+    m = sd.normal(sd.full((20000,), 2.0, dtype=sd.float64), 0.5, generator=g)
+    assert m.dtype == sd.float64 and abs(float(m.mean()) - 2.0) < 0.02 and abs(float(m.std()) - 0.5) < 0.02
+    assert sd.normal(0.0, sd.ones(4)).shape == (4,) and sd.normal(sd.zeros(2, 3), 1.0).shape == (2, 3)
+    assert sd.normal(2.0, 3.0, size=(2,)).dtype == sd.float32
+    with pytest.raises(RuntimeError, match="std"):
+        sd.normal(0.0, -1.0, size=(2,))
+
+
+def test_generator_state_is_a_uint8_tensor():
+    g = sd.Generator().manual_seed(9)
+    assert g.manual_seed(9) is g and g.initial_seed() == 9
+    state = g.get_state()
+    assert isinstance(state, sd.Tensor) and state.dtype == sd.uint8 and state.dtype == torch.Generator().get_state().numpy().dtype
+    a = sd.rand(5, generator=g)
+    g.set_state(state)
+    np.testing.assert_array_equal(sd.rand(5, generator=g).numpy(), a.numpy())
+    with pytest.raises(RuntimeError, match="uint8"):
+        g.set_state(sd.zeros(3))
+
+
+def test_fork_rng_restores_the_global_stream():
+    sd.manual_seed(11)
+    expected = sd.randn(4).numpy()
+    sd.manual_seed(11)
+    with sd.random.fork_rng():
+        sd.randn(100)
+    np.testing.assert_array_equal(sd.randn(4).numpy(), expected)
+    assert sd.random.default_generator is sd.default_generator
+    with sd.random.fork_rng(enabled=False):
+        pass
