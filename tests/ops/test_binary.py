@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 import torch
-from helpers import case, check_grad, check_op, ids, spec_tests
+from helpers import case, check_grad, check_op, ids, spec_tests, torch_dtype_as_numpy
 
 import shendu as sd
+from shendu import dtypes
 
 POS = {"low": 0.5, "high": 2.0}
 
@@ -44,7 +45,26 @@ CASES = [
          [np.array([1.0, 2.0, 3.0, -1.0]), np.array([1.0, 0.0, 3.0, 2.0])], grad=False),
     case("minimum_ties", lambda x, y: x.minimum(y), None,
          [np.array([1.0, 2.0, 3.0, -1.0]), np.array([1.0, 0.0, 3.0, 2.0])], grad=False),
+    case("max_binary", lambda x, y: sd.max(x, y), lambda x, y: torch.max(x, y), [(3, 4), (3, 4)]),
     case("chain", lambda x, y: (x * y - y / (x * x + 1)) ** 2, None, [(2, 3), (2, 3)]),
+    case("multiply_divide", lambda x, y: sd.divide(sd.multiply(x, y), y + 3.0),
+         lambda x, y: torch.divide(torch.multiply(x, y), y + 3.0), [(3, 4), (3, 4)], **POS),
+    case("subtract_alpha", lambda x, y: sd.subtract(x, y, alpha=2.0), lambda x, y: torch.subtract(x, y, alpha=2.0),
+         [(3, 4), (4,)]),
+    case("true_divide", lambda x, y: sd.true_divide(x, y), lambda x, y: torch.true_divide(x, y), [(3, 4), (3, 4)], **POS),
+    case("float_power", lambda x: sd.float_power(x, 2.5), lambda x: torch.float_power(x, 2.5), [(3, 4)], **POS),
+    case("float_power_tensor", lambda x, y: x.float_power(y), None, [(3, 4), (4,)], **POS),
+    case("copysign", lambda x, y: sd.copysign(x, y), lambda x, y: torch.copysign(x, y), [(3, 4), (3, 4)]),
+    case("copysign_scalar", lambda x: x.copysign(-1.0), None, [(3, 4)]),
+    case("lerp_scalar", lambda x, y: sd.lerp(x, y, 0.3), lambda x, y: torch.lerp(x, y, 0.3), [(3, 4), (3, 4)]),
+    case("lerp_tensor_weight", lambda x, y, w: x.lerp(y, w), None, [(3, 4), (3, 4), (4,)]),
+    case("lerp_bcast", lambda x, y: sd.lerp(x, y, 0.75), lambda x, y: torch.lerp(x, y, 0.75), [(3, 1), (4,)]),
+    case("addcmul", lambda x, a, b: sd.addcmul(x, a, b, value=0.5), lambda x, a, b: torch.addcmul(x, a, b, value=0.5),
+         [(3, 4), (3, 4), (4,)]),
+    case("addcmul_method", lambda x, a, b: x.addcmul(a, b), None, [(3, 4), (3, 1), (3, 4)]),
+    case("addcdiv", lambda x, a, b: sd.addcdiv(x, a, b, value=-2.0), lambda x, a, b: torch.addcdiv(x, a, b, value=-2.0),
+         [(3, 4), (3, 4), (3, 4)], **POS),
+    case("addcdiv_method", lambda x, a, b: x.addcdiv(a, b), None, [(3, 4), (4,), (3, 4)], **POS),
 ]
 
 
@@ -121,6 +141,32 @@ PROMOTIONS = [
     ("where_f32_py", lambda lib: lib.where(lib.arange(3) > 0, lib.ones(3), 0.0)),
     ("int_tensor_floordiv", lambda lib: lib.arange(7) // 2),
     ("int_tensor_mod", lambda lib: lib.arange(7) % 3),
+    ("f32+f64_zero_dim", lambda lib: lib.ones(3) + lib.tensor(2.5, dtype=lib.float64)),
+    ("int+f64_zero_dim", lambda lib: lib.arange(3) + lib.tensor(2.5, dtype=lib.float64)),
+    ("f16*py_float", lambda lib: lib.ones(3, dtype=lib.float16) * 2.5),
+    ("f16+int_tensor", lambda lib: lib.ones(3, dtype=lib.float16) + lib.arange(3)),
+    ("i32*py_int", lambda lib: lib.ones(3, dtype=lib.int32) * 3),
+    ("i32+np_i64", lambda lib: lib.ones(3, dtype=lib.int32) + np.int64(3)),
+    ("i32+i64_zero_dim", lambda lib: lib.ones(3, dtype=lib.int32) + lib.tensor(3)),
+    ("u8+i8", lambda lib: lib.ones(3, dtype=lib.uint8) + lib.ones(3, dtype=lib.int8)),
+    ("u8-py_int_wraps", lambda lib: lib.zeros(3, dtype=lib.uint8) + (-1)),
+    ("bool*py_float", lambda lib: lib.ones(3, dtype=lib.bool) * 1.5),
+    ("bool+py_bool", lambda lib: lib.ones(3, dtype=lib.bool) + True),
+    ("zero_dim_f64_alone", lambda lib: lib.tensor(1.5, dtype=lib.float64) * 2),
+    ("int_pow_py_int", lambda lib: lib.arange(4) ** 2),
+    ("py_float_pow_int", lambda lib: 1.5 ** lib.arange(4)),
+    ("py_int_pow_int", lambda lib: 2 ** lib.arange(4)),
+    ("int_pow_f32_zero_dim", lambda lib: lib.arange(4) ** lib.tensor(2.0)),
+    ("int_div_floor_float", lambda lib: lib.arange(-3, 4).div(2.0, rounding_mode="floor")),
+    ("int_cmp_float", lambda lib: lib.arange(4) < 1.5),
+    ("float_power_f32", lambda lib: lib.float_power(lib.ones(3), 2)),
+    ("float_power_int", lambda lib: lib.float_power(lib.arange(3), lib.arange(3))),
+    ("copysign_int", lambda lib: lib.copysign(lib.arange(3), -1)),
+    ("fmod_int", lambda lib: lib.fmod(lib.arange(-3, 4), 2)),
+    ("remainder_int", lambda lib: lib.remainder(lib.arange(-3, 4), -2)),
+    ("fmod_int_float", lambda lib: lib.fmod(lib.arange(-3, 4), 1.5)),
+    ("addcmul_int", lambda lib: lib.addcmul(lib.arange(3), lib.arange(3), lib.arange(3), value=2)),
+    ("lerp_f32", lambda lib: lib.lerp(lib.zeros(3), lib.ones(3), lib.tensor([0.0, 0.5, 1.0]))),
 ]
 
 
@@ -171,6 +217,9 @@ def test_pow_gradient_at_zero_matches_torch(c):
 
 ROUNDING = [
     case("remainder", lambda x, y: x % y, None, [(3, 4), np.array([0.7, -1.3, 0.9, 2.1])]),
+    case("fmod", lambda x, y: sd.fmod(x, y), lambda x, y: torch.fmod(x, y), [(3, 4), np.array([0.7, -1.3, 0.9, 2.1])]),
+    case("fmod_scalar", lambda x: x.fmod(0.7), None, [(3, 4)]),
+    case("fmod_method", lambda x, y: x.fmod(y), None, [(3, 4), np.array([-0.7, 1.3, -0.9, 2.1])]),
     case("remainder_scalar", lambda x: x % 0.7, None, [(3, 4)]),
     case("rmod", lambda x: 2.5 % x, None, [(3, 4)], low=0.3, forward_only=True),  # PyTorch has no gradient
     case("remainder_fn", lambda x, y: x.remainder(y), None, [(3, 4), np.array([0.7, -1.3, 0.9, 2.1])]),
@@ -188,6 +237,67 @@ def test_rounding_division_and_remainder(c):
 def test_remainder_gradcheck():
     check_grad(lambda x, y: x % y, [(3, 4), np.array([0.7, -1.3, 0.9, 2.1])])
     check_grad(lambda x: 2.5 % x, [(3, 4)], low=0.3)
+    check_grad(lambda x, y: sd.fmod(x, y), [(3, 4), np.array([0.7, -1.3, 0.9, 2.1])])
+
+
+def _kink(label, sd_fn, torch_fn, *values):
+    return case(label, sd_fn, torch_fn, [np.array(v, dtype=np.float64) for v in values])
+
+
+# Ties and other exact kink points: PyTorch's gradients there.
+KINKS = [
+    _kink("maximum_ties", lambda a, b: sd.maximum(a, b), lambda a, b: torch.maximum(a, b),
+          [1.0, 2.0, -1.0, 0.0, 3.0], [1.0, 1.0, 2.0, 0.0, 3.0]),
+    _kink("minimum_ties", lambda a, b: sd.minimum(a, b), lambda a, b: torch.minimum(a, b),
+          [1.0, 2.0, -1.0, 0.0, 3.0], [1.0, 1.0, 2.0, 0.0, 3.0]),
+    _kink("maximum_ties_bcast", lambda a, b: a.maximum(b), None, [[1.0, 2.0], [0.0, 1.0]], [1.0]),
+    _kink("max_binary_ties", lambda a, b: sd.max(a, b), lambda a, b: torch.max(a, b), [1.0, 2.0], [1.0, 3.0]),
+    _kink("remainder_exact", lambda a, b: sd.remainder(a, b), lambda a, b: torch.remainder(a, b),
+          [2.0, -3.0, 1.5, 0.0], [1.0, 1.5, -0.5, 2.0]),
+    _kink("fmod_exact", lambda a, b: sd.fmod(a, b), lambda a, b: torch.fmod(a, b),
+          [2.0, -3.0, 1.5, 0.0], [1.0, 1.5, -0.5, 2.0]),
+    _kink("copysign_at_0", lambda a, b: sd.copysign(a, b), lambda a, b: torch.copysign(a, b),
+          [0.0, 0.0, -0.0, 2.0, -2.0], [-0.0, 1.0, -1.0, -1.0, 0.0]),
+    _kink("pow_half_at_0", lambda a: a ** 0.5, None, [0.0, 1.0]),
+    _kink("float_power_at_0", lambda a: sd.float_power(a, 2), lambda a: torch.float_power(a, 2), [0.0, -1.0]),
+    _kink("div_floor_exact_grad", lambda a, b: a.div(b, rounding_mode="floor"), None, [2.0, -3.0], [1.0, 1.5]),
+]
+
+
+@pytest.mark.parametrize("c", KINKS, ids=ids(KINKS))
+def test_gradient_at_kinks_matches_torch(c):
+    with np.errstate(all="ignore"):
+        c.parity(grad_atol=0.0, grad_rtol=1e-6)
+
+
+def test_maximum_tie_splits_half_half():
+    a, b = sd.tensor([1.0, 2.0], requires_grad=True), sd.tensor([1.0, 1.0], requires_grad=True)
+    sd.maximum(a, b).backward(sd.ones(2))
+    np.testing.assert_array_equal(a.grad.numpy(), [0.5, 1.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [0.5, 0.0])
+
+
+def test_heaviside():
+    x = np.array([-1.5, 0.0, 2.0, -0.0], dtype=np.float32)
+    v = np.array([0.5, 0.25, 0.75, 1.0], dtype=np.float32)
+    for values in (v, v[1:2]):
+        s = sd.heaviside(sd.tensor(x, requires_grad=True), sd.tensor(values))
+        t = torch.heaviside(torch.from_numpy(x), torch.from_numpy(values))
+        np.testing.assert_array_equal(s.numpy(), t.numpy())
+        assert s.dtype == sd.float32 and not s.requires_grad  # PyTorch defines no derivative either
+    s = sd.arange(-2, 3).heaviside(sd.tensor([7]))
+    np.testing.assert_array_equal(s.numpy(), torch.arange(-2, 3).heaviside(torch.tensor([7])).numpy())
+    with pytest.raises(TypeError, match="heaviside: values must be a Tensor"):
+        sd.heaviside(sd.ones(2), 0.5)
+    with pytest.raises(RuntimeError, match="heaviside.*same dtype"):
+        sd.heaviside(sd.ones(2), sd.ones(2, dtype=sd.float64))
+
+
+def test_addcdiv_lerp_errors():
+    with pytest.raises(RuntimeError, match="addcdiv: integer division"):
+        sd.addcdiv(sd.ones(3), sd.arange(3), sd.arange(1, 4))
+    with pytest.raises(RuntimeError, match="lerp.*float32.*float64"):
+        sd.lerp(sd.ones(3), sd.ones(3, dtype=sd.float64), 0.5)
 
 
 @pytest.mark.parametrize("mode", [None, "floor", "trunc"])
@@ -206,3 +316,65 @@ def test_integer_division_dtypes(mode):
 def test_bad_rounding_mode_raises():
     with pytest.raises(ValueError, match="div.*rounding_mode"):
         sd.ones(3).div(2, rounding_mode="round")
+
+
+_DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+
+
+@pytest.mark.parametrize("a", _DTYPES)
+def test_promote_types_matches_torch(a):
+    for b in _DTYPES:
+        expected = torch.promote_types(getattr(torch, a), getattr(torch, b))
+        assert dtypes.promote_types(a, b) == torch_dtype_as_numpy(expected), (a, b)
+
+
+@pytest.mark.parametrize("a", _DTYPES)
+@pytest.mark.parametrize("a_shape", [(2,), ()], ids=["dim", "zero_dim"])
+def test_result_type_matches_torch(a, a_shape):
+    """Every pair of dtypes, with and without dimensions, and every kind of Python/NumPy scalar."""
+    ta = torch.ones(a_shape, dtype=getattr(torch, a))
+    for b in _DTYPES:
+        for b_shape in [(2,), ()]:
+            tb = torch.ones(b_shape, dtype=getattr(torch, b))
+            expected = torch_dtype_as_numpy(torch.result_type(ta, tb))
+            assert dtypes.result_type(ta.numpy(), tb.numpy()) == expected, (a, a_shape, b, b_shape)
+            assert dtypes.result_type(sd.from_numpy(ta.numpy()), sd.from_numpy(tb.numpy())) == expected
+    for scalar in [True, 3, -1, 2.5, np.float64(2.5), np.float32(1.5), np.int64(3), np.int8(2)]:
+        expected = torch_dtype_as_numpy(torch.result_type(ta, scalar))
+        assert dtypes.result_type(ta.numpy(), scalar) == expected, (a, a_shape, scalar)
+
+
+def test_result_type_follows_default_dtype():
+    sd.set_default_dtype(sd.float64)
+    try:
+        assert dtypes.result_type(np.arange(3), 2.5) == np.float64
+        assert (sd.arange(3) * 2.5).dtype == sd.float64
+        assert (sd.ones(2, dtype=sd.float32) * 2.5).dtype == sd.float32
+    finally:
+        sd.set_default_dtype(sd.float32)
+    with pytest.raises(TypeError, match="result_type"):
+        dtypes.result_type()
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum", "minimum", "eq", "lt", "remainder",
+                                "fmod", "atan2", "hypot", "copysign", "xlogy", "logaddexp"])
+@pytest.mark.parametrize("pair", ["f32_f64zero", "int_float", "int_f32", "f16_int", "bool_int"])
+def test_ops_promote_as_torch(op, pair):
+    """Every promoting op takes its dtype from dtypes.result_type, as torch does."""
+    def operands(lib):
+        return {"f32_f64zero": (lib.ones(3) * 0.5 + 0.25, lib.tensor(1.5, dtype=lib.float64)),
+                "int_float": (lib.arange(1, 4), 1.5),
+                "int_f32": (lib.arange(1, 4), lib.ones(3) * 0.75),
+                "f16_int": (lib.ones(3, dtype=lib.float16) * 0.5, lib.arange(1, 4)),
+                "bool_int": (lib.tensor([True, False, True]), lib.arange(1, 4))}[pair]
+    if pair == "f16_int" and op in ("xlogy", "logaddexp", "hypot", "atan2", "copysign"):
+        pytest.skip("float16 kernels round differently")
+    ta, tb = operands(torch)
+    try:
+        t = getattr(torch, op)(ta, tb)
+    except (RuntimeError, TypeError):
+        pytest.skip(f"torch does not support {op} for {pair}")
+    with np.errstate(all="ignore"):
+        s = getattr(sd, op)(*operands(sd))
+    assert s.dtype == t.numpy().dtype, f"{op}({pair}): {s.dtype} vs torch {t.dtype}"
+    np.testing.assert_allclose(s.numpy().astype(np.float64), t.numpy().astype(np.float64), rtol=1e-3)
