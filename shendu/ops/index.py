@@ -84,11 +84,14 @@ class IndexPut(Function):
     saved_inputs = ()
 
     def forward(ctx, x, values, *, index, accumulate):
-        ctx.index, ctx.accumulate = index, accumulate
+        ctx.index, ctx.accumulate, ctx.values_ndim = index, accumulate, values.ndim
         out = x.copy()
         try:
             if accumulate:
                 target_shape = out[index].shape
+                extra = values.ndim - len(target_shape)
+                if extra > 0 and all(s == 1 for s in values.shape[:extra]):
+                    values = values.reshape(values.shape[extra:])
                 backend.scatter_add(out, index, array_module(x).broadcast_to(values, target_shape))
             else:
                 out[index] = values
@@ -108,6 +111,9 @@ class IndexPut(Function):
                 grad_x = grad * Tensor._wrap(keep)
         if ctx.needs_input_grad[1]:
             grad_values = GetItem.apply(grad, index=ctx.index)
+            missing = ctx.values_ndim - grad_values.ndim
+            if missing > 0:  # values with extra leading 1-dims (NumPy drops them when writing)
+                grad_values = grad_values.reshape((1,) * missing + tuple(grad_values.shape))
         return grad_x, grad_values
 
 
