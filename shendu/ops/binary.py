@@ -7,6 +7,8 @@ formulas below ignore broadcasting.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from shendu import dtypes
 from shendu.autograd.function import Function
 from shendu.backend import array_module
@@ -20,6 +22,9 @@ def _broadcast_error(op: str, *operands) -> RuntimeError:
                         "right, must be equal or 1)")
 
 
+_ndarray = np.ndarray
+
+
 def _raw(x):
     return x._data if isinstance(x, Tensor) else x
 
@@ -29,6 +34,10 @@ def _xp_of(*operands):
         if hasattr(o, "dtype") and hasattr(o, "ndim"):
             return array_module(o)
     return array_module(operands[0])
+
+
+def _is_float_array(x) -> bool:
+    return x.__class__ is _ndarray and x.dtype.kind == "f"
 
 
 def _wrap_mask(mask, like: Tensor) -> Tensor:
@@ -109,8 +118,9 @@ class Div(Function):
     saves_output = True
 
     def forward(ctx, a, b):
-        dtype = dtypes.float_type(dtypes.result_type(a, b))  # int / int is float, as in PyTorch
-        a, b = promote(a, b, dtype=dtype)
+        if not (_is_float_array(a) and (b.__class__ is float or _is_float_array(b) and b.dtype == a.dtype)):
+            dtype = dtypes.float_type(dtypes.result_type(a, b))  # int / int is float, as in PyTorch
+            a, b = promote(a, b, dtype=dtype)
         try:
             return a / b
         except ValueError:
@@ -198,7 +208,8 @@ class PowScalar(Function):
 
     def forward(ctx, x, *, exponent):
         ctx.exponent = exponent
-        (x,) = promote(x, dtype=dtypes.result_type(x, exponent))
+        if not _is_float_array(x):
+            (x,) = promote(x, dtype=dtypes.result_type(x, exponent))
         xp = array_module(x)
         if exponent == 2:
             return x * x

@@ -354,7 +354,8 @@ class Clamp(Function):
 
     def forward(ctx, x, *, min=None, max=None):  # noqa: A002 - PyTorch's names
         ctx.min, ctx.max = min, max
-        (x,) = promote(x, dtype=dtypes.result_type(x, min, max))
+        if x.dtype.kind != "f":
+            (x,) = promote(x, dtype=dtypes.result_type(x, min, max))
         return array_module(x).clip(x, min, max)
 
     def backward(ctx, grad):

@@ -95,3 +95,31 @@ def test_bad_arguments():
         nn.Hardtanh(1.0, -1.0)
     with pytest.raises(RuntimeError, match="(?i)glu"):
         nn.GLU()(sd.randn(2, 3))
+
+
+def test_rrelu_layer():
+    m, t = nn.RReLU(0.1, 0.3), torch.nn.RReLU(0.1, 0.3)
+    assert repr(m) == repr(t)
+    m.eval()
+    t.eval()
+    check_parity(m, t, SHAPE, low=-3.5, high=3.5)  # evaluation: the fixed slope (lower + upper) / 2
+    check_layer_grad(m, SHAPE, low=-3.5, high=3.5)
+    m.train()
+    y = m(-sd.ones(400))
+    assert y.numpy().min() >= -0.3 and y.numpy().max() <= -0.1 and y.numpy().std() > 0.02
+
+
+@pytest.mark.parametrize("name,kw,at", [
+    ("ReLU", {}, [0.0]), ("ReLU6", {}, [0.0, 6.0]), ("Hardtanh", {}, [-1.0, 1.0]), ("LeakyReLU", {}, [0.0]),
+    ("ELU", {}, [0.0]), ("CELU", {"alpha": 2.0}, [0.0]), ("SELU", {}, [0.0]), ("Hardswish", {}, [-3.0, 3.0]),
+    ("Hardsigmoid", {}, [-3.0, 3.0]), ("Threshold", {"threshold": 0.5, "value": 0.0}, [0.5]),
+    ("Hardshrink", {}, [-0.5, 0.5]), ("Softshrink", {}, [-0.5, 0.5]), ("PReLU", {}, [0.0]),
+])
+def test_layers_at_kinks_match_torch(name, kw, at):
+    """The modules inherit the functional kink behaviour: check them at the exact kink inputs."""
+    x = np.array(at + [a + 0.25 for a in at] + [a - 0.25 for a in at], dtype=np.float32)
+    sx, tx = sd.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    up = np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
+    getattr(nn, name)(**kw)(sx).backward(sd.tensor(up))
+    getattr(torch.nn, name)(**kw)(tx).backward(torch.tensor(up))
+    np.testing.assert_allclose(sx.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=0)
