@@ -19,8 +19,8 @@ import warnings
 from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.grad_mode import is_grad_enabled
-from shendu.ops.distance import pairwise_distance
 from shendu.ops.activation import logsigmoid, softplus
+from shendu.ops.distance import pairwise_distance
 from shendu.ops.elementwise import relu, where
 from shendu.ops.fused import _move_class_last, composite_backward, softmax_cross_entropy
 from shendu.tensor import Tensor

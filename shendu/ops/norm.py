@@ -10,8 +10,8 @@ functions (argument checks) are in ``shendu.nn.functional_norm``.
 from __future__ import annotations
 
 from shendu.autograd.function import Function
-from shendu.grad_mode import is_grad_enabled
 from shendu.backend import array_module
+from shendu.grad_mode import is_grad_enabled
 from shendu.ops.fused import composite_backward
 from shendu.tensor import Tensor
 

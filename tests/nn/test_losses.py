@@ -100,8 +100,10 @@ CASES = [
     *_loss("triplet_margin_with_distance_loss", [(4, 5), (4, 5), (4, 5)]),
     *_loss("triplet_margin_with_distance_loss", [(4, 5), (4, 5), (4, 5)], {"swap": True, "margin": 3.0}),
     case("triplet_cosine_distance",
-         lambda a, p, n: F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: 1.0 - F.cosine_similarity(x, y)),
-         lambda a, p, n: TF.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: 1.0 - TF.cosine_similarity(x, y)),
+         lambda a, p, n: F.triplet_margin_with_distance_loss(
+             a, p, n, distance_function=lambda x, y: 1.0 - F.cosine_similarity(x, y)),
+         lambda a, p, n: TF.triplet_margin_with_distance_loss(
+             a, p, n, distance_function=lambda x, y: 1.0 - TF.cosine_similarity(x, y)),
          [(4, 5), (4, 5), (4, 5)]),
     case("triplet_one_triple", lambda a, p, n: F.triplet_margin_loss(a, p, n, reduction="none"),
          lambda a, p, n: TF.triplet_margin_loss(a, p, n, reduction="none"), [(5,), (5,), (5,)]),

@@ -228,7 +228,8 @@ class ConvTranspose2d(_ConvTranspose):
 
     Shape:
         - Input: :math:`(N, C_{in}, H, W)` or unbatched :math:`(C_{in}, H, W)`.
-        - Output: :math:`(N, C_{out}, H_o, W_o)` (or unbatched), :math:`H_o = (H - 1)s - 2p + d(k - 1) + \text{output\_padding} + 1`.
+        - Output: :math:`(N, C_{out}, H_o, W_o)` (or unbatched),
+          :math:`H_o = (H - 1)s - 2p + d(k - 1) + \text{output\_padding} + 1`.
 
     Attributes:
         weight: :math:`(C_{in}, C_{out}/\text{groups}, kH, kW)`, from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`

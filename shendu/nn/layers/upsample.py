@@ -1,8 +1,8 @@
 """Resampling layers: ``Upsample``, ``UpsamplingNearest2d``, ``UpsamplingBilinear2d``."""
 from __future__ import annotations
 
-from shendu.ops.resize import interpolate
 from shendu.nn.module import Module
+from shendu.ops.resize import interpolate
 from shendu.tensor import Tensor
 
 
