@@ -2,14 +2,18 @@
 
 Two ways to write an op, one mechanism:
 
-* The library's ops subclass ``Function`` with ``raw = True``: ``forward(ctx, *arrays)`` computes on
-  raw arrays through their array module (``xp``), and ``backward(ctx, grad)`` computes on Tensors,
-  so running backward with ``create_graph=True`` records a graph of its own (higher-order
-  gradients for free). The op's input Tensors are ``ctx.inputs``; its output is ``ctx.output``.
-* Users subclass ``Function`` as in PyTorch: static ``forward(ctx, *tensors)`` runs with recording
-  off and returns Tensors; ``ctx.save_for_backward(...)`` / ``ctx.saved_tensors``;
-  static ``backward(ctx, *grads)`` returns one gradient per input of ``forward`` (``None`` where
-  that input needs none). ``ctx.needs_input_grad`` says which.
+* The library's ops ("raw" ops) define ``forward(ctx, *arrays, **settings)`` as a plain function: it
+  computes on raw arrays through their array module (``xp``) and keeps the settings it needs on
+  ``ctx``; ``backward(ctx, grad)`` computes on Tensors, so running backward with ``create_graph=True``
+  records a graph of its own (higher-order gradients for free). The op's positional inputs are
+  ``ctx.inputs``; its output is ``ctx.output``.
+* Users subclass ``Function`` as in PyTorch, with a ``@staticmethod`` forward: ``forward(ctx,
+  *tensors)`` runs with recording off and returns Tensors; ``ctx.save_for_backward(...)`` /
+  ``ctx.saved_tensors``; static ``backward(ctx, *grads)`` returns one gradient per input of ``forward``
+  (``None`` where that input needs none). ``ctx.needs_input_grad`` says which.
+
+Which contract a subclass follows is read off its ``forward`` when the class is made (a staticmethod
+means PyTorch's); setting ``raw`` in the class body overrides that.
 
 ``backward`` returns one gradient per positional input (``None`` where ``needs_input_grad`` is
 False); the engine sums a broadcast gradient back to its input's shape, not the op.
@@ -33,7 +37,8 @@ _ndarray, _generic, _asarray = np.ndarray, np.generic, np.asarray
 class Function:
     """Base class of differentiable operations (see the module docstring for the contract)."""
 
-    #: forward receives raw arrays (library ops) instead of Tensors (the PyTorch contract)
+    #: forward receives raw arrays (library ops) instead of Tensors (the PyTorch contract); see
+    #: ``__init_subclass__`` for how it is set
     raw = False
     #: False for ops whose outputs carry no gradient (comparisons, argmax)
     differentiable = True
@@ -50,6 +55,11 @@ class Function:
     _out_ref = None
     _out_meta = None
     _materialize_grads = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "raw" not in cls.__dict__ and "forward" in cls.__dict__:
+            cls.raw = not isinstance(cls.__dict__["forward"], staticmethod)
 
     # -- the PyTorch custom-function API -------------------------------------------------------
     def save_for_backward(self, *tensors: Any) -> None:
