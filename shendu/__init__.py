@@ -17,13 +17,25 @@ from shendu.dtypes import (
     bool_, double, float16, float32, float64, get_default_dtype, half, int8, int16, int32, int64,
     long, set_default_dtype, short, uint8,
 )
+from shendu.ops.activation import celu, hardshrink, prelu, rrelu, selu, threshold
 from shendu.ops.binary import (
-    add, allclose, div, eq, equal, floor_divide, ge, gt, isclose, le, logical_and, logical_or,
-    logical_xor, lt, maximum, minimum, mul, ne, pow, remainder, sub,
+    add, addcdiv, addcmul, allclose, copysign, div, divide, eq, equal, float_power, floor_divide,
+    fmod, ge, greater, greater_equal, gt, heaviside, isclose, le, lerp, less, less_equal,
+    logical_and, logical_or, logical_xor, lt, maximum, minimum, mul, ne, not_equal, pow,
+    remainder, sub, true_divide,
 )
+from shendu.ops.binary import mul as multiply
+from shendu.ops.binary import sub as subtract
 from shendu.ops.elementwise import (
-    abs, ceil, clamp, clip, clone, cos, erf, exp, expm1, floor, isfinite, isinf, isnan, log,
-    log1p, logical_not, neg, relu, round, rsqrt, sigmoid, sign, sin, sqrt, tanh, trunc, where,
+    abs, absolute, ceil, clamp, clamp_max, clamp_min, clip, clone, exp, exp2, expm1, fix, floor,
+    frac, isfinite, isinf, isnan, isneginf, isposinf, log, log1p, log2, log10, logical_not,
+    nan_to_num, neg, negative, positive, reciprocal, relu, round, rsqrt, sgn, sigmoid, sign,
+    signbit, sqrt, square, trunc, where,
+)
+from shendu.ops.special import erf, erfc, erfinv, logaddexp, logaddexp2, logit, xlogy
+from shendu.ops.trig import (
+    acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan,
+    atan2, atanh, cos, cosh, deg2rad, hypot, rad2deg, sin, sinc, sinh, tan, tanh,
 )
 from shendu.io import load, save
 from shendu.ops.fused import log_softmax, softmax
@@ -79,6 +91,14 @@ _bind_tensor_methods(Tensor)
 __version__ = "0.1.0"
 
 __all__ = [
+    "absolute", "acos", "acosh", "addcdiv", "addcmul", "arccos", "arccosh", "arcsin", "arcsinh",
+    "arctan", "arctan2", "arctanh", "asin", "asinh", "atan", "atan2", "atanh", "celu", "clamp_max",
+    "clamp_min", "copysign", "cosh", "deg2rad", "divide", "erfc", "erfinv", "exp2", "fix",
+    "float_power", "fmod", "frac", "greater", "greater_equal", "hardshrink", "heaviside", "hypot",
+    "isneginf", "isposinf", "lerp", "less", "less_equal", "log2", "log10", "logaddexp",
+    "logaddexp2", "logit", "multiply", "nan_to_num", "negative", "not_equal", "positive", "prelu",
+    "rad2deg", "reciprocal", "rrelu", "selu", "sgn", "signbit", "sinc", "sinh", "square",
+    "subtract", "tan", "threshold", "true_divide", "xlogy",
     "aminmax", "argsort", "argwhere", "atleast_1d", "atleast_2d", "atleast_3d", "bincount",
     "block_diag", "bucketize", "cartesian_prod", "column_stack", "combinations", "cross", "cummax",
     "cummin", "cumprod", "diag", "diag_embed", "diagonal", "dsplit", "dstack", "histc", "hsplit",

@@ -7,7 +7,7 @@ from shendu.nn import functional, init  # noqa: F401
 from shendu.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from shendu.nn.layers.activation import (
     CELU, ELU, GELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
-    Maxout, Mish, PReLU, ReLU, ReLU6, SELU, SiLU, Sigmoid, Softmax, Softmax2d, Softmin, Softplus, Softshrink,
+    Maxout, Mish, PReLU, RReLU, ReLU, ReLU6, SELU, SiLU, Sigmoid, Softmax, Softmax2d, Softmin, Softplus, Softshrink,
     Softsign, Tanh, Tanhshrink, Threshold,
 )
 from shendu.nn.layers.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
@@ -44,7 +44,7 @@ __all__ = [
     "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "GELU", "GLU", "GroupNorm", "Hardshrink", "Hardsigmoid",
     "Hardswish", "Hardtanh", "Identity", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax",
     "Maxout", "Mish", "Module", "ModuleDict", "ModuleList", "PReLU", "Parameter", "ParameterDict",
-    "ParameterList", "RMSNorm", "ReLU", "ReLU6", "Residual", "SELU", "Sequential", "SiLU", "Sigmoid",
+    "ParameterList", "RMSNorm", "RReLU", "ReLU", "ReLU6", "Residual", "SELU", "Sequential", "SiLU", "Sigmoid",
     "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink",
     "Threshold", "Unflatten", "functional", "init",
     "penalties", "summary", "utils",

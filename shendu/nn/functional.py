@@ -17,27 +17,34 @@ from shendu.nn.functional_conv import (  # noqa: F401 - re-exported
     conv_transpose1d,
     conv_transpose2d,
     fold,
-    interpolate,
     max_pool1d,
     max_pool2d,
     unfold,
-    upsample,
-    upsample_bilinear,
-    upsample_nearest,
 )
-from shendu.nn.functional_losses import (  # noqa: F401 - re-exported
+from shendu.nn.functional_losses import (  # noqa: F401 - re-exported (every loss lives there)
     _reduce,
     binary_cross_entropy,
+    binary_cross_entropy_with_logits,
     cosine_embedding_loss,
-    cosine_similarity,
+    cross_entropy,
+    gaussian_nll_loss,
     hinge_embedding_loss,
     huber_loss,
     kl_div,
     l1_loss,
+    margin_ranking_loss,
+    mse_loss,
     multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    nll_loss,
+    poisson_nll_loss,
     smooth_l1_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
 )
-from shendu.nn.functional_norm import batch_norm, group_norm, rms_norm  # noqa: F401 - re-exported
+from shendu.nn.functional_norm import batch_norm, group_norm, layer_norm, rms_norm  # noqa: F401 - re-exported
 from shendu.ops.elementwise import (  # noqa: F401 - re-exported
     elu,
     gelu,
@@ -53,39 +60,11 @@ from shendu.ops.elementwise import (  # noqa: F401 - re-exported
     softplus,
     tanh,
 )
-from shendu.ops.fused import cross_entropy, layer_norm, log_softmax, nll_loss, softmax  # noqa: F401
+from shendu.ops.fused import log_softmax, softmax, softmin  # noqa: F401
 from shendu.ops.linalg import linear  # noqa: F401
 from shendu.ops.shape import pad  # noqa: F401
 from shendu.random import _generator
 from shendu.tensor import Tensor
-
-
-def _same_shape(input: Tensor, target: Tensor, op: str) -> None:
-    if input.shape != target.shape:
-        raise ValueError(f"{op}: input of shape {input.shape} and target of shape {target.shape} "
-                         "must have the same shape")
-
-
-def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
-             reduction: str = "mean") -> Tensor:
-    _same_shape(input, target, "mse_loss")
-    diff = input - target
-    return _reduce(diff * diff, reduction, "mse_loss")
-
-
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                                     size_average=None, reduce=None, reduction: str = "mean",
-                                     pos_weight: Tensor | None = None) -> Tensor:
-    """-[p t log σ(x) + (1 - t) log(1 - σ(x))], stable for any logit (softplus form)."""
-    _same_shape(input, target, "binary_cross_entropy_with_logits")
-    # log σ(x) = -softplus(-x), log(1 - σ(x)) = -softplus(x)
-    if pos_weight is None:
-        loss = softplus(-input) * target + softplus(input) * (1.0 - target)
-    else:
-        loss = softplus(-input) * target * pos_weight + softplus(input) * (1.0 - target)
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:

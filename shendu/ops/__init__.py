@@ -5,6 +5,7 @@ from __future__ import annotations
 def _bind_tensor_methods(Tensor) -> None:
     """Attach operators and methods to ``Tensor`` (called once, by ``shendu/__init__.py``, after every op exists)."""
     from shendu.ops import binary, combine, elementwise, fused, index, linalg, reduce, scan, shape, sort
+    from shendu.ops import activation, special, trig  # noqa: I001  (the rest of the pointwise family)
 
     def reflected(fn):
         return lambda self, other: fn(other, self)
@@ -25,27 +26,45 @@ def _bind_tensor_methods(Tensor) -> None:
         "__and__": binary.logical_and, "__or__": binary.logical_or, "__xor__": binary.logical_xor,
         "__invert__": elementwise.logical_not,
         "__getitem__": index.getitem,
-        # arithmetic
-        "add": binary.add, "sub": binary.sub, "mul": binary.mul, "div": binary.div,
-        "true_divide": binary.div, "pow": binary.pow, "maximum": binary.maximum,
+        # arithmetic (binary.py)
+        "add": binary.add, "sub": binary.sub, "subtract": binary.sub, "mul": binary.mul,
+        "multiply": binary.mul, "div": binary.div, "divide": binary.div, "true_divide": binary.div,
+        "pow": binary.pow, "float_power": binary.float_power, "maximum": binary.maximum,
         "minimum": binary.minimum, "eq": binary.eq, "ne": binary.ne, "lt": binary.lt,
-        "le": binary.le, "gt": binary.gt, "ge": binary.ge, "floor_divide": binary.floor_divide,
-        "remainder": binary.remainder, "logical_and": binary.logical_and,
+        "le": binary.le, "gt": binary.gt, "ge": binary.ge, "greater": binary.gt,
+        "greater_equal": binary.ge, "less": binary.lt, "less_equal": binary.le,
+        "not_equal": binary.ne, "floor_divide": binary.floor_divide,
+        "remainder": binary.remainder, "fmod": binary.fmod, "copysign": binary.copysign,
+        "heaviside": binary.heaviside, "lerp": binary.lerp, "addcmul": binary.addcmul,
+        "addcdiv": binary.addcdiv, "logical_and": binary.logical_and,
         "logical_or": binary.logical_or, "logical_xor": binary.logical_xor,
         "equal": binary.equal, "allclose": binary.allclose, "isclose": binary.isclose,
-        # elementwise
-        "neg": elementwise.neg, "exp": elementwise.exp, "log": elementwise.log,
-        "log1p": elementwise.log1p, "expm1": elementwise.expm1, "sqrt": elementwise.sqrt,
-        "rsqrt": elementwise.rsqrt, "abs": elementwise.abs, "sign": elementwise.sign,
-        "sin": elementwise.sin, "cos": elementwise.cos, "tanh": elementwise.tanh,
-        "sigmoid": elementwise.sigmoid, "relu": elementwise.relu, "erf": elementwise.erf,
+        # elementwise (elementwise.py, trig.py, special.py)
+        "neg": elementwise.neg, "negative": elementwise.neg, "positive": elementwise.positive,
+        "exp": elementwise.exp, "exp2": elementwise.exp2, "expm1": elementwise.expm1,
+        "log": elementwise.log, "log2": elementwise.log2, "log10": elementwise.log10,
+        "log1p": elementwise.log1p, "sqrt": elementwise.sqrt, "rsqrt": elementwise.rsqrt,
+        "square": elementwise.square, "reciprocal": elementwise.reciprocal,
+        "abs": elementwise.abs, "absolute": elementwise.abs, "sign": elementwise.sign,
+        "sgn": elementwise.sgn, "signbit": elementwise.signbit,
         "floor": elementwise.floor, "ceil": elementwise.ceil, "round": elementwise.round,
-        "trunc": elementwise.trunc, "clamp": elementwise.clamp, "clip": elementwise.clamp,
+        "trunc": elementwise.trunc, "fix": elementwise.trunc, "frac": elementwise.frac,
+        "clamp": elementwise.clamp, "clip": elementwise.clamp, "clamp_min": elementwise.clamp_min,
+        "clamp_max": elementwise.clamp_max, "nan_to_num": elementwise.nan_to_num,
         "where": lambda self, cond, other: elementwise.where(cond, self, other),
         "clone": elementwise.clone, "isnan": elementwise.isnan, "isinf": elementwise.isinf,
-        "isfinite": elementwise.isfinite, "logical_not": elementwise.logical_not,
-        "square": lambda self: self * self,
-        "reciprocal": lambda self: 1.0 / self,
+        "isfinite": elementwise.isfinite, "isposinf": elementwise.isposinf,
+        "isneginf": elementwise.isneginf, "logical_not": elementwise.logical_not,
+        "sigmoid": elementwise.sigmoid, "relu": elementwise.relu,
+        "sin": trig.sin, "cos": trig.cos, "tan": trig.tan, "asin": trig.asin, "acos": trig.acos,
+        "atan": trig.atan, "arcsin": trig.asin, "arccos": trig.acos, "arctan": trig.atan,
+        "sinh": trig.sinh, "cosh": trig.cosh, "tanh": trig.tanh, "asinh": trig.asinh,
+        "acosh": trig.acosh, "atanh": trig.atanh, "arcsinh": trig.asinh, "arccosh": trig.acosh,
+        "arctanh": trig.atanh, "atan2": trig.atan2, "arctan2": trig.atan2, "hypot": trig.hypot,
+        "sinc": trig.sinc, "deg2rad": trig.deg2rad, "rad2deg": trig.rad2deg,
+        "erf": special.erf, "erfc": special.erfc, "erfinv": special.erfinv, "logit": special.logit,
+        "xlogy": special.xlogy, "logaddexp": special.logaddexp, "logaddexp2": special.logaddexp2,
+        "hardshrink": activation.hardshrink, "prelu": activation.prelu,
         # reductions
         "sum": reduce.sum, "mean": reduce.mean, "var": reduce.var, "std": reduce.std,
         "max": reduce.max, "min": reduce.min, "amax": reduce.amax, "amin": reduce.amin,
