@@ -279,10 +279,21 @@ class Tensor:
             out = self.clone()
         return out
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking: bool = False):
+        """With no argument, the legacy type name (``'shendu.FloatTensor'``); otherwise ``to`` that dtype.
+
+        ``dtype`` may be a dtype, a legacy type (``shendu.LongTensor``) or its name (``'torch.LongTensor'``).
+        """
         if dtype is None:
-            return f"shendu.{self.dtype}"
-        return self.to(dtype)
+            name = _LEGACY_TYPE_NAMES.get(self._data.dtype.name, self._data.dtype.name)
+            return f"shendu.{'cuda.' if self.is_cuda else ''}{name}"
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            short = dtype.rsplit(".", 1)[-1]
+            names = {v: k for k, v in _LEGACY_TYPE_NAMES.items()}
+            if short not in names:
+                raise ValueError(f"type(): invalid type {dtype!r}")
+            dtype = names[short]
+        return self.to(getattr(dtype, "dtype", dtype))
 
     def astype(self, dtype) -> Tensor:
         return self.to(dtype)
@@ -396,6 +407,11 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
 
+_LEGACY_TYPE_NAMES = {
+    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
+    "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
+    "uint8": "ByteTensor", "bool": "BoolTensor",
+}
 _new_size = tuple.__new__  # Size(shape) without re-checking a shape NumPy already checked
 
 

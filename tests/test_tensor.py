@@ -89,7 +89,8 @@ def test_cast_to_same_dtype_is_identity_and_cast_is_differentiable():
     assert y.dtype == sd.float64 and y.grad_fn is not None
     y.backward(sd.tensor([1.0, 3.0], dtype=sd.float64))
     assert x.grad.dtype == sd.float32 and x.grad.tolist() == [1.0, 3.0]
-    assert x.type() == "shendu.float32"
+    assert x.type() == "shendu.FloatTensor" and sd.arange(3).type() == "shendu.LongTensor"
+    assert x.type(sd.LongTensor).dtype == sd.int64 and x.type("torch.DoubleTensor").dtype == sd.float64
 
 
 def test_repr():
