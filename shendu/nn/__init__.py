@@ -24,9 +24,13 @@ from shendu.nn.layers.normalization import (  # noqa: I001
 )
 from shendu.nn import penalties  # noqa: F401
 from shendu.nn.losses import (  # noqa: I001
-    BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss,
-    L1Loss, MSELoss, MultiMarginLoss, NLLLoss, SmoothL1Loss,
+    BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss,
+    HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
+    MultiMarginLoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
+from shendu.nn.layers.distance import CosineSimilarity, PairwiseDistance  # noqa: I001
+from shendu.nn.layers.pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: I001
 from shendu.nn.layers.conv import (  # noqa: I001
     Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Fold, Unfold,
 )
@@ -38,6 +42,8 @@ from shendu.nn.layers.upsample import Upsample, UpsamplingBilinear2d, Upsampling
 # ---- end of the other families' block ----
 
 from shendu.nn import utils  # noqa: E402,F401,I001  (utils.clip_grad may use the names above)
+from shendu.nn import parallel  # noqa: E402,F401,I001
+from shendu.nn.parallel import DataParallel  # noqa: E402,I001
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Bilinear", "Buffer", "CELU", "Dropout", "Dropout1d",
@@ -47,9 +53,12 @@ __all__ = [
     "ParameterList", "RMSNorm", "RReLU", "ReLU", "ReLU6", "Residual", "SELU", "Sequential", "SiLU", "Sigmoid",
     "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink",
     "Threshold", "Unflatten", "functional", "init",
-    "penalties", "summary", "utils",
+    "penalties", "summary", "utils", "DataParallel", "parallel",
     "BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HingeEmbeddingLoss", "HuberLoss",
     "KLDivLoss", "L1Loss", "MSELoss", "MultiMarginLoss", "NLLLoss", "SmoothL1Loss",
+    "CosineSimilarity", "GaussianNLLLoss", "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
+    "PairwiseDistance", "PixelShuffle", "PixelUnshuffle", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d",
     "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Fold", "MaxPool1d", "MaxPool2d", "Unfold", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d",
