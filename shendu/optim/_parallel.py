@@ -68,6 +68,13 @@ class _Sym:
             if not isinstance(x, (_Sym, int, float)):
                 raise TypeError(f"optimizer formula: {ufunc.__name__} got a {type(x).__name__}; a formula computes "
                                 "with its arrays, its settings and Python numbers only")
+        if len(inputs) == 2:  # x * 1, 1 * x, x / 1, x + 0, 0 + x, x - 0 are x: no pass over the array
+            a, b = inputs
+            if (ufunc in (np.multiply, np.true_divide) and _is_const(b, 1.0)) or (
+                    ufunc in (np.add, np.subtract) and _is_const(b, 0.0)):
+                return a
+            if (ufunc is np.multiply and _is_const(a, 1.0)) or (ufunc is np.add and _is_const(a, 0.0)):
+                return b
         return _Sym(ufunc, inputs, any(isinstance(x, _Sym) and x.is_array for x in inputs))
 
     def __add__(self, o): return np.add(self, o)
@@ -105,6 +112,10 @@ class _Sym:
                         "on a bool setting, or compare a number setting with 0")
 
 
+def _is_const(x: Any, value: float) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == value
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -133,18 +144,22 @@ class _Program:
             if not isinstance(node, _Sym) or not node.is_array:
                 raise TypeError(f"optimizer formula {who}: a new parameter or buffer must be an array expression, "
                                 f"got {node!r}")
-        order: list[_Sym] = []  # the computed nodes, each after its arguments
-        seen: set[int] = set()
+        def topological(outputs_in_order) -> list[_Sym]:
+            order: list[_Sym] = []  # the computed nodes, each after its arguments
+            seen: set[int] = set()
 
-        def visit(node) -> None:
-            if isinstance(node, _Sym) and node.leaf is None and id(node) not in seen:
-                seen.add(id(node))
-                for a in node.args:
-                    visit(a)
-                order.append(node)
+            def visit(node) -> None:
+                if isinstance(node, _Sym) and node.leaf is None and id(node) not in seen:
+                    seen.add(id(node))
+                    for a in node.args:
+                        visit(a)
+                    order.append(node)
 
-        for _, node in outputs:
-            visit(node)
+            for _, node in outputs_in_order:
+                visit(node)
+            return order
+
+        order = topological(outputs)
         base = self.n_arrays + len(self.number_keys)
         self.constants: list[float] = []
         const_slot: dict[str, int] = {}
@@ -154,67 +169,95 @@ class _Program:
                     const_slot[repr(float(a))] = base + len(self.constants)
                     self.constants.append(float(a))
         slot: dict[int, int] = {}
-
-        def slot_of(a) -> int:
-            if not isinstance(a, _Sym):
-                return const_slot[repr(float(a))]
-            return a.leaf if a.leaf is not None else slot[id(a)]
-
         next_slot = base + len(self.constants)
         self.scalar_steps = []
         for n in order:
             if not n.is_array:
-                self.scalar_steps.append((n.ufunc, tuple(slot_of(a) for a in n.args), next_slot))
+                ins = tuple(const_slot[repr(float(a))] if not isinstance(a, _Sym) else
+                            a.leaf if a.leaf is not None else slot[id(a)] for a in n.args)
+                self.scalar_steps.append((n.ufunc, ins, next_slot))
                 slot[id(n)] = next_slot
                 next_slot += 1
         self.temp_start = next_slot
-        ops = [n for n in order if n.is_array]
-        last_read: dict = {}  # ("leaf", i) or ("node", id) -> index of the last instruction reading it
-        for i, n in enumerate(ops):
-            for a in n.args:
-                if isinstance(a, _Sym) and a.is_array:
-                    last_read[("leaf", a.leaf) if a.leaf is not None else ("node", id(a))] = i
-        dest_of: dict[int, int] = {}
-        for dest, node in outputs:
-            if node.leaf is None:
-                dest_of.setdefault(id(node), dest)
-                last_read[("node", id(node))] = len(ops)  # kept until the final copies
-        # Each result goes straight into its destination once nothing later reads the old value there,
-        # else into a temp; a temp is reused once its last reader has run (an elementwise ufunc may write
-        # over one of its own inputs).
-        self.n_temps, free, claimed, self.instrs = 0, [], set(), []
-        for i, n in enumerate(ops):
-            ins = tuple(slot_of(a) for a in n.args)
-            for a in n.args:
-                if isinstance(a, _Sym) and a.is_array and a.leaf is None:
-                    s = slot[id(a)]
-                    if s >= self.temp_start and last_read[("node", id(a))] == i and s not in free:
-                        free.append(s)
-            dest = dest_of.get(id(n))
-            if dest is not None and dest not in claimed and last_read.get(("leaf", dest), -1) <= i:
-                out = dest
-                claimed.add(dest)
-            elif free:
-                out = free.pop()
-            else:
-                out = self.temp_start + self.n_temps
-                self.n_temps += 1
-            slot[id(n)] = out
-            self.instrs.append((n.ufunc, ins, out))
-        self.copies = []
-        for dest, node in outputs:
-            if node.leaf is not None and (node.leaf in claimed or node.leaf >= 2):
-                raise NotImplementedError(f"optimizer formula {who}: a buffer or parameter set to the old value of "
-                                          "another one")
-            src = slot_of(node)
-            if src != dest:
-                self.copies.append((dest, src))
+        for _, node in outputs:
+            if node.leaf is not None and node.leaf != 1:  # (the gradient is never written, so it may be copied)
+                raise NotImplementedError(f"optimizer formula {who}: a buffer set to the old value of another array")
+        # Two evaluation orders (the parameter's chain first, or the buffers' first); keep the one that
+        # needs fewer final copies, then fewer temps.
+        candidates = []
+        for outputs_in_order in (outputs, sorted(outputs, key=lambda output: output[0] == 0)):
+            ops = [n for n in topological(outputs_in_order) if n.is_array]
+            candidates.append(self._allocate(ops, outputs, dict(slot), const_slot))
+        self.instrs, self.n_temps, self.copies = min(candidates, key=lambda c: (len(c[2]), c[1]))
         for f, ins, _ in self.instrs:
             if len(ins) not in (1, 2):
                 raise TypeError(f"optimizer formula {who}: {f.__name__} takes {len(ins)} arguments; 1 or 2 can be run")
         self._steps = [(f, ins[0], ins[1] if len(ins) == 2 else None, out) for f, ins, out in self.instrs]
         self._last_values: list | None = None
         self._last_env: list = []
+
+    def _allocate(self, ops: list, outputs: list, slot: dict, const_slot: dict) -> tuple:
+        """(instructions, number of temps, final copies) for the array nodes ``ops`` in this order.
+
+        A value goes into a destination (the parameter or a buffer) as soon as nothing later reads that
+        destination's old value: the destination's final value directly, and before it any value that
+        is dead by the time the final one is written there (so a chain like ``beta * m + c * g`` runs
+        in place, as hand-written code would). Other values go to temps, reused once their last reader
+        has run (an elementwise ufunc may write over one of its own inputs).
+        """
+        n = len(ops)
+        index = {id(node): i for i, node in enumerate(ops)}
+        last_read: dict = {}  # ("leaf", slot) or ("node", id) -> index of the last instruction reading it
+        for i, node in enumerate(ops):
+            for a in node.args:
+                if isinstance(a, _Sym) and a.is_array:
+                    last_read[("leaf", a.leaf) if a.leaf is not None else ("node", id(a))] = i
+        final_at: dict[int, int] = {}  # destination -> index of the instruction computing its final value
+        dest_of: dict[int, int] = {}
+        for dest, node in outputs:
+            if node.leaf is None:
+                last_read[("node", id(node))] = n  # kept until the final copies
+                if id(node) not in dest_of:
+                    dest_of[id(node)] = dest
+                    final_at[dest] = index[id(node)]
+
+        def dead(dest: int, i: int) -> bool:  # nothing at or after instruction i + 1 reads dest's old value
+            return last_read.get(("leaf", dest), -1) <= i
+
+        def slot_of(a) -> int:
+            if not isinstance(a, _Sym):
+                return const_slot[repr(float(a))]
+            return a.leaf if a.leaf is not None else slot[id(a)]
+
+        instrs, free, held, n_temps = [], [], set(), 0
+        for i, node in enumerate(ops):
+            ins = tuple(slot_of(a) for a in node.args)
+            for a in node.args:  # values read for the last time here release their slots
+                if isinstance(a, _Sym) and a.is_array and a.leaf is None and last_read[("node", id(a))] == i:
+                    s = slot[id(a)]
+                    if s >= self.temp_start:
+                        if s not in free:
+                            free.append(s)
+                    else:
+                        held.discard(s)
+            dest = dest_of.get(id(node))
+            later = [d for d, at in final_at.items() if at > i and d not in held and dead(d, i)
+                     and last_read[("node", id(node))] <= at]
+            if dest is not None and dest not in held and dead(dest, i):
+                out = dest
+            elif later:
+                out = min(later, key=lambda d: final_at[d])
+            elif free:
+                out = free.pop()
+            else:
+                out = self.temp_start + n_temps
+                n_temps += 1
+            if out < self.temp_start:
+                held.add(out)
+            slot[id(node)] = out
+            instrs.append((node.ufunc, ins, out))
+        copies = [(dest, slot_of(node)) for dest, node in outputs if slot_of(node) != dest]
+        return instrs, n_temps, copies
 
     def scalars(self, settings: dict) -> list:
         """Slots ``n_arrays:temp_start`` for one parameter: its number settings, the constants and the
