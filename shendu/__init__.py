@@ -42,7 +42,12 @@ from shendu.ops.fused import log_softmax, softmax
 from shendu.ops.index import (
     gather, index_add, index_put, index_select, masked_fill, nonzero, scatter_add, take_along_dim,
 )
-from shendu.ops.linalg import bmm, dot, einsum, matmul, mm, outer
+from shendu.ops.linalg import bmm, dot, einsum, outer
+from shendu.ops.linalg import (  # noqa: I001  (products, distances and resizing: one block per family)
+    addbmm, addmm, addmv, addr, baddbmm, chain_matmul, ger, inner, mv, vdot,
+)
+from shendu.ops.distance import cdist, cosine_similarity, pairwise_distance, pdist  # noqa: I001
+from shendu.ops.resize import pixel_shuffle, pixel_unshuffle  # noqa: I001
 from shendu.ops.reduce import (
     all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max, mean, min, norm,
     prod, std, std_mean, sum, var, var_mean,
@@ -75,12 +80,29 @@ from shendu.random import (
 )
 from shendu.tensor import Tensor
 from shendu.threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
+# ---- the PyTorch surface around the core (creation, random, dtypes info, sparse, device namespaces) ----
+from shendu.creation import (  # noqa: I001
+    BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+    LongTensor, ShortTensor, asarray, empty_strided, get_default_device, set_default_device,
+)
+from shendu.dtypes import bfloat16, cdouble, cfloat, complex64, complex128  # noqa: I001
+from shendu.random import default_generator, poisson  # noqa: I001
+from shendu.size import Size  # noqa: I001
+from shendu.sparse import matmul, mm, sparse_coo, sparse_coo_tensor, strided  # noqa: I001  (sparse-aware)
+from shendu.sparse import layout  # noqa: I001
+from shendu.tensor_api import (  # noqa: I001
+    get_printoptions, is_complex, is_floating_point, is_nonzero, is_storage, is_tensor, numel, set_printoptions,
+)
+from shendu.type_info import finfo, iinfo  # noqa: I001
+from shendu import accelerator, backends, cuda, onnx, random, sparse  # noqa: E402,F401,I001
+# ---- end of the surface block ----
 
 bool = bool_  # noqa: A001 - PyTorch's name; the builtin stays reachable as builtins.bool
 float = float32  # noqa: A001
 int = int32  # noqa: A001
 
 from shendu import autograd, nn, optim, utils  # noqa: E402,F401  (they import the names above)
+from shendu import linalg  # noqa: E402,F401,I001
 from shendu.nn.summary import summary  # noqa: E402  (a Keras-style model table; not in torch)
 
 # Every op module is imported by now: give Tensor its operators and methods, once.
@@ -91,14 +113,12 @@ _bind_tensor_methods(Tensor)
 __version__ = "0.1.0"
 
 __all__ = [
-    "absolute", "acos", "acosh", "addcdiv", "addcmul", "arccos", "arccosh", "arcsin", "arcsinh",
-    "arctan", "arctan2", "arctanh", "asin", "asinh", "atan", "atan2", "atanh", "celu", "clamp_max",
-    "clamp_min", "copysign", "cosh", "deg2rad", "divide", "erfc", "erfinv", "exp2", "fix",
-    "float_power", "fmod", "frac", "greater", "greater_equal", "hardshrink", "heaviside", "hypot",
-    "isneginf", "isposinf", "lerp", "less", "less_equal", "log2", "log10", "logaddexp",
-    "logaddexp2", "logit", "multiply", "nan_to_num", "negative", "not_equal", "positive", "prelu",
-    "rad2deg", "reciprocal", "rrelu", "selu", "sgn", "signbit", "sinc", "sinh", "square",
-    "subtract", "tan", "threshold", "true_divide", "xlogy",
+    "BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
+    "IntTensor", "LongTensor", "ShortTensor", "Size", "accelerator", "asarray", "backends", "bfloat16", "cdouble",
+    "cfloat", "complex64", "complex128", "cuda", "default_generator", "empty_strided", "finfo",
+    "get_default_device", "get_printoptions", "iinfo", "is_complex", "is_floating_point", "is_nonzero",
+    "is_storage", "is_tensor", "layout", "numel", "onnx", "poisson", "random", "set_default_device",
+    "set_printoptions", "sparse", "sparse_coo", "sparse_coo_tensor", "strided",
     "aminmax", "argsort", "argwhere", "atleast_1d", "atleast_2d", "atleast_3d", "bincount",
     "block_diag", "bucketize", "cartesian_prod", "column_stack", "combinations", "cross", "cummax",
     "cummin", "cumprod", "diag", "diag_embed", "diagonal", "dsplit", "dstack", "histc", "hsplit",
@@ -107,6 +127,16 @@ __all__ = [
     "roll", "rot90", "scatter", "scatter_reduce", "searchsorted", "sort", "swapdims", "take",
     "tensor_split", "tensordot", "topk", "trace", "tril_indices", "triu_indices", "unique",
     "unique_consecutive", "vsplit",
+    "absolute", "acos", "acosh", "addcdiv", "addcmul", "arccos", "arccosh", "arcsin", "arcsinh",
+    "arctan", "arctan2", "arctanh", "asin", "asinh", "atan", "atan2", "atanh", "celu", "clamp_max",
+    "clamp_min", "copysign", "cosh", "deg2rad", "divide", "erfc", "erfinv", "exp2", "fix",
+    "float_power", "fmod", "frac", "greater", "greater_equal", "hardshrink", "heaviside", "hypot",
+    "isneginf", "isposinf", "lerp", "less", "less_equal", "log2", "log10", "logaddexp",
+    "logaddexp2", "logit", "multiply", "nan_to_num", "negative", "not_equal", "positive", "prelu",
+    "rad2deg", "reciprocal", "rrelu", "selu", "sgn", "signbit", "sinc", "sinh", "square",
+    "subtract", "tan", "threshold", "true_divide", "xlogy",
+    "addbmm", "addmm", "addmv", "addr", "baddbmm", "cdist", "chain_matmul", "cosine_similarity", "ger",
+    "inner", "linalg", "mv", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle", "vdot",
     "Function", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any",
     "arange", "argmax", "argmin", "as_tensor", "autograd", "bernoulli", "bmm", "bool",
     "broadcast_tensors", "broadcast_to", "cat", "ceil", "chunk", "clamp", "clip", "clone",
