@@ -45,6 +45,15 @@ from shendu.nn.functional_losses import (  # noqa: F401 - re-exported (every los
     triplet_margin_with_distance_loss,
 )
 from shendu.nn.functional_norm import batch_norm, group_norm, layer_norm, rms_norm  # noqa: F401 - re-exported
+from shendu.ops.distance import cosine_similarity, normalize, pairwise_distance, pdist  # noqa: F401
+from shendu.ops.resize import (  # noqa: F401 - re-exported
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+    upsample,
+    upsample_bilinear,
+    upsample_nearest,
+)
 from shendu.ops.elementwise import (  # noqa: F401 - re-exported
     elu,
     gelu,

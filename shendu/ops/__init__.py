@@ -107,9 +107,11 @@ def _bind_tensor_methods(Tensor) -> None:
         "aminmax": reduce.aminmax, "nansum": reduce.nansum, "nanmean": reduce.nanmean,
         # linear algebra
         "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,
-        "outer": linalg.outer,
+        "outer": linalg.outer, "ger": linalg.outer, "mv": linalg.mv, "inner": linalg.inner,
+        "vdot": linalg.vdot, "addmm": linalg.addmm, "addmv": linalg.addmv, "addr": linalg.addr,
+        "addbmm": linalg.addbmm, "baddbmm": linalg.baddbmm,
         # neural-network functions that PyTorch also offers as methods
-        "softmax": fused.softmax, "log_softmax": fused.log_softmax,
+        "softmax": fused.softmax, "log_softmax": fused.log_softmax, "softmin": fused.softmin,
     }
     for name, fn in table.items():
         setattr(Tensor, name, fn)
