@@ -45,6 +45,29 @@ from shendu.nn.functional_losses import (  # noqa: F401 - re-exported (every los
     triplet_margin_with_distance_loss,
 )
 from shendu.nn.functional_norm import batch_norm, group_norm, layer_norm, rms_norm  # noqa: F401 - re-exported
+from shendu.ops.activation import (  # noqa: F401 - re-exported
+    celu,
+    elu,
+    gelu,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    rrelu,
+    selu,
+    silu,
+    softplus,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+)
 from shendu.ops.distance import cosine_similarity, normalize, pairwise_distance, pdist  # noqa: F401
 from shendu.ops.resize import (  # noqa: F401 - re-exported
     interpolate,
@@ -54,24 +77,11 @@ from shendu.ops.resize import (  # noqa: F401 - re-exported
     upsample_bilinear,
     upsample_nearest,
 )
-from shendu.ops.elementwise import (  # noqa: F401 - re-exported
-    elu,
-    gelu,
-    hardtanh,
-    leaky_relu,
-    logsigmoid,
-    mish,
-    relu,
-    relu6,
-    selu,
-    sigmoid,
-    silu,
-    softplus,
-    tanh,
-)
+from shendu.ops.elementwise import relu, sigmoid  # noqa: F401 - re-exported
 from shendu.ops.fused import log_softmax, softmax, softmin  # noqa: F401
 from shendu.ops.linalg import linear  # noqa: F401
 from shendu.ops.shape import pad  # noqa: F401
+from shendu.ops.trig import tanh  # noqa: F401 - re-exported
 from shendu.random import _generator
 from shendu.tensor import Tensor
 
