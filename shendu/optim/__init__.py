@@ -9,15 +9,17 @@ from shendu.optim import lr_scheduler, swa_utils
 from shendu.optim.adadelta import Adadelta
 from shendu.optim.adagrad import Adagrad
 from shendu.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
+from shendu.optim.asgd import ASGD
 from shendu.optim.lbfgs import LBFGS
 from shendu.optim.lion import Lion
 from shendu.optim.newton import NewtonCG
 from shendu.optim.optimizer import Optimizer
 from shendu.optim.rmsprop import RMSprop
+from shendu.optim.rprop import Rprop
 from shendu.optim.sgd import SGD
 from shendu.optim.swa_utils import ExponentialMovingAverage
 
 __all__ = [
-    "LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ExponentialMovingAverage", "Lion", "NAdam",
-    "NewtonCG", "Optimizer", "RAdam", "RMSprop", "lr_scheduler", "swa_utils",
+    "ASGD", "LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ExponentialMovingAverage", "Lion",
+    "NAdam", "NewtonCG", "Optimizer", "RAdam", "RMSprop", "Rprop", "lr_scheduler", "swa_utils",
 ]

@@ -26,6 +26,8 @@ CONFIGS = [
     ("NAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.1)),
     ("RAdam", dict(lr=0.01, weight_decay=0.1)),
     ("Lion", dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    ("Rprop", dict(lr=0.01, step_sizes=(1e-3, 0.05), maximize=True)),
+    ("ASGD", dict(lr=0.01, t0=4, weight_decay=0.1)),
 ]
 SHAPES = [(37, 29), (101,), (3, 4, 5), ()]  # odd sizes: chunks of 7 leave ragged tails; a 0-d parameter
 

@@ -50,8 +50,8 @@ def test_invalid_group_option_raises():
         opt.add_param_group({"params": [q], "lr": -1})
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RMSprop", "Adagrad", "Adadelta",
-                                  "Lion", "LBFGS", "NewtonCG"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Rprop", "Adagrad",
+                                  "Adadelta", "ASGD", "Lion", "LBFGS", "NewtonCG"])
 def test_empty_parameter_list_raises(name):
     with pytest.raises(ValueError, match=f"{name}: got an empty parameter list"):
         getattr(optim, name)([])
