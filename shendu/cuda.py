@@ -128,7 +128,8 @@ def device(index):
 
 __all__ = [
     "BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
-    "IntTensor", "LongTensor", "ShortTensor", "current_device", "device", "device_count", "empty_cache", "get_device_capability", "get_device_name",
+    "IntTensor", "LongTensor", "ShortTensor", "current_device", "device", "device_count", "empty_cache",
+    "get_device_capability", "get_device_name",
     "is_available", "is_bf16_supported", "is_initialized", "manual_seed", "manual_seed_all", "max_memory_allocated",
     "memory_allocated", "memory_reserved", "seed", "seed_all", "set_device", "synchronize",
 ]

@@ -5,7 +5,6 @@ import torch
 
 import shendu as sd
 
-
 # -- shendu.tensor: dtype rules -------------------------------------------------------------------
 TORCH_DTYPE = {sd.float16: torch.float16, sd.float32: torch.float32, sd.float64: torch.float64,
                sd.int8: torch.int8, sd.uint8: torch.uint8, sd.int16: torch.int16, sd.int32: torch.int32,

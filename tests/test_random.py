@@ -227,7 +227,8 @@ def test_generator_state_is_a_uint8_tensor():
     g = sd.Generator().manual_seed(9)
     assert g.manual_seed(9) is g and g.initial_seed() == 9
     state = g.get_state()
-    assert isinstance(state, sd.Tensor) and state.dtype == sd.uint8 and state.dtype == torch.Generator().get_state().numpy().dtype
+    assert isinstance(state, sd.Tensor) and state.dtype == sd.uint8
+    assert state.dtype == torch.Generator().get_state().numpy().dtype
     a = sd.rand(5, generator=g)
     g.set_state(state)
     np.testing.assert_array_equal(sd.rand(5, generator=g).numpy(), a.numpy())

@@ -20,6 +20,7 @@ from shendu.data.datasets import (
     two_moons,
     xor,
 )
+from shendu.data.distributed import DistributedSampler
 from shendu.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -28,14 +29,15 @@ from shendu.data.sampler import (
     SubsetRandomSampler,
     WeightedRandomSampler,
 )
-from shendu.data.distributed import DistributedSampler
 from shendu.data.splits import KFold, LeaveOneOut, StratifiedKFold, train_val_test_split
 
 __all__ = [
     "BatchSampler", "ByteTokenizer", "CharDataset", "CharTokenizer", "ConcatDataset", "Corpus", "DataLoader",
-    "Dataset", "DistributedSampler", "IterableDataset", "KFold", "LeaveOneOut", "RandomSampler", "Sampler", "SequentialSampler",
+    "Dataset", "DistributedSampler", "IterableDataset", "KFold", "LeaveOneOut", "RandomSampler", "Sampler",
+    "SequentialSampler",
     "StratifiedKFold", "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
-    "default_collate", "default_convert", "gaussian_blobs", "get_worker_info", "load_breast_cancer", "load_diabetes", "load_digits",
+    "default_collate", "default_convert", "gaussian_blobs", "get_worker_info", "load_breast_cancer", "load_diabetes",
+    "load_digits",
     "load_iris", "load_wine", "random_split", "sin_curve", "spirals", "stdlib_corpus", "train_val_test_split",
     "transforms", "two_moons", "xor",
 ]

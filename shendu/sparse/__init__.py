@@ -175,7 +175,8 @@ def sum(input: SparseTensor, dim=None, dtype=None):  # noqa: A001 - PyTorch's na
     keep = [d for d in range(sd) if d not in dims]
     if not keep:
         return vals.sum(0)
-    shape = tuple(input.shape[d] for d in keep) + tuple(n for d, n in enumerate(input.shape) if d >= sd and d not in dims)
+    dense_kept = tuple(n for d, n in enumerate(input.shape) if d >= sd and d not in dims)
+    shape = tuple(input.shape[d] for d in keep) + dense_kept
     return SparseTensor._make(input._idx[keep], vals, shape, False).coalesce()
 
 

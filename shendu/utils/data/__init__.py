@@ -3,8 +3,6 @@ PyTorch's module paths (``shendu.utils.data.dataloader.DataLoader``, ``.sampler`
 ``.distributed``, ``._utils.collate``)."""
 from shendu.data import *  # noqa: F401,F403
 from shendu.data import __all__ as _data_all
-from shendu.data.dataloader import get_worker_info
-from shendu.data.distributed import DistributedSampler
 from shendu.utils.data import _utils, dataloader, dataset, distributed, sampler  # noqa: F401
 
-__all__ = sorted({*_data_all, "DistributedSampler", "get_worker_info"})
+__all__ = list(_data_all)
