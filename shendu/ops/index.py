@@ -34,7 +34,6 @@ def _is_advanced(index) -> bool:
 
 
 class GetItem(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, index):
@@ -54,7 +53,6 @@ class GetItem(Function):
 class Placed(Function):
     """zeros(shape) with ``grad`` added at ``index``: the gradient of ``GetItem``."""
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, grad, *, shape, index):
@@ -80,7 +78,6 @@ class IndexPut(Function):
     as in PyTorch.
     """
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, values, *, index, accumulate):
@@ -126,7 +123,6 @@ def _along(index, axis: int):
 
 
 class Gather(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, axis, index):
@@ -174,7 +170,6 @@ def _hit(ctx, dtype):
 
 
 class ScatterAdd(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, src, *, axis, index):
@@ -191,7 +186,6 @@ class ScatterAdd(Function):
 class Scatter(Function):
     """``input`` with ``src`` written at ``index`` along ``axis`` (a repeated position keeps one)."""
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, src, *, axis, index):
@@ -217,8 +211,6 @@ class ScatterReduce(Function):
     """PyTorch's ``scatter_reduce``: src combined into ``input`` at ``index`` by sum, prod, mean,
     amax or amin, with or without the input's own value (``include_self``)."""
 
-    raw = True
-    saves_output = True
 
     def forward(ctx, x, src, *, axis, index, reduce, include_self):
         ctx.axis, ctx.index, ctx.shape, ctx.src_shape = axis, index, x.shape, src.shape

@@ -33,7 +33,6 @@ def _unreduce(grad: Tensor, shape: tuple, axes, keepdim: bool) -> Tensor:
 
 
 class Sum(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, axes, keepdim):
@@ -51,7 +50,6 @@ class Sum(Function):
 class SumTo(Function):
     """Sum a broadcast array back to ``shape`` (the engine's unbroadcast)."""
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, shape):
@@ -68,8 +66,6 @@ class SumTo(Function):
 class Extremum(Function):
     """amax / amin: the gradient is shared equally between tied extremes (as PyTorch's amax)."""
 
-    raw = True
-    saves_output = True
 
     def forward(ctx, x, *, axes, keepdim, largest):
         ctx.axes, ctx.keepdim = axes, keepdim
@@ -89,8 +85,6 @@ class Extremum(Function):
 
 
 class Prod(Function):
-    raw = True
-    saves_output = True
 
     def forward(ctx, x, *, axis, keepdim):
         ctx.axis, ctx.keepdim = axis, keepdim
@@ -120,8 +114,6 @@ class Prod(Function):
 
 
 class LogSumExp(Function):
-    raw = True
-    saves_output = True
 
     def forward(ctx, x, *, axes, keepdim):
         ctx.axes, ctx.keepdim = axes, keepdim
@@ -140,8 +132,6 @@ class LogSumExp(Function):
 class PNorm(Function):
     """(Σ |x|^p)^(1/p) over ``axes``; where the norm is 0 the gradient is 0 (as PyTorch), not nan."""
 
-    raw = True
-    saves_output = True
 
     def forward(ctx, x, *, p, axes, keepdim):
         ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
@@ -166,7 +156,6 @@ class PNorm(Function):
 
 
 class ArgExtremum(Function):
-    raw = True
     differentiable = False
 
     def forward(ctx, x, *, axis, keepdim, largest):

@@ -22,7 +22,6 @@ def _reverse_cumsum(t: Tensor, axis: int) -> Tensor:
 
 
 class CumSum(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, axis):
@@ -34,8 +33,6 @@ class CumSum(Function):
 
 
 class CumProd(Function):
-    raw = True
-    saves_output = True
 
     def forward(ctx, x, *, axis):
         ctx.axis = axis
@@ -63,8 +60,6 @@ class CumProd(Function):
 
 
 class LogCumSumExp(Function):
-    raw = True
-    saves_output = True
 
     def forward(ctx, x, *, axis):
         ctx.axis = axis

@@ -13,7 +13,6 @@ from shendu.tensor import Tensor
 
 
 class Assign(Function):
-    raw = True
     saved_inputs = ()  # the gradient depends on the index only
 
     def forward(ctx, x, value, *, index):
@@ -44,7 +43,6 @@ class Assign(Function):
 class ZeroAt(Function):
     """``grad`` with zeros at ``index``: what reaches ``x`` through an assignment."""
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, grad, *, index):

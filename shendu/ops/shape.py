@@ -22,7 +22,6 @@ def _shape_arg(shape) -> tuple:
 
 
 class Reshape(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, shape):
@@ -38,7 +37,6 @@ class Reshape(Function):
 
 
 class Permute(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, dims):
@@ -56,7 +54,6 @@ _SMALL = 1 << 16
 
 
 class Expand(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, shape):
@@ -74,7 +71,6 @@ class Expand(Function):
 
 
 class Contiguous(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x):
@@ -85,7 +81,6 @@ class Contiguous(Function):
 
 
 class Cat(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, *xs, axis):
@@ -102,7 +97,6 @@ class Cat(Function):
 
 
 class Split(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, bounds, axis):
@@ -121,7 +115,6 @@ class Split(Function):
 class Pad(Function):
     """Constant padding; the other modes are gathers along each dim (see ``pad``)."""
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, widths, value):
@@ -134,7 +127,6 @@ class Pad(Function):
 
 
 class Flip(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, axes):
@@ -146,7 +138,6 @@ class Flip(Function):
 
 
 class Roll(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, shifts, axes):
@@ -158,7 +149,6 @@ class Roll(Function):
 
 
 class Tile(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, reps):
@@ -175,7 +165,6 @@ class Tile(Function):
 
 
 class Triangle(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, diagonal, upper):

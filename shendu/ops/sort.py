@@ -104,7 +104,6 @@ def _nth(input: Tensor, axis, pos, keepdim: bool, result, nan_first: bool = Fals
 class EvenlyShared(Function):
     """A value picked from ``x`` whose gradient is shared by the entries equal to it (``share``)."""
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, value, share):
