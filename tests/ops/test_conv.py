@@ -146,13 +146,13 @@ def test_second_derivative_matches_torch():
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda: F.conv2d(sd.randn(3, 8, 8), sd.randn(4, 3, 3, 3)), r"conv2d: expected 4-D input .*got shape \(3, 8, 8\)"),
+    (lambda: F.conv2d(sd.randn(8, 8), sd.randn(4, 3, 3, 3)), r"conv2d: expected a 3-D .* or 4-D .*got shape \(8, 8\)"),
     (lambda: F.conv2d(sd.randn(1, 2, 8, 8), sd.randn(4, 3, 3, 3)), r"expects input with 3 channels.*\(1, 2, 8, 8\)"),
     (lambda: F.conv2d(sd.randn(1, 4, 8, 8), sd.randn(3, 2, 3, 3), groups=2), r"divisible by 2"),
     (lambda: F.conv2d(sd.randn(1, 3, 2, 2), sd.randn(4, 3, 3, 3)), r"kernel size \(3, 3\) is larger than the padded"),
     (lambda: F.conv2d(sd.randn(1, 3, 8, 8), sd.randn(4, 3, 3, 3), stride=2, padding="same"), r"strided"),
     (lambda: F.conv2d(sd.randn(1, 3, 8, 8), sd.randn(4, 3, 3, 3), sd.randn(3)), r"bias of shape \(4,\)"),
-    (lambda: F.conv1d(sd.randn(3, 8), sd.randn(4, 3, 3)), r"conv1d: expected 3-D input"),
+    (lambda: F.conv1d(sd.randn(8), sd.randn(4, 3, 3)), r"conv1d: expected a 2-D .* or 3-D"),
     (lambda: F.conv_transpose2d(sd.randn(1, 2, 4, 4), sd.randn(2, 2, 3, 3), stride=2, output_padding=2),
      r"output_padding must be smaller"),
 ])
