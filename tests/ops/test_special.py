@@ -74,7 +74,8 @@ def test_fallback_without_scipy(name, monkeypatch):
 
 
 @pytest.mark.parametrize("fn", [lambda lib: lib.erf(lib.arange(3)), lambda lib: lib.logit(lib.ones(2) * 0.5),
-                                lambda lib: lib.xlogy(lib.arange(3), 2), lambda lib: lib.xlogy(lib.arange(3), lib.arange(3)),
+                                lambda lib: lib.xlogy(lib.arange(3), 2),
+                                lambda lib: lib.xlogy(lib.arange(3), lib.arange(3)),
                                 lambda lib: lib.logaddexp(lib.ones(2), lib.ones(2, dtype=lib.float64))])
 def test_dtypes(fn):
     with np.errstate(all="ignore"):
