@@ -3,7 +3,8 @@
 The ops live in ``shendu.ops.linalg`` (products) and ``shendu.ops.distance`` (norms); this module
 only gathers them under PyTorch's names. Other families add their own names here.
 """
+from shendu.ops.combine import linalg_cross as cross
 from shendu.ops.distance import vector_norm
 from shendu.ops.linalg import matmul, multi_dot, vdot
 
-__all__ = ["matmul", "multi_dot", "vdot", "vector_norm"]
+__all__ = ["cross", "matmul", "multi_dot", "vdot", "vector_norm"]

@@ -44,8 +44,6 @@ def _norm_array(x, p: float, axes, keepdim: bool):
 class VectorNorm(Function):
     """(Σ |x|^p)^(1/p) over ``axes`` (p = 0: the count of non-zeros, p = inf: max |x|)."""
 
-    raw = True
-    saves_output = True
 
     def forward(ctx, x, *, p, axes, keepdim):
         ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
@@ -93,8 +91,6 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
 class CDist(Function):
     """‖x1_i - x2_j‖_p for every row pair: (..., P, M) and (..., R, M) -> (..., P, R)."""
 
-    raw = True
-    saves_output = True
 
     def forward(ctx, x1, x2, *, p, use_mm):
         ctx.p = p

@@ -42,9 +42,7 @@ def _softmax_array(x, axis):
 class Softmax(Function):
     """exp(x) / Σ exp(x) along ``axis``; backward reads only the output: y (g - Σ g y)."""
 
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x, *, axis):
         ctx.axis = axis
@@ -58,9 +56,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     """x - log Σ exp(x) along ``axis``; backward reads only the output: g - exp(y) Σ g."""
 
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x, *, axis):
         ctx.axis = axis
@@ -125,7 +121,6 @@ class CrossEntropy(Function):
     ``smoothing`` (label smoothing ε) and ``reduction``.
     """
 
-    raw = True
 
     def forward(ctx, z, *, target, weight, ignore_index, smoothing, reduction):
         ctx.target, ctx.weight, ctx.ignore_index = target, weight, ignore_index

@@ -18,7 +18,6 @@ from shendu.tensor import Tensor
 class MatMul(Function):
     """``a @ b`` for a, b with >= 2 dims; batch dims broadcast (the engine sums them back)."""
 
-    raw = True
 
     def forward(ctx, a, b):
         if a.shape[-1] != b.shape[-2]:
@@ -44,7 +43,6 @@ class MatMul(Function):
 class Linear(Function):
     """``x @ weight.T + bias`` in one node: (..., in) x (out, in) -> (..., out)."""
 
-    raw = True
     saved_inputs = (0, 1)  # the bias's value never enters a gradient
 
     def forward(ctx, x, weight, bias):
@@ -147,7 +145,6 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:
 class Scale(Function):
     """``factor * x``; ``factor = 0`` gives zeros whatever x holds (PyTorch's beta = 0 rule)."""
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, factor):
@@ -308,7 +305,6 @@ def _parse_einsum(equation: str, shapes: list) -> tuple:
 class Einsum(Function):
     """Einstein summation of the operands by a normalised ``equation`` (explicit output, no '...')."""
 
-    raw = True
 
     def forward(ctx, *ops, equation):
         ctx.equation = equation

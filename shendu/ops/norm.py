@@ -30,7 +30,6 @@ def _channel_shape(ndim: int, C: int) -> tuple:
 class LayerNorm(Function):
     """(x - mean) * rstd * weight + bias over the trailing ``n`` dims, caching mean and rstd."""
 
-    raw = True
     saved_inputs = (0, 1)  # the bias's value never enters a gradient
 
     def forward(ctx, x, weight, bias, *, n, eps):
@@ -103,7 +102,6 @@ class BatchNorm(Function):
     ``momentum``. Evaluation: mean and variance are the running statistics, constants of the graph.
     """
 
-    raw = True
     saved_inputs = (0, 1)
 
     def forward(ctx, x, weight, bias, *, running_mean, running_var, training, momentum, eps):
@@ -201,7 +199,6 @@ def batch_norm_composite(x: Tensor, running_mean=None, running_var=None, weight=
 class RMSNorm(Function):
     """x * rsqrt(mean(x²) + eps) * weight over the trailing ``n`` dims, caching rstd."""
 
-    raw = True
 
     def forward(ctx, x, weight, *, n, eps):
         ctx.n, ctx.eps = n, eps

@@ -57,7 +57,6 @@ def _scatter_axis(g, axis: int, index, weight, n: int):
 class Resample(Function):
     """One axis of an interpolation: a weighted gather with fixed (o, k) ``index`` and ``weight``."""
 
-    raw = True
     saved_inputs = ()  # linear: the backward reads no input values
 
     def forward(ctx, x, *, axis, index, weight):
@@ -71,7 +70,6 @@ class Resample(Function):
 class ResampleTranspose(Function):
     """The adjoint of ``Resample``: scatter-add the weighted gradient back to the sources."""
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, g, *, axis, index, weight, n):
