@@ -24,8 +24,6 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 class LeakyRelu(Function):
     """``x`` for x > 0, else ``slope * x``; the gradient at 0 is the slope (PyTorch's)."""
 
-    raw = True
-
     def forward(ctx, x, *, negative_slope):
         ctx.slope = negative_slope
         xp = array_module(x)
@@ -43,9 +41,6 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 class Elu(Function):
     """PyTorch's one kernel for ELU, SELU and CELU: ``scale * x`` for x > 0, else
     ``scale * alpha * (exp(input_scale * x) - 1)``; x = 0 takes the negative branch's slope."""
-
-    raw = True
-    saves_output = True
 
     def forward(ctx, x, *, alpha, scale=1.0, input_scale=1.0):
         ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
@@ -78,8 +73,6 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 class Softplus(Function):
     """``log(1 + e^(beta x)) / beta``, linear where ``beta x > threshold``."""
 
-    raw = True
-
     def forward(ctx, x, *, beta, threshold):
         ctx.beta, ctx.threshold = beta, threshold
         xp = array_module(x)
@@ -104,8 +97,6 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 class _Masked(Function):
     """An activation whose gradient is ``grad * mask(x)`` (0 or a constant, piecewise)."""
-
-    raw = True
 
     def backward(ctx, grad):
         return grad * _mask(ctx.mask_of(ctx.inputs[0]._data), grad)
@@ -195,8 +186,6 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 class Hardswish(Function):
     """``x * relu6(x + 3) / 6``; the gradient is 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3 on."""
-
-    raw = True
 
     def forward(ctx, x):
         x = as_float(x)

@@ -46,7 +46,6 @@ def _wrap_mask(mask, like: Tensor) -> Tensor:
 
 
 class Add(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, a, b):
@@ -68,7 +67,6 @@ def add(input, other, *, alpha: float = 1) -> Tensor:
 
 
 class Sub(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, a, b):
@@ -93,8 +91,6 @@ def sub(input, other, *, alpha: float = 1) -> Tensor:
 
 
 class Mul(Function):
-    raw = True
-
     def forward(ctx, a, b):
         a, b = promote(a, b)
         try:
@@ -113,9 +109,7 @@ def mul(input, other) -> Tensor:
 
 
 class Div(Function):
-    raw = True
     saved_inputs = (1,)
-    saves_output = True
 
     def forward(ctx, a, b):
         if not (_is_float_array(a) and (b.__class__ is float or _is_float_array(b) and b.dtype == a.dtype)):
@@ -138,7 +132,6 @@ class FloatFloorDivide(Function):
     """Float ``floor(a / b)`` (Python's ``//``) or ``trunc(a / b)``: piecewise constant, so the
     gradient is zero, as in PyTorch."""
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, a, b, *, mode):
@@ -171,9 +164,6 @@ true_divide = divide = div
 class Pow(Function):
     """``a ** b`` with a Tensor exponent."""
 
-    raw = True
-    saves_output = True
-
     def forward(ctx, a, b):
         a, b = promote(a, b)
         try:
@@ -204,8 +194,6 @@ class Pow(Function):
 class PowScalar(Function):
     """``x ** exponent`` for a Python-number exponent."""
 
-    raw = True
-
     def forward(ctx, x, *, exponent):
         ctx.exponent = exponent
         if not _is_float_array(x):
@@ -230,9 +218,6 @@ class PowScalar(Function):
 
 class ScalarPow(Function):
     """``base ** x`` for a Python-number base; d/dx = out log(base), 0 where base == 0 and x >= 0."""
-
-    raw = True
-    saves_output = True  # (and reads x only when base == 0)
 
     def forward(ctx, x, *, base):
         ctx.base = base
@@ -267,8 +252,6 @@ def float_power(input, exponent) -> Tensor:
 
 
 class Maximum(Function):
-    raw = True
-
     def forward(ctx, a, b):
         a, b = promote(a, b)
         try:
@@ -281,8 +264,6 @@ class Maximum(Function):
 
 
 class Minimum(Function):
-    raw = True
-
     def forward(ctx, a, b):
         a, b = promote(a, b)
         try:
@@ -325,7 +306,6 @@ def _rpow(self, other):
 
 # -- integer-valued and comparison ops: no gradient -------------------------------------------
 class _NoGrad(Function):
-    raw = True
     differentiable = False
     fn = None
 
@@ -423,7 +403,6 @@ def heaviside(input: Tensor, values) -> Tensor:
 class Remainder(Function):
     """``a % b`` with the sign of ``b`` (Python's and PyTorch's remainder); d/da = 1, d/db = -floor(a / b)."""
 
-    raw = True
     fn = "remainder"
 
     def forward(ctx, a, b):
@@ -467,8 +446,6 @@ def fmod(input, other) -> Tensor:
 # -- sign copying and compositions ------------------------------------------------------------
 class Copysign(Function):
     """``|a|`` with the sign of ``b``; d/da = sign(a) * sign(out) (0 at a == 0), d/db = 0 (PyTorch's)."""
-
-    raw = True
 
     def forward(ctx, a, b):
         dtype = dtypes.float_type(dtypes.result_type(a, b))

@@ -31,7 +31,6 @@ def _mask(mask, like: Tensor) -> Tensor:
 
 
 class Neg(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x):
@@ -51,9 +50,7 @@ negative = neg
 
 
 class Exp(Function):
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         return array_module(x).exp(as_float(x))
@@ -67,9 +64,7 @@ def exp(input: Tensor) -> Tensor:
 
 
 class Exp2(Function):
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         return array_module(x).exp2(as_float(x))
@@ -84,9 +79,7 @@ def exp2(input: Tensor) -> Tensor:
 
 
 class Expm1(Function):
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         return array_module(x).expm1(as_float(x))
@@ -100,8 +93,6 @@ def expm1(input: Tensor) -> Tensor:
 
 
 class Log(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).log(as_float(x))
 
@@ -114,8 +105,6 @@ def log(input: Tensor) -> Tensor:
 
 
 class Log2(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).log2(as_float(x))
 
@@ -128,8 +117,6 @@ def log2(input: Tensor) -> Tensor:
 
 
 class Log10(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).log10(as_float(x))
 
@@ -142,8 +129,6 @@ def log10(input: Tensor) -> Tensor:
 
 
 class Log1p(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).log1p(as_float(x))
 
@@ -156,9 +141,7 @@ def log1p(input: Tensor) -> Tensor:
 
 
 class Sqrt(Function):
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         return array_module(x).sqrt(as_float(x))
@@ -172,9 +155,7 @@ def sqrt(input: Tensor) -> Tensor:
 
 
 class Rsqrt(Function):
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         xp = array_module(x)
@@ -191,9 +172,7 @@ def rsqrt(input: Tensor) -> Tensor:
 
 
 class Reciprocal(Function):
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         return array_module(x).reciprocal(as_float(x))
@@ -215,8 +194,6 @@ def square(input: Tensor) -> Tensor:
 class Abs(Function):
     """``|x|``; the gradient is sign(x), so 0 at 0 (PyTorch's choice)."""
 
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).abs(x)
 
@@ -234,7 +211,6 @@ absolute = abs
 
 # -- piecewise-constant ops: defined gradient zero, as in PyTorch ------------------------------
 class _ZeroGrad(Function):
-    raw = True
     saved_inputs = ()
 
     def backward(ctx, grad):
@@ -310,7 +286,6 @@ def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorc
 class Frac(Function):
     """``x - trunc(x)``: the gradient is 1 (trunc's is zero)."""
 
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x):
@@ -327,7 +302,6 @@ def frac(input: Tensor) -> Tensor:
 
 
 class Signbit(Function):
-    raw = True
     differentiable = False
 
     def forward(ctx, x):
@@ -350,8 +324,6 @@ def positive(input: Tensor) -> Tensor:
 class Clamp(Function):
     """``x`` limited to [min, max] (numbers); the gradient passes at the bounds (PyTorch's)."""
 
-    raw = True
-
     def forward(ctx, x, *, min=None, max=None):  # noqa: A002 - PyTorch's names
         ctx.min, ctx.max = min, max
         if x.dtype.kind != "f":
@@ -371,8 +343,6 @@ class Clamp(Function):
 class ClampTensor(Function):
     """``min(max(x, lo), hi)`` with Tensor bounds (either may be None), gradients as PyTorch's:
     x where lo <= x <= hi, lo where x < lo < hi, hi where x > hi or hi < lo."""
-
-    raw = True
 
     def forward(ctx, x, lo, hi):
         x, lo, hi = promote(x, lo, hi)
@@ -430,8 +400,6 @@ class NanToNum(Function):
     """NaN, +inf and -inf replaced by numbers (defaults: 0, the dtype's largest and lowest finite
     values); the gradient passes only at finite elements, as in PyTorch."""
 
-    raw = True
-
     def forward(ctx, x, *, nan=0.0, posinf=None, neginf=None):
         if x.dtype.kind != "f":
             return x.copy()
@@ -449,7 +417,6 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
 class _Test(Function):
     """A bool-valued elementwise test (isnan...): no gradient."""
 
-    raw = True
     differentiable = False
     fn = None
 
@@ -504,9 +471,7 @@ def sigmoid_array(x):
 
 
 class Sigmoid(Function):
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         return sigmoid_array(x)
@@ -523,9 +488,7 @@ def sigmoid(input: Tensor) -> Tensor:
 class Relu(Function):
     """``max(x, 0)``; relu'(0) = 0, as in PyTorch (read from the output: out > 0 exactly when x > 0)."""
 
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         return array_module(x).maximum(x, 0)
@@ -540,7 +503,6 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 # -- casts, copies, selection -----------------------------------------------------------------
 class Cast(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, dtype):
@@ -556,7 +518,6 @@ def cast(input: Tensor, dtype) -> Tensor:
 
 
 class ToDevice(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x, *, device):
@@ -572,7 +533,6 @@ def to_device(input: Tensor, device) -> Tensor:
 
 
 class Clone(Function):
-    raw = True
     saved_inputs = ()
 
     def forward(ctx, x):
@@ -587,7 +547,6 @@ def clone(input: Tensor, *, memory_format=None) -> Tensor:
 
 
 class Where(Function):
-    raw = True
     saved_inputs = (0,)
 
     def forward(ctx, cond, a, b):

@@ -91,8 +91,6 @@ def erfinv_array(x):
 
 
 class Erf(Function):
-    raw = True
-
     def forward(ctx, x):
         return erf_array(x)
 
@@ -106,8 +104,6 @@ def erf(input: Tensor) -> Tensor:
 
 
 class Erfc(Function):
-    raw = True
-
     def forward(ctx, x):
         return erfc_array(x)
 
@@ -122,9 +118,7 @@ def erfc(input: Tensor) -> Tensor:
 
 
 class Erfinv(Function):
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         return erfinv_array(x)
@@ -142,8 +136,6 @@ def erfinv(input: Tensor) -> Tensor:
 class Logit(Function):
     """``log(x / (1 - x))``, x first clamped to [eps, 1 - eps] when eps is given (then the gradient
     is 0 outside that interval, as in PyTorch)."""
-
-    raw = True
 
     def forward(ctx, x, *, eps=None):
         ctx.eps = eps
@@ -178,8 +170,6 @@ class Xlogy(Function):
     """``a * log(b)``, 0 where a == 0 (unless b is NaN); d/da = log(b) (PyTorch's: 0 where a == 0
     and b <= 0), d/db = a / b."""
 
-    raw = True
-
     def forward(ctx, a, b):
         dtype = dtypes.float_type(dtypes.result_type(a, b))
         a, b = promote(a, b, dtype=dtype)
@@ -207,9 +197,6 @@ def xlogy(input, other) -> Tensor:
 
 class LogAddExp(Function):
     """``log(e^a + e^b)`` without overflow; d/da = e^(a - out). ``base2``: ``log2(2^a + 2^b)``."""
-
-    raw = True
-    saves_output = True
 
     def forward(ctx, a, b, *, base2=False):
         ctx.base2 = base2

@@ -17,8 +17,6 @@ from shendu.tensor import Tensor
 
 
 class Sin(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).sin(as_float(x))
 
@@ -27,8 +25,6 @@ class Sin(Function):
 
 
 class Cos(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).cos(as_float(x))
 
@@ -37,9 +33,7 @@ class Cos(Function):
 
 
 class Tan(Function):
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         return array_module(x).tan(as_float(x))
@@ -50,8 +44,6 @@ class Tan(Function):
 
 
 class Asin(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).arcsin(as_float(x))
 
@@ -61,8 +53,6 @@ class Asin(Function):
 
 
 class Acos(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).arccos(as_float(x))
 
@@ -72,8 +62,6 @@ class Acos(Function):
 
 
 class Atan(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).arctan(as_float(x))
 
@@ -83,8 +71,6 @@ class Atan(Function):
 
 
 class Sinh(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).sinh(as_float(x))
 
@@ -93,8 +79,6 @@ class Sinh(Function):
 
 
 class Cosh(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).cosh(as_float(x))
 
@@ -103,9 +87,7 @@ class Cosh(Function):
 
 
 class Tanh(Function):
-    raw = True
     saved_inputs = ()
-    saves_output = True
 
     def forward(ctx, x):
         return array_module(x).tanh(as_float(x))
@@ -116,8 +98,6 @@ class Tanh(Function):
 
 
 class Asinh(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).arcsinh(as_float(x))
 
@@ -127,8 +107,6 @@ class Asinh(Function):
 
 
 class Acosh(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).arccosh(as_float(x))
 
@@ -138,8 +116,6 @@ class Acosh(Function):
 
 
 class Atanh(Function):
-    raw = True
-
     def forward(ctx, x):
         return array_module(x).arctanh(as_float(x))
 
@@ -203,8 +179,6 @@ class Atan2(Function):
     """The angle of the point (b, a), in (-pi, pi]; d/da = b / r², d/db = -a / r² (0 at the origin,
     as in PyTorch)."""
 
-    raw = True
-
     def forward(ctx, a, b):
         a, b = promote(a, b, dtype=dtypes.float_type(dtypes.result_type(a, b)))
         try:
@@ -230,9 +204,6 @@ arctan2 = atan2
 class Hypot(Function):
     """``sqrt(a² + b²)`` without overflow; d/da = a / out (NaN at the origin, as in PyTorch)."""
 
-    raw = True
-    saves_output = True
-
     def forward(ctx, a, b):
         a, b = promote(a, b, dtype=dtypes.float_type(dtypes.result_type(a, b)))
         try:
@@ -253,9 +224,6 @@ def hypot(input, other) -> Tensor:
 
 class Sinc(Function):
     """``sin(pi x) / (pi x)``, 1 at 0; the gradient (cos(pi x) - sinc(x)) / x is 0 at 0."""
-
-    raw = True
-    saves_output = True
 
     def forward(ctx, x):
         return array_module(x).sinc(as_float(x))
