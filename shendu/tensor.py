@@ -324,7 +324,7 @@ class Tensor:
 
     # -- autograd --------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self._data.dtype.kind not in "fc":
+        if requires_grad and not dtypes._is_float(self._data.dtype):
             raise RuntimeError(f"requires_grad_: only floating-point tensors can require "
                                f"gradients, this one has dtype {self.dtype}")
         if not requires_grad and self._ctx is not None:
@@ -390,9 +390,9 @@ class Tensor:
 
     # -- display ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
+        from shendu.tensor_api import format_array  # under shendu.set_printoptions
         arr = backend.to_numpy(self._data)
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
-                               threshold=1000, edgeitems=3)
+        body = format_array(arr)
         extras = []
         if arr.dtype != dtypes.get_default_dtype() and arr.dtype != dtypes.int64 and arr.dtype != np.bool_:
             extras.append(f"dtype=shendu.{arr.dtype}")

@@ -26,12 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from shendu import dtypes
 from shendu.grad_mode import _state, no_grad
 from shendu.tensor import Tensor
 
 _new = object.__new__
 _weakref = weakref.ref
 _ndarray, _generic, _asarray = np.ndarray, np.generic, np.asarray
+_bfloat16 = dtypes.bfloat16  # a float dtype NumPy files under kind "V"
 
 
 class Function:
@@ -146,7 +148,7 @@ class Function:
                 if _state.anomaly:
                     ctx._forward_trace = _traceback.format_stack()[:-1]
                 for i, o in enumerate(outs):
-                    if id(o) not in non_diff and o._data.dtype.kind in "fc":
+                    if id(o) not in non_diff and (o._data.dtype.kind in "fc" or o._data.dtype == _bfloat16):
                         o.requires_grad = True
                         o._ctx = ctx
                         o._out_index = i
@@ -164,7 +166,7 @@ class Function:
                 _share_version_if_view(t, arrays, args)
         else:
             t = _as_output(out, cls.raw)
-        if record and t._data.dtype.kind in "fc":
+        if record and (t._data.dtype.kind in "fc" or t._data.dtype == _bfloat16):
             ctx.inputs = args
             ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
             ctx._out_ref = _weakref(t)

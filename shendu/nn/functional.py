@@ -69,6 +69,9 @@ from shendu.ops.activation import (  # noqa: F401 - re-exported
     threshold,
 )
 from shendu.ops.distance import cosine_similarity, normalize, pairwise_distance, pdist  # noqa: F401
+from shendu.ops.elementwise import relu, sigmoid  # noqa: F401 - re-exported
+from shendu.ops.fused import log_softmax, softmax, softmin  # noqa: F401
+from shendu.ops.linalg import linear  # noqa: F401
 from shendu.ops.resize import (  # noqa: F401 - re-exported
     interpolate,
     pixel_shuffle,
@@ -77,9 +80,6 @@ from shendu.ops.resize import (  # noqa: F401 - re-exported
     upsample_bilinear,
     upsample_nearest,
 )
-from shendu.ops.elementwise import relu, sigmoid  # noqa: F401 - re-exported
-from shendu.ops.fused import log_softmax, softmax, softmin  # noqa: F401
-from shendu.ops.linalg import linear  # noqa: F401
 from shendu.ops.shape import pad  # noqa: F401
 from shendu.ops.trig import tanh  # noqa: F401 - re-exported
 from shendu.random import _generator
@@ -107,6 +107,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    if inplace:
+        from shendu.autograd.inplace import apply_inplace
+        return apply_inplace(input, "dropout_", dropout, p=p, training=training, generator=generator)
     if p == 1.0:
         return input * 0.0
     keep = _generator(generator).random(input.shape, dtype=input.dtype if input.dtype.kind == "f" else None) >= p

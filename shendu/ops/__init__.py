@@ -2,10 +2,28 @@
 from __future__ import annotations
 
 
+def _to_sparse(self, sparse_dim=None, *, layout=None):
+    from shendu.sparse import to_sparse
+    return to_sparse(self, sparse_dim, layout=layout)
+
+
 def _bind_tensor_methods(Tensor) -> None:
     """Attach operators and methods to ``Tensor`` (called once, by ``shendu/__init__.py``, after every op exists)."""
-    from shendu.ops import binary, combine, elementwise, fused, index, linalg, reduce, scan, shape, sort
-    from shendu.ops import activation, special, trig  # noqa: I001  (the rest of the pointwise family)
+    from shendu.ops import (  # the rest of the pointwise family
+        activation,
+        binary,
+        combine,
+        elementwise,
+        fused,
+        index,
+        linalg,
+        reduce,
+        scan,
+        shape,
+        sort,
+        special,
+        trig,
+    )
 
     def reflected(fn):
         return lambda self, other: fn(other, self)
@@ -110,6 +128,7 @@ def _bind_tensor_methods(Tensor) -> None:
         "outer": linalg.outer, "ger": linalg.outer, "mv": linalg.mv, "inner": linalg.inner,
         "vdot": linalg.vdot, "addmm": linalg.addmm, "addmv": linalg.addmv, "addr": linalg.addr,
         "addbmm": linalg.addbmm, "baddbmm": linalg.baddbmm,
+        "to_sparse": _to_sparse,  # shendu.sparse (a SparseTensor overrides the products it supports)
         # neural-network functions that PyTorch also offers as methods
         "softmax": fused.softmax, "log_softmax": fused.log_softmax, "softmin": fused.softmin,
     }

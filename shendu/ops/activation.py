@@ -4,13 +4,14 @@ The piecewise ones take PyTorch's side at every kink, checked against PyTorch: l
 the slope, elu/selu/celu use their negative branch at 0, hardtanh/relu6, threshold, hardshrink,
 softshrink and hardsigmoid pass no gradient exactly at their bounds, hardswish's gradient is 0 at
 -3 and 1 at 3. Smooth activations (gelu, silu, mish, softsign) are compositions of other ops.
-``inplace=True`` is accepted for PyTorch compatibility; shendu computes out of place.
+``inplace=True`` writes the result into the input's storage (``shendu.autograd.inplace``), as PyTorch does.
 """
 from __future__ import annotations
 
 import math
 
 from shendu.autograd.function import Function
+from shendu.autograd.inplace import apply_inplace
 from shendu.backend import array_module
 from shendu.ops.elementwise import _mask, as_float, sigmoid, where
 from shendu.ops.special import erf
@@ -35,6 +36,8 @@ class LeakyRelu(Function):
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "leaky_relu_", leaky_relu, negative_slope=negative_slope)
     return LeakyRelu.apply(input, negative_slope=negative_slope)
 
 
@@ -57,14 +60,20 @@ class Elu(Function):
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "elu_", elu, alpha=alpha)
     return Elu.apply(input, alpha=alpha)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "selu_", selu)
     return Elu.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "celu_", celu, alpha=alpha)
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (it divides the input)")
     return Elu.apply(input, alpha=alpha, input_scale=1.0 / alpha)
@@ -114,6 +123,8 @@ class Hardtanh(_Masked):
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "hardtanh_", hardtanh, min_val=min_val, max_val=max_val)
     if max_val < min_val:
         raise ValueError(f"hardtanh: max_val ({max_val}) must not be less than min_val ({min_val})")
     return Hardtanh.apply(input, min_val=min_val, max_val=max_val)
@@ -121,6 +132,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """``min(max(0, x), 6)``: hardtanh(0, 6), so no gradient at 0 or 6."""
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "relu6_", relu6)
     return Hardtanh.apply(input, min_val=0.0, max_val=6.0)
 
 
@@ -137,6 +150,8 @@ class Threshold(_Masked):
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "threshold_", threshold, threshold=threshold, value=value)
     return Threshold.apply(input, threshold=threshold, value=value)
 
 
@@ -181,6 +196,8 @@ class Hardsigmoid(_Masked):
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "hardsigmoid_", hardsigmoid)
     return Hardsigmoid.apply(input)
 
 
@@ -200,6 +217,8 @@ class Hardswish(Function):
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "hardswish_", hardswish)
     return Hardswish.apply(input)
 
 
@@ -238,10 +257,14 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "silu_", silu)
     return input * sigmoid(input)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "mish_", mish)
     return input * tanh(softplus(input))
 
 

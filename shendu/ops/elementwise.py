@@ -13,6 +13,7 @@ import math
 
 from shendu import backend, dtypes
 from shendu.autograd.function import Function
+from shendu.autograd.inplace import apply_inplace
 from shendu.backend import array_module
 from shendu.dtypes import promote
 from shendu.tensor import Tensor
@@ -498,6 +499,8 @@ class Relu(Function):
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    if inplace:  # written into input's storage, recorded like any in-place op
+        return apply_inplace(input, "relu_", relu)
     return Relu.apply(input)
 
 

@@ -188,3 +188,23 @@ def test_detect_anomaly_names_the_op_that_made_nan():
     z.backward()  # outside the context: NaN passes silently, as in PyTorch
     assert np.isnan(x.grad.numpy()[0])
     assert not sd.autograd.is_anomaly_enabled()
+
+
+def test_inplace_activation_layers_match_torch():
+    def net(lib):
+        nn = lib.nn
+        return nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True), nn.Linear(8, 8), nn.LeakyReLU(0.1, inplace=True),
+                             nn.Linear(8, 8), nn.Hardtanh(inplace=True), nn.Dropout(0.0, inplace=True), nn.Linear(8, 2))
+    ours, ref = net(sd), net(torch)
+    ref.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal((5, 2)).astype(np.float32)
+    y, yt = ours(sd.from_numpy(x)), ref(torch.from_numpy(x))
+    y.backward(sd.from_numpy(g))
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    h = sd.randn(3, 4)
+    out = sd.nn.functional.relu(h, inplace=True)
+    assert out is h and (h.numpy() >= 0).all() and h._version == 1

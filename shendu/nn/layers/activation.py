@@ -2,7 +2,7 @@
 
 All are elementwise (input and output of shape :math:`(*)`) except Softmax/LogSoftmax/Softmin
 (normalised along ``dim``), GLU (halves ``dim``) and Maxout (an affine map, then a max over pieces).
-``inplace=True`` is accepted for PyTorch compatibility; shendu computes out of place.
+``inplace=True`` writes the result into the input's storage, as PyTorch does.
 """
 from __future__ import annotations
 
@@ -30,49 +30,49 @@ class ReLU(_Inplace):
     """:math:`\\max(0, x)`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.relu(input)
+        return F.relu(input, inplace=self.inplace)
 
 
 class ReLU6(_Inplace):
     """:math:`\\min(\\max(0, x), 6)`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.relu6(input)
+        return F.relu6(input, inplace=self.inplace)
 
 
 class SELU(_Inplace):
     """:math:`\\lambda\\,\\mathrm{ELU}_\\alpha(x)` with PyTorch's fixed λ ≈ 1.0507 and α ≈ 1.6733."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.selu(input)
+        return F.selu(input, inplace=self.inplace)
 
 
 class SiLU(_Inplace):
     """:math:`x \\sigma(x)` (also called swish)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
+        return F.silu(input, inplace=self.inplace)
 
 
 class Mish(_Inplace):
     """:math:`x \\tanh(\\mathrm{softplus}(x))`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.mish(input)
+        return F.mish(input, inplace=self.inplace)
 
 
 class Hardswish(_Inplace):
     """:math:`x \\cdot \\mathrm{ReLU6}(x + 3) / 6`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardswish(input)
+        return F.hardswish(input, inplace=self.inplace)
 
 
 class Hardsigmoid(_Inplace):
     """:math:`\\mathrm{ReLU6}(x + 3) / 6`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardsigmoid(input)
+        return F.hardsigmoid(input, inplace=self.inplace)
 
 
 class LeakyReLU(Module):
@@ -84,7 +84,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -116,7 +116,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -126,7 +126,7 @@ class CELU(ELU):
     """:math:`\\max(0, x) + \\min(0, \\alpha (e^{x/\\alpha} - 1))`."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.celu(input, self.alpha)
+        return F.celu(input, self.alpha, self.inplace)
 
 
 class GELU(Module):
@@ -192,7 +192,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
@@ -262,7 +262,7 @@ class Threshold(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.threshold(input, self.threshold, self.value)
+        return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")

@@ -28,14 +28,14 @@ class Dropout(_DropoutNd):
 
     Args:
         p: probability of an element to be zeroed. Default: 0.5.
-        inplace: accepted for PyTorch compatibility; shendu computes out of place.
+        inplace: write the result into the input's storage. Default: False.
 
     Shape:
         - Input: :math:`(*)`. Output: :math:`(*)`, the same shape.
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.dropout(input, self.p, self.training)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
 
 def _feature_dropout(input: Tensor, p: float, channel_dim: int) -> Tensor:

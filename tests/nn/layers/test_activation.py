@@ -36,16 +36,29 @@ def test_contract_parity_gradcheck(name, kw):
     else:
         shape = SHAPE
     n_params = {"PReLU": kw.get("num_parameters", 1)}.get(name, 0)
-    run_layer_test(getattr(nn, name), kw, input_shape=shape, expected_output_shape=_out_shape(name, kw),
-                   expected_param_names=["weight"] if n_params else [], expected_num_params=n_params)
     assert repr(getattr(nn, name)(**kw)) == repr(getattr(torch.nn, name)(**kw))
-    # (torch's in-place variants cannot run on a leaf that requires grad; shendu's compute out of place)
-    sd_layer, torch_layer = getattr(nn, name)(**kw), getattr(torch.nn, name)(**{**kw, "inplace": False} if
-                                                                            "inplace" in kw else kw)
+    sd_layer, torch_layer = getattr(nn, name)(**kw), getattr(torch.nn, name)(**kw)
+    if kw.get("inplace"):  # in both libraries an in-place layer cannot run on a leaf that requires grad
+        sd_layer, torch_layer = _on_non_leaf(sd_layer, nn), _on_non_leaf(torch_layer, torch.nn)
+    else:
+        run_layer_test(getattr(nn, name), kw, input_shape=shape, expected_output_shape=_out_shape(name, kw),
+                       expected_param_names=["weight"] if n_params else [], expected_num_params=n_params)
     if name == "PReLU":
         sd_layer.weight._data[...] = np.linspace(-0.5, 0.7, n_params)  # distinct slopes per channel
     check_parity(sd_layer, torch_layer, shape, low=-3.5, high=3.5)
     check_layer_grad(sd_layer, shape, low=-3.5, high=3.5)
+
+
+def _on_non_leaf(layer, nn_module):
+    """``layer`` applied to ``input * 1``: a non-leaf that an in-place layer may overwrite."""
+    class OnNonLeaf(nn_module.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = layer
+
+        def forward(self, input):
+            return self.inner(input * 1.0)
+    return OnNonLeaf()
 
 
 def test_prelu_init_and_errors():
