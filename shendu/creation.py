@@ -385,7 +385,7 @@ def set_default_device(device) -> None:
         from shendu import cuda
         if not cuda.is_available():
             raise RuntimeError("set_default_device('cuda'): no GPU is available (shendu needs CuPy and a CUDA GPU; "
-                               f"shendu.cuda.is_available() is False); keep the default device 'cpu'")
+                               "shendu.cuda.is_available() is False); keep the default device 'cpu'")
     _default_device = None if dev.type == "cpu" else dev
 
 

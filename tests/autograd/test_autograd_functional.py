@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 import torch
+import torch.autograd.functional as TF
 
 import shendu as sd
 import shendu.autograd.functional as F
-import torch.autograd.functional as TF
 
 RNG = np.random.default_rng(0)
 A = RNG.normal(size=(3, 2))
