@@ -194,6 +194,7 @@ class _Program:
                 raise TypeError(f"optimizer formula {who}: {f.__name__} takes {len(ins)} arguments; 1 or 2 can be run")
         self._steps = [(f, ins[0], ins[1] if len(ins) == 2 else None, out) for f, ins, out in self.instrs]
         self._last_values: list | None = None
+        self._last_dtype = None
         self._last_env: list = []
 
     def _allocate(self, ops: list, outputs: list, slot: dict, const_slot: dict) -> tuple:
@@ -259,18 +260,20 @@ class _Program:
         copies = [(dest, slot_of(node)) for dest, node in outputs if slot_of(node) != dest]
         return instrs, n_temps, copies
 
-    def scalars(self, settings: dict) -> list:
+    def scalars(self, settings: dict, dtype) -> list:
         """Slots ``n_arrays:temp_start`` for one parameter: its number settings, the constants and the
-        scalars derived from them, as Python floats (so that float32 arrays stay float32)."""
+        scalars derived from them (computed in Python floats), as 0-d arrays of the parameter's dtype:
+        the value a ufunc would round a Python float to, passed without that conversion on every call."""
         values = [float(settings[k]) for k in self.number_keys]
-        if values == self._last_values:  # the parameters of one group usually share every setting
+        if values == self._last_values and dtype == self._last_dtype:  # the parameters of a group share settings
             return self._last_env
         env = values + self.constants
         offset = self.n_arrays
         for f, ins, _ in self.scalar_steps:
             env.append(float(_SCALAR_OPS.get(f, f)(*[env[s - offset] for s in ins])))
-        self._last_values, self._last_env = values, env
-        return env
+        self._last_values, self._last_dtype = values, dtype
+        self._last_env = [np.array(x, dtype=dtype) for x in env]
+        return self._last_env
 
     def run(self, arrays: list, scalars: list, temps: list) -> None:
         env = arrays + scalars + temps
@@ -379,7 +382,7 @@ def run_updates(update: Callable, items: list[Item]) -> None:
     jobs = []
     for p, g, state, settings in items:
         program = _program(update, tuple(state), settings)
-        jobs.append((program, [p, g, *state.values()], program.scalars(settings)))
+        jobs.append((program, [p, g, *state.values()], program.scalars(settings, p.dtype)))
     n_threads = get_num_threads()
     if n_threads == 1 or sum(job[1][0].size for job in jobs) < PARALLEL_MIN:
         for job in jobs:

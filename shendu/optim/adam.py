@@ -81,7 +81,7 @@ class Adam(Optimizer):
         if amsgrad:  # normalize by the running maximum of v
             v = state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], v)
         # lr / bc1 * m / (sqrt(v / bc2) + eps), with sqrt(bc2) moved onto the scalars
-        return p - (lr * bc2 ** 0.5 / bc1) * m / (xp.sqrt(v) + eps * bc2 ** 0.5)
+        return p - (lr * bc2 ** 0.5 / bc1) * (m / (xp.sqrt(v) + eps * bc2 ** 0.5))
 
 
 class AdamW(Adam):
@@ -287,4 +287,4 @@ class RAdam(Optimizer):
         v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * g * g
         if rect is None:  # the variance is not yet tractable: SGD with momentum
             return p - (lr / bc1) * m
-        return p - (lr * rect * bc2 ** 0.5 / bc1) * m / (xp.sqrt(v) + eps)
+        return p - (lr * rect * bc2 ** 0.5 / bc1) * (m / (xp.sqrt(v) + eps))
