@@ -58,7 +58,7 @@ class Adadelta(Optimizer):
     def _update(p, g, state, *, lr, rho, eps, weight_decay, maximize):
         xp = array_module(p)
         g = l2_grad(p, g, weight_decay, maximize)
-        v = state["square_avg"] = rho * state["square_avg"] + (1.0 - rho) * g * g
+        v = state["square_avg"] = rho * state["square_avg"] + (1.0 - rho) * (g * g)
         delta = xp.sqrt(state["acc_delta"] + eps) / xp.sqrt(v + eps) * g
-        state["acc_delta"] = rho * state["acc_delta"] + (1.0 - rho) * delta * delta
+        state["acc_delta"] = rho * state["acc_delta"] + (1.0 - rho) * (delta * delta)
         return p - lr * delta

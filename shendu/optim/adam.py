@@ -77,7 +77,7 @@ class Adam(Optimizer):
             weight_decay = 0.0
         g = l2_grad(p, g, weight_decay, maximize)
         m = state["exp_avg"] = beta1 * state["exp_avg"] + (1.0 - beta1) * g
-        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * g * g
+        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * (g * g)
         if amsgrad:  # normalize by the running maximum of v
             v = state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], v)
         # lr / bc1 * m / (sqrt(v / bc2) + eps), with sqrt(bc2) moved onto the scalars
@@ -210,7 +210,7 @@ class NAdam(Adam):
             weight_decay = 0.0
         g = l2_grad(p, g, weight_decay, maximize)
         m = state["exp_avg"] = beta1 * state["exp_avg"] + (1.0 - beta1) * g
-        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * g * g
+        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * (g * g)
         # the gradient weighted by the current momentum, the moment by the next one
         return p - (c_g * g + c_m * m) / (xp.sqrt(v / bc2) + eps)
 
@@ -284,7 +284,7 @@ class RAdam(Optimizer):
             weight_decay = 0.0
         g = l2_grad(p, g, weight_decay, maximize)
         m = state["exp_avg"] = beta1 * state["exp_avg"] + (1.0 - beta1) * g
-        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * g * g
+        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * (g * g)
         if rect is None:  # the variance is not yet tractable: SGD with momentum
             return p - (lr / bc1) * m
         return p - (lr * rect * bc2 ** 0.5 / bc1) * (m / (xp.sqrt(v) + eps))

@@ -65,7 +65,7 @@ class RMSprop(Optimizer):
     def _update(p, g, state, *, lr, alpha, eps, momentum, centered, weight_decay, maximize):
         xp = array_module(p)
         g = l2_grad(p, g, weight_decay, maximize)
-        v = state["square_avg"] = alpha * state["square_avg"] + (1.0 - alpha) * g * g
+        v = state["square_avg"] = alpha * state["square_avg"] + (1.0 - alpha) * (g * g)
         if centered:  # the variance of g instead of its second moment
             g_avg = state["grad_avg"] = alpha * state["grad_avg"] + (1.0 - alpha) * g
             v = v - g_avg * g_avg
