@@ -160,6 +160,10 @@ class Tensor:
             return 0
         return (self.data_ptr() - int(base.__array_interface__["data"][0])) // self._data.itemsize
 
+    def to_dense(self, dtype=None, *, masked_grad=None) -> Tensor:
+        """A dense tensor is its own dense form (a sparse one overrides this, see shendu.sparse)."""
+        return self if dtype is None else self.to(dtype)
+
     def share_memory_(self) -> Tensor:
         return self  # one process: memory is shared already (multiprocessing lands with issue 14)
 
