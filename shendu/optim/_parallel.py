@@ -144,6 +144,7 @@ class _Program:
             if not isinstance(node, _Sym) or not node.is_array:
                 raise TypeError(f"optimizer formula {who}: a new parameter or buffer must be an array expression, "
                                 f"got {node!r}")
+
         def topological(outputs_in_order) -> list[_Sym]:
             order: list[_Sym] = []  # the computed nodes, each after its arguments
             seen: set[int] = set()
@@ -193,9 +194,7 @@ class _Program:
             if len(ins) not in (1, 2):
                 raise TypeError(f"optimizer formula {who}: {f.__name__} takes {len(ins)} arguments; 1 or 2 can be run")
         self._steps = [(f, ins[0], ins[1] if len(ins) == 2 else None, out) for f, ins, out in self.instrs]
-        self._last_values: list | None = None
-        self._last_dtype = None
-        self._last_env: list = []
+        self._memo: tuple | None = None  # (number settings, dtype, scalars) of the last call
 
     def _allocate(self, ops: list, outputs: list, slot: dict, const_slot: dict) -> tuple:
         """(instructions, number of temps, final copies) for the array nodes ``ops`` in this order.
@@ -265,15 +264,16 @@ class _Program:
         scalars derived from them (computed in Python floats), as 0-d arrays of the parameter's dtype:
         the value a ufunc would round a Python float to, passed without that conversion on every call."""
         values = [float(settings[k]) for k in self.number_keys]
-        if values == self._last_values and dtype == self._last_dtype:  # the parameters of a group share settings
-            return self._last_env
+        memo = self._memo  # (one tuple: another thread may be stepping another optimizer with this program)
+        if memo is not None and memo[0] == values and memo[1] == dtype:  # a group's parameters share settings
+            return memo[2]
         env = values + self.constants
         offset = self.n_arrays
         for f, ins, _ in self.scalar_steps:
             env.append(float(_SCALAR_OPS.get(f, f)(*[env[s - offset] for s in ins])))
-        self._last_values, self._last_dtype = values, dtype
-        self._last_env = [np.array(x, dtype=dtype) for x in env]
-        return self._last_env
+        env = [np.array(x, dtype=dtype) for x in env]
+        self._memo = (values, dtype, env)
+        return env
 
     def run(self, arrays: list, scalars: list, temps: list) -> None:
         env = arrays + scalars + temps
@@ -373,17 +373,17 @@ def run_updates(update: Callable, items: list[Item]) -> None:
         items: ``(p, g, state, settings)`` per parameter: raw arrays, ``state`` the buffers shaped
             like ``p``, ``settings`` the keyword arguments of ``update`` for this parameter.
     """
-    if not items:
-        return
-    if not isinstance(items[0][0], np.ndarray):
-        for item in items:
-            _apply_as_written(update, item)
-        return
     jobs = []
-    for p, g, state, settings in items:
+    for item in items:
+        p, g, state, settings = item
+        if not isinstance(p, np.ndarray):  # CuPy: the GPU runs whole arrays asynchronously
+            _apply_as_written(update, item)
+            continue
         program = _program(update, tuple(state), settings)
         jobs.append((program, [p, g, *state.values()], program.scalars(settings, p.dtype)))
     n_threads = get_num_threads()
+    if not jobs:
+        return
     if n_threads == 1 or sum(job[1][0].size for job in jobs) < PARALLEL_MIN:
         for job in jobs:
             _run(job)
