@@ -81,14 +81,38 @@ def run_child(target: str, warmup: int, steps: int, *, keep_blas_env: bool = Fal
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def cpu_pressure() -> float | None:
+    """Share of the last 10 s in which some runnable task waited for a CPU (Linux PSI), in percent."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(f.readline().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wait_quiet(threshold: float, timeout: float) -> float | None:
+    """Wait (at most ``timeout`` s) until other work leaves the CPUs: PSI below ``threshold`` percent."""
+    deadline = time.monotonic() + timeout
+    while True:
+        p = cpu_pressure()
+        if p is None or p < threshold or time.monotonic() > deadline:
+            return p
+        time.sleep(1.0)
+
+
 def alternate(targets: dict, rounds: int = 5, warmup: int = 5, steps: int = 20, *, keep_blas_env: bool = False,
-              extra_env: dict | None = None, progress: Callable[[str], None] | None = None) -> dict:
+              extra_env: dict | None = None, progress: Callable[[str], None] | None = None,
+              quiet_threshold: float | None = None, quiet_timeout: float = 60.0) -> dict:
     """Each target (name -> child target string) timed in its own process, A B A B ... for ``rounds``.
 
+    With ``quiet_threshold``, each round first waits (up to ``quiet_timeout`` s) for the machine's CPU
+    pressure to fall below it, so that both processes of a round meet the same, lighter load.
     Returns name -> Timing with every timed step of every round.
     """
     results = {name: Timing() for name in targets}
     for r in range(rounds):
+        if quiet_threshold is not None:
+            wait_quiet(quiet_threshold, quiet_timeout)
         for name, target in targets.items():
             rep = run_child(target, warmup, steps, keep_blas_env=keep_blas_env, extra_env=extra_env)
             res = results[name]

@@ -8,8 +8,10 @@ For each workload, every round starts one child process per framework (PyTorch, 
 any shendu variants: A B A B ...); each child warms up ``--warmup`` steps, then times at least
 ``--steps`` (``benchmarks/child.py``). The table gives each framework's median step time over all
 its timed steps, the ratio of the medians shendu / PyTorch (below 1.0: shendu is faster) and the
-range of the per-round ratios, which shows how noisy the machine was. The float32 matmul peak is
-measured in a child process too. Only ratios from one run are results; absolute times are context.
+range (and median) of the per-round ratios, which shows how noisy the machine was. The float32
+matmul peak is measured in a child process too. ``--wait-quiet PCT`` starts each round only once
+the machine's CPU pressure has fallen below PCT (or after 60 s). Only ratios from one run are
+results; absolute times are context.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import platform
 import statistics
 import sys
 
-from benchmarks.harness import alternate, cores, run_child
+from benchmarks.harness import alternate, cores, cpu_pressure, run_child
 from benchmarks.workloads import target
 
 WORKLOAD_MODULES = {
@@ -44,7 +46,7 @@ def _load_avg() -> str:
 
 
 def run(ids, rounds: int = 5, warmup: int = 5, steps: int = 20, variants: bool = True,
-        keep_blas_env: bool = False, progress=None) -> list[dict]:
+        keep_blas_env: bool = False, progress=None, quiet: float | None = None) -> list[dict]:
     head = {"date": datetime.datetime.now().isoformat(timespec="minutes"), "machine": platform.processor()
             or platform.machine(), "cores": cores(), "load_before": _load_avg(), "rounds": rounds}
     peak_rep = run_child("peak", 0, 0, keep_blas_env=keep_blas_env)
@@ -57,7 +59,7 @@ def run(ids, rounds: int = 5, warmup: int = 5, steps: int = 20, variants: bool =
         if progress:
             progress(f"{wid}: {w.title}")
         timings = alternate(targets, rounds, warmup, max(steps, w.steps), keep_blas_env=keep_blas_env,
-                            progress=progress)
+                            progress=progress, quiet_threshold=quiet)
         torch_t = timings.pop("torch")
         for name, t in timings.items():
             if t.info.get("torch_loaded"):
@@ -73,23 +75,26 @@ def run(ids, rounds: int = 5, warmup: int = 5, steps: int = 20, variants: bool =
                 row["shendu_peak_share"] = row["shendu_gflops"] / head["matmul_peak_gflops"]
             rows.append(row)
     head["load_after"] = _load_avg()
+    head["cpu_pressure_after"] = cpu_pressure()
     return [head] + rows
 
 
 def format_table(results: list[dict]) -> str:
     head, rows = results[0], results[1:]
+    wait = f", each round after CPU pressure < {head['wait_quiet']:g}%" if head.get("wait_quiet") else ""
     lines = [f"{head['date']}, {head['cores']} cores, load average before {head['load_before']}, after "
-             f"{head['load_after']}; each framework in its own process, {head['rounds']} alternating rounds",
+             f"{head['load_after']}; each framework in its own process, {head['rounds']} alternating rounds{wait}",
              f"float32 matmul peak (NumPy BLAS {', '.join(head['blas'] or ['?'])}, child process): "
              f"{head['matmul_peak_gflops']:.1f} GFLOP/s", "",
-             "| id | workload | shendu variant | shendu ms/step | PyTorch ms/step | ratio | per-round ratios "
+             "| id | workload | shendu variant | shendu ms/step | PyTorch ms/step | ratio | per-round ratios (median) "
              "| shendu GFLOP/s (peak share) |",
-             "|----|----------|----------------|---------------:|----------------:|------:|-----------------:"
+             "|----|----------|----------------|---------------:|----------------:|------:|--------------------------:"
              "|-----------------------------|"]
     for r in rows:
         gf = f"{r['shendu_gflops']:.1f} ({r['shendu_peak_share']:.0%})" if "shendu_gflops" in r else "-"
+        spread = f"{r['round_ratio_min']:.2f}-{r['round_ratio_max']:.2f} ({r['round_ratio_median']:.2f})"
         lines.append(f"| {r['id']} | {r['workload']} | {r['variant']} | {r['shendu_ms']:.3f} | {r['torch_ms']:.3f} "
-                     f"| {r['ratio']:.2f} | {r['round_ratio_min']:.2f}-{r['round_ratio_max']:.2f} | {gf} |")
+                     f"| {r['ratio']:.2f} | {spread} | {gf} |")
     return "\n".join(lines)
 
 
@@ -103,6 +108,8 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-blas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the children (default: unset)")
     parser.add_argument("--quiet", action="store_true", help="no per-round progress on stderr")
+    parser.add_argument("--wait-quiet", type=float, default=None, metavar="PCT",
+                        help="before each round wait (up to 60 s) until the CPU pressure (Linux PSI, avg10) < PCT")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     ids = [i.upper() for i in args.ids] or list(WORKLOAD_MODULES)
@@ -112,7 +119,8 @@ def main(argv=None) -> int:
     if args.rounds < 1 or args.warmup < 5 or args.steps < 20:
         parser.error("need --rounds >= 1, --warmup >= 5 and --steps >= 20 (shared/BENCHMARKS.md)")
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    results = run(ids, args.rounds, args.warmup, args.steps, not args.no_variants, args.keep_blas_env, progress)
+    results = run(ids, args.rounds, args.warmup, args.steps, not args.no_variants, args.keep_blas_env, progress,
+                  args.wait_quiet)
     print(format_table(results))
     if args.json:
         with open(args.json, "w") as f:
