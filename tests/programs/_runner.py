@@ -7,6 +7,7 @@ Every program defines `main(**options) -> dict` (what it reached) and runs it wh
 """
 from __future__ import annotations
 
+import ast
 import re
 import sys
 import types
@@ -26,8 +27,17 @@ def source(name: str, framework: str = "shendu") -> str:
     return text
 
 
+def main_params(name: str) -> list[str]:
+    """The names of the program's `main` parameters, read from its text without running it."""
+    tree = ast.parse(source(name))
+    (fn,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main"]
+    return [a.arg for a in fn.args.args + fn.args.kwonlyargs]
+
+
 def run(name: str, framework: str = "shendu", **options) -> dict:
     """Execute the program as a fresh module (never `__main__`) and return `main(**options)`."""
+    if str(HERE) not in sys.path:  # programs import their siblings (makemore_mlp reuses makemore_bigram's words)
+        sys.path.insert(0, str(HERE))
     module_name = f"_program_{name}_{framework}"
     module = types.ModuleType(module_name)
     module.__file__ = str(HERE / f"{name}.py")

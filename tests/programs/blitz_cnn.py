@@ -97,7 +97,7 @@ def main(out_dir=None, epochs=3):
     epoch_losses = []
     for _epoch in range(epochs):
         running_loss = 0.0
-        for i, data in enumerate(trainloader, 0):
+        for i, data in enumerate(trainloader, 0):  # noqa: B007  (i counts the batches below)
             inputs, labels = data[0].to(device), data[1].to(device)
             optimizer.zero_grad()
             outputs = net(inputs)

@@ -10,9 +10,18 @@ import math
 import numpy as np
 
 import shendu as torch
-from shendu.utils.data import (BatchSampler, ConcatDataset, Dataset, IterableDataset, RandomSampler,
-                               SequentialSampler, Subset, TensorDataset, WeightedRandomSampler,
-                               random_split)
+from shendu.utils.data import (
+    BatchSampler,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    RandomSampler,
+    SequentialSampler,
+    Subset,
+    TensorDataset,
+    WeightedRandomSampler,
+    random_split,
+)
 from shendu.utils.data.dataloader import DataLoader
 from shendu.utils.data.sampler import Sampler
 

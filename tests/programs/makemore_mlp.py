@@ -3,10 +3,10 @@ a manual check of the cross-entropy gradient, and sampling. Words come from Pyth
 """
 import random
 
+from makemore_bigram import make_words  # a sibling program: the same synthetic names
+
 import shendu as torch
 import shendu.nn.functional as F
-
-from makemore_bigram import make_words  # noqa: I001  (a sibling program: the same synthetic names)
 
 block_size = 3  # context length: how many characters we take to predict the next one
 

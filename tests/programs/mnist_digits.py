@@ -1,0 +1,221 @@
+"""pytorch/examples' MNIST script and the quickstart tutorial, on scikit-learn's bundled 8x8 digits.
+
+argparse settings, `torch.accelerator` device selection, a Dataset subclass with a transform, a
+conv net with dropout and log_softmax trained by Adadelta under StepLR, the quickstart's
+nn.Sequential model with its train/test loops and a state_dict save/load.
+"""
+import argparse
+import os
+import tempfile
+
+import numpy as np
+from sklearn.datasets import load_digits
+
+import shendu as torch
+import shendu.nn as nn
+import shendu.nn.functional as F
+import shendu.optim as optim
+from shendu.optim.lr_scheduler import StepLR
+from shendu.utils.data import DataLoader, Dataset
+
+
+class Digits(Dataset):
+    def __init__(self, train=True, transform=None):
+        digits = load_digits()
+        images = digits.images.astype(np.float32) / 16.0
+        split = int(0.8 * len(images))
+        sl = slice(0, split) if train else slice(split, None)
+        self.images, self.targets = images[sl], digits.target[sl]
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, idx):
+        image = torch.from_numpy(self.images[idx]).unsqueeze(0)  # (1, 8, 8)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.targets[idx])
+
+
+class Normalize:
+    def __init__(self, mean, std):
+        self.mean, self.std = mean, std
+
+    def __call__(self, image):
+        return (image - self.mean) / self.std
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, 1)
+        self.conv2 = nn.Conv2d(16, 32, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(128, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.conv1(x)
+        x = F.relu(x)
+        x = self.conv2(x)
+        x = F.relu(x)
+        x = F.max_pool2d(x, 2)
+        x = self.dropout1(x)
+        x = torch.flatten(x, 1)
+        x = self.fc1(x)
+        x = F.relu(x)
+        x = self.dropout2(x)
+        x = self.fc2(x)
+        output = F.log_softmax(x, dim=1)
+        return output
+
+
+def train(args, model, device, train_loader, optimizer, epoch):
+    model.train()
+    losses = []
+    for batch_idx, (data, target) in enumerate(train_loader):
+        data, target = data.to(device), target.to(device)
+        optimizer.zero_grad()
+        output = model(data)
+        loss = F.nll_loss(output, target)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        if batch_idx % args.log_interval == 0 and args.verbose:
+            seen = batch_idx * len(data)
+            print(f"Train Epoch: {epoch} [{seen}/{len(train_loader.dataset)}]\tLoss: {loss.item():.6f}")
+        if args.dry_run:
+            break
+    return sum(losses) / len(losses)
+
+
+def test(model, device, test_loader):
+    model.eval()
+    test_loss = 0
+    correct = 0
+    with torch.no_grad():
+        for data, target in test_loader:
+            data, target = data.to(device), target.to(device)
+            output = model(data)
+            test_loss += F.nll_loss(output, target, reduction="sum").item()  # sum up batch loss
+            pred = output.argmax(dim=1, keepdim=True)  # get the index of the max log-probability
+            correct += pred.eq(target.view_as(pred)).sum().item()
+    test_loss /= len(test_loader.dataset)
+    return test_loss, correct / len(test_loader.dataset)
+
+
+def quickstart(device, train_dataloader, test_dataloader, out_dir, epochs=5):
+    class NeuralNetwork(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flatten = nn.Flatten()
+            self.linear_relu_stack = nn.Sequential(
+                nn.Linear(8 * 8, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+
+        def forward(self, x):
+            x = self.flatten(x)
+            logits = self.linear_relu_stack(x)
+            return logits
+
+    model = NeuralNetwork().to(device)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def train_loop(dataloader, model, loss_fn, optimizer):
+        size = len(dataloader.dataset)
+        model.train()
+        for batch, (X, y) in enumerate(dataloader):
+            X, y = X.to(device), y.to(device)
+            pred = model(X)
+            loss = loss_fn(pred, y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            if batch % 100 == 0:
+                loss, current = loss.item(), (batch + 1) * len(X)
+                assert current <= size
+
+    def test_loop(dataloader, model, loss_fn):
+        model.eval()
+        size = len(dataloader.dataset)
+        num_batches = len(dataloader)
+        test_loss, correct = 0, 0
+        with torch.no_grad():
+            for X, y in dataloader:
+                X, y = X.to(device), y.to(device)
+                pred = model(X)
+                test_loss += loss_fn(pred, y).item()
+                correct += (pred.argmax(1) == y).type(torch.float).sum().item()
+        return test_loss / num_batches, correct / size
+
+    for _t in range(epochs):
+        train_loop(train_dataloader, model, loss_fn, optimizer)
+    result = test_loop(test_dataloader, model, loss_fn)
+
+    path = os.path.join(out_dir, "model.pth")
+    torch.save(model.state_dict(), path)
+    model2 = NeuralNetwork().to(device)
+    model2.load_state_dict(torch.load(path, weights_only=True))
+    return result, test_loop(test_dataloader, model2, loss_fn) == result
+
+
+def main(argv=(), out_dir=None):
+    parser = argparse.ArgumentParser(description="PyTorch digits example")
+    parser.add_argument("--batch-size", type=int, default=32, metavar="N")
+    parser.add_argument("--test-batch-size", type=int, default=200, metavar="N")
+    parser.add_argument("--epochs", type=int, default=4, metavar="N")
+    parser.add_argument("--lr", type=float, default=1.0, metavar="LR")
+    parser.add_argument("--gamma", type=float, default=0.7, metavar="M")
+    parser.add_argument("--no-accel", action="store_true")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--seed", type=int, default=1, metavar="S")
+    parser.add_argument("--log-interval", type=int, default=10, metavar="N")
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--save-model", action="store_true")
+    args = parser.parse_args(list(argv))
+
+    use_accel = not args.no_accel and torch.accelerator.is_available()
+    torch.manual_seed(args.seed)
+    if use_accel:
+        device = torch.accelerator.current_accelerator()
+    else:
+        device = torch.device("cpu")
+
+    train_kwargs = {"batch_size": args.batch_size}
+    test_kwargs = {"batch_size": args.test_batch_size}
+    if use_accel:
+        accel_kwargs = {"num_workers": 1, "pin_memory": True, "shuffle": True}
+        train_kwargs.update(accel_kwargs)
+        test_kwargs.update(accel_kwargs)
+    else:
+        train_kwargs.update({"shuffle": True})
+
+    transform = Normalize(0.3, 0.4)
+    dataset1 = Digits(train=True, transform=transform)
+    dataset2 = Digits(train=False, transform=transform)
+    train_loader = DataLoader(dataset1, **train_kwargs)
+    test_loader = DataLoader(dataset2, **test_kwargs)
+
+    model = Net().to(device)
+    optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
+    scheduler = StepLR(optimizer, step_size=1, gamma=args.gamma)
+    train_losses = []
+    for epoch in range(1, args.epochs + 1):
+        train_losses.append(train(args, model, device, train_loader, optimizer, epoch))
+        scheduler.step()
+    test_loss, accuracy = test(model, device, test_loader)
+
+    out_dir = out_dir or tempfile.mkdtemp()
+    if args.save_model:
+        torch.save(model.state_dict(), os.path.join(out_dir, "mnist_cnn.pt"))
+    (qs_loss, qs_accuracy), qs_reloaded_same = quickstart(device, train_loader, test_loader, out_dir)
+    return {"train_losses": train_losses, "test_loss": test_loss, "accuracy": accuracy,
+            "lr": scheduler.get_last_lr()[0], "quickstart": (qs_loss, qs_accuracy, qs_reloaded_same)}
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(main(sys.argv[1:]))

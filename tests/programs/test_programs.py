@@ -1,0 +1,162 @@
+"""Real PyTorch programs, in the style of the tutorials, pytorch/examples and Karpathy's makemore,
+minGPT, nanoGPT and micrograd, run unchanged under `import shendu as torch`.
+
+Each program runs twice: as written (shendu) and with `shendu` spelled `torch` (PyTorch itself).
+Figures that do not depend on the random stream must agree with PyTorch's; those that do (training
+curves from random initial weights, samples) must reach marks that PyTorch reaches on the same
+program, and the test checks PyTorch reaches them too, so a mark can't drift out of PyTorch's reach.
+"""
+import math
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _runner  # noqa: E402
+
+torch = pytest.importorskip("torch")
+
+
+def run(name, framework, tmp_path):
+    out_dir = tmp_path / framework
+    out_dir.mkdir(exist_ok=True)
+    options = {}
+    if "out_dir" in _runner.main_params(name):
+        options["out_dir"] = str(out_dir)
+    return _runner.run(name, framework, **options)
+
+
+def assert_same(got, want, path="result", rtol=1e-4, atol=1e-5):
+    """Walk two results: same keys and lengths, bools/ints/strings equal, floats close."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), f"{path}: keys {list(got)} != {list(want)}"
+        for key in want:
+            assert_same(got[key], want[key], f"{path}/{key}", rtol, atol)
+    elif isinstance(want, (list, tuple)):  # torch.Size and shendu.Size are tuples too
+        assert isinstance(got, (list, tuple)) and len(got) == len(want), f"{path}: {got!r} != {want!r}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert_same(g, w, f"{path}[{i}]", rtol, atol)
+    elif isinstance(want, bool) or isinstance(got, bool):
+        assert type(got) is type(want) and got == want, f"{path}: {got!r} != {want!r}"
+    elif isinstance(want, (int, float)):
+        assert isinstance(got, (int, float)), f"{path}: {got!r} is not a number (PyTorch: {want!r})"
+        if isinstance(want, int) and isinstance(got, int):
+            assert got == want, f"{path}: {got} != {want}"
+        else:
+            assert math.isclose(got, want, rel_tol=rtol, abs_tol=atol), f"{path}: {got!r} != {want!r} (PyTorch)"
+    else:
+        assert got == want, f"{path}: {got!r} != {want!r}"
+
+
+# -- what each program must reach -------------------------------------------------------------------
+# `random`: top-level keys that depend on the random stream (left out of the comparison with PyTorch);
+# `marks`: checks on those figures, each reached by PyTorch on the same program (figures in comments).
+def marks_data_loading(r):
+    assert abs(r["balanced_fraction"] - 0.5) < 0.04  # 4000 draws, ~5 standard deviations; PyTorch 0.503
+
+
+def marks_makemore_bigram(r):
+    assert r["losses"][0] > r["losses"][-1]
+    assert r["losses"][-1] < r["count_nll"] + 0.02  # PyTorch 2.137 (count model 2.164)
+    assert r["agree"] >= 0.9  # PyTorch 1.0
+    assert all(s.endswith(".") for s in r["samples"] + r["nn_samples"])
+
+
+def marks_makemore_mlp(r):
+    ok, max_diff = r["grad_check"]
+    assert ok and max_diff < 1e-6  # PyTorch 1.9e-9
+    assert abs(r["first_loss"] - math.log(22)) < 0.2  # the initialisation is calibrated: loss ~ ln(V)
+    assert r["losses"]["train"] < 2.1 and r["losses"]["val"] < 2.35  # PyTorch 1.96, 2.18
+    assert len(r["samples"]) == 10
+
+
+def marks_blitz_cnn(r):
+    assert r["epoch_losses"][-1] < 0.5 < r["epoch_losses"][0]  # PyTorch 1.38 -> 0.106
+    assert r["accuracy"] >= 0.9  # PyTorch 1.0
+
+
+def marks_char_gpt(r):
+    assert abs(r["init_std"] - 0.02) < 0.001 and abs(r["proj_std"] - 0.02 / math.sqrt(4)) < 0.001
+    assert r["initial_val"] > 2.5  # ~ ln(vocab) before training
+    assert r["final_val"] < 0.6 and r["last_train"] < 0.6  # PyTorch 0.236, 0.250
+    assert r["completion"].startswith("one little") and len(r["completion"]) == 50
+
+
+def marks_mnist_digits(r):
+    assert r["train_losses"][-1] < 0.6 < r["train_losses"][0]  # PyTorch 1.72 -> 0.39
+    assert r["accuracy"] >= 0.8 and r["test_loss"] < 0.7  # PyTorch 0.90, 0.35
+    qs_loss, qs_accuracy, reloaded_same = r["quickstart"]
+    assert qs_accuracy >= 0.8 and qs_loss < 0.7 and reloaded_same  # PyTorch 0.88, 0.35
+
+
+def marks_micrograd_moons(r):
+    assert r["final_accuracy"] >= 0.95 and r["final_loss"] < 0.1  # PyTorch 1.0, 0.018
+
+
+def marks_classic_regression(r):
+    assert r["lbfgs"]["dtype64"] and r["lbfgs"]["max_coef_error"] < 1e-4  # L-BFGS reaches least squares
+    assert r["logistic"]["accuracy"] > 0.97  # PyTorch 0.986
+
+
+def no_marks(r):
+    pass
+
+
+SPECS = {
+    "blitz_tensors_autograd": ((), no_marks),
+    "blitz_cnn": (("epoch_losses", "accuracy", "per_class"), marks_blitz_cnn),
+    "learning_with_examples": ((), no_marks),
+    "data_loading": (("balanced_fraction",), marks_data_loading),
+    "makemore_bigram": (("samples", "losses", "agree", "nn_samples"), marks_makemore_bigram),
+    "makemore_mlp": (("grad_check", "first_loss", "losses", "samples"), marks_makemore_mlp),
+    "char_gpt": (("init_std", "proj_std", "initial_val", "final_val", "last_train", "completion"),
+                 marks_char_gpt),
+    "classic_regression": ((), marks_classic_regression),
+    "mnist_digits": (("train_losses", "test_loss", "accuracy", "quickstart"), marks_mnist_digits),
+    "micrograd_moons": (("final_loss", "final_accuracy", "best_accuracy"), marks_micrograd_moons),
+}
+
+# Features a program needs that shendu lacks today: the test is an expected failure only while the
+# program stops with exactly this error; any other failure, or a pass, reads as it is.
+KNOWN_GAPS = {
+    "blitz_tensors_autograd": (TypeError, r"matmul\(\) got an unexpected keyword argument 'out'",
+                               "torch.matmul(a, b, out=c) (ops/linalg.py)"),
+    "blitz_cnn": (AttributeError, r"object has no attribute 'next_functions'",
+                  "grad_fn.next_functions (autograd/function.py)"),
+    "makemore_bigram": (TypeError, r"sum\(\) got an unexpected keyword argument 'keepdims'",
+                        "Tensor.sum(dim, keepdims=True), PyTorch's NumPy-spelled alias of keepdim (ops/reduce.py)"),
+}
+
+
+def test_every_program_has_a_spec():
+    assert sorted(SPECS) == _runner.PROGRAMS
+
+
+@pytest.mark.parametrize("name", _runner.PROGRAMS)
+def test_program_is_plain_pytorch(name):
+    """Only the import lines name shendu; nothing imports torch itself."""
+    text = _runner.source(name)
+    assert not re.search(r"^\s*(import torch|from torch)\b", text, re.M)
+    assert re.search(r"^import shendu as torch$", text, re.M)
+    for line in text.splitlines():
+        if "shendu" in line and not line.lstrip().startswith("#") and '"""' not in line:
+            assert re.match(r"\s*(import shendu|from shendu)", line), line
+
+
+@pytest.mark.parametrize("name", _runner.PROGRAMS)
+def test_program_runs_as_under_pytorch(name, tmp_path):
+    random_keys, marks = SPECS[name]
+    want = run(name, "torch", tmp_path)
+    marks(want)  # the marks are within PyTorch's reach on this very program
+    try:
+        got = run(name, "shendu", tmp_path)
+    except Exception as exc:
+        gap = KNOWN_GAPS.get(name)
+        if gap and isinstance(exc, gap[0]) and re.search(gap[1], str(exc)):
+            pytest.xfail(f"{name}: {gap[2]} ({type(exc).__name__}: {exc})")
+        raise
+    marks(got)
+    strip = lambda result: {k: v for k, v in result.items() if k not in random_keys}  # noqa: E731
+    assert_same(strip(got), strip(want), name)
