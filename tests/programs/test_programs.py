@@ -10,6 +10,7 @@ import math
 import re
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -19,13 +20,13 @@ import _runner  # noqa: E402
 torch = pytest.importorskip("torch")
 
 
-def run(name, framework, tmp_path):
+def run(name, framework, tmp_path, patches=()):
     out_dir = tmp_path / framework
     out_dir.mkdir(exist_ok=True)
     options = {}
     if "out_dir" in _runner.main_params(name):
         options["out_dir"] = str(out_dir)
-    return _runner.run(name, framework, **options)
+    return _runner.run(name, framework, patches, **options)
 
 
 def assert_same(got, want, path="result", rtol=1e-4, atol=1e-5):
@@ -100,6 +101,14 @@ def marks_classic_regression(r):
     assert r["logistic"]["accuracy"] > 0.97  # PyTorch 0.986
 
 
+def marks_nanogpt_train(r):
+    assert [it for it, _, _ in r["history"]] == [0, 60, 120, 180, 240]
+    assert r["history"][0][2] > 2.5 and r["history"][-1][2] < 0.6 and r["best_val"] < 0.6  # PyTorch 0.296
+    assert [it for it, _, _ in r["resumed_history"]] == [240, 300]
+    assert r["resumed_history"][-1][2] < 0.6  # training goes on from the checkpoint; PyTorch 0.27
+    assert all(s.startswith("two little") and len(s) == 50 for s in r["samples"])
+
+
 def no_marks(r):
     pass
 
@@ -116,22 +125,66 @@ SPECS = {
     "classic_regression": ((), marks_classic_regression),
     "mnist_digits": (("train_losses", "test_loss", "accuracy", "quickstart"), marks_mnist_digits),
     "micrograd_moons": (("final_loss", "final_accuracy", "best_accuracy"), marks_micrograd_moons),
+    "nanogpt_train": (("history", "resumed_history", "best_val", "samples"), marks_nanogpt_train),
 }
 
-# Features a program needs that shendu lacks today: the test is an expected failure only while the
-# program stops with exactly this error; any other failure, or a pass, reads as it is.
+class Gap(NamedTuple):
+    """A feature a program needs that shendu lacks today, and a workaround that routes around it."""
+
+    error: type
+    match: str  # regex the error message must match: any other failure is a real failure
+    missing: str  # what is missing, and where in shendu it belongs
+    patches: tuple  # (old, new) program text replacements that avoid just this feature
+
+    def matches(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.error) and re.search(self.match, str(exc)) is not None
+
+
+# While a program stops at one of these exact errors, the test applies the gap's workaround, checks
+# the REST of the program as usual (parity and marks), and then reports an expected failure naming
+# what is missing. Once the feature lands, the program passes unpatched (then delete the entry).
 KNOWN_GAPS = {
-    "blitz_tensors_autograd": (TypeError, r"matmul\(\) got an unexpected keyword argument 'out'",
-                               "torch.matmul(a, b, out=c) (ops/linalg.py)"),
-    "blitz_cnn": (AttributeError, r"object has no attribute 'next_functions'",
-                  "grad_fn.next_functions (autograd/function.py)"),
-    "makemore_bigram": (TypeError, r"sum\(\) got an unexpected keyword argument 'keepdims'",
-                        "Tensor.sum(dim, keepdims=True), PyTorch's NumPy-spelled alias of keepdim (ops/reduce.py)"),
+    "blitz_tensors_autograd": [
+        Gap(TypeError, r"matmul\(\) got an unexpected keyword argument 'out'",
+            "torch.matmul(a, b, out=c) (shendu/ops/linalg.py)",
+            (("torch.matmul(tensor, tensor.T, out=y3)", "y3 = torch.matmul(tensor, tensor.T)"),)),
+    ],
+    "blitz_cnn": [
+        Gap(AttributeError, r"object has no attribute 'next_functions'",
+            "grad_fn.next_functions (shendu/autograd/function.py)",
+            (("type(loss.grad_fn.next_functions[0][0]).__name__", "None"),)),
+    ],
+    "makemore_bigram": [
+        Gap(TypeError, r"sum\(\) got an unexpected keyword argument 'keepdims'",
+            "Tensor.sum(dim, keepdims=True), the NumPy-spelled alias of keepdim PyTorch accepts (shendu/ops/reduce.py)",
+            (("keepdims=True", "keepdim=True"),)),
+    ],
+    "nanogpt_train": [
+        Gap(AttributeError, r"module 'shendu' has no attribute 'amp'",
+            "torch.amp (GradScaler, autocast; a disabled GradScaler at least) (new shendu/amp)",
+            (("torch.amp.GradScaler(device_type, enabled=(dtype == \"float16\"))",
+              "__import__('types').SimpleNamespace(scale=lambda loss: loss, unscale_=lambda opt: None, "
+              "step=lambda opt: opt.step(), update=lambda: None)"),)),
+    ],
 }
+
+
+def run_shendu(name, tmp_path):
+    """The program under shendu; on a known gap's exact error, again with that gap's workaround."""
+    hit = []
+    while True:
+        try:
+            return run(name, "shendu", tmp_path, patches=[p for gap in hit for p in gap.patches]), hit
+        except Exception as exc:
+            gap = next((g for g in KNOWN_GAPS.get(name, ()) if g not in hit and g.matches(exc)), None)
+            if gap is None:
+                raise
+            hit.append(gap)
 
 
 def test_every_program_has_a_spec():
     assert sorted(SPECS) == _runner.PROGRAMS
+    assert set(KNOWN_GAPS) <= set(SPECS)
 
 
 @pytest.mark.parametrize("name", _runner.PROGRAMS)
@@ -150,13 +203,9 @@ def test_program_runs_as_under_pytorch(name, tmp_path):
     random_keys, marks = SPECS[name]
     want = run(name, "torch", tmp_path)
     marks(want)  # the marks are within PyTorch's reach on this very program
-    try:
-        got = run(name, "shendu", tmp_path)
-    except Exception as exc:
-        gap = KNOWN_GAPS.get(name)
-        if gap and isinstance(exc, gap[0]) and re.search(gap[1], str(exc)):
-            pytest.xfail(f"{name}: {gap[2]} ({type(exc).__name__}: {exc})")
-        raise
+    got, gaps = run_shendu(name, tmp_path)
     marks(got)
     strip = lambda result: {k: v for k, v in result.items() if k not in random_keys}  # noqa: E731
     assert_same(strip(got), strip(want), name)
+    if gaps:
+        pytest.xfail(f"{name} runs only with workarounds for: " + "; ".join(g.missing for g in gaps))
