@@ -51,7 +51,21 @@ def tensors():
     np.add(n_arr, 1, out=n_arr)
 
     x = torch.linspace(-1.0, 1.0, 6).view(2, 3)
+    printed = [
+        f"First row: {tensor[0]}",
+        f"Ones Tensor: \n {x_ones} \n",
+        str(t1[:2, :5]),
+        str(torch.tensor([True, False])),
+        repr(torch.zeros(2, dtype=torch.float64)),
+        str(torch.tensor([1e-8, 1.0, 1e8])),
+        str(torch.tensor([float("nan"), float("inf"), 1.5])),
+        str(torch.tensor(3.5)),
+        str(torch.arange(6).view(2, 3) * 1000),
+        str(torch.linspace(0, 1, 4, requires_grad=True)),
+        str(x.unsqueeze(0)),
+    ]
     return {
+        "printed": printed,
         "x_data": x_data.tolist(),
         "x_np_dtype": x_np.dtype == torch.int64,
         "x_ones": x_ones.tolist(),

@@ -1,6 +1,7 @@
 """Classic machine learning with PyTorch: linear regression on scikit-learn's diabetes data with
 `torch.optim.SGD`, the same fit in float64 with L-BFGS (checked against least squares), logistic
-regression on the bundled breast-cancer set, and a state_dict save/load round trip.
+regression on the bundled breast-cancer set, and the saving-and-loading tutorial (state_dicts, a
+checkpoint to resume training from, several models in one file, warm starts, the entire model).
 Weights start at zero, so every figure is deterministic and equals PyTorch's.
 """
 import os
@@ -94,6 +95,90 @@ def logistic_fit(epochs=200):
     return {"loss": loss.item(), "accuracy": accuracy}
 
 
+class TheModelClass(nn.Module):
+    def __init__(self, n_features, hidden=8):
+        super().__init__()
+        self.fc1 = nn.Linear(n_features, hidden)
+        self.fc2 = nn.Linear(hidden, 1)
+        for p in self.parameters():  # deterministic start: a fixed ramp of values
+            with torch.no_grad():
+                p.copy_(torch.linspace(-0.3, 0.3, p.numel()).view_as(p))
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def save_and_load(X, y, out_dir, epochs=20):
+    """The saving-and-loading tutorial: a general checkpoint to resume training, the entire model,
+    several models in one file, and warm-starting a different model with strict=False."""
+    X_t = torch.tensor(X, dtype=torch.float32)
+    y_t = torch.tensor(y, dtype=torch.float32).unsqueeze(1)
+    criterion = nn.MSELoss()
+
+    def train(model, optimizer, scheduler, epochs_):
+        for _ in range(epochs_):
+            optimizer.zero_grad()
+            loss = criterion(model(X_t), y_t)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+        return loss
+
+    def fresh():
+        model = TheModelClass(X.shape[1])
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.95)
+        return model, optimizer, scheduler
+
+    # straight through
+    model, optimizer, scheduler = fresh()
+    train(model, optimizer, scheduler, epochs)
+    straight = model.fc2.weight.detach().clone()
+
+    # half, checkpoint, resume in new objects, the other half
+    model, optimizer, scheduler = fresh()
+    loss = train(model, optimizer, scheduler, epochs // 2)
+    path = os.path.join(out_dir, "checkpoint.tar")
+    torch.save({"epoch": epochs // 2, "model_state_dict": model.state_dict(),
+                "optimizer_state_dict": optimizer.state_dict(), "scheduler_state_dict": scheduler.state_dict(),
+                "loss": loss}, path)
+    model, optimizer, scheduler = fresh()
+    checkpoint = torch.load(path, weights_only=True)
+    model.load_state_dict(checkpoint["model_state_dict"])
+    optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
+    scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
+    epoch, saved_loss = checkpoint["epoch"], checkpoint["loss"]
+    model.train()
+    train(model, optimizer, scheduler, epochs - epoch)
+    resumed_equal = torch.allclose(model.fc2.weight, straight, rtol=1e-6, atol=1e-7)
+
+    # several models in one file, and warm-starting a bigger model from a smaller one's weights
+    netA, netB = TheModelClass(X.shape[1]), TheModelClass(X.shape[1], hidden=4)
+    many = os.path.join(out_dir, "many.pt")
+    torch.save({"modelA_state_dict": netA.state_dict(), "modelB_state_dict": netB.state_dict()}, many)
+    both = torch.load(many, weights_only=True)
+    netB2 = TheModelClass(X.shape[1], hidden=4)
+    netB2.load_state_dict(both["modelB_state_dict"])
+    warm = nn.Sequential()
+    warm.add_module("fc1", nn.Linear(X.shape[1], 8))
+    result = warm.load_state_dict({k: v for k, v in both["modelA_state_dict"].items() if k.startswith("fc1")} |
+                                  {"extra.weight": torch.zeros(1)}, strict=False)
+
+    # the entire model, pickled with its class
+    whole = os.path.join(out_dir, "model.pt")
+    torch.save(model, whole)
+    model2 = torch.load(whole, weights_only=False)
+    model2.eval()
+    with torch.no_grad():
+        whole_equal = torch.equal(model2(X_t), model(X_t))
+    return {"saved": (epoch, saved_loss.item()), "resumed_equal": resumed_equal,
+            "final_weight": model.fc2.weight.view(-1).tolist(),
+            "netB": torch.equal(netB2.fc1.weight, netB.fc1.weight),
+            "warm": (sorted(result.missing_keys), sorted(result.unexpected_keys),
+                     torch.equal(warm.fc1.weight, netA.fc1.weight)),
+            "whole_model": whole_equal}
+
+
 def main(out_dir=None):
     diabetes = load_diabetes()
     X = standardize(diabetes.data)
@@ -116,6 +201,7 @@ def main(out_dir=None):
         "reloaded": (same, keys),
         "lbfgs": lbfgs_fit(X, y),
         "logistic": logistic_fit(),
+        "save_and_load": save_and_load(X, y, out_dir),
     }
 
 

@@ -3,11 +3,13 @@
 A map-style Dataset subclass of "landmark" samples (dicts) with composed transforms, the DataLoader
 imported from its submodule, default collation of dicts, the samplers (sequential, random with
 replacement drawing lazily from 10**10 as minGPT and makemore do, weighted for class balance,
-batch), random_split, Subset, ConcatDataset and an IterableDataset.
+batch), random_split, Subset, ConcatDataset, an IterableDataset, and worker processes with a
+padding collate_fn.
 """
 import math
 
 import numpy as np
+from shendu.nn.utils.rnn import pad_sequence
 
 import shendu as torch
 from shendu.utils.data import (
@@ -93,6 +95,23 @@ class CountingStream(IterableDataset):
         return iter(range(self.start, self.end))
 
 
+class Sentences(Dataset):
+    """Variable-length token sequences with a label: sentence i has 1 + i % 5 tokens."""
+
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        return torch.arange(1, 2 + i % 5) * (i + 1), i % 2
+
+
+def collate_batch(batch):
+    seqs, labels = zip(*batch)
+    lengths = torch.tensor([len(s) for s in seqs])
+    padded = pad_sequence(list(seqs), batch_first=True, padding_value=0)
+    return padded, lengths, torch.tensor(labels)
+
+
 def main():
     torch.manual_seed(0)
     dataset = LandmarksDataset(transform=Compose([Rescale(), ToTensor()]))
@@ -152,6 +171,13 @@ def main():
     subset = Subset(dataset, [1, 3, 5])
     concat = ConcatDataset([subset, TensorDataset(x[:2], y[:2])])
     stream = [b.tolist() for b in DataLoader(CountingStream(3, 10), batch_size=3)]
+
+    # worker processes (threads in some frameworks) and a padding collate_fn, as NLP tutorials write it
+    padded_loader = DataLoader(Sentences(), batch_size=4, shuffle=False, num_workers=2, collate_fn=collate_batch,
+                               persistent_workers=True)
+    padded = [(p.tolist(), n.tolist(), y.tolist()) for p, n, y in padded_loader]
+    seeded = DataLoader(range(10), batch_size=5, shuffle=True, generator=torch.Generator().manual_seed(3))
+    seeded_epochs = [torch.cat(list(seeded)).sort().values.tolist() for _ in range(2)]
     return {
         "first": (tuple(first["image"].shape), first["landmarks"].tolist(), first["label"]),
         "len": len(dataset),
@@ -167,6 +193,8 @@ def main():
                   sorted(list(frac_a) + list(frac_b)) == list(range(10))),
         "subset_concat": (len(subset), subset[2]["label"], len(concat), concat[4][1].item()),
         "stream": stream,
+        "padded": padded,
+        "seeded_epochs": seeded_epochs,
     }
 
 

