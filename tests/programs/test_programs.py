@@ -93,6 +93,7 @@ def marks_mnist_digits(r):
     assert r["accuracy"] >= 0.8 and r["test_loss"] < 0.7  # PyTorch 0.90, 0.35
     qs_loss, qs_accuracy, reloaded_same = r["quickstart"]
     assert qs_accuracy >= 0.8 and qs_loss < 0.7 and reloaded_same  # PyTorch 0.88, 0.35
+    assert r["logistic_val"] < 0.9 and r["cnn_val"] < 2.0  # PyTorch 0.54, 1.01 (from ln 10 = 2.30)
 
 
 def marks_micrograd_moons(r):
@@ -126,7 +127,8 @@ SPECS = {
     "char_gpt": (("init_std", "proj_std", "initial_val", "final_val", "last_train", "completion"),
                  marks_char_gpt),
     "classic_regression": ((), marks_classic_regression),
-    "mnist_digits": (("train_losses", "test_loss", "accuracy", "quickstart"), marks_mnist_digits),
+    "mnist_digits": (("train_losses", "test_loss", "accuracy", "quickstart", "logistic_val", "cnn_val"),
+                     marks_mnist_digits),
     "micrograd_moons": (("final_loss", "final_accuracy", "best_accuracy"), marks_micrograd_moons),
     "nanogpt_train": (("history", "resumed_history", "best_val", "samples"), marks_nanogpt_train),
 }
