@@ -17,8 +17,9 @@ What counts as a public name of a PyTorch namespace (each filter is counted in t
   `has_torch_function*`), TorchScript typing aids (`BroadcastingList*`, `boolean_dispatch`),
   build flags and loader hooks (`USE_GLOBAL_DEPS`, `get_file_path`, ...), docstring fragments
   (`*_notes`);
-- not deprecated or removed: the legacy per-dtype `*Storage` classes and the functions PyTorch
-  keeps only to raise "removed, use torch.linalg" (`eig`, `lstsq`, `matrix_rank`, `solve`, `symeig`).
+- not deprecated or removed: the legacy per-dtype `*Storage` classes and the names PyTorch keeps
+  only to raise or warn "removed, use X" (DEPRECATED below: `torch.eig`, `Tensor.volatile`,
+  `Tensor.reinforce`, `nn.Container`, `nn.NLLLoss2d`, ...).
 """
 from __future__ import annotations
 
@@ -57,7 +58,12 @@ PLUMBING = {
     "prepare_multiprocessing_environment", "profiler_allow_cudagraph_cupti_lazy_reinit_cuda12",
     "compiled_with_cxx11_abi", "classproperty", "LoggerBase", "StorageBase", "DType", "EPOCH_DEPRECATION_WARNING",
 }
-REMOVED = {"eig", "lstsq", "matrix_rank", "solve", "symeig"}  # at the top level only: raise "removed"
+# Names PyTorch keeps only to raise or warn "removed/deprecated, use X" (checked against PyTorch 2.13).
+DEPRECATED = {
+    "torch": {"eig", "lstsq", "matrix_rank", "solve", "symeig"},  # + every legacy *Storage class
+    "torch.Tensor": {"eig", "lstsq", "symeig", "solve", "volatile", "reinforce"},
+    "torch.nn": {"Container", "NLLLoss2d"},
+}
 
 
 @dataclass
@@ -97,7 +103,7 @@ def _defining_module(value) -> str | None:
     return mod if isinstance(mod, str) else None
 
 
-def classify(namespace, name: str, value, top_level: bool) -> str:
+def classify(namespace, name: str, value, namespace_name: str) -> str:
     """'public', 'submodule', or the filter that drops the name."""
     if name.startswith("_"):
         return "private"
@@ -108,7 +114,7 @@ def classify(namespace, name: str, value, top_level: bool) -> str:
         return "plumbing"
     if isinstance(value, type) and type(value).__name__ == "pybind11_type":
         return "plumbing"  # TorchScript's C++ IR and runtime classes
-    if top_level and (name in REMOVED or name.endswith("Storage")):
+    if name in DEPRECATED.get(namespace_name, ()) or namespace_name == "torch" and name.endswith("Storage"):
         return "deprecated or removed"
     if inspect.isclass(namespace):
         return "public"  # a class's attributes are its methods and properties, wherever they come from
@@ -125,7 +131,6 @@ def compare(torch_name: str, shendu_name: str) -> Report:
     theirs = resolve(torch_name)
     ours = resolve(shendu_name)
     report.absent = ours is None
-    top_level = torch_name == "torch"
     public = []
     for name in sorted(dir(theirs)):
         try:
@@ -133,7 +138,7 @@ def compare(torch_name: str, shendu_name: str) -> Report:
         except Exception:  # a lazy attribute that fails to load is not usable surface
             report.filtered["fails to load"] = report.filtered.get("fails to load", 0) + 1
             continue
-        kind = classify(theirs, name, value, top_level)
+        kind = classify(theirs, name, value, torch_name)
         if kind == "submodule":
             (report.submodules_present if ours is not None and hasattr(ours, name) else
              report.submodules_missing).append(name)
