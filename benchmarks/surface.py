@@ -11,7 +11,10 @@ What counts as a public name of a PyTorch namespace (each filter is counted in t
 - no leading underscore (dunders too: operators are reached through their named methods);
 - not a module: a namespace's submodules are listed apart, and only those that are PyTorch's own;
 - defined by PyTorch: values whose defining module is outside `torch` (`typing.Optional`,
-  `functools.partial`, `collections.Counter`, `__future__.annotations`) are imports, not API;
+  `functools.partial`, `collections.Counter`, `__future__.annotations`) are imports, not API; in a
+  namespace with an `__all__` (except `torch` itself, whose `__all__` leaves out `unique`,
+  `strided`, ...), a name outside `__all__` counts only if it is a class or function defined in
+  that namespace (lr_scheduler's `Optimizer`, `Tensor` and `inf` are imports);
 - not PyTorch plumbing: TorchScript's C++ IR classes bound by pybind11 (`Graph`, `Node`,
   `FunctionSchema`, ...), `__torch_function__` dispatch helpers (`handle_torch_function`,
   `has_torch_function*`), TorchScript typing aids (`BroadcastingList*`, `boolean_dispatch`),
@@ -119,6 +122,10 @@ def classify(namespace, name: str, value, namespace_name: str) -> str:
     if inspect.isclass(namespace):
         return "public"  # a class's attributes are its methods and properties, wherever they come from
     owner = _defining_module(value)
+    exported = getattr(namespace, "__all__", None)
+    if exported is not None and namespace_name != "torch" and name not in exported and not (
+            (inspect.isclass(value) or inspect.isfunction(value)) and (owner or "").startswith(namespace_name)):
+        return "not PyTorch's (an import)"  # e.g. lr_scheduler's Optimizer, Tensor, inf
     if owner is None or owner.split(".")[0] == "torch":
         return "public"
     if owner == "builtins" and not inspect.isclass(value) and not callable(value):
