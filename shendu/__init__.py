@@ -101,7 +101,7 @@ bool = bool_  # noqa: A001 - PyTorch's name; the builtin stays reachable as buil
 float = float32  # noqa: A001
 int = int32  # noqa: A001
 
-from shendu import autograd, nn, optim, utils  # noqa: E402,F401  (they import the names above)
+from shendu import amp, autograd, nn, optim, utils  # noqa: E402,F401  (they import the names above)
 from shendu import linalg  # noqa: E402,F401,I001
 from shendu.nn.summary import summary  # noqa: E402  (a Keras-style model table; not in torch)
 
@@ -114,7 +114,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
-    "IntTensor", "LongTensor", "ShortTensor", "Size", "accelerator", "asarray", "backends", "bfloat16", "cdouble",
+    "IntTensor", "LongTensor", "ShortTensor", "Size", "accelerator", "amp", "asarray", "backends", "bfloat16", "cdouble",
     "cfloat", "complex64", "complex128", "cuda", "default_generator", "empty_strided", "finfo",
     "get_default_device", "get_printoptions", "iinfo", "is_complex", "is_floating_point", "is_nonzero",
     "is_storage", "is_tensor", "layout", "numel", "onnx", "poisson", "random", "set_default_device",

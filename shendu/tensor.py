@@ -183,6 +183,13 @@ class Tensor:
         write(self, np.asarray(values, dtype=self._data.dtype).reshape(self._data.shape), "apply_")
         return self
 
+    def __reduce_ex__(self, protocol):
+        """Pickle a leaf as its values, dtype and ``requires_grad`` (``.grad`` and history are not kept)."""
+        if self._ctx is not None:
+            raise RuntimeError("pickling a tensor that has a history (a non-leaf) is not supported; detach() it")
+        return _rebuild_tensor, (type(self), backend.to_numpy(self._data), self.requires_grad,
+                                 {k: v for k, v in self.__dict__.items() if k not in _UNPICKLED})
+
     def __deepcopy__(self, memo):
         if self._ctx is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
@@ -416,7 +423,18 @@ _LEGACY_TYPE_NAMES = {
     "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
     "uint8": "ByteTensor", "bool": "BoolTensor",
 }
-_new_size = tuple.__new__  # Size(shape) without re-checking a shape NumPy already checked
+_new_size = tuple.__new__
+_UNPICKLED = frozenset(("_data", "grad", "requires_grad", "_version_counter", "_view_of", "_rebases", "_hooks",
+                        "_post_accumulate_grad_hooks", "_ctx", "_out_index", "_retains_grad"))
+
+
+def _rebuild_tensor(cls, array, requires_grad: bool, extra: dict) -> Tensor:
+    t = object.__new__(cls)
+    t.__dict__.update(extra)
+    t._data = array
+    if requires_grad:
+        t.requires_grad = True
+    return t  # Size(shape) without re-checking a shape NumPy already checked
 
 
 class _RemovableHandle:

@@ -92,6 +92,22 @@ class Function:
             _raise_modified(self, out, "the output")
         return out
 
+    # -- the graph as PyTorch shows it (grad_fn.next_functions, grad_fn.name()) ---------------
+    @property
+    def next_functions(self) -> tuple:
+        """``((node, output_index), ...)`` per positional input: its producer, an ``AccumulateGrad`` for a
+        leaf that requires grad, or ``(None, 0)``."""
+        links = []
+        for a in self.inputs:
+            if isinstance(a, Tensor) and a.requires_grad:
+                links.append((a._ctx, a._out_index) if a._ctx is not None else (AccumulateGrad(a), 0))
+            else:
+                links.append((None, 0))
+        return tuple(links)
+
+    def name(self) -> str:
+        return f"{type(self).__name__}Backward"
+
     def __repr__(self) -> str:  # as PyTorch prints a grad_fn
         return f"<{type(self).__name__}Backward object at {id(self):#x}>"
 
@@ -181,6 +197,21 @@ class Function:
         """Drop everything the node holds so the graph's memory is freed after backward."""
         self.__dict__.clear()
         self._freed = True
+
+
+class AccumulateGrad:
+    """The graph's end at a leaf that requires grad (what PyTorch's ``next_functions`` shows there)."""
+
+    next_functions = ()
+
+    def __init__(self, variable: Tensor):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
 
 
 _FREED_MESSAGE = (

@@ -413,3 +413,22 @@ def bind(cls) -> None:
         setattr(cls, fn.__name__, fn)
     cls.__setitem__ = setitem
 
+
+
+def write_out(out: Tensor, result: Tensor, op: str) -> Tensor:
+    """PyTorch's ``out=``: store ``result`` in ``out`` (in place when the shape matches, else resized)."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}(): out= must be a Tensor, got {type(out).__name__}")
+    if _state.enabled and (out.requires_grad or result.requires_grad):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad")
+    arr = result._data
+    if arr.shape == out._data.shape:
+        write(out, arr, op)
+    else:  # PyTorch resizes out (warning when it was not empty); the storage is replaced
+        if not np.can_cast(arr.dtype, out._data.dtype, "same_kind"):
+            raise RuntimeError(f"{op}(): result type {arr.dtype} can't be cast to the out tensor's dtype "
+                               f"{out._data.dtype}")
+        out._data = arr.astype(out._data.dtype, copy=False)
+        bump_version(out)
+    return out

@@ -8,12 +8,17 @@ document by a small marker naming its safetensors key, so loading rebuilds the s
 A flat ``{str: Tensor}`` (a ``state_dict``) is stored under its own names, so the file is an ordinary
 safetensors file that other tools load (they ignore the metadata); ``shendu.load`` of a file written
 by another tool returns its ``{name: Tensor}`` table. Writes to a path are atomic (see ``shendu.io.atomic``).
+
+An object the format cannot describe (``torch.save(model)`` of a whole Module, a custom class) is
+pickled, as PyTorch does, into one uint8 array of the same safetensors file. Loading it needs
+``weights_only=False`` (PyTorch's default since 2.6 is True too): unpickling can run arbitrary code.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import pickle
 import struct
 from typing import Any, BinaryIO
 
@@ -127,7 +132,13 @@ def dumps(obj: Any, metadata: dict[str, str] | None = None) -> bytes:
     import safetensors.numpy
 
     enc = _Encoder()
-    skeleton = enc.encode(obj)
+    try:
+        skeleton = enc.encode(obj)
+    except TypeError as e:
+        if "cannot store a " not in str(e):
+            raise
+        enc.arrays = {_PICKLE_KEY: np.frombuffer(pickle.dumps(obj, protocol=4), dtype=np.uint8)}
+        skeleton = {_MARK: "pickle", "key": _PICKLE_KEY}
     meta = dict(metadata or {})
     if FORMAT in meta:
         raise ValueError(f"shendu.save: metadata key {FORMAT!r} is reserved")
@@ -145,7 +156,7 @@ def read_metadata(data: bytes) -> dict[str, str]:
     return json.loads(data[8:8 + n]).get("__metadata__") or {}
 
 
-def loads(data: bytes, map_location=None) -> Any:
+def loads(data: bytes, map_location=None, *, weights_only: bool = True) -> Any:
     """Inverse of ``dumps``."""
     import safetensors.numpy
 
@@ -153,7 +164,27 @@ def loads(data: bytes, map_location=None) -> Any:
     arrays = safetensors.numpy.load(data)
     if FORMAT not in meta:  # a plain safetensors file: its flat table of tensors
         return {k: _tensor(v, {}, map_location) for k, v in arrays.items()}
-    return _decode(json.loads(meta[FORMAT]), arrays, map_location)
+    skeleton = json.loads(meta[FORMAT])
+    if isinstance(skeleton, dict) and skeleton.get(_MARK) == "pickle":
+        if weights_only:
+            raise pickle.UnpicklingError(
+                "shendu.load: this file holds a pickled Python object (torch.save of a whole Module or another "
+                "object), and unpickling can run arbitrary code. If you trust where it came from, call "
+                "load(..., weights_only=False); to share weights, save model.state_dict() instead")
+        obj = pickle.loads(arrays[skeleton["key"]].tobytes())
+        return _moved(obj, map_location) if map_location is not None else obj
+    return _decode(skeleton, arrays, map_location)
+
+
+_PICKLE_KEY = "__pickle__"
+
+
+def _moved(obj, map_location):
+    if isinstance(obj, Tensor):
+        return obj.to(map_location)
+    if hasattr(obj, "to") and callable(obj.to):  # a Module
+        return obj.to(map_location)
+    return obj
 
 
 def save(obj: Any, f: str | os.PathLike | BinaryIO, *, metadata: dict[str, str] | None = None) -> None:
@@ -177,12 +208,13 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO, *, metadata: dict[str, str] 
 def load(f: str | os.PathLike | BinaryIO, map_location=None, *, weights_only: bool = True) -> Any:
     """Load what ``save`` wrote (or any safetensors file) from a path or a readable binary file.
 
-    ``map_location`` (``"cpu"``/``"cuda"``) moves every tensor there. ``weights_only`` is accepted
-    for PyTorch compatibility: nothing is ever unpickled, so loading is always weights-only.
+    ``map_location`` (``"cpu"``/``"cuda"``) moves every tensor there. With ``weights_only`` (the
+    default, as in PyTorch) a file holding a pickled object is refused; ``weights_only=False``
+    unpickles it (only for files you trust).
     """
     if isinstance(f, (str, os.PathLike)):
         with open(f, "rb") as fh:
             data = fh.read()
     else:
         data = f.read()
-    return loads(data, map_location)
+    return loads(data, map_location, weights_only=weights_only is not False)

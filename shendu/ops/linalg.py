@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 
 from shendu.autograd.function import Function
+from shendu.autograd.inplace import write_out
 from shendu.backend import array_module
 from shendu.tensor import Tensor
 
@@ -68,8 +69,10 @@ class Linear(Function):
         return grad_x, grad_w, grad_b
 
 
-def matmul(input: Tensor, other: Tensor) -> Tensor:
+def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     """Matrix product with PyTorch's rules for 1-D operands and broadcast batch dims."""
+    if out is not None:
+        return write_out(out, matmul(input, other), "matmul")
     if input.ndim == 0 or other.ndim == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dim, got shapes "
                            f"{input.shape} and {other.shape}")
@@ -86,13 +89,17 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return out.squeeze(-1) if other.ndim == 1 else out.squeeze(-2)
 
 
-def mm(input: Tensor, mat2: Tensor) -> Tensor:
+def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
+    if out is not None:
+        return write_out(out, mm(input, mat2), "mm")
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got shapes {input.shape} and {mat2.shape}")
     return MatMul.apply(input, mat2)
 
 
-def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
+    if out is not None:
+        return write_out(out, bmm(input, mat2), "bmm")
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise RuntimeError(f"bmm: expected 3-D tensors with equal batch size, got shapes "
                            f"{input.shape} and {mat2.shape}")

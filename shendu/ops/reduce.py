@@ -167,7 +167,11 @@ class ArgExtremum(Function):
 
 
 # -- the functions ------------------------------------------------------------------------------
-def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:  # noqa: A001
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,  # noqa: A001
+        keepdims: bool | None = None) -> Tensor:
+    """Sum over ``dim`` (all dims when None). ``axis``/``keepdims`` are the NumPy spellings PyTorch accepts."""
+    if keepdims is not None:
+        keepdim = keepdims
     if dim is None and axis is None and dtype is None and input._data.dtype.kind == "f":
         return Sum.apply(input, axes=None, keepdim=keepdim)
     axes = normalize_dims(_dims(dim, axis), input.ndim, "sum")
@@ -188,7 +192,10 @@ def _count(shape, axes) -> int:
     return math.prod(shape[a] for a in axes)
 
 
-def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,
+         keepdims: bool | None = None) -> Tensor:
+    if keepdims is not None:
+        keepdim = keepdims
     if input.dtype.kind not in "fc" and dtype is None:
         raise RuntimeError(f"mean: expected a floating-point tensor, got dtype {input.dtype}; "
                            "use .float() first or pass dtype=")

@@ -122,11 +122,14 @@ def _sparse_dense_mm(s: SparseTensor, dense: Tensor, op: str) -> Tensor:
     return SparseMM.apply(s._vals, dense, sparse=s)
 
 
-def mm(mat1: Tensor, mat2: Tensor) -> Tensor:
+def mm(mat1: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
     """Matrix product where either operand may be sparse (dense result); dense @ dense as ``shendu.mm``.
 
     Shape: (n, m) @ (m, p) -> (n, p).
     """
+    if out is not None:
+        from shendu.autograd.inplace import write_out
+        return write_out(out, mm(mat1, mat2), "mm")
     if isinstance(mat1, SparseTensor):
         return _sparse_dense_mm(mat1, mat2, "mm")
     if isinstance(mat2, SparseTensor):  # D S = (S^T D^T)^T
@@ -135,8 +138,11 @@ def mm(mat1: Tensor, mat2: Tensor) -> Tensor:
     return dense_mm(mat1, mat2)
 
 
-def matmul(input: Tensor, other: Tensor) -> Tensor:
+def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     """``shendu.matmul`` that also takes a 2-D sparse operand (with a 1-D or 2-D dense one)."""
+    if out is not None:
+        from shendu.autograd.inplace import write_out
+        return write_out(out, matmul(input, other), "matmul")
     if isinstance(input, SparseTensor):
         if other.ndim == 1:
             return _sparse_dense_mm(input, other.unsqueeze(1), "matmul").squeeze(1)

@@ -330,3 +330,15 @@ def test_separate_setup_context_matches_torch():
     y.backward(sd.tensor(G, dtype=sd.float64))
     ty.backward(torch.tensor(G))
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+def test_next_functions_walk_the_graph_as_in_pytorch():
+    x = sd.randn(3, requires_grad=True)
+    c = sd.randn(3)
+    y = ((x * c).exp() + 1).sum()
+    add = y.grad_fn.next_functions[0][0]
+    assert y.grad_fn.name() == "SumBackward" and add.name() == "AddBackward"
+    exp = add.next_functions[0][0]
+    mul = exp.next_functions[0][0]
+    (leaf, index), (const, _) = mul.next_functions
+    assert leaf.name() == "AccumulateGrad" and leaf.variable is x and index == 0 and const is None

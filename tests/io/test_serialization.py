@@ -101,9 +101,9 @@ def test_metadata_is_json_and_user_metadata_kept(tmp_path):
         sd.save({"x": sd.ones(1)}, path, metadata={"shendu": "x"})
 
 
-def test_unsupported_values_raise_with_location(tmp_path):
-    with pytest.raises(TypeError, match=r"set at \['a'\]\[0\]"):
-        sd.save({"a": [{1, 2}]}, tmp_path / "bad.safetensors")
+def test_values_beyond_the_format_are_pickled_and_unstorable_arrays_raise(tmp_path):
+    sd.save({"a": [{1, 2}]}, tmp_path / "set.pt")  # a set: pickled, as torch.save would
+    assert sd.load(tmp_path / "set.pt", weights_only=False) == {"a": [{1, 2}]}
     with pytest.raises(TypeError, match="dtype <U1"):
         sd.save({"a": np.array(["x"])}, tmp_path / "bad.safetensors")
     assert not (tmp_path / "bad.safetensors").exists()
@@ -115,3 +115,18 @@ def test_truncated_file_is_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:20])
     with pytest.raises(ValueError, match="truncated"):
         sd.load(path)
+
+
+def test_whole_module_is_pickled_and_needs_weights_only_false(tmp_path):
+    import pickle
+    model = sd.nn.Sequential(sd.nn.Linear(3, 2), sd.nn.Tanh())
+    path = tmp_path / "model.pt"
+    sd.save(model, path)
+    with pytest.raises(pickle.UnpicklingError, match="weights_only=False"):
+        sd.load(path)
+    again = sd.load(path, weights_only=False)
+    x = sd.randn(4, 3)
+    np.testing.assert_array_equal(again(x).detach().numpy(), model(x).detach().numpy())
+    assert isinstance(again[0].weight, sd.nn.Parameter) and again[0].weight.requires_grad
+    again(x).sum().backward()
+    assert again[0].weight.grad is not None and model[0].weight.grad is None

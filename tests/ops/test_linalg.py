@@ -210,3 +210,15 @@ def test_matmul_second_order():
     rng = np.random.default_rng(0)
     xs = [sd.tensor(rng.standard_normal(s), dtype=sd.float64, requires_grad=True) for s in [(2, 3), (3,)]]
     assert sd.gradgradcheck(lambda a, b: (a @ b) ** 2, xs)
+
+
+def test_out_argument_of_products():
+    a, b = sd.randn(2, 3), sd.randn(3, 4)
+    out = sd.empty(2, 4)
+    res = sd.matmul(a, b, out=out)
+    assert res is out and np.allclose(out.numpy(), a.numpy() @ b.numpy(), atol=1e-6)
+    grown = sd.empty(0)
+    sd.mm(a, b, out=grown)
+    assert grown.shape == (2, 4)
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
+        sd.matmul(a.requires_grad_(), b, out=sd.empty(2, 4))

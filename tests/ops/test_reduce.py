@@ -204,3 +204,9 @@ def test_out_of_range_dims_raise_index_error():
                lambda: x.aminmax(dim=2), lambda: x.nansum(2), lambda: x.nanmean(2)):
         with pytest.raises(IndexError, match="dim"):
             fn()
+
+
+def test_numpy_spelled_keepdims_alias():
+    x = sd.arange(6.0).reshape(2, 3)
+    assert x.sum(0, keepdims=True).shape == (1, 3) and sd.mean(x, 1, keepdims=True).shape == (2, 1)
+    assert x.sum(1, keepdims=True).tolist() == [[3.0], [12.0]]
