@@ -114,7 +114,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
-    "IntTensor", "LongTensor", "ShortTensor", "Size", "accelerator", "amp", "asarray", "backends", "bfloat16", "cdouble",
+    "IntTensor", "LongTensor", "ShortTensor", "Size", "accelerator", "amp", "asarray", "backends", "bfloat16",
+    "cdouble",
     "cfloat", "complex64", "complex128", "cuda", "default_generator", "empty_strided", "finfo",
     "get_default_device", "get_printoptions", "iinfo", "is_complex", "is_floating_point", "is_nonzero",
     "is_storage", "is_tensor", "layout", "numel", "onnx", "poisson", "random", "set_default_device",
