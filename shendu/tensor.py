@@ -407,7 +407,7 @@ class Tensor:
         extras = []
         if arr.dtype != dtypes.get_default_dtype() and arr.dtype != dtypes.int64 and arr.dtype != np.bool_:
             extras.append(f"dtype=shendu.{arr.dtype}")
-        elif arr.size == 0:
+        elif arr.size == 0 and arr.shape != (0,):
             extras.append(f"size={arr.shape}")
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")

@@ -5,6 +5,7 @@ profile) in ``PRINT_OPTS``; ``format_array(arr)`` renders an array with them, fo
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,14 +79,82 @@ def get_printoptions() -> dict:
 
 
 def format_array(arr: np.ndarray, prefix: str = "tensor(") -> str:
-    """``arr`` as ``Tensor.__repr__`` shows it under the current print options."""
-    threshold = PRINT_OPTS.threshold
-    threshold = np.iinfo(np.int64).max if threshold == float("inf") else int(threshold)
-    formatter = None
-    if PRINT_OPTS.sci_mode is not None and arr.dtype.kind == "f":
+    """``arr`` as ``Tensor.__repr__`` shows it: PyTorch's layout (``torch/_tensor_str.py``), under the
+    current print options — one width for every element, 4 decimals (``1.5000``), integer-valued floats
+    as ``2.``, scientific notation when the magnitudes span more than 1000x, rows wrapped at
+    ``linewidth``, and ``...`` past ``threshold`` elements."""
+    summarize = arr.size > PRINT_OPTS.threshold
+    fmt = _Formatter(_summarized(arr) if summarize else arr)
+    indent = len(prefix)
+    if arr.ndim == 0:
+        return fmt.format(arr.item())
+    if arr.size == 0:
+        return "[]"
+    return _nested(arr, fmt, indent, summarize)
+
+
+def _summarized(arr: np.ndarray) -> np.ndarray:
+    """The elements a summarized print shows (the first and last ``edgeitems`` along every dim)."""
+    e = PRINT_OPTS.edgeitems
+    for axis in range(arr.ndim):
+        if arr.shape[axis] > 2 * e:
+            arr = np.concatenate([np.take(arr, range(e), axis), np.take(arr, range(arr.shape[axis] - e,
+                                                                                   arr.shape[axis]), axis)], axis)
+    return arr
+
+
+class _Formatter:
+    """PyTorch's choice of one number format (and one width) for a whole tensor."""
+
+    def __init__(self, arr: np.ndarray):
+        self.floating = arr.dtype.kind in "fc" or arr.dtype.name == "bfloat16"
+        self.int_mode, self.sci_mode, self.width = True, False, 1
+        flat = arr.reshape(-1)
         p = PRINT_OPTS.precision
-        fmt = (lambda v: f"{v:.{p}e}") if PRINT_OPTS.sci_mode else (lambda v: f"{v:.{p}f}")
-        formatter = {"float_kind": fmt}
-    return np.array2string(arr, separator=", ", prefix=prefix, precision=PRINT_OPTS.precision,
-                           threshold=threshold, edgeitems=PRINT_OPTS.edgeitems,
-                           max_line_width=PRINT_OPTS.linewidth, formatter=formatter)
+        if not self.floating:
+            self.width = max((len(str(v)) for v in flat.tolist()), default=1)
+            return
+        values = flat.astype(np.float64)
+        finite = values[np.isfinite(values) & (values != 0)]
+        if finite.size:
+            big, small = np.abs(finite).max(), np.abs(finite).min()
+            self.int_mode = bool(np.all(finite == np.ceil(finite)))
+            spread = big / small > 1000.0 or big > 1.0e8
+            self.sci_mode = spread if self.int_mode else spread or small < 1.0e-4
+            if self.sci_mode:
+                self.width = max(len(f"{v:.{p}e}") for v in finite.tolist())
+            elif self.int_mode:
+                self.width = max(len(f"{v:.0f}") + 1 for v in finite.tolist())
+            else:
+                self.width = max(len(f"{v:.{p}f}") for v in finite.tolist())
+        if PRINT_OPTS.sci_mode is not None:
+            self.sci_mode = PRINT_OPTS.sci_mode
+
+    def format(self, value) -> str:
+        p = PRINT_OPTS.precision
+        if not self.floating:
+            text = str(value)
+        elif self.sci_mode:
+            text = f"{value:{self.width}.{p}e}"
+        elif self.int_mode:
+            text = f"{value:.0f}" + ("" if math.isinf(value) or math.isnan(value) else ".")
+        else:
+            text = f"{value:.{p}f}"
+        return " " * (self.width - len(text)) + text
+
+
+def _nested(arr: np.ndarray, fmt: _Formatter, indent: int, summarize: bool) -> str:
+    e = PRINT_OPTS.edgeitems
+    if arr.ndim == 1:
+        items = [fmt.format(v) for v in arr.tolist()]
+        if summarize and arr.shape[0] > 2 * e:
+            items = [fmt.format(v) for v in arr[:e].tolist()] + [" ..."] + [fmt.format(v) for v in arr[-e:].tolist()]
+        per_line = max(1, (PRINT_OPTS.linewidth - indent) // (fmt.width + 2))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    if summarize and arr.shape[0] > 2 * e:
+        rows = ([_nested(arr[i], fmt, indent + 1, summarize) for i in range(e)] + ["..."]
+                + [_nested(arr[i], fmt, indent + 1, summarize) for i in range(arr.shape[0] - e, arr.shape[0])])
+    else:
+        rows = [_nested(arr[i], fmt, indent + 1, summarize) for i in range(arr.shape[0])]
+    return "[" + ("," + "\n" * (arr.ndim - 1) + " " * (indent + 1)).join(rows) + "]"

@@ -208,12 +208,16 @@ def test_set_printoptions_round_trip():
         opts = sd.get_printoptions()
         assert (opts["precision"], opts["threshold"], opts["edgeitems"]) == (2, 5, 1)
         from shendu.tensor_api import format_array
-        assert format_array(np.array([1.23456, 2.0], dtype=np.float32)) == "[1.23, 2.  ]"
+        torch.set_printoptions(precision=2, threshold=5, edgeitems=1)
+        for a in (np.array([1.23456, 2.0], dtype=np.float32), np.arange(20.0, dtype=np.float32).reshape(4, 5)):
+            assert repr(sd.from_numpy(a)) == repr(torch.from_numpy(a)).replace("torch.", "shendu.")
+        assert format_array(np.array([1.23456, 2.0], dtype=np.float32)) == "[1.23, 2.00]"
         assert "..." in format_array(np.arange(20.0))
         sd.set_printoptions(profile="full")
         assert "..." not in format_array(np.arange(2000.0))
     finally:
         sd.set_printoptions(profile="default")
+        torch.set_printoptions(profile="default")
     assert sd.get_printoptions() == before
 
 

@@ -214,3 +214,19 @@ def test_inplace_write_of_a_value_requiring_grad_is_recorded():
     with sd.no_grad():
         buf2[2] = x.sum()
     assert buf2.tolist() == [1.0, 2.0, 3.0] and not buf2.requires_grad
+
+
+@pytest.mark.parametrize("values", [
+    [1.5, 2.0], [1e-8, 1.0, 1e8], [1.0, 2.0, 3.0], [[1.2345678, -2.5], [float("nan"), float("inf")]],
+    [-float("inf"), 1.0], [[[0.5, -1.25], [3.0, 4.5]], [[1e-3, 2.0], [7.0, -8.0]]], 3.25, [],
+], ids=lambda v: str(v)[:20])
+def test_repr_is_pytorchs(values):
+    a = np.array(values, dtype=np.float32)
+    assert repr(sd.from_numpy(a.copy())) == repr(torch.from_numpy(a.copy())).replace("torch.", "shendu.")
+
+
+def test_repr_of_long_and_wide_tensors_is_pytorchs():
+    rng = np.random.default_rng(0)
+    for a in (rng.standard_normal(2000).astype(np.float32), rng.standard_normal((40, 40)).astype(np.float32),
+              np.arange(30, dtype=np.int64), rng.integers(0, 5, (3, 4))):
+        assert repr(sd.from_numpy(a.copy())) == repr(torch.from_numpy(a.copy())).replace("torch.", "shendu.")
