@@ -149,57 +149,12 @@ class Gap(NamedTuple):
 # While a program stops at one of these exact errors, the test applies the gap's workaround, checks
 # the REST of the program as usual (parity and marks), and then reports an expected failure naming
 # what is missing. Once the feature lands, the program passes unpatched (then delete the entry).
-KNOWN_GAPS = {
-    "blitz_tensors_autograd": [
-        Gap(TypeError, r"matmul\(\) got an unexpected keyword argument 'out'",
-            "torch.matmul(a, b, out=c) (shendu/ops/linalg.py)",
-            (("torch.matmul(tensor, tensor.T, out=y3)", "y3 = torch.matmul(tensor, tensor.T)"),)),
-    ],
-    "blitz_cnn": [
-        Gap(AttributeError, r"object has no attribute 'next_functions'",
-            "grad_fn.next_functions (shendu/autograd/function.py)",
-            (("type(loss.grad_fn.next_functions[0][0]).__name__", "None"),)),
-    ],
-    "makemore_bigram": [
-        Gap(TypeError, r"sum\(\) got an unexpected keyword argument 'keepdims'",
-            "Tensor.sum(dim, keepdims=True), the NumPy-spelled alias of keepdim PyTorch accepts (shendu/ops/reduce.py)",
-            (("keepdims=True", "keepdim=True"),)),
-    ],
-    "classic_regression": [
-        Gap(TypeError, r"shendu.save: cannot store a TheModelClass",
-            "torch.save(module) and torch.load(weights_only=False) of a whole Module (shendu/io/serialization.py)",
-            (("torch.save(model, whole)", "torch.save(model.state_dict(), whole)"),
-             ("model2 = torch.load(whole, weights_only=False)",
-              "model2 = TheModelClass(X.shape[1])\n    model2.load_state_dict(torch.load(whole))"))),
-    ],
-    "data_loading": [
-        Gap(ModuleNotFoundError, r"No module named 'shendu.nn.utils.rnn'",
-            "torch.nn.utils.rnn (pad_sequence; pack_padded_sequence for the RNN issue) (new shendu/nn/utils/rnn.py)",
-            (("from shendu.nn.utils.rnn import pad_sequence\n",
-              "def pad_sequence(seqs, batch_first, padding_value):  # the workaround: pad by hand\n"
-              "    out = torch.full((len(seqs), max(len(s) for s in seqs)), padding_value, dtype=seqs[0].dtype)\n"
-              "    for i, s in enumerate(seqs):\n"
-              "        out[i, :len(s)] = s\n"
-              "    return out\n"),)),
-    ],
-    "nanogpt_train": [
-        Gap(AttributeError, r"module 'shendu' has no attribute 'amp'",
-            "torch.amp (GradScaler, autocast; a disabled GradScaler at least) (new shendu/amp)",
-            (("torch.amp.GradScaler(device_type, enabled=(dtype == \"float16\"))",
-              "__import__('types').SimpleNamespace(scale=lambda loss: loss, unscale_=lambda opt: None, "
-              "step=lambda opt: opt.step(), update=lambda: None)"),)),
-    ],
-}
+KNOWN_GAPS: dict[str, list[Gap]] = {}  # none today: every program runs unchanged
 
 
 # Figures a program computes that differ from PyTorch's today (path of keys -> what differs, where).
 # They are compared last: while they differ the test is an expected failure naming them.
-KNOWN_DIFFERENCES = {
-    "blitz_tensors_autograd": {
-        ("tensors", "printed"): "printing in scientific notation and of nan/inf: PyTorch pads every element to "
-                                "one width (1.0000e-08, '   nan') (shendu/tensor_api.py format_array)",
-    },
-}
+KNOWN_DIFFERENCES: dict[str, dict[tuple, str]] = {}  # none today
 
 
 def _pop(result, path):
@@ -261,3 +216,21 @@ def test_program_runs_as_under_pytorch(name, tmp_path):
     reasons = [f"runs only with workarounds for: {g.missing}" for g in gaps] + differing
     if reasons:
         pytest.xfail(f"{name}: " + "; ".join(reasons))
+
+
+def test_workaround_machinery(tmp_path, monkeypatch):
+    """A known gap is recognised by its exact error only, and its patch is applied before the rerun."""
+    gap = Gap(KeyError, r"feature-x", "feature x (nowhere)", (("raise KeyError('feature-x')\n", "pass\n"),))
+    assert gap.matches(KeyError("feature-x is missing")) and not gap.matches(KeyError("other"))
+    assert not gap.matches(TypeError("feature-x"))
+    with pytest.raises(ValueError, match="patch target"):
+        _runner.run("micrograd_moons", patches=[("no such text", "")])
+    monkeypatch.setitem(KNOWN_GAPS, "micrograd_moons", [gap])
+    inject = ("def sanity_checks():\n", "def sanity_checks():\n    raise KeyError('feature-x')\n")
+    real_run = _runner.run
+    monkeypatch.setattr(_runner, "run", lambda name, fw, patches=(), **kw: real_run(name, fw, [inject, *patches], **kw))
+    got, hit = run_shendu("micrograd_moons", tmp_path)
+    assert hit == [gap] and got["final_accuracy"] >= 0.95
+    monkeypatch.setitem(KNOWN_GAPS, "micrograd_moons", [])
+    with pytest.raises(KeyError, match="feature-x"):
+        run_shendu("micrograd_moons", tmp_path)
