@@ -102,8 +102,32 @@ def _sum_to(grad: Tensor, shape: tuple) -> Tensor:
     return sum_to(grad, shape)
 
 
-def _compute(order: list, roots, root_grads, retain_graph: bool, capture: dict | None) -> dict:
+def _sum_to_array(g, shape: tuple):
+    """``g`` summed over the dims it was broadcast along, to ``shape`` (first-order, raw arrays)."""
+    lead = g.ndim - len(shape)
+    if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, g.shape[lead:])):
+        raise RuntimeError(f"backward: a gradient of shape {g.shape} does not match (and does not broadcast "
+                           f"to) its input's shape {shape}; a backward must return one gradient of its "
+                           "input's shape per input")
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
+    out = g.sum(axis=axes, keepdims=True) if axes else g
+    return out.reshape(shape) if out.shape != shape else out
+
+
+def _add_arrays(a, b):
+    out = a + b
+    return _asarray(out) if type(out) is not _ndarray and isinstance(out, _generic) else out
+
+
+def _compute(order: list, roots, root_grads, retain_graph: bool, capture: dict | None,
+             create_graph: bool) -> dict:
     """Pass 1: run every node's backward; return the total gradient of each tensor that receives one.
+
+    How gradients travel: at first order (``create_graph=False``, the training path) as raw arrays. A
+    library op may give a ``grad_arrays(ctx, *grads)`` rule on arrays beside its Tensor ``backward`` —
+    the hot ops do, so a training step's backward makes no Tensor and records nothing; an op without one
+    runs its Tensor backward on wrapped arrays. With ``create_graph`` as Tensors, through the Tensor
+    backwards, recorded.
 
     The result maps ``id(tensor)`` to ``[tensor, total gradient, owned]`` for the leaves that require
     grad, the tensors that called ``retain_grad`` and the tensors in ``capture``. A non-leaf tensor's hooks
@@ -115,94 +139,123 @@ def _compute(order: list, roots, root_grads, retain_graph: bool, capture: dict |
     passed through, a view, returned for two inputs, or the graph is kept (``retain_graph``) for reuse.
     A user-defined Function's results are never owned: the Function may keep them.
     """
+    tensors = create_graph  # what a gradient is in this pass: a Tensor, or (first order) a raw array
+    add = _accumulate if tensors else _add_arrays
     targets: dict[int, list] = {}
-    pending: dict[int, list] = {}  # id(node) -> [tensor, gradient, owned] per output (one list if single)
+    pending: dict = {}  # node -> [tensor, gradient, owned] (a list of those per output if several)
     anomaly = _state.anomaly
 
-    def send(t: Tensor, g: Tensor, owned: bool) -> None:
-        if g._data.shape != t._data.shape:
-            g, owned = _sum_to(g, t._data.shape), True
-        if g._data.dtype != t._data.dtype:
-            g, owned = g.to(t._data.dtype), True
+    def send(t: Tensor, g, owned: bool) -> None:
+        arr = g._data if tensors else g
+        if arr.shape != t._data.shape:
+            g, owned = (_sum_to(g, t._data.shape) if tensors else _sum_to_array(g, t._data.shape)), True
+            arr = g._data if tensors else g
+        if arr.dtype != t._data.dtype:
+            g, owned = (g.to(t._data.dtype) if tensors else g.astype(t._data.dtype)), True
         node = t._ctx
         if node is None or (capture is not None and id(t) in capture):
             entry = targets.get(id(t))
             if entry is None:
                 targets[id(t)] = [t, g, owned and node is None]
             else:
-                entry[1], entry[2] = _accumulate(entry[1], g), True
+                entry[1], entry[2] = add(entry[1], g), True
             if node is None:
                 return
             owned = False  # the captured array also flows on
         if node._out_meta is None:
-            entry = pending.get(id(node))
+            entry = pending.get(node)
             if entry is None:
-                pending[id(node)] = [t, g, owned]
+                pending[node] = [t, g, owned]
             else:
-                entry[1], entry[2] = _accumulate(entry[1], g), True
+                entry[1], entry[2] = add(entry[1], g), True
             return
-        slots = pending.get(id(node))
+        slots = pending.get(node)
         if slots is None:
-            slots = pending[id(node)] = [None] * len(node._out_meta)
+            slots = pending[node] = [None] * len(node._out_meta)
         entry = slots[t._out_index]
         if entry is None:
             slots[t._out_index] = [t, g, owned]
         else:
-            entry[1], entry[2] = _accumulate(entry[1], g), True
+            entry[1], entry[2] = add(entry[1], g), True
 
-    def total(entry) -> Tensor:
+    def total(entry):
         t, g = entry[0], entry[1]
         if t._hooks:
-            g = _run_hooks(t, g)
+            g = _run_hooks(t, g if tensors else Tensor._wrap(g))
+            g = g if tensors else g._data
         if t._retains_grad and capture is None:
             targets[id(t)] = [t, g, False]  # the same array flows on to the node
         return g
 
     for root, g in zip(roots, root_grads):
-        send(root, g, False)  # the caller keeps its gradient
+        send(root, g if tensors else g._data, False)  # the caller keeps its gradient
 
     for node in order:
-        entry = pending.pop(id(node), None)
+        entry = pending.pop(node, None)
         if entry is None:  # no gradient reached this node (e.g. an unused output)
             if not retain_graph:
                 node._release()
             continue
         if node._out_meta is None:
-            grads = (total(entry),)
+            t = entry[0]
+            grads = (total(entry) if t._hooks or t._retains_grad else entry[1],)
         else:
             grads = [None if e is None else total(e) for e in entry]
             if node._materialize_grads:
-                grads = [g if g is not None else _zeros(shape, dtype, node)
+                grads = [g if g is not None else _zeros(shape, dtype, node, tensors)
                          for g, (shape, dtype) in zip(grads, node._out_meta)]
-        in_grads = type(node).backward(node, *grads)  # static (user) and plain (library) backwards alike
+        cls = type(node)
+        if tensors:
+            in_grads = cls.backward(node, *grads)  # static (user) and plain (library) backwards alike
+        elif cls.grad_arrays is not None:
+            in_grads = cls.grad_arrays(node, *grads)
+        else:
+            in_grads = cls.backward(node, *[None if g is None else Tensor._wrap(g) for g in grads])
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
         inputs, needs = node.inputs, node.needs_input_grad
         if len(in_grads) < len(needs):
             raise RuntimeError(
-                f"{type(node).__name__}.backward returned {len(in_grads)} gradients; "
+                f"{cls.__name__}.backward returned {len(in_grads)} gradients; "
                 f"expected {len(needs)} (one per input, None where an input needs none)")
-        trusted = type(node).raw and not retain_graph
-        seen = [g._data for g in grads if g is not None] if trusted else None  # arrays that are not fresh
-        for k, (inp, need, g) in enumerate(zip(inputs, needs, in_grads)):
+        trusted = cls.raw and not retain_graph
+        seen = ([g._data if tensors else g for g in grads if g is not None] if trusted
+                else None)  # the incoming arrays: passed through, they are not fresh
+        k = -1
+        for inp, need, g in zip(inputs, needs, in_grads):
+            k += 1
             if need and g is not None:
-                if not isinstance(g, Tensor):
-                    g = Tensor._wrap(g)
+                if tensors:
+                    if not isinstance(g, Tensor):
+                        g = Tensor._wrap(g)
+                    arr = g._data
+                else:
+                    arr = g = g._data if isinstance(g, Tensor) else g
                 if anomaly:
-                    _check_finite(node, k, g)
+                    _check_finite(node, k, arr)
                 owned = False
                 if trusted:
-                    arr = g._data
-                    owned = arr.base is None
-                    for other in seen:
-                        if other is arr:
-                            owned = False
-                            break
+                    owned = arr.base is None and arr not in _Identity(seen)
                     seen.append(arr)
                 send(inp, g, owned)
         if not retain_graph:
             node._release()
     return targets
+
+
+class _Identity:
+    """``x in _Identity(items)``: membership by identity (``in`` on a list would compare arrays by value)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list):
+        self.items = items
+
+    def __contains__(self, x) -> bool:
+        for item in self.items:
+            if item is x:
+                return True
+        return False
 
 
 def _run_hooks(t: Tensor, g: Tensor) -> Tensor:
@@ -213,18 +266,23 @@ def _run_hooks(t: Tensor, g: Tensor) -> Tensor:
     return g
 
 
-def _check_finite(node, k: int, g: Tensor) -> None:
-    xp = g._xp()
-    if g._data.dtype.kind in "fc" and bool(xp.isnan(g._data).any()):
+def _check_finite(node, k: int, arr) -> None:
+    from shendu.backend import array_module
+    if arr.dtype.kind in "fc" and bool(array_module(arr).isnan(arr).any()):
         where = getattr(node, "_forward_trace", None)
         trace = "\n\nThe forward call that made it:\n" + "".join(where) if where else ""
         raise RuntimeError(f"Function '{type(node).__name__}Backward' returned nan values in its {k}th output "
-                           f"(gradient of shape {tuple(g._data.shape)}).{trace}")
+                           f"(gradient of shape {tuple(arr.shape)}).{trace}")
 
 
 def _deliver(targets: dict, create_graph: bool, capture: dict | None) -> None:
     """Pass 2: hand the totals out: to ``capture`` (shendu.grad) or into ``.grad`` (with leaf hooks)."""
     for t, g, owned in targets.values():
+        if not create_graph:
+            if t.grad is not None and not t._hooks and capture is None and not t._post_accumulate_grad_hooks:
+                t.grad = Tensor._wrap(_add_arrays(t.grad._data, g))  # the common case, without wrappers
+                continue
+            g = Tensor._wrap(g)
         if t._ctx is None and t._hooks:
             g, owned = _run_hooks(t, g), False
         if capture is not None:
@@ -252,7 +310,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
         order = _topological_order(roots)
         if capture is not None:
             order = _needed_only(order, capture)
-        targets = _compute(order, roots, root_grads, retain_graph, capture)
+        targets = _compute(order, roots, root_grads, retain_graph, capture, create_graph)
         _deliver(targets, create_graph, capture)
     finally:
         _state.enabled = prev_mode
@@ -267,10 +325,10 @@ def _accumulate(a: Tensor, b: Tensor) -> Tensor:
     return Tensor._wrap(out)
 
 
-def _zeros(shape, dtype, node) -> Tensor:
+def _zeros(shape, dtype, node, tensors: bool = True):
     ref = next(i for i in node.inputs if isinstance(i, Tensor))
-    xp = ref._xp()
-    return Tensor._wrap(xp.zeros(shape, dtype=dtype))
+    zeros = ref._xp().zeros(shape, dtype=dtype)
+    return Tensor._wrap(zeros) if tensors else zeros
 
 
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
@@ -336,10 +394,10 @@ def _prepare_roots(tensors, grad_tensors, who: str):
                 raise RuntimeError(
                     f"{who}: grad can be implicitly created only for scalar outputs; the output "
                     f"has shape {t.shape}: pass a gradient of that shape, e.g. y.backward(g)")
-            g = Tensor._wrap(t._xp().array(1, dtype=t.dtype).reshape(t.shape))  # C-level, unlike ones()
+            g = Tensor._wrap(t._xp().full(t._data.shape, 1, dtype=t._data.dtype))
         elif not isinstance(g, Tensor):
             g = Tensor._wrap(t._xp().asarray(g, dtype=t.dtype))
-        if g.shape != t.shape:
+        if g._data.shape != t._data.shape:
             raise RuntimeError(
                 f"{who}: gradient of shape {g.shape} does not match the output's shape {t.shape}")
         roots.append(t)

@@ -44,6 +44,10 @@ class Function:
     raw = False
     #: False for ops whose outputs carry no gradient (comparisons, argmax)
     differentiable = True
+    #: Optional first-order rule on raw arrays: ``grad_arrays(ctx, *grads) -> one array (or None) per
+    #: input``, the same gradient as ``backward`` without making Tensors. The engine uses it when
+    #: ``create_graph`` is off; ``backward`` stays the definition (and the higher-order path).
+    grad_arrays = None
     #: Which positional inputs ``backward`` reads the values of (None: all of them). Only these are
     #: checked for in-place changes made after the op was recorded ("modified by an inplace operation").
     saved_inputs: tuple | None = None

@@ -58,6 +58,9 @@ class Add(Function):
     def backward(ctx, grad):
         return grad, grad
 
+    def grad_arrays(ctx, grad):
+        return grad, grad
+
 
 def add(input, other, *, alpha: float = 1) -> Tensor:
     """``input + alpha * other`` (broadcast)."""
@@ -77,6 +80,9 @@ class Sub(Function):
             raise _broadcast_error("sub", a, b) from None
 
     def backward(ctx, grad):
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+    def grad_arrays(ctx, grad):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
 
 
@@ -100,6 +106,11 @@ class Mul(Function):
 
     def backward(ctx, grad):
         a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+
+    def grad_arrays(ctx, grad):
+        a, b = (x._data if isinstance(x, Tensor) else x for x in ctx.inputs)
         need_a, need_b = ctx.needs_input_grad
         return (grad * b if need_a else None), (grad * a if need_b else None)
 

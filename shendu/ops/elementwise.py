@@ -42,6 +42,9 @@ class Neg(Function):
     def backward(ctx, grad):
         return -grad
 
+    def grad_arrays(ctx, grad):
+        return -grad
+
 
 def neg(input: Tensor) -> Tensor:
     return Neg.apply(input)
@@ -58,6 +61,9 @@ class Exp(Function):
 
     def backward(ctx, grad):
         return grad * ctx.output
+
+    def grad_arrays(ctx, grad):
+        return grad * ctx.output._data
 
 
 def exp(input: Tensor) -> Tensor:
@@ -481,6 +487,10 @@ class Sigmoid(Function):
         out = ctx.output
         return grad * out * (1.0 - out)
 
+    def grad_arrays(ctx, grad):
+        out = ctx.output._data
+        return grad * out * (1.0 - out)
+
 
 def sigmoid(input: Tensor) -> Tensor:
     return Sigmoid.apply(input)
@@ -496,6 +506,9 @@ class Relu(Function):
 
     def backward(ctx, grad):
         return grad * _mask(ctx.output._data > 0, grad)
+
+    def grad_arrays(ctx, grad):
+        return grad * (ctx.output._data > 0)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:

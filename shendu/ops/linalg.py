@@ -40,6 +40,11 @@ class MatMul(Function):
         grad_b = a.mT @ grad if need_b else None
         return grad_a, grad_b
 
+    def grad_arrays(ctx, grad):
+        a, b = ctx.inputs[0]._data, ctx.inputs[1]._data
+        need_a, need_b = ctx.needs_input_grad
+        return (grad @ b.swapaxes(-1, -2) if need_a else None), (a.swapaxes(-1, -2) @ grad if need_b else None)
+
 
 class Linear(Function):
     """``x @ weight.T + bias`` in one node: (..., in) x (out, in) -> (..., out)."""
@@ -67,6 +72,14 @@ class Linear(Function):
             if need_b:
                 grad_b = g2.sum(0)
         return grad_x, grad_w, grad_b
+
+    def grad_arrays(ctx, grad):
+        x, weight = ctx.inputs[0]._data, ctx.inputs[1]._data
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g2 = grad.reshape(-1, grad.shape[-1])
+        return (grad @ weight if need_x else None,
+                g2.T @ x.reshape(-1, x.shape[-1]) if need_w else None,
+                g2.sum(0) if need_b else None)
 
 
 def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:

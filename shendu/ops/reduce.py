@@ -46,6 +46,14 @@ class Sum(Function):
             return grad.expand(ctx.shape)
         return _unreduce(grad, ctx.shape, ctx.axes, ctx.keepdim).expand(ctx.shape)
 
+    def grad_arrays(ctx, grad):
+        xp = array_module(grad)
+        if ctx.axes is None and not ctx.keepdim:  # a filled array: cheaper than a broadcast view, and owned
+            return xp.full(ctx.shape, grad, dtype=grad.dtype)
+        if not ctx.keepdim and ctx.axes is not None:
+            grad = xp.expand_dims(grad, ctx.axes)
+        return xp.broadcast_to(grad, ctx.shape)
+
 
 class SumTo(Function):
     """Sum a broadcast array back to ``shape`` (the engine's unbroadcast)."""
@@ -61,6 +69,9 @@ class SumTo(Function):
 
     def backward(ctx, grad):
         return grad.expand(ctx.in_shape)
+
+    def grad_arrays(ctx, grad):
+        return array_module(grad).broadcast_to(grad, ctx.in_shape)
 
 
 class Extremum(Function):

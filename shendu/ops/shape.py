@@ -35,6 +35,9 @@ class Reshape(Function):
     def backward(ctx, grad):
         return grad.reshape(ctx.in_shape)
 
+    def grad_arrays(ctx, grad):
+        return grad.reshape(ctx.in_shape)
+
 
 class Permute(Function):
     saved_inputs = ()
@@ -48,6 +51,9 @@ class Permute(Function):
         for i, d in enumerate(ctx.dims):
             inverse[d] = i
         return grad.permute(tuple(inverse))
+
+    def grad_arrays(ctx, grad):
+        return grad.transpose(tuple(np.argsort(ctx.dims)))
 
 
 _SMALL = 1 << 16

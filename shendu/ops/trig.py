@@ -96,6 +96,10 @@ class Tanh(Function):
         out = ctx.output
         return grad * (1.0 - out * out)
 
+    def grad_arrays(ctx, grad):
+        out = ctx.output._data
+        return grad * (1.0 - out * out)
+
 
 class Asinh(Function):
     def forward(ctx, x):
