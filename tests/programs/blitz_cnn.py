@@ -68,6 +68,7 @@ def neural_networks_part():
     for f in net.parameters():
         f.data.sub_(f.grad.data * learning_rate)
     return {
+        "printed": str(net),
         "n_params": len(params),
         "shapes": [tuple(p.size()) for p in params],
         "numel": sum(p.numel() for p in params),
