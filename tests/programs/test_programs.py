@@ -45,8 +45,8 @@ def assert_same(got, want, path="result", rtol=1e-4, atol=1e-5):
         assert type(got) is type(want) and got == want, f"{path}: {got!r} != {want!r}"
     elif isinstance(want, (int, float)):
         assert isinstance(got, (int, float)), f"{path}: {got!r} is not a number (PyTorch: {want!r})"
-        if isinstance(want, int) and isinstance(got, int):
-            assert got == want, f"{path}: {got} != {want}"
+        if isinstance(want, int):  # an int from PyTorch (.item() of an integer tensor, a count) stays an int
+            assert isinstance(got, int) and got == want, f"{path}: {got!r} != {want!r}"
         else:
             assert math.isclose(got, want, rel_tol=rtol, abs_tol=atol), f"{path}: {got!r} != {want!r} (PyTorch)"
     elif isinstance(want, str) and isinstance(got, str):  # printed text names its own module (shendu.float64)
