@@ -28,6 +28,7 @@ MAX_THREADS = 8  # the default pool never grows past this many threads (an expli
 # Below this many elements of work a split costs more than it saves: handing a range to a pool thread
 # takes ~20-50 us, about what one core needs for 64K float32 elements of a copy or ufunc.
 MIN_SPLIT_ELEMENTS = 1 << 16
+START_WAIT_S = 0.002  # how long a caller waits for a pool thread to pick its range up
 
 _num_threads: int | None = None
 _interop_threads: int | None = None
@@ -131,7 +132,19 @@ def parallel_for(fn: Callable[[int, int], Any], n: int, *, min_chunk: int = 1,
         return [fn(0, n)]
     bounds = [n * k // pieces for k in range(pieces + 1)]
     pool = executor(pieces - 1)
-    futures = [pool.submit(fn, bounds[k], bounds[k + 1]) for k in range(1, pieces)]
+    started = threading.Semaphore(0)
+
+    def run(a: int, b: int):
+        started.release()
+        return fn(a, b)
+
+    futures = [pool.submit(run, bounds[k], bounds[k + 1]) for k in range(1, pieces)]
+    # Let the pool threads start before this one starts its range: a thread waking up for the GIL
+    # rarely wins it from a busy one (which takes it back between its NumPy calls), so the ranges
+    # would otherwise run one after another. A pool thread busy elsewhere is not waited for long.
+    for _ in range(pieces - 1):
+        if not started.acquire(timeout=START_WAIT_S):
+            break
     first: list = []
     error: BaseException | None = None
     _local.in_pool = True  # a nested call from this range runs inline too
