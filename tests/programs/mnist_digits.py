@@ -3,7 +3,8 @@
 argparse settings, `torch.accelerator` device selection, a Dataset subclass with a transform, a
 conv net with dropout and log_softmax trained by Adadelta under StepLR, the quickstart's
 nn.Sequential model with its train/test loops and a state_dict save/load; then "What is torch.nn
-really?": logistic regression by hand, refactored into nn.Module, optim, DataLoader and a CNN.
+really?": logistic regression by hand, refactored into nn.Module, optim, DataLoader and a CNN; and
+the FGSM adversarial-example tutorial against the trained conv net.
 """
 import argparse
 import math
@@ -106,6 +107,50 @@ def test(model, device, test_loader):
             correct += pred.eq(target.view_as(pred)).sum().item()
     test_loss /= len(test_loader.dataset)
     return test_loss, correct / len(test_loader.dataset)
+
+
+def fgsm_attack(image, epsilon, data_grad):
+    sign_data_grad = data_grad.sign()
+    perturbed_image = image + epsilon * sign_data_grad
+    perturbed_image = torch.clamp(perturbed_image, 0, 1)
+    return perturbed_image
+
+
+def denorm(batch, mean=(0.3,), std=(0.4,)):
+    if isinstance(mean, tuple):
+        mean = torch.tensor(mean).to(batch.device)
+    if isinstance(std, tuple):
+        std = torch.tensor(std).to(batch.device)
+    return batch * std.view(1, -1, 1, 1) + mean.view(1, -1, 1, 1)
+
+
+def adversarial(model, device, test_loader, epsilon):
+    """The FGSM tutorial: perturb each correctly classified test image along the sign of its gradient."""
+    correct = 0
+    adv_examples = []
+    model.eval()
+    for data, target in test_loader:
+        data, target = data.to(device), target.to(device)
+        data.requires_grad = True
+        output = model(data)
+        init_pred = output.max(1, keepdim=True)[1]  # index of the max log-probability
+        if init_pred.item() != target.item():
+            continue
+        loss = F.nll_loss(output, target)
+        model.zero_grad()
+        loss.backward()
+        data_grad = data.grad.data
+        data_denorm = denorm(data)
+        perturbed_data = fgsm_attack(data_denorm, epsilon, data_grad)
+        perturbed_data_normalized = (perturbed_data - 0.3) / 0.4
+        output = model(perturbed_data_normalized)
+        final_pred = output.max(1, keepdim=True)[1]
+        if final_pred.item() == target.item():
+            correct += 1
+        elif len(adv_examples) < 5:
+            adv_ex = perturbed_data.squeeze().detach().cpu().numpy()
+            adv_examples.append((init_pred.item(), final_pred.item(), adv_ex.shape))
+    return correct / float(len(test_loader)), adv_examples
 
 
 def quickstart(device, train_dataloader, test_dataloader, out_dir, epochs=5):
@@ -325,6 +370,9 @@ def main(argv=(), out_dir=None):
         scheduler.step()
     test_loss, accuracy = test(model, device, test_loader)
 
+    attack_loader = DataLoader(dataset2, batch_size=1, shuffle=False)
+    fgsm = [adversarial(model, device, attack_loader, eps)[0] for eps in (0.0, 0.1, 0.3)]
+
     out_dir = out_dir or tempfile.mkdtemp()
     if args.save_model:
         torch.save(model.state_dict(), os.path.join(out_dir, "mnist_cnn.pt"))
@@ -336,7 +384,7 @@ def main(argv=(), out_dir=None):
     x_train, y_train, x_valid, y_valid = map(torch.tensor, (x[:1400].numpy(), y[:1400].numpy(),
                                                             x[1400:].numpy(), y[1400:].numpy()))
     really = nn_really(x_train, y_train, x_valid, y_valid, device)
-    return {**really,"train_losses": train_losses, "test_loss": test_loss, "accuracy": accuracy,
+    return {**really, "fgsm": fgsm,"train_losses": train_losses, "test_loss": test_loss, "accuracy": accuracy,
             "lr": scheduler.get_last_lr()[0], "quickstart": (qs_loss, qs_accuracy, qs_reloaded_same)}
 
 

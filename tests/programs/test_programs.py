@@ -95,6 +95,8 @@ def marks_mnist_digits(r):
     qs_loss, qs_accuracy, reloaded_same = r["quickstart"]
     assert qs_accuracy >= 0.8 and qs_loss < 0.7 and reloaded_same  # PyTorch 0.88, 0.35
     assert r["logistic_val"] < 0.9 and r["cnn_val"] < 2.0  # PyTorch 0.54, 1.01 (from ln 10 = 2.30)
+    clean, small, large = r["fgsm"]  # accuracy under FGSM with epsilon 0, 0.1, 0.3
+    assert abs(clean - r["accuracy"]) < 0.01 and large < small < clean and large < 0.3  # PyTorch 0.90 0.67 0.06
 
 
 def marks_micrograd_moons(r):
@@ -136,7 +138,7 @@ SPECS = {
     "char_gpt": (("init_std", "proj_std", "initial_val", "final_val", "last_train", "completion"),
                  marks_char_gpt),
     "classic_regression": ((), marks_classic_regression),
-    "mnist_digits": (("train_losses", "test_loss", "accuracy", "quickstart", "logistic_val", "cnn_val"),
+    "mnist_digits": (("train_losses", "test_loss", "accuracy", "quickstart", "logistic_val", "cnn_val", "fgsm"),
                      marks_mnist_digits),
     "micrograd_moons": (("final_loss", "final_accuracy", "best_accuracy"), marks_micrograd_moons),
     "generative_models": (("vae_losses", "vae_recon_error", "gan_mean_gap", "gan_losses"), marks_generative_models),
