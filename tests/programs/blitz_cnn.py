@@ -2,7 +2,9 @@
 
 The images are random noise with a bright square in the quadrant that names the class, so the
 classifier has something to learn without any download. Runs on the GPU when one is available.
+Then the transfer-learning tutorial's fine-tuning recipe on the trained network.
 """
+import copy
 import os
 import tempfile
 
@@ -79,6 +81,59 @@ def neural_networks_part():
     }
 
 
+def finetune(model, device, images, labels, num_epochs=3):
+    """The transfer-learning tutorial's recipe: freeze the trained features, replace the head with a
+    new one for another task (top half vs bottom half), train only the head, keep the best weights."""
+    for param in model.parameters():
+        param.requires_grad = False
+    num_ftrs = model.fc3.in_features
+    model.fc3 = nn.Linear(num_ftrs, 2)  # parameters of a new module require grad by default
+    model = model.to(device)
+    criterion = nn.CrossEntropyLoss()
+    optimizer_conv = optim.SGD(model.fc3.parameters(), lr=0.01, momentum=0.9)
+    exp_lr_scheduler = optim.lr_scheduler.StepLR(optimizer_conv, step_size=2, gamma=0.1)
+
+    targets = (labels >= 2).long()  # classes 2, 3 have the square in the bottom half
+    datasets = {"train": TensorDataset(images[:384], targets[:384]), "val": TensorDataset(images[384:], targets[384:])}
+    dataloaders = {x: DataLoader(datasets[x], batch_size=16, shuffle=x == "train") for x in ["train", "val"]}
+    dataset_sizes = {x: len(datasets[x]) for x in ["train", "val"]}
+
+    best_model_wts = copy.deepcopy(model.state_dict())
+    best_acc = 0.0
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    for _epoch in range(num_epochs):
+        for phase in ["train", "val"]:
+            if phase == "train":
+                model.train()
+            else:
+                model.eval()
+            running_loss = 0.0
+            running_corrects = 0
+            for inputs, labels_ in dataloaders[phase]:
+                inputs = inputs.to(device)
+                labels_ = labels_.to(device)
+                optimizer_conv.zero_grad()
+                with torch.set_grad_enabled(phase == "train"):
+                    outputs = model(inputs)
+                    _, preds = torch.max(outputs, 1)
+                    loss = criterion(outputs, labels_)
+                    if phase == "train":
+                        loss.backward()
+                        optimizer_conv.step()
+                running_loss += loss.item() * inputs.size(0)
+                running_corrects += torch.sum(preds == labels_.data)
+            if phase == "train":
+                exp_lr_scheduler.step()
+            epoch_acc = running_corrects.double() / dataset_sizes[phase]
+            if phase == "val" and epoch_acc > best_acc:
+                best_acc = epoch_acc
+                best_model_wts = copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_model_wts)
+    frozen_unchanged = not model.conv1.weight.requires_grad and model.conv1.weight.grad is None
+    return {"trainable": trainable, "best_acc": best_acc.item(), "frozen": frozen_unchanged,
+            "lr": exp_lr_scheduler.get_last_lr()}
+
+
 def main(out_dir=None, epochs=3):
     torch.manual_seed(0)
     device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
@@ -133,8 +188,10 @@ def main(out_dir=None, epochs=3):
                     correct_pred[classes[label]] += 1
                 total_pred[classes[label]] += 1
     per_class = {name: correct_pred[name] / max(total_pred[name], 1) for name in classes}
-    return {**parts, "epoch_losses": epoch_losses, "accuracy": correct / total, "per_class": per_class,
-            "device": device.type}
+    transfer = finetune(net, device, train_x, train_y)
+    transfer_acc = transfer.pop("best_acc")
+    return {**parts, "transfer": transfer, "transfer_acc": transfer_acc, "epoch_losses": epoch_losses,
+            "accuracy": correct / total, "per_class": per_class, "device": device.type}
 
 
 if __name__ == "__main__":

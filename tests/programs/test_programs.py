@@ -80,6 +80,7 @@ def marks_makemore_mlp(r):
 def marks_blitz_cnn(r):
     assert r["epoch_losses"][-1] < 0.5 < r["epoch_losses"][0]  # PyTorch 1.38 -> 0.106
     assert r["accuracy"] >= 0.9  # PyTorch 1.0
+    assert r["transfer_acc"] >= 0.9  # the new head on frozen features; PyTorch 1.0
 
 
 def marks_char_gpt(r):
@@ -130,7 +131,7 @@ def no_marks(r):
 
 SPECS = {
     "blitz_tensors_autograd": ((), no_marks),
-    "blitz_cnn": (("epoch_losses", "accuracy", "per_class"), marks_blitz_cnn),
+    "blitz_cnn": (("epoch_losses", "accuracy", "per_class", "transfer_acc"), marks_blitz_cnn),
     "learning_with_examples": ((), no_marks),
     "data_loading": (("balanced_fraction",), marks_data_loading),
     "makemore_bigram": (("samples", "losses", "agree", "nn_samples"), marks_makemore_bigram),
