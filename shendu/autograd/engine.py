@@ -243,6 +243,124 @@ def _compute(order: list, roots, root_grads, retain_graph: bool, capture: dict |
     return targets
 
 
+def _compute_first_order(order: list, roots, root_grads, retain_graph: bool) -> dict:
+    """``_compute`` for the training path (first order, no ``shendu.grad`` capture), kept lean.
+
+    The same rules as ``_compute`` with gradients as raw arrays and the per-gradient work inlined:
+    this loop is most of a small model's backward, and every call it avoids is a step's overhead.
+    Hooks, ``retain_grad`` and several-output nodes take the shared helpers.
+    """
+    targets: dict[int, list] = {}
+    pending: dict = {}
+    anomaly = _state.anomaly
+    for root, g in zip(roots, root_grads):
+        _send_array(root, g._data, False, targets, pending)
+    for node in order:
+        entry = pending.pop(node, None)
+        if entry is None:  # no gradient reached this node (e.g. an unused output)
+            if not retain_graph:
+                node._release()
+            continue
+        cls = type(node)
+        if node._out_meta is None:
+            t, g0 = entry[0], entry[1]
+            if t._hooks or t._retains_grad:
+                g0 = _hooked_total(t, g0, targets)
+            incoming = (g0,)
+            rule = cls.grad_arrays
+            in_grads = rule(node, g0) if rule is not None else cls.backward(node, Tensor._wrap(g0))
+        else:
+            incoming = [None if e is None else (_hooked_total(e[0], e[1], targets)
+                                                if e[0]._hooks or e[0]._retains_grad else e[1]) for e in entry]
+            if node._materialize_grads:
+                incoming = [g if g is not None else _zeros(shape, dtype, node, False)
+                            for g, (shape, dtype) in zip(incoming, node._out_meta)]
+            rule = cls.grad_arrays
+            in_grads = rule(node, *incoming) if rule is not None else cls.backward(
+                node, *[None if g is None else Tensor._wrap(g) for g in incoming])
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        needs = node.needs_input_grad
+        if len(in_grads) < len(needs):
+            raise RuntimeError(f"{cls.__name__}.backward returned {len(in_grads)} gradients; "
+                               f"expected {len(needs)} (one per input, None where an input needs none)")
+        trusted = cls.raw and not retain_graph
+        single = incoming[0] if len(incoming) == 1 else None
+        sent = []
+        k = -1
+        for inp, need, g in zip(node.inputs, needs, in_grads):
+            k += 1
+            if not need or g is None:
+                continue
+            if type(g) is not _ndarray:
+                g = g._data if isinstance(g, Tensor) else g
+            if anomaly:
+                _check_finite(node, k, g)
+            owned = trusted and g.base is None
+            if owned:  # not the incoming gradient passed through, not returned for another input too
+                owned = g is not single if single is not None else g not in _Identity(incoming)
+                for other in sent:
+                    if other is g:
+                        owned = False
+                        break
+            sent.append(g)
+            data, child = inp._data, inp._ctx
+            if g.shape != data.shape or g.dtype != data.dtype or (child is not None and child._out_meta is not None):
+                _send_array(inp, g, owned, targets, pending)
+                continue
+            # the common case inline: same shape and dtype, a leaf or a single-output producer
+            table, key = (targets, id(inp)) if child is None else (pending, child)
+            entry = table.get(key)
+            if entry is None:
+                table[key] = [inp, g, owned]
+            else:
+                entry[1], entry[2] = _add_arrays(entry[1], g), True
+        if not retain_graph:
+            node._release()
+    return targets
+
+
+def _send_array(t: Tensor, g, owned: bool, targets: dict, pending: dict) -> None:
+    """Add the raw gradient ``g`` to ``t``'s total: its producer's pending slot, or its leaf target."""
+    data = t._data
+    if g.shape != data.shape:
+        g, owned = _sum_to_array(g, data.shape), True
+    if g.dtype != data.dtype:
+        g, owned = g.astype(data.dtype), True
+    node = t._ctx
+    if node is None:
+        entry = targets.get(id(t))
+        if entry is None:
+            targets[id(t)] = [t, g, owned]
+        else:
+            entry[1], entry[2] = _add_arrays(entry[1], g), True
+        return
+    if node._out_meta is None:
+        entry = pending.get(node)
+        if entry is None:
+            pending[node] = [t, g, owned]
+        else:
+            entry[1], entry[2] = _add_arrays(entry[1], g), True
+        return
+    slots = pending.get(node)
+    if slots is None:
+        slots = pending[node] = [None] * len(node._out_meta)
+    entry = slots[t._out_index]
+    if entry is None:
+        slots[t._out_index] = [t, g, owned]
+    else:
+        entry[1], entry[2] = _add_arrays(entry[1], g), True
+
+
+def _hooked_total(t: Tensor, g, targets: dict):
+    """A non-leaf's total raw gradient after its hooks; kept for ``.grad`` when it called ``retain_grad``."""
+    if t._hooks:
+        g = _run_hooks(t, Tensor._wrap(g))._data
+    if t._retains_grad:
+        targets[id(t)] = [t, g, False]  # the same array flows on to the node
+    return g
+
+
 class _Identity:
     """``x in _Identity(items)``: membership by identity (``in`` on a list would compare arrays by value)."""
 
@@ -310,7 +428,10 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
         order = _topological_order(roots)
         if capture is not None:
             order = _needed_only(order, capture)
-        targets = _compute(order, roots, root_grads, retain_graph, capture, create_graph)
+        if create_graph or capture is not None:
+            targets = _compute(order, roots, root_grads, retain_graph, capture, create_graph)
+        else:
+            targets = _compute_first_order(order, roots, root_grads, retain_graph)
         _deliver(targets, create_graph, capture)
     finally:
         _state.enabled = prev_mode
