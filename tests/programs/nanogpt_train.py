@@ -216,6 +216,12 @@ def main(out_dir=None, max_iters=240, resume_iters=60):
             for _k in range(2):
                 y = model.generate(x, 40, temperature=0.8, top_k=10)
                 samples.append(decode(y[0].tolist()))
+    model.crop_block_size(16)  # as train.py does when asked for a smaller block_size than the checkpoint's
+    with torch.no_grad():
+        cropped = decode(model.generate(x, 30, temperature=0.8, top_k=10)[0].tolist())
+    crop_shapes = (tuple(model.transformer.wpe.weight.shape), model.config.block_size,
+                   [tuple(b.attn.bias.shape) for b in model.transformer.h if hasattr(b.attn, "bias")] in
+                   ([], [(1, 1, 16, 16)] * n_layer))
     return {
         "params": (n_decay, n_nodecay),
         "groups": [len(g["params"]) for g in optimizer.param_groups],
@@ -224,6 +230,8 @@ def main(out_dir=None, max_iters=240, resume_iters=60):
         "resumed_history": resumed_history,
         "best_val": float(best_val_loss),
         "samples": samples,
+        "cropped": (len(cropped), cropped.startswith("two little")),
+        "crop_shapes": crop_shapes,
         "lr_schedule": [get_lr(it) for it in (0, 10, 20, 100, 239, 500)],
     }
 
