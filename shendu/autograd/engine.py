@@ -152,31 +152,10 @@ def _compute(order: list, roots, root_grads, retain_graph: bool, capture: dict |
             arr = g._data if tensors else g
         if arr.dtype != t._data.dtype:
             g, owned = (g.to(t._data.dtype) if tensors else g.astype(t._data.dtype)), True
-        node = t._ctx
-        if node is None or (capture is not None and id(t) in capture):
-            entry = targets.get(id(t))
-            if entry is None:
-                targets[id(t)] = [t, g, owned and node is None]
-            else:
-                entry[1], entry[2] = add(entry[1], g), True
-            if node is None:
-                return
-            owned = False  # the captured array also flows on
-        if node._out_meta is None:
-            entry = pending.get(node)
-            if entry is None:
-                pending[node] = [t, g, owned]
-            else:
-                entry[1], entry[2] = add(entry[1], g), True
-            return
-        slots = pending.get(node)
-        if slots is None:
-            slots = pending[node] = [None] * len(node._out_meta)
-        entry = slots[t._out_index]
-        if entry is None:
-            slots[t._out_index] = [t, g, owned]
-        else:
-            entry[1], entry[2] = add(entry[1], g), True
+        if t._ctx is not None and capture is not None and id(t) in capture:
+            _add_to(targets, id(t), t, g, False, add)  # a captured non-leaf: its gradient also flows on
+            owned = False
+        _add_total(t, g, owned, targets, pending, add)
 
     def total(entry):
         t, g = entry[0], entry[1]
@@ -327,29 +306,29 @@ def _send_array(t: Tensor, g, owned: bool, targets: dict, pending: dict) -> None
         g, owned = _sum_to_array(g, data.shape), True
     if g.dtype != data.dtype:
         g, owned = g.astype(data.dtype), True
+    _add_total(t, g, owned, targets, pending, _add_arrays)
+
+
+def _add_total(t: Tensor, g, owned: bool, targets: dict, pending: dict, add) -> None:
+    """Add ``g`` to ``t``'s total: a leaf's target, or its producer's pending slot for that output."""
     node = t._ctx
     if node is None:
-        entry = targets.get(id(t))
-        if entry is None:
-            targets[id(t)] = [t, g, owned]
-        else:
-            entry[1], entry[2] = _add_arrays(entry[1], g), True
-        return
-    if node._out_meta is None:
-        entry = pending.get(node)
-        if entry is None:
-            pending[node] = [t, g, owned]
-        else:
-            entry[1], entry[2] = _add_arrays(entry[1], g), True
-        return
-    slots = pending.get(node)
-    if slots is None:
-        slots = pending[node] = [None] * len(node._out_meta)
-    entry = slots[t._out_index]
-    if entry is None:
-        slots[t._out_index] = [t, g, owned]
+        _add_to(targets, id(t), t, g, owned, add)
+    elif node._out_meta is None:
+        _add_to(pending, node, t, g, owned, add)
     else:
-        entry[1], entry[2] = _add_arrays(entry[1], g), True
+        slots = pending.get(node)
+        if slots is None:
+            slots = pending[node] = [None] * len(node._out_meta)
+        _add_to(slots, t._out_index, t, g, owned, add)
+
+
+def _add_to(table, key, t: Tensor, g, owned: bool, add) -> None:
+    entry = table[key] if type(table) is list else table.get(key)
+    if entry is None:
+        table[key] = [t, g, owned]
+    else:
+        entry[1], entry[2] = add(entry[1], g), True
 
 
 def _hooked_total(t: Tensor, g, targets: dict):
