@@ -11,6 +11,7 @@ import inspect
 import math
 import os
 import pickle
+import re
 import tempfile
 import time
 from contextlib import nullcontext
@@ -56,6 +57,8 @@ def main(out_dir=None, max_iters=240, resume_iters=60):
     out_dir = out_dir or tempfile.mkdtemp()
     eval_interval = 60
     eval_iters = 8
+    log_interval = 20
+    log = []  # what train.py prints
     gradient_accumulation_steps = 2
     batch_size = 8
     block_size = 32
@@ -145,6 +148,7 @@ def main(out_dir=None, max_iters=240, resume_iters=60):
                 param_group["lr"] = lr
             if iter_num % eval_interval == 0:
                 losses = estimate_loss()
+                log.append(f"step {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
                 history.append((iter_num, losses["train"].item(), losses["val"].item()))
                 if losses["val"] < best_val_loss:
                     best_val_loss = losses["val"]
@@ -174,7 +178,9 @@ def main(out_dir=None, max_iters=240, resume_iters=60):
             optimizer.zero_grad(set_to_none=True)
             t1 = time.time()
             dt, t0 = t1 - t0, t1
-            assert dt >= 0
+            if iter_num % log_interval == 0:
+                lossf = loss.item() * gradient_accumulation_steps
+                log.append(f"iter {iter_num}: loss {lossf:.4f}, time {dt * 1000:.2f}ms")
             iter_num += 1
 
     history = []
@@ -230,6 +236,7 @@ def main(out_dir=None, max_iters=240, resume_iters=60):
         "resumed_history": resumed_history,
         "best_val": float(best_val_loss),
         "samples": samples,
+        "log": [re.sub(r"\d+\.\d+", "#", line) for line in log],  # the losses vary, the lines must not
         "cropped": (len(cropped), cropped.startswith("two little")),
         "crop_shapes": crop_shapes,
         "lr_schedule": [get_lr(it) for it in (0, 10, 20, 100, 239, 500)],
