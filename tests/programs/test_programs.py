@@ -173,7 +173,13 @@ KNOWN_GAPS: dict[str, list[Gap]] = {
 
 # Figures a program computes that differ from PyTorch's today (path of keys -> what differs, where).
 # They are compared last: while they differ the test is an expected failure naming them.
-KNOWN_DIFFERENCES: dict[str, dict[tuple, str]] = {}  # none today
+KNOWN_DIFFERENCES: dict[str, dict[tuple, str]] = {
+    "blitz_tensors_autograd": {
+        ("autograd", "printed"): "linspace values differ from PyTorch's in the last bit (np.linspace in float64, "
+                                 "then cast; PyTorch's float32 kernel steps from both ends: linspace(-0.5, 0.5, 15)[7] "
+                                 "is -2.2352e-08 there, 0 here), so printed tensors differ (shendu/creation.py)",
+    },
+}
 
 
 def _pop(result, path):
