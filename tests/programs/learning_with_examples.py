@@ -2,8 +2,9 @@
 
 1. tensors and hand-written gradients, 2. autograd with `torch.no_grad()` updates, 3. the old
 `.data` idiom, 4. a custom `autograd.Function` (the Legendre polynomial P3), 5. `nn` with an
-optimizer, and a custom `nn.Module`. The starting weights are fixed numbers, so every loss is
-deterministic and equals PyTorch's.
+optimizer, and a custom `nn.Module`; then the "Extending PyTorch" note's custom Functions
+(needs_input_grad, an optional input, PyTorch 2's setup_context) checked with gradcheck. The
+starting weights are fixed numbers, so every loss is deterministic and equals PyTorch's.
 """
 import math
 
@@ -167,8 +168,87 @@ def with_optim(steps=500):
     return results
 
 
+class LinearFunction(torch.autograd.Function):
+    """The "Extending PyTorch" note's linear function: needs_input_grad, an optional bias."""
+
+    @staticmethod
+    def forward(ctx, input, weight, bias=None):
+        ctx.save_for_backward(input, weight, bias)
+        output = input.mm(weight.t())
+        if bias is not None:
+            output += bias.unsqueeze(0).expand_as(output)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, weight, bias = ctx.saved_tensors
+        grad_input = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_input = grad_output.mm(weight)
+        if ctx.needs_input_grad[1]:
+            grad_weight = grad_output.t().mm(input)
+        if bias is not None and ctx.needs_input_grad[2]:
+            grad_bias = grad_output.sum(0)
+        return grad_input, grad_weight, grad_bias
+
+
+class MulConstant(torch.autograd.Function):
+    """PyTorch 2's style: forward without ctx, setup_context saves what backward needs."""
+
+    @staticmethod
+    def forward(tensor, constant):
+        return tensor * constant
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, constant = inputs
+        ctx.constant = constant
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output * ctx.constant, None  # no gradient for the Python number
+
+
+class MyLinear(torch.nn.Module):
+    def __init__(self, input_features, output_features, bias=True):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.linspace(-0.1, 0.1, output_features * input_features)
+                                         .view(output_features, input_features))
+        if bias:
+            self.bias = torch.nn.Parameter(torch.full((output_features,), 0.05))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, input):
+        return LinearFunction.apply(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        out_features, in_features = self.weight.shape
+        return f"input_features={in_features}, output_features={out_features}, bias={self.bias is not None}"
+
+
+def extending_autograd():
+    x = torch.linspace(-1, 1, 12, dtype=torch.double).view(4, 3).requires_grad_()
+    w = torch.linspace(0.5, -0.5, 6, dtype=torch.double).view(2, 3).requires_grad_()
+    b = torch.tensor([0.1, -0.1], dtype=torch.double, requires_grad=True)
+    checks = [
+        torch.autograd.gradcheck(LinearFunction.apply, (x, w, b), eps=1e-6, atol=1e-4),
+        torch.autograd.gradcheck(LinearFunction.apply, (x, w), eps=1e-6, atol=1e-4),
+        torch.autograd.gradcheck(LegendrePolynomial3.apply, (x,), eps=1e-6, atol=1e-4),
+        torch.autograd.gradcheck(lambda t: MulConstant.apply(t, 2.5), (x,), eps=1e-6, atol=1e-4),
+    ]
+    layer = MyLinear(3, 2)
+    inp = torch.linspace(-1, 1, 12).view(4, 3)
+    out = layer(inp)
+    out.backward(torch.ones_like(out))
+    return {"gradchecks": checks, "out": out.tolist(), "weight_grad": layer.weight.grad.tolist(),
+            "bias_grad": layer.bias.grad.tolist(), "repr": repr(layer),
+            "no_bias": MyLinear(3, 2, bias=False)(inp).tolist()}
+
+
 def main():
     return {
+        "extending": extending_autograd(),
         "manual": manual_gradients(),
         "autograd": with_autograd(),
         "data_attribute": with_data_attribute(),
