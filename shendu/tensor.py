@@ -33,6 +33,7 @@ class Tensor:
     _retains_grad = False
     _hooks = None
     _post_accumulate_grad_hooks = None
+    _engine_grad = False  # a .grad whose array only the engine holds: backward adds into it in place
     _version_counter = None  # [version, clock of last write], shared with views (shendu.autograd.inplace)
     _view_of = None  # weak reference to the tensor whose memory this one views, if an op made it a view
     _rebases = ()  # ((clock, snapshot), ...): this tensor's values and history before each in-place write

@@ -373,11 +373,22 @@ def _check_finite(node, k: int, arr) -> None:
 
 
 def _deliver(targets: dict, create_graph: bool, capture: dict | None) -> None:
-    """Pass 2: hand the totals out: to ``capture`` (shendu.grad) or into ``.grad`` (with leaf hooks)."""
+    """Pass 2: hand the totals out: to ``capture`` (shendu.grad) or into ``.grad`` (with leaf hooks).
+
+    A ``.grad`` this engine made at first order (``_engine_grad``: its array came from here, fresh or
+    copied) is accumulated into in place, as PyTorch's AccumulateGrad does; a ``.grad`` the user
+    assigned, or one that requires grad (``create_graph``), gets a new array instead.
+    """
     for t, g, owned in targets.values():
         if not create_graph:
             if t.grad is not None and not t._hooks and capture is None and not t._post_accumulate_grad_hooks:
-                t.grad = Tensor._wrap(_add_arrays(t.grad._data, g))  # the common case, without wrappers
+                held = t.grad
+                arr = held._data
+                if (held._engine_grad and not held.requires_grad and arr.shape == g.shape and arr.dtype == g.dtype
+                        and arr.flags.writeable):
+                    arr += g
+                else:
+                    t.grad = _engine_grad(_add_arrays(arr, g))
                 continue
             g = Tensor._wrap(g)
         if t._ctx is None and t._hooks:
@@ -385,12 +396,19 @@ def _deliver(targets: dict, create_graph: bool, capture: dict | None) -> None:
         if capture is not None:
             capture[id(t)] = g
         elif t.grad is None:
-            t.grad = g if create_graph or owned else Tensor._wrap(g._data.copy())
+            t.grad = g if create_graph else _engine_grad(g._data if owned else g._data.copy())
         else:
             t.grad = _accumulate(t.grad, g)
         if t._post_accumulate_grad_hooks and capture is None:
             for hook in t._post_accumulate_grad_hooks:
                 hook(t)
+
+
+def _engine_grad(arr) -> Tensor:
+    """A leaf's ``.grad`` around an array that only the engine holds (so later totals add in place)."""
+    t = Tensor._wrap(arr)
+    t._engine_grad = True
+    return t
 
 
 def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_graph: bool,

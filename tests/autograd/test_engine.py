@@ -405,3 +405,22 @@ def test_backward_inputs_argument():
     b = sd.tensor([3.0, 4.0], requires_grad=True)
     (a * b).sum().backward(inputs=[a])
     assert a.grad.tolist() == [3.0, 4.0] and b.grad is None
+
+
+def test_grad_accumulates_in_place_only_into_arrays_the_engine_made():
+    p = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (p * 2).sum().backward()
+    first = p.grad
+    (p * 3).sum().backward()
+    assert p.grad is first and first.tolist() == [5.0, 5.0, 5.0]  # AccumulateGrad's in-place add
+    mine = sd.ones(3)
+    p.grad = mine  # a gradient the user owns is never written into
+    (p * 2).sum().backward()
+    assert mine.tolist() == [1.0, 1.0, 1.0] and p.grad.tolist() == [3.0, 3.0, 3.0]
+    q = sd.tensor([1.0, 2.0], requires_grad=True)
+    y = q * q
+    y.backward(sd.ones(2), create_graph=True)
+    held = q.grad
+    y2 = q * q
+    y2.backward(sd.ones(2))
+    assert held.tolist() == [2.0, 4.0] and q.grad.tolist() == [4.0, 8.0]  # a create_graph grad is kept
