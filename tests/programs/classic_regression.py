@@ -1,5 +1,6 @@
 """Classic machine learning with PyTorch: linear regression on scikit-learn's diabetes data with
-`torch.optim.SGD`, the same fit in float64 with L-BFGS (checked against least squares), logistic
+`torch.optim.SGD`, the same fit in float64 with L-BFGS (checked against least squares), the
+closed-form fit with torch.linalg (lstsq, solve) and PCA by SVD, logistic
 regression on the bundled breast-cancer set, and the saving-and-loading tutorial (state_dicts, a
 checkpoint to resume training from, several models in one file, warm starts, the entire model).
 Weights start at zero, so every figure is deterministic and equals PyTorch's.
@@ -73,6 +74,21 @@ def lbfgs_fit(X, y):
     w = np.concatenate([model.linear.weight.detach().numpy().ravel(), model.linear.bias.detach().numpy()])
     return {"loss": loss.item(), "dtype64": model.linear.weight.dtype == torch.float64,
             "max_coef_error": float(np.abs(w - coef).max())}
+
+
+def closed_form_and_pca(X, y):
+    """The textbook answers the iterative fits should reach: least squares, the normal equations,
+    and PCA of the features by SVD."""
+    X_t = torch.from_numpy(X)
+    y_t = torch.from_numpy(y).unsqueeze(1)
+    A = torch.cat([X_t, torch.ones(X_t.shape[0], 1, dtype=X_t.dtype)], dim=1)
+    coef = torch.linalg.lstsq(A, y_t).solution
+    normal = torch.linalg.solve(A.T @ A, A.T @ y_t)
+    U, S, Vh = torch.linalg.svd(X_t - X_t.mean(0), full_matrices=False)
+    explained = S**2 / (S**2).sum()
+    return {"coef": coef.view(-1).tolist(), "normal_equations_agree": torch.allclose(coef, normal),
+            "explained_variance": explained[:3].tolist(), "mse": ((A @ coef - y_t) ** 2).mean().item(),
+            "svd_shapes": (tuple(U.shape), tuple(S.shape), tuple(Vh.shape))}
 
 
 def logistic_fit(epochs=200):
@@ -200,6 +216,7 @@ def main(out_dir=None):
         "last_lr": last_lr,
         "reloaded": (same, keys),
         "lbfgs": lbfgs_fit(X, y),
+        "closed_form": closed_form_and_pca(X, y),
         "logistic": logistic_fit(),
         "save_and_load": save_and_load(X, y, out_dir),
     }
