@@ -3,6 +3,10 @@
 ``import shendu as sd`` (or ``import shendu as torch``) gives PyTorch's names: tensors with
 reverse-mode autodiff, ``shendu.nn``, ``shendu.nn.functional``, ``shendu.optim``.
 """
+import builtins
+
+import numpy as _np
+
 from shendu import dtypes
 from shendu.autograd import (
     Function, enable_grad, grad, gradcheck, gradgradcheck, inference_mode, is_grad_enabled,
@@ -98,6 +102,8 @@ from shendu import accelerator, backends, cuda, onnx, random, sparse  # noqa: E4
 # ---- end of the surface block ----
 
 bool = bool_  # noqa: A001 - PyTorch's name; the builtin stays reachable as builtins.bool
+dtype = _np.dtype  # noqa: A001 - the class of every dtype here (NumPy's), as torch.dtype
+pi, e, inf, nan = 3.141592653589793, 2.718281828459045, builtins.float("inf"), builtins.float("nan")
 float = float32  # noqa: A001
 int = int32  # noqa: A001
 
@@ -114,7 +120,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
-    "IntTensor", "LongTensor", "ShortTensor", "Size", "accelerator", "amp", "asarray", "backends", "bfloat16",
+    "IntTensor", "LongTensor", "ShortTensor", "Size", "accelerator", "amp", "asarray", "dtype", "e", "inf", "nan", "pi",
+    "backends", "bfloat16",
     "cdouble",
     "cfloat", "complex64", "complex128", "cuda", "default_generator", "empty_strided", "finfo",
     "get_default_device", "get_printoptions", "iinfo", "is_complex", "is_floating_point", "is_nonzero",

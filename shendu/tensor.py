@@ -191,6 +191,12 @@ class Tensor:
         return _rebuild_tensor, (type(self), backend.to_numpy(self._data), self.requires_grad,
                                  {k: v for k, v in self.__dict__.items() if k not in _UNPICKLED})
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element tensor's value, as PyTorch does; otherwise its repr."""
+        if self._data.ndim == 0 or (spec and self._data.size == 1):
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
     def __deepcopy__(self, memo):
         if self._ctx is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "

@@ -68,7 +68,7 @@ def test_package_loads_with_its_init_imports_in_any_order(tmp_path, seed):
     imports, rest = [], []
     for node in tree.body:
         text = "".join(lines[node.lineno - 1:node.end_lineno])
-        is_import = isinstance(node, (ast.Import, ast.ImportFrom)) and node.module != "__future__"
+        is_import = isinstance(node, (ast.Import, ast.ImportFrom)) and getattr(node, "module", None) != "__future__"
         (imports if is_import and "_bind_tensor_methods" not in text else rest).append(text)
     random.Random(seed).shuffle(imports)
     (copy / "__init__.py").write_text("".join(imports) + "".join(rest))

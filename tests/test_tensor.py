@@ -230,3 +230,18 @@ def test_repr_of_long_and_wide_tensors_is_pytorchs():
     for a in (rng.standard_normal(2000).astype(np.float32), rng.standard_normal((40, 40)).astype(np.float32),
               np.arange(30, dtype=np.int64), rng.integers(0, 5, (3, 4))):
         assert repr(sd.from_numpy(a.copy())) == repr(torch.from_numpy(a.copy())).replace("torch.", "shendu.")
+
+
+def test_format_spec_of_a_scalar_tensor_and_module_constants():
+    loss = sd.tensor(2.34567)
+    assert f"{loss:.4f}" == "2.3457" and f"{sd.tensor([1.5]):.1f}" == "1.5"
+    assert f"{sd.tensor([1.0, 2.0])}" == repr(sd.tensor([1.0, 2.0]))
+    import math
+    assert sd.pi == math.pi and sd.e == math.e and sd.inf == math.inf and math.isnan(sd.nan)
+    assert isinstance(sd.randn(2).dtype, sd.dtype) and isinstance(sd.bfloat16, sd.dtype)
+
+
+def test_module_to_bfloat16():
+    m = sd.nn.Linear(2, 3).to(sd.bfloat16)
+    assert m.weight.dtype == sd.bfloat16 and m.bias.dtype == sd.bfloat16
+    assert sd.nn.Linear(2, 2).bfloat16().weight.dtype == sd.bfloat16

@@ -342,7 +342,7 @@ class Module(StateDictMixin):
         still holds the parameters it updates (as PyTorch does).
         """
         def convert(t: Tensor | None) -> None:
-            if t is not None and (not floating_only or t._data.dtype.kind in "fc"):
+            if t is not None and (not floating_only or dtypes._is_float(t._data.dtype)):
                 t._data = fn(t._data)
 
         for module in self.modules():
@@ -368,7 +368,7 @@ class Module(StateDictMixin):
                 dtype = a
         if dtype is not None:
             dtype = dtypes.as_dtype(dtype)
-            if dtype.kind not in "fc":
+            if not dtypes._is_float(dtype):
                 raise TypeError(f"{type(self).__name__}.to() only accepts floating point dtypes, but got {dtype}")
             self._apply(lambda a: a if a.dtype == dtype else a.astype(dtype), floating_only=True)
         if device is not None:
@@ -377,6 +377,9 @@ class Module(StateDictMixin):
 
     def float(self) -> Module:
         return self.to(dtypes.float32)
+
+    def bfloat16(self) -> Module:
+        return self.to(dtypes.bfloat16)
 
     def double(self) -> Module:
         return self.to(dtypes.float64)

@@ -176,12 +176,6 @@ KNOWN_GAPS: dict[str, list[Gap]] = {
             (("U, S, Vh = torch.linalg.svd(X_t - X_t.mean(0), full_matrices=False)",
               "U, S, Vh = map(torch.from_numpy, np.linalg.svd((X_t - X_t.mean(0)).numpy(), full_matrices=False))"),)),
     ],
-    "nanogpt_train": [
-        Gap(TypeError, r"unsupported format string passed to Tensor.__format__",
-            "f'{t:.4f}' of a 0-d tensor (Tensor.__format__ formats t.item(), shendu/tensor.py)",
-            (("{losses['train']:.4f}, val loss {losses['val']:.4f}",
-              "{losses['train'].item():.4f}, val loss {losses['val'].item():.4f}"),)),
-    ],
 }
 
 
