@@ -111,6 +111,33 @@ class Tensor:
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
+    @property
+    def is_cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    def get_device(self) -> int:
+        """-1 on the CPU (PyTorch's convention), else the GPU's index."""
+        return -1 if self.device.type == "cpu" else (self.device.index or 0)
+
+    @property
+    def retains_grad(self) -> bool:
+        return bool(self._retains_grad) and self._ctx is not None
+
+    @property
+    def output_nr(self) -> int:
+        return self._out_index
+
+    def is_inference(self) -> bool:
+        return False
+
+    def is_nonzero(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"is_nonzero: a tensor with {self._data.size} elements cannot be converted to Scalar")
+        return bool(self._data.reshape(()) != 0)
+
+    def is_same_size(self, other: Tensor) -> bool:
+        return self._data.shape == other._data.shape
+
     # Devices and layouts shendu does not have: honest answers, as a CPU build of PyTorch gives them.
     is_xpu = is_mps = is_meta = is_quantized = is_sparse = is_mkldnn = is_nested = False
 
@@ -333,6 +360,24 @@ class Tensor:
 
     def bool(self) -> Tensor:
         return self.to(dtypes.bool_)
+
+    def bfloat16(self) -> Tensor:
+        return self.to(dtypes.bfloat16)
+
+    def byte(self) -> Tensor:
+        return self.to(dtypes.uint8)
+
+    def char(self) -> Tensor:
+        return self.to(dtypes.int8)
+
+    def short(self) -> Tensor:
+        return self.to(dtypes.int16)
+
+    def cfloat(self) -> Tensor:
+        return self.to(np.complex64)
+
+    def cdouble(self) -> Tensor:
+        return self.to(np.complex128)
 
     def cpu(self) -> Tensor:
         return self.to("cpu")

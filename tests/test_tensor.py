@@ -245,3 +245,23 @@ def test_module_to_bfloat16():
     m = sd.nn.Linear(2, 3).to(sd.bfloat16)
     assert m.weight.dtype == sd.bfloat16 and m.bias.dtype == sd.bfloat16
     assert sd.nn.Linear(2, 2).bfloat16().weight.dtype == sd.bfloat16
+
+
+def test_one_line_methods_match_torch():
+    x = sd.randn(3, 4)
+    ref_x = torch.from_numpy(x.numpy().copy())
+    for call in ("ravel()", "select(1, 2)", "select(-1, -1)", "fliplr()", "flipud()", "sum_to_size(1, 4)",
+                 "byte()", "short()", "char()"):
+        ours, ref = eval("x." + call), eval("ref_x." + call)
+        np.testing.assert_array_equal(ours.numpy(), ref.numpy(), err_msg=call)
+        assert str(ours.dtype) == str(ref.dtype).replace("torch.", ""), call
+    assert [tuple(p.shape) for p in x.split_with_sizes([1, 2])] == [(1, 4), (2, 4)]
+    assert x.is_cpu and x.get_device() == -1 and x.is_same_size(sd.zeros(3, 4)) and not x.is_inference()
+    assert sd.tensor([0.0]).is_nonzero() is False and sd.tensor([2]).is_nonzero() is True
+    with pytest.raises(IndexError, match="select: index 4 is out of range"):
+        x.select(1, 4)
+    sd.manual_seed(0)
+    draws = sd.full((4000,), 0.25).bernoulli()
+    assert abs(float(draws.mean()) - 0.25) < 0.03
+    picks = sd.tensor([0.0, 1.0, 0.0]).multinomial(5, True)
+    assert picks.tolist() == [1, 1, 1, 1, 1]

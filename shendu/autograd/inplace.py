@@ -367,6 +367,35 @@ def fill_diagonal_(self, fill_value, wrap: bool = False):
     return apply_inplace(self, "fill_diagonal_", filled)
 
 
+def _metadata(name: str):
+    """``unsqueeze_``, ``t_``, ...: ``self`` becomes the view ``self.name(...)`` (shape and strides change,
+    values do not); in the graph ``self`` takes the view's node as its history, as PyTorch does."""
+    outplace = getattr(Tensor, name)
+
+    def method(self, *args, **kwargs):
+        op = f"{name}_"
+        if not check_writable(self, op, args, kwargs):
+            with no_grad():
+                self._data = outplace(self, *args, **kwargs)._data
+            return self
+        old = Tensor._wrap(self._data)  # same values: no copy needed, only the history moves
+        old.requires_grad, old._ctx, old._out_index = self.requires_grad, self._ctx, self._out_index
+        node = self._ctx
+        if node is not None and node._out_ref is not None and node._out_ref() is self:
+            node._out_ref = weakref.ref(old)
+        result = outplace(old, *args, **kwargs)
+        self._data = result._data
+        self._rebases = self._rebases + ((_state.clock + 1, old),)
+        _state.clock += 1  # earlier nodes that read self are pointed at ``old`` (the same values, old shape)
+        self.requires_grad, self._ctx, self._out_index = result.requires_grad, result._ctx, result._out_index
+        if result._ctx is not None and result._ctx._out_ref is not None:
+            result._ctx._out_ref = weakref.ref(self)
+        return self
+    method.__name__ = f"{name}_"
+    method.__doc__ = f"In-place ``{name}``: ``self`` becomes the view ``self.{name}(...)``."
+    return method
+
+
 def setitem(self, index, value) -> None:
     """``self[index] = value``: basic, advanced and boolean indices; differentiable like PyTorch's."""
     from shendu.ops.setitem import assign
@@ -412,6 +441,9 @@ def bind(cls) -> None:
                fill_, copy_, fill_diagonal_):
         setattr(cls, fn.__name__, fn)
     cls.__setitem__ = setitem
+    for name in ("unsqueeze", "squeeze", "t", "transpose", "swapdims", "swapaxes", "as_strided"):
+        if hasattr(cls, name):
+            setattr(cls, f"{name}_", _metadata(name))
 
 
 

@@ -7,6 +7,37 @@ def _to_sparse(self, sparse_dim=None, *, layout=None):
     return to_sparse(self, sparse_dim, layout=layout)
 
 
+def _conveniences(shape, reduce) -> dict:
+    """Methods PyTorch offers that are one line over an op (their ops hold the gradients)."""
+    from shendu import random
+
+    def select(self, dim: int, index: int):
+        from shendu.ops.dims import wrap_dim
+        axis = wrap_dim(dim, self.ndim, "select")
+        if not -self.shape[axis] <= index < self.shape[axis]:
+            raise IndexError(f"select: index {index} is out of range for dim {dim} of size {self.shape[axis]}")
+        return self[(slice(None),) * axis + (index,)]
+
+    def sum_to_size(self, *size):
+        size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        return reduce.sum_to(self, size)
+
+    def split_with_sizes(self, split_sizes, dim: int = 0):
+        return shape.split(self, list(split_sizes), dim)
+
+    return {
+        "ravel": lambda self: shape.reshape(self, (-1,)),
+        "select": select,
+        "fliplr": lambda self: shape.flip(self, (1,)),
+        "flipud": lambda self: shape.flip(self, (0,)),
+        "sum_to_size": sum_to_size,
+        "split_with_sizes": split_with_sizes,
+        "bernoulli": lambda self, p=None, *, generator=None: random.bernoulli(self, p, generator=generator),
+        "multinomial": lambda self, num_samples, replacement=False, *, generator=None: random.multinomial(
+            self, num_samples, replacement, generator=generator),
+    }
+
+
 def _bind_tensor_methods(Tensor) -> None:
     """Attach operators and methods to ``Tensor`` (called once, by ``shendu/__init__.py``, after every op exists)."""
     from shendu.ops import (  # the rest of the pointwise family
@@ -132,6 +163,7 @@ def _bind_tensor_methods(Tensor) -> None:
         # neural-network functions that PyTorch also offers as methods
         "softmax": fused.softmax, "log_softmax": fused.log_softmax, "softmin": fused.softmin,
     }
+    table.update(_conveniences(shape, reduce))
     for name, fn in table.items():
         setattr(Tensor, name, fn)
     from shendu.autograd import inplace

@@ -208,3 +208,26 @@ def test_inplace_activation_layers_match_torch():
     h = sd.randn(3, 4)
     out = sd.nn.functional.relu(h, inplace=True)
     assert out is h and (h.numpy() >= 0).all() and h._version == 1
+
+
+def test_shape_changing_inplace_methods_match_torch():
+    x0 = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    results = []
+    for lib in (sd, torch):
+        a = lib.tensor(x0, requires_grad=True)
+        b = a * 2
+        c = b * 1.0  # read b before its shape changes
+        y = b.sum()
+        b.t_()
+        b.unsqueeze_(0)
+        out = (b * b).sum() + (c * 3).sum() + y
+        out.backward()
+        results.append((tuple(b.shape), a.grad.numpy()))
+    assert results[0][0] == results[1][0] == (1, 3, 2)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6)
+    z = sd.zeros(2, 3)
+    z.unsqueeze_(0)
+    z.squeeze_().t_()
+    assert z.shape == (3, 2) and z._version == 0
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        sd.zeros(3, requires_grad=True).unsqueeze_(0)
