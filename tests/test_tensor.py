@@ -250,9 +250,11 @@ def test_module_to_bfloat16():
 def test_one_line_methods_match_torch():
     x = sd.randn(3, 4)
     ref_x = torch.from_numpy(x.numpy().copy())
-    for call in ("ravel()", "select(1, 2)", "select(-1, -1)", "fliplr()", "flipud()", "sum_to_size(1, 4)",
-                 "byte()", "short()", "char()"):
-        ours, ref = eval("x." + call), eval("ref_x." + call)
+    calls = [("ravel",), ("select", 1, 2), ("select", -1, -1), ("fliplr",), ("flipud",), ("sum_to_size", 1, 4),
+             ("byte",), ("short",), ("char",)]
+    for name, *args in calls:
+        call = f"{name}{tuple(args)}"
+        ours, ref = getattr(x, name)(*args), getattr(ref_x, name)(*args)
         np.testing.assert_array_equal(ours.numpy(), ref.numpy(), err_msg=call)
         assert str(ours.dtype) == str(ref.dtype).replace("torch.", ""), call
     assert [tuple(p.shape) for p in x.split_with_sizes([1, 2])] == [(1, 4), (2, 4)]
