@@ -70,10 +70,11 @@ from shendu.ops.index import (
 )
 from shendu.ops.reduce import aminmax, nanmean, nansum
 from shendu.ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp
-from shendu.ops.shape import (
-    atleast_1d, atleast_2d, atleast_3d, column_stack, dsplit, dstack, hsplit, moveaxis, narrow, roll,
-    rot90, swapdims, tensor_split, vsplit,
+from shendu.ops.rearrange import (
+    atleast_1d, atleast_2d, atleast_3d, column_stack, dsplit, dstack, hsplit, narrow, roll, rot90,
+    tensor_split, vsplit,
 )
+from shendu.ops.shape import moveaxis, swapdims
 from shendu.ops.sort import (
     argsort, bincount, bucketize, histc, kthvalue, median, mode, msort, nanmedian, searchsorted, sort,
     topk, unique, unique_consecutive,
