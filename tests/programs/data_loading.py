@@ -9,9 +9,9 @@ padding collate_fn.
 import math
 
 import numpy as np
-from shendu.nn.utils.rnn import pad_sequence
 
 import shendu as torch
+from shendu.nn.utils.rnn import pad_sequence
 from shendu.utils.data import (
     BatchSampler,
     ConcatDataset,
