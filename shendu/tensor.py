@@ -434,8 +434,8 @@ class Tensor:
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``shendu.autograd.backward``)."""
-        from shendu.autograd.engine import backward
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        from shendu.autograd import engine  # (imported here: the engine imports this module)
+        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     # -- versions (in-place writes; the methods themselves are in shendu/autograd/inplace.py) -----
     @property

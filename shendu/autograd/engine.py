@@ -27,14 +27,14 @@ def _topological_order(roots: Sequence[Tensor]) -> list:
     see the input as it was when the node was recorded.
     """
     clock = _state.clock
-    order, visited = [], {}
+    order, visited = [], set()  # nodes hash by identity
     for root in roots:
         node = root._ctx
-        if node is None or id(node) in visited:
+        if node is None or node in visited:
             continue
         if node._freed:
             raise RuntimeError(_FREED_MESSAGE.format(op=type(node).__name__))
-        visited[id(node)] = True
+        visited.add(node)
         if node._clock < clock:
             _as_recorded(node)
         stack = [(node, iter(node.inputs))]
@@ -42,10 +42,10 @@ def _topological_order(roots: Sequence[Tensor]) -> list:
             top, it = stack[-1]
             for inp in it:
                 child = inp._ctx if isinstance(inp, Tensor) else None
-                if child is not None and id(child) not in visited:
+                if child is not None and child not in visited:
                     if child._freed:
                         raise RuntimeError(_FREED_MESSAGE.format(op=type(child).__name__))
-                    visited[id(child)] = True
+                    visited.add(child)
                     if child._clock < clock:
                         _as_recorded(child)
                     stack.append((child, iter(child.inputs)))
@@ -452,12 +452,18 @@ def _zeros(shape, dtype, node, tensors: bool = True):
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
              create_graph: bool = False, inputs=None) -> None:
     """Accumulate into ``.grad`` the gradients of ``tensors`` with respect to the graph's leaves."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    if (grad_tensors is None and inputs is None and type(tensors) is Tensor and tensors._ctx is not None
+            and tensors._data.size == 1 and not create_graph):
+        # loss.backward(): the one-element root needs no checks beyond these
+        run_backward([tensors], [Tensor._wrap(tensors._xp().ones(tensors._data.shape, tensors._data.dtype))],
+                     retain_graph, False)
+        return
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None or isinstance(grad_tensors, Tensor):
         grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
     roots, grads = _prepare_roots(tensors, grad_tensors, "backward")
-    if retain_graph is None:
-        retain_graph = create_graph
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         capture = {id(t): None for t in inputs}

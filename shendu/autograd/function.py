@@ -135,14 +135,17 @@ class Function:
         ctx = _new(cls)
         requires_grad = False
         if cls.raw:
-            arrays = []
+            arrays, needs = [], []
             for a in args:
                 if isinstance(a, Tensor):
                     arrays.append(a._data)
-                    if a.requires_grad:
+                    need = a.requires_grad
+                    needs.append(need)
+                    if need:
                         requires_grad = True
                 else:
                     arrays.append(a)
+                    needs.append(False)
             out = cls.forward(ctx, *arrays, **kwargs)
         else:
             # PyTorch's forward can already read which inputs will need a gradient
@@ -188,7 +191,8 @@ class Function:
             t = _as_output(out, cls.raw)
         if record and (t._data.dtype.kind in "fc" or t._data.dtype == _bfloat16):
             ctx.inputs = args
-            ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+            ctx.needs_input_grad = tuple(needs) if cls.raw else tuple(
+                [isinstance(a, Tensor) and a.requires_grad for a in args])
             ctx._out_ref = _weakref(t)
             ctx._clock = _state.clock
             if _state.anomaly:
