@@ -20,9 +20,10 @@ def _pair(values, dtype=np.float32):
 def test_gradients_accumulate_over_two_backward_calls():
     a, ta = _pair([1.0, -2.0, 3.0])
     b, tb = _pair([0.5, 4.0, -1.0])
-    for _ in range(2):
-        (a * b + a.exp()).sum().backward()
-        (ta * tb + ta.exp()).sum().backward()
+    g = np.array([0.7, -1.3, 2.1])
+    for _ in range(2):  # a random-looking upstream gradient, not .sum()'s ones
+        (a * b + a.exp()).backward(sd.tensor(g))
+        (ta * tb + ta.exp()).backward(torch.tensor(g))
     np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-6)
     np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-6)
 
@@ -136,8 +137,9 @@ def test_register_hook_modifies_gradient():
     h, th = x * 2, tx * 2
     h.register_hook(lambda g: g * 10)
     th.register_hook(lambda g: g * 10)
-    (h * h).sum().backward()
-    (th * th).sum().backward()
+    g = np.array([0.3, -2.0, 1.1])
+    (h * h).backward(sd.tensor(g))
+    (th * th).backward(torch.tensor(g))
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
 
 
