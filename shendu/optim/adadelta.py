@@ -45,9 +45,7 @@ class Adadelta(Optimizer):
 
     def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
-            state["step"] = self._step_tensor()
-            state["square_avg"] = self._zeros_like(p)
-            state["acc_delta"] = self._zeros_like(p)
+            self._start_state(p, state, "square_avg", "acc_delta")
 
     def _settings(self, state: dict, group: dict) -> dict:
         self._next_step(state)

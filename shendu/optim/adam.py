@@ -54,9 +54,7 @@ class Adam(Optimizer):
 
     def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
-            state["step"] = self._step_tensor()
-            state["exp_avg"] = self._zeros_like(p)
-            state["exp_avg_sq"] = self._zeros_like(p)
+            self._start_state(p, state, "exp_avg", "exp_avg_sq")
         if group["amsgrad"] and "max_exp_avg_sq" not in state:  # (also when amsgrad is switched on mid-training)
             state["max_exp_avg_sq"] = self._zeros_like(p)
 
@@ -123,9 +121,7 @@ class Adamax(Adam):
 
     def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
-            state["step"] = self._step_tensor()
-            state["exp_avg"] = self._zeros_like(p)
-            state["exp_inf"] = self._zeros_like(p)
+            self._start_state(p, state, "exp_avg", "exp_inf")
 
     def _settings(self, state: dict, group: dict) -> dict:
         step = self._next_step(state)
@@ -258,9 +254,7 @@ class RAdam(Optimizer):
 
     def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
-            state["step"] = self._step_tensor()
-            state["exp_avg"] = self._zeros_like(p)
-            state["exp_avg_sq"] = self._zeros_like(p)
+            self._start_state(p, state, "exp_avg", "exp_avg_sq")
 
     def _settings(self, state: dict, group: dict) -> dict:
         step = self._next_step(state)

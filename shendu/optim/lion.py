@@ -39,7 +39,7 @@ class Lion(Optimizer):
 
     def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
-            state["exp_avg"] = self._zeros_like(p)
+            self._start_state(p, state, "exp_avg", step=False)
 
     def _settings(self, state: dict, group: dict) -> dict:
         beta1, beta2 = (float(b) for b in group["betas"])

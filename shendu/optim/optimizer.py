@@ -188,6 +188,13 @@ class Optimizer:
     def _init_state(self, p, state: dict, group: dict) -> None:
         """Create the buffers ``state`` still lacks for parameter ``p`` (a raw array)."""
 
+    def _start_state(self, p, state: dict, *buffers: str, step: bool = True) -> None:
+        """A new parameter's state: its step count and the named buffers, zeroed (PyTorch's names)."""
+        if step:
+            state["step"] = self._step_tensor()
+        for name in buffers:
+            state[name] = self._zeros_like(p)
+
     def _settings(self, state: dict, group: dict) -> dict:
         """Count the step and return the keyword arguments of ``_update`` for this parameter."""
         raise NotImplementedError(f"{self._name} does not implement _settings")

@@ -48,8 +48,7 @@ class RMSprop(Optimizer):
 
     def _init_state(self, p, state: dict, group: dict) -> None:
         if not state:
-            state["step"] = self._step_tensor()
-            state["square_avg"] = self._zeros_like(p)
+            self._start_state(p, state, "square_avg")
         if group["momentum"] > 0 and "momentum_buffer" not in state:
             state["momentum_buffer"] = self._zeros_like(p)
         if group["centered"] and "grad_avg" not in state:
