@@ -1,4 +1,4 @@
-"""``shendu.onnx``: PyTorch's ``torch.onnx`` names; exporting lands with issue 14."""
+"""``shendu.onnx``: PyTorch's ``torch.onnx`` names; exporting to ONNX is not implemented yet."""
 from __future__ import annotations
 
 
@@ -7,14 +7,14 @@ class OnnxExporterError(RuntimeError):
 
 
 def export(model, args=(), f=None, *more, **kwargs):
-    """Not yet: ONNX export lands with issue 14."""
-    raise NotImplementedError("shendu.onnx.export: not yet: ONNX export lands with issue 14; save the weights "
+    """Not implemented yet: raises ``NotImplementedError`` (save the weights with ``shendu.save`` instead)."""
+    raise NotImplementedError("shendu.onnx.export: ONNX export is not implemented yet; save the weights "
                               "with shendu.save(model.state_dict(), path) (or shendu.io's safetensors) meanwhile")
 
 
 def dynamo_export(model, *args, **kwargs):
-    """Not yet: ONNX export lands with issue 14."""
-    raise NotImplementedError("shendu.onnx.dynamo_export: not yet: ONNX export lands with issue 14")
+    """Not implemented yet: raises ``NotImplementedError``."""
+    raise NotImplementedError("shendu.onnx.dynamo_export: ONNX export is not implemented yet")
 
 
 def is_in_onnx_export() -> bool:

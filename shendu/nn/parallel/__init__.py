@@ -4,7 +4,7 @@
 it is a pass-through wrapper: ``forward`` calls ``module`` on the whole batch, and the wrapped
 model sits under ``.module`` so ``state_dict()`` keys carry PyTorch's ``module.`` prefix (checkpoints
 saved from a DataParallel model load the same way in both). ``DistributedDataParallel`` needs
-process groups, which land with the distributed issue; constructing it raises until then.
+process groups (multi-process training), which shendu does not have yet: constructing it raises.
 """
 from __future__ import annotations
 
@@ -40,12 +40,12 @@ def data_parallel(module: Module, inputs, device_ids=None, output_device=None, d
 
 
 class DistributedDataParallel(Module):
-    """Not yet: needs process groups (``shendu.distributed``), which land with the distributed issue."""
+    """Not implemented yet: needs process groups (multi-process training); constructing it raises ``RuntimeError``."""
 
     def __init__(self, module: Module, *args, **kwargs):
-        raise RuntimeError("shendu.nn.parallel.DistributedDataParallel: not yet: multi-process training needs "
-                           "shendu.distributed process groups, which land with the distributed issue; train "
-                           "in one process (or wrap with DataParallel, a pass-through here) meanwhile")
+        raise RuntimeError("shendu.nn.parallel.DistributedDataParallel is not implemented yet: distributed "
+                           "(multi-process) training needs process groups, which shendu does not have yet; "
+                           "train in one process (or wrap with DataParallel, a pass-through here) meanwhile")
 
 
 __all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
