@@ -1,0 +1,4 @@
+"""``shendu.models``: whole models built from ``shendu.nn`` (one file per model family)."""
+from shendu.models.recursive import RecursiveNN, TreeBatch
+
+__all__ = ["RecursiveNN", "TreeBatch"]
