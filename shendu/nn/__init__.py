@@ -39,6 +39,7 @@ from shendu.nn.layers.pooling import (  # noqa: I001
     MaxPool2d,
 )
 from shendu.nn.layers.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: I001
+from shendu.nn.layers.attention import AdditiveAttention, DotProductAttention  # noqa: I001
 # ---- end of the other families' block ----
 
 from shendu.nn import utils  # noqa: E402,F401,I001  (utils.clip_grad may use the names above)
@@ -62,4 +63,5 @@ __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d",
     "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Fold", "MaxPool1d", "MaxPool2d", "Unfold", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d",
+    "AdditiveAttention", "DotProductAttention",
 ]
