@@ -1,0 +1,456 @@
+"""The recurrent layers' time loops: ``lstm_layer``, ``gru_layer``, ``rnn_layer`` (one op per layer and direction).
+
+The input projection of a whole sequence is one matmul outside these ops (``F.linear`` on every time step
+at once, giving the gate inputs ``xg``); each op then runs the recurrence of one layer and direction: one
+matmul per step for the recurrent part and the gate nonlinearities and state update as a few NumPy calls
+on preallocated ``(N, ...)`` buffers. Backward runs backpropagation through time in one pass: one matmul
+per step for the gradient of the previous state, with the pointwise factors of every step computed up
+front over the whole sequence, and the recurrent weight's gradient as ONE matmul over all steps at the end.
+``grad_arrays`` is that rule on raw arrays (the training path builds no Tensors); the Tensor ``backward``
+(``create_graph``, higher order) differentiates the composite cell written with plain ops, which is also
+the tests' oracle.
+
+Layout: time-major and flat. ``xg`` is ``(N, G)`` with the rows of time step t at ``offsets[t] :
+offsets[t] + batch_sizes[t]`` (PyTorch's packed layout; a padded ``(T, B, G)`` input is the case of equal
+batch sizes, ``batch_sizes=None``). Batch sizes do not increase: sequences are sorted by length, longest
+first, so step t works on the first ``batch_sizes[t]`` rows. The reverse direction walks from the last
+step to the first with a growing batch; rows that have not started yet hold their initial state.
+Gate orders are PyTorch's: i, f, g, o (LSTM) and r, z, n (GRU).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from shendu.autograd.function import Function
+from shendu.backend import array_module
+from shendu.ops.fused import composite_backward
+from shendu.tensor import Tensor
+
+
+# -- the schedule of a sequence --------------------------------------------------------------------
+class _Schedule:
+    """Where each time step's rows are in the flat layout, in processing order, and where its previous state is."""
+
+    def __init__(self, n: int, batch: int, batch_sizes, reverse: bool):
+        if batch_sizes is None:
+            if batch == 0 or n % batch:
+                raise RuntimeError(f"recurrent op: {n} rows are not a whole number of steps of batch {batch}")
+            sizes = np.full(n // batch, batch, dtype=np.int64)
+        else:
+            sizes = np.asarray(batch_sizes, dtype=np.int64)
+        self.uniform = bool((sizes == batch).all())
+        self.sizes, self.n, self.batch, self.reverse = sizes, n, batch, reverse
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        order = range(len(sizes) - 1, -1, -1) if reverse else range(len(sizes))
+        self.steps = [(int(self.offsets[t]), int(sizes[t])) for t in order]  # (first row, rows) per step
+
+    def previous(self, xp, out, init):
+        """The state each row of the flat layout started its step from: ``out`` of the step before, or ``init``."""
+        n, b = self.n, self.batch
+        if self.uniform:
+            return (xp.concatenate([out[b:], init]) if self.reverse else xp.concatenate([init, out[:n - b]]))
+        return xp.concatenate([out, init])[xp.asarray(self._previous_index())]
+
+    def _previous_index(self) -> np.ndarray:
+        sizes, offsets, T = self.sizes, self.offsets, len(self.sizes)
+        t = np.repeat(np.arange(T), sizes)
+        row = np.arange(self.n) - np.repeat(offsets, sizes)
+        p = t + (1 if self.reverse else -1)
+        valid = (p >= 0) & (p < T)
+        pc = np.clip(p, 0, T - 1)
+        p_size = np.where(valid, sizes[pc], 0)
+        return np.where(row < p_size, offsets[pc] + row, self.n + row)
+
+    def last(self, out):
+        """Each sequence's final state: the row of its last processed step."""
+        b = self.batch
+        if self.reverse:
+            return out[:b].copy()
+        if self.uniform:
+            return out[self.n - b:].copy()
+        lengths = (self.sizes[None, :] > np.arange(b)[:, None]).sum(1)
+        return out[self.offsets[lengths - 1] + np.arange(b)]
+
+
+def _walk(sch: _Schedule, h0, out_h, hbuf, c0=None, out_c=None, cbuf=None):
+    """Yield (first row, rows, previous h, previous c) per step, reading the outputs the caller wrote for the
+    step before (the generator runs one step behind its caller)."""
+    prev = None
+    for s, b in sch.steps:
+        if prev is None:
+            h, c = h0[:b], (None if c0 is None else c0[:b])
+        else:
+            ps, pb = prev
+            if b <= pb:  # the batch shrinks or stays: the previous step's first b rows
+                h, c = out_h[ps:ps + b], (None if c0 is None else out_c[ps:ps + b])
+            else:  # reverse direction: new rows join with their initial state
+                hbuf[:pb], hbuf[pb:b] = out_h[ps:ps + pb], h0[pb:b]
+                h = hbuf[:b]
+                if c0 is not None:
+                    cbuf[:pb], cbuf[pb:b] = out_c[ps:ps + pb], c0[pb:b]
+                    c = cbuf[:b]
+        yield s, b, h, c
+        prev = (s, b)
+
+
+def _check(op: str, xg, h0, w_hh, gates: int, hidden: int, extra=()):
+    arrays = (xg, h0, w_hh) + tuple(a for a in extra if a is not None)
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) != 1:
+        raise RuntimeError(f"{op}: expected every input to have the same dtype, got "
+                           f"{', '.join(sorted(str(d) for d in dtypes))}")
+    if xg.ndim != 2 or h0.ndim != 2 or xg.shape[1] != gates * hidden:
+        raise RuntimeError(f"{op}: expected gate inputs (N, {gates}*{hidden}) and a state (B, ...), got shapes "
+                           f"{xg.shape} and {h0.shape}")
+
+
+# -- LSTM -------------------------------------------------------------------------------------------
+class LSTMLayer(Function):
+    """The LSTM recurrence over a sequence: (xg (N, 4H), h0 (B, P), c0 (B, H), W_hh (4H, P), b_hh, W_hr (P, H))
+    -> (out (N, P), h_n (B, P), c_n (B, H)); P = H without a projection (W_hr None)."""
+
+    def forward(ctx, xg, h0, c0, w_hh, b_hh, w_hr, *, batch_sizes, reverse):
+        xp = array_module(xg)
+        H, P = c0.shape[1], h0.shape[1]
+        _check("lstm_layer", xg, h0, w_hh, 4, H, (c0, b_hh, w_hr))
+        sch = ctx.schedule = _Schedule(xg.shape[0], h0.shape[0], batch_sizes, reverse)
+        N, B, dt = xg.shape[0], h0.shape[0], xg.dtype
+        # sigmoid(x) = tanh(x/2)/2 + 1/2: the i, f, o columns are halved once, so one tanh serves all gates
+        half = xp.asarray(np.repeat([0.5, 0.5, 1.0, 0.5], H), dtype=dt)
+        G = (xg + b_hh) * half if b_hh is not None else xg * half  # (N, 4H), becomes the activated gates
+        wt = (w_hh * half[:, None]).T  # (P, 4H)
+        scale = xp.asarray([0.5, 0.5, 1.0, 0.5], dtype=dt)[:, None]
+        shift = xp.asarray([0.5, 0.5, 0.0, 0.5], dtype=dt)[:, None]
+        C, TC = xp.empty((N, H), dt), xp.empty((N, H), dt)
+        OUT = xp.empty((N, P), dt)
+        HC = xp.empty((N, H), dt) if w_hr is not None else None
+        wrt = w_hr.T if w_hr is not None else None
+        tmp, ig = xp.empty((B, 4 * H), dt), xp.empty((B, H), dt)
+        for s, b, h_prev, c_prev in _walk(sch, h0, OUT, xp.empty((B, P), dt), c0, C, xp.empty((B, H), dt)):
+            g = G[s:s + b]
+            xp.matmul(h_prev, wt, out=tmp[:b])
+            g += tmp[:b]
+            xp.tanh(g, out=g)
+            g4 = g.reshape(b, 4, H)
+            g4 *= scale
+            g4 += shift  # i, f, g, o
+            c = C[s:s + b]
+            xp.multiply(g4[:, 1], c_prev, out=c)
+            xp.multiply(g4[:, 0], g4[:, 2], out=ig[:b])
+            c += ig[:b]
+            tc = TC[s:s + b]
+            xp.tanh(c, out=tc)
+            if wrt is None:
+                xp.multiply(g4[:, 3], tc, out=OUT[s:s + b])
+            else:
+                xp.multiply(g4[:, 3], tc, out=HC[s:s + b])
+                xp.matmul(HC[s:s + b], wrt, out=OUT[s:s + b])
+        ctx.saved = (G, C, TC, OUT, HC)
+        return OUT, sch.last(OUT), sch.last(C)
+
+    def backward(ctx, grad_out, grad_hn, grad_cn):
+        return composite_backward(ctx, functools.partial(lstm_composite, batch_sizes=_sizes(ctx),
+                                                         reverse=ctx.schedule.reverse), (grad_out, grad_hn, grad_cn))
+
+    def grad_arrays(ctx, grad_out, grad_hn, grad_cn):
+        xg, h0, c0, w_hh, b_hh, w_hr = (a._data if isinstance(a, Tensor) else a for a in ctx.inputs)
+        need_xg, need_h0, need_c0, need_whh, need_bhh, need_whr = ctx.needs_input_grad
+        G, C, TC, OUT, HC = ctx.saved
+        sch, xp = ctx.schedule, array_module(xg)
+        N, H, P, B = xg.shape[0], c0.shape[1], h0.shape[1], h0.shape[0]
+        G4 = G.reshape(N, 4, H)
+        i, f, g, o = G4[:, 0], G4[:, 1], G4[:, 2], G4[:, 3]
+        # the pointwise factors of every step at once: d(pre-activation) = factor * d(c) or d(h)
+        K = xp.empty((N, 3, H), G.dtype)
+        xp.multiply(i, 1 - i, out=K[:, 0])
+        K[:, 0] *= g  # di = dc * g, times sigmoid'
+        xp.multiply(f, 1 - f, out=K[:, 1])
+        K[:, 1] *= sch.previous(xp, C, c0)  # df = dc * c_prev
+        xp.multiply(g, g, out=K[:, 2])
+        xp.subtract(1, K[:, 2], out=K[:, 2])
+        K[:, 2] *= i  # dg = dc * i, times tanh'
+        Kc = 1 - TC * TC
+        Kc *= o  # dc += dh * o * tanh'(c)
+        Ko = o * (1 - o)
+        Ko *= TC  # do = dh * tanh(c), times sigmoid'
+        dG = xp.empty((N, 4, H), G.dtype)
+        dH = xp.empty((N, P), G.dtype) if w_hr is not None else None
+        dh_rec = xp.array(grad_hn, copy=True)
+        dc_rec = xp.array(grad_cn, copy=True)
+        dh_buf, dc = xp.empty((B, P), G.dtype), xp.empty((B, H), G.dtype)
+        for s, b in reversed(sch.steps):
+            dh = dH[s:s + b] if dH is not None else dh_buf[:b]
+            xp.add(grad_out[s:s + b], dh_rec[:b], out=dh)
+            dhc = dh @ w_hr if w_hr is not None else dh
+            d = dc[:b]
+            xp.multiply(dhc, Kc[s:s + b], out=d)
+            d += dc_rec[:b]
+            dg = dG[s:s + b]
+            xp.multiply(dhc, Ko[s:s + b], out=dg[:, 3])
+            xp.multiply(K[s:s + b], d[:, None, :], out=dg[:, :3])
+            xp.multiply(d, f[s:s + b], out=dc_rec[:b])
+            xp.matmul(dg.reshape(b, 4 * H), w_hh, out=dh_rec[:b])
+        dG = dG.reshape(N, 4 * H)
+        grad_whh = dG.T @ sch.previous(xp, OUT, h0) if need_whh else None
+        grad_bhh = dG.sum(0) if need_bhh else None
+        grad_whr = dH.T @ HC if need_whr else None
+        return (dG if need_xg else None, dh_rec if need_h0 else None, dc_rec if need_c0 else None,
+                grad_whh, grad_bhh, grad_whr)
+
+
+def _sizes(ctx):
+    sch = ctx.schedule
+    return None if sch.uniform else tuple(int(v) for v in sch.sizes)
+
+
+def lstm_composite(xg: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, b_hh=None, w_hr=None, *,
+                   batch_sizes=None, reverse: bool = False) -> tuple:
+    """``LSTMLayer`` with plain ops per step: the oracle and the create_graph path (same flat layout)."""
+    sch = _Schedule(xg.shape[0], h0.shape[0], batch_sizes, reverse)
+    H = c0.shape[1]
+    h, c, outs = h0, c0, {}
+    for s, b in sch.steps:
+        pre = xg[s:s + b] + h[:b] @ w_hh.mT
+        if b_hh is not None:
+            pre = pre + b_hh
+        i, f = pre[:, :H].sigmoid(), pre[:, H:2 * H].sigmoid()
+        g, o = pre[:, 2 * H:3 * H].tanh(), pre[:, 3 * H:].sigmoid()
+        c_new = f * c[:b] + i * g
+        h_new = o * c_new.tanh()
+        if w_hr is not None:
+            h_new = h_new @ w_hr.mT
+        outs[s] = h_new
+        h = _cat([h_new, h[b:]])  # rows beyond b: finished (forward) or not started (reverse)
+        c = _cat([c_new, c[b:]])
+    return _cat([outs[s] for s in sorted(outs)]), h, c
+
+
+def _cat(parts):
+    from shendu.ops.shape import cat
+    parts = [p for p in parts if p.shape[0]]
+    return parts[0] if len(parts) == 1 else cat(parts, 0)
+
+
+def lstm_layer(xg: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, b_hh: Tensor | None = None,
+               w_hr: Tensor | None = None, *, batch_sizes=None, reverse: bool = False) -> tuple:
+    """One LSTM layer and direction over a sequence, from its gate inputs ``xg = x @ W_ih.T + b_ih``.
+
+    Shape:
+        - xg: ``(T, B, 4H)``, or ``(N, 4H)`` in the packed layout with ``batch_sizes``.
+        - h0: ``(B, P)``, c0: ``(B, H)``; W_hh: ``(4H, P)``, b_hh: ``(4H,)``, W_hr: ``(P, H)`` (P = H without it).
+        - Returns ``(out, h_n, c_n)``: out ``(T, B, P)`` (or ``(N, P)``), h_n ``(B, P)``, c_n ``(B, H)``.
+    """
+    flat, T = _flatten(xg, "lstm_layer")
+    out, h_n, c_n = LSTMLayer.apply(flat, h0, c0, w_hh, b_hh, w_hr, batch_sizes=batch_sizes, reverse=reverse)
+    return (out.reshape(T, -1, out.shape[-1]) if T else out), h_n, c_n
+
+
+def _flatten(xg: Tensor, op: str):
+    if xg.ndim == 3:
+        return xg.reshape(-1, xg.shape[-1]), xg.shape[0]
+    if xg.ndim != 2:
+        raise RuntimeError(f"{op}: expected gate inputs of shape (T, B, G) or (N, G), got {tuple(xg.shape)}")
+    return xg, 0
+
+
+# -- GRU --------------------------------------------------------------------------------------------
+class GRULayer(Function):
+    """The GRU recurrence: (xg (N, 3H), h0 (B, H), W_hh (3H, H), b_hh) -> (out (N, H), h_n (B, H)).
+
+    r = σ(x_r + W_hr h + b_hr), z = σ(x_z + W_hz h + b_hz), n = tanh(x_n + r (W_hn h + b_hn)),
+    h' = (1 - z) n + z h.
+    """
+
+    def forward(ctx, xg, h0, w_hh, b_hh, *, batch_sizes, reverse):
+        xp = array_module(xg)
+        H = h0.shape[1]
+        _check("gru_layer", xg, h0, w_hh, 3, H, (b_hh,))
+        sch = ctx.schedule = _Schedule(xg.shape[0], h0.shape[0], batch_sizes, reverse)
+        N, B, dt = xg.shape[0], h0.shape[0], xg.dtype
+        half = xp.asarray(np.repeat([0.5, 0.5, 1.0], H), dtype=dt)
+        X = xg * half  # r and z halved: sigmoid(x) = tanh(x/2)/2 + 1/2
+        if b_hh is not None:
+            X[:, :2 * H] += b_hh[:2 * H] * 0.5  # b_hn stays inside r * (...)
+        wt = (w_hh * half[:, None]).T  # (H, 3H)
+        HG = xp.empty((N, 3 * H), dt)  # h @ W_hh.T (+ b_hn in the n block), per step
+        G = xp.empty((N, 3 * H), dt)  # r, z, n
+        OUT = xp.empty((N, H), dt)
+        b_hn = b_hh[2 * H:] if b_hh is not None else None
+        for s, b, h_prev, _ in _walk(sch, h0, OUT, xp.empty((B, H), dt)):
+            hg, gt = HG[s:s + b], G[s:s + b]
+            xp.matmul(h_prev, wt, out=hg)
+            if b_hn is not None:
+                hg[:, 2 * H:] += b_hn
+            rz = gt[:, :2 * H]
+            xp.add(X[s:s + b, :2 * H], hg[:, :2 * H], out=rz)
+            xp.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            n = gt[:, 2 * H:]
+            xp.multiply(rz[:, :H], hg[:, 2 * H:], out=n)
+            n += X[s:s + b, 2 * H:]
+            xp.tanh(n, out=n)
+            h = OUT[s:s + b]
+            xp.subtract(h_prev, n, out=h)
+            h *= rz[:, H:]
+            h += n
+        ctx.saved = (G, HG, OUT)
+        return OUT, sch.last(OUT)
+
+    def backward(ctx, grad_out, grad_hn):
+        return composite_backward(ctx, functools.partial(gru_composite, batch_sizes=_sizes(ctx),
+                                                         reverse=ctx.schedule.reverse), (grad_out, grad_hn))
+
+    def grad_arrays(ctx, grad_out, grad_hn):
+        xg, h0, w_hh, b_hh = (a._data if isinstance(a, Tensor) else a for a in ctx.inputs)
+        need_xg, need_h0, need_whh, need_bhh = ctx.needs_input_grad
+        G, HG, OUT = ctx.saved
+        sch, xp = ctx.schedule, array_module(xg)
+        N, H, B = xg.shape[0], h0.shape[1], h0.shape[0]
+        r, z, n = G[:, :H], G[:, H:2 * H], G[:, 2 * H:]
+        h_prev = sch.previous(xp, OUT, h0)
+        Kz = h_prev - n
+        Kz *= z
+        Kz *= 1 - z  # dz_pre = dh * (h_prev - n) * sigmoid'(z)
+        Kn = 1 - n * n
+        Kn *= 1 - z  # dn_pre = dh * (1 - z) * tanh'(n)
+        Kr = r * (1 - r)
+        Kr *= HG[:, 2 * H:]  # dr_pre = dn_pre * (W_hn h + b_hn) * sigmoid'(r)
+        dHG = xp.empty((N, 3, H), G.dtype)  # gradient of h @ W_hh.T + b_hh: r, z, n blocks
+        dXn = xp.empty((N, H), G.dtype)  # gradient of the n block of xg (r, z are dHG's)
+        dh_rec = xp.array(grad_hn, copy=True)
+        dh_buf, dz = xp.empty((B, H), G.dtype), xp.empty((B, H), G.dtype)
+        for s, b in reversed(sch.steps):
+            dh = dh_buf[:b]
+            xp.add(grad_out[s:s + b], dh_rec[:b], out=dh)
+            dn = dXn[s:s + b]
+            xp.multiply(dh, Kn[s:s + b], out=dn)
+            d = dHG[s:s + b]
+            xp.multiply(dh, Kz[s:s + b], out=d[:, 1])
+            xp.multiply(dn, Kr[s:s + b], out=d[:, 0])
+            xp.multiply(dn, r[s:s + b], out=d[:, 2])
+            xp.matmul(d.reshape(b, 3 * H), w_hh, out=dh_rec[:b])
+            xp.multiply(dh, z[s:s + b], out=dz[:b])
+            dh_rec[:b] += dz[:b]
+        dHG = dHG.reshape(N, 3 * H)
+        grad_xg = None
+        if need_xg:
+            grad_xg = xp.empty((N, 3 * H), G.dtype)
+            grad_xg[:, :2 * H] = dHG[:, :2 * H]
+            grad_xg[:, 2 * H:] = dXn
+        grad_whh = dHG.T @ h_prev if need_whh else None
+        grad_bhh = dHG.sum(0) if need_bhh else None
+        return grad_xg, (dh_rec if need_h0 else None), grad_whh, grad_bhh
+
+
+def gru_composite(xg: Tensor, h0: Tensor, w_hh: Tensor, b_hh=None, *, batch_sizes=None,
+                  reverse: bool = False) -> tuple:
+    """``GRULayer`` with plain ops per step (the oracle and the create_graph path)."""
+    sch = _Schedule(xg.shape[0], h0.shape[0], batch_sizes, reverse)
+    H = h0.shape[1]
+    h, outs = h0, {}
+    for s, b in sch.steps:
+        x, hp = xg[s:s + b], h[:b]
+        hg = hp @ w_hh.mT
+        if b_hh is not None:
+            hg = hg + b_hh
+        r = (x[:, :H] + hg[:, :H]).sigmoid()
+        z = (x[:, H:2 * H] + hg[:, H:2 * H]).sigmoid()
+        n = (x[:, 2 * H:] + r * hg[:, 2 * H:]).tanh()
+        h_new = (1 - z) * n + z * hp
+        outs[s] = h_new
+        h = _cat([h_new, h[b:]])
+    return _cat([outs[s] for s in sorted(outs)]), h
+
+
+def gru_layer(xg: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None = None, *, batch_sizes=None,
+              reverse: bool = False) -> tuple:
+    """One GRU layer and direction over a sequence, from its gate inputs ``xg = x @ W_ih.T + b_ih``.
+
+    Shape:
+        - xg: ``(T, B, 3H)`` or ``(N, 3H)`` (packed, with ``batch_sizes``); h0: ``(B, H)``; W_hh: ``(3H, H)``.
+        - Returns ``(out, h_n)``: out ``(T, B, H)`` (or ``(N, H)``), h_n ``(B, H)``.
+    """
+    flat, T = _flatten(xg, "gru_layer")
+    out, h_n = GRULayer.apply(flat, h0, w_hh, b_hh, batch_sizes=batch_sizes, reverse=reverse)
+    return (out.reshape(T, -1, out.shape[-1]) if T else out), h_n
+
+
+# -- Elman RNN --------------------------------------------------------------------------------------
+class RNNLayer(Function):
+    """h' = act(xg + W_hh h + b_hh), act tanh or relu: (xg (N, H), h0 (B, H), W_hh, b_hh) -> (out, h_n)."""
+
+    def forward(ctx, xg, h0, w_hh, b_hh, *, batch_sizes, reverse, nonlinearity):
+        xp = array_module(xg)
+        H = h0.shape[1]
+        _check("rnn_layer", xg, h0, w_hh, 1, H, (b_hh,))
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"rnn_layer: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'")
+        ctx.nonlinearity = nonlinearity
+        sch = ctx.schedule = _Schedule(xg.shape[0], h0.shape[0], batch_sizes, reverse)
+        X = xg + b_hh if b_hh is not None else xg
+        wt = w_hh.T
+        OUT = xp.empty(xg.shape, xg.dtype)
+        for s, b, h_prev, _ in _walk(sch, h0, OUT, xp.empty(h0.shape, xg.dtype)):
+            h = OUT[s:s + b]
+            xp.matmul(h_prev, wt, out=h)
+            h += X[s:s + b]
+            if nonlinearity == "tanh":
+                xp.tanh(h, out=h)
+            else:
+                xp.maximum(h, 0, out=h)
+        ctx.saved = OUT
+        return OUT, sch.last(OUT)
+
+    def backward(ctx, grad_out, grad_hn):
+        return composite_backward(ctx, functools.partial(rnn_composite, batch_sizes=_sizes(ctx),
+                                                         reverse=ctx.schedule.reverse,
+                                                         nonlinearity=ctx.nonlinearity), (grad_out, grad_hn))
+
+    def grad_arrays(ctx, grad_out, grad_hn):
+        xg, h0, w_hh, _ = (a._data if isinstance(a, Tensor) else a for a in ctx.inputs)
+        need_xg, need_h0, need_whh, need_bhh = ctx.needs_input_grad
+        OUT, sch, xp = ctx.saved, ctx.schedule, array_module(xg)
+        # the activation's derivative from its output (relu: 0 at the kink, as PyTorch)
+        D = 1 - OUT * OUT if ctx.nonlinearity == "tanh" else (OUT > 0).astype(OUT.dtype)
+        dA = xp.empty(OUT.shape, OUT.dtype)
+        dh_rec = xp.array(grad_hn, copy=True)
+        for s, b in reversed(sch.steps):
+            da = dA[s:s + b]
+            xp.add(grad_out[s:s + b], dh_rec[:b], out=da)
+            da *= D[s:s + b]
+            xp.matmul(da, w_hh, out=dh_rec[:b])
+        grad_whh = dA.T @ sch.previous(xp, OUT, h0) if need_whh else None
+        return (dA if need_xg else None, dh_rec if need_h0 else None, grad_whh,
+                dA.sum(0) if need_bhh else None)
+
+
+def rnn_composite(xg: Tensor, h0: Tensor, w_hh: Tensor, b_hh=None, *, batch_sizes=None, reverse: bool = False,
+                  nonlinearity: str = "tanh") -> tuple:
+    """``RNNLayer`` with plain ops per step (the oracle and the create_graph path)."""
+    sch = _Schedule(xg.shape[0], h0.shape[0], batch_sizes, reverse)
+    h, outs = h0, {}
+    for s, b in sch.steps:
+        pre = xg[s:s + b] + h[:b] @ w_hh.mT
+        if b_hh is not None:
+            pre = pre + b_hh
+        h_new = pre.tanh() if nonlinearity == "tanh" else pre.relu()
+        outs[s] = h_new
+        h = _cat([h_new, h[b:]])
+    return _cat([outs[s] for s in sorted(outs)]), h
+
+
+def rnn_layer(xg: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None = None, *, batch_sizes=None,
+              reverse: bool = False, nonlinearity: str = "tanh") -> tuple:
+    """One Elman RNN layer and direction over a sequence, from ``xg = x @ W_ih.T + b_ih``.
+
+    Shape:
+        - xg: ``(T, B, H)`` or ``(N, H)`` (packed, with ``batch_sizes``); h0: ``(B, H)``; W_hh: ``(H, H)``.
+        - Returns ``(out, h_n)``: out ``(T, B, H)`` (or ``(N, H)``), h_n ``(B, H)``.
+    """
+    flat, T = _flatten(xg, "rnn_layer")
+    out, h_n = RNNLayer.apply(flat, h0, w_hh, b_hh, batch_sizes=batch_sizes, reverse=reverse,
+                              nonlinearity=nonlinearity)
+    return (out.reshape(T, -1, out.shape[-1]) if T else out), h_n
