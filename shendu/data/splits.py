@@ -5,6 +5,8 @@
 integer ``random_state`` they give exactly scikit-learn's folds (both shuffle with NumPy's
 ``RandomState(random_state)``). ``random_state=None`` shuffles with NumPy's global stream, which
 ``shendu.manual_seed`` seeds; a ``shendu.Generator`` or ``np.random.RandomState`` also works.
+``train_val_test_split`` cuts a hold-out split; ``standardize`` scales features with statistics of
+the training rows only, so nothing of the held-out rows leaks into training.
 """
 from __future__ import annotations
 
@@ -225,3 +227,39 @@ def train_val_test_split(data: Any, fractions: Sequence[float] = (0.8, 0.1, 0.1)
     if isinstance(data, Dataset):
         return tuple(Subset(data, idx.tolist()) for idx in out)
     return out
+
+
+def standardize(X: Any, fit_on: Any, eps: float = 0.0) -> tuple:
+    """Scale every feature (column) to zero mean and unit variance with statistics of ``fit_on`` rows only.
+
+    Model selection must not see the held-out rows: fit the mean and standard deviation on the
+    training split and apply them to every split (scikit-learn's ``StandardScaler().fit(X[train])``).
+
+    Args:
+        X: samples of shape (N, D), a Tensor or an array.
+        fit_on: the training rows: an int index array (as ``train_val_test_split`` returns) or a
+            boolean mask of shape (N,).
+        eps: added to the standard deviation; a feature that is constant on the training rows is
+            divided by 1 instead of 0.
+
+    Returns:
+        ``(X_scaled, mean, std)``: ``X_scaled`` of shape (N, D) in ``X``'s type and dtype (a Tensor
+        for a Tensor), ``mean`` and ``std`` the (D,) statistics used, as NumPy arrays.
+    """
+    from shendu.tensor import Tensor
+    raw = X._data if isinstance(X, Tensor) else np.asarray(X)
+    if raw.ndim != 2:
+        raise ValueError(f"standardize: expected samples of shape (N, D), got shape {tuple(raw.shape)}")
+    idx = np.asarray(getattr(fit_on, "_data", fit_on))
+    if idx.dtype == bool and idx.shape != (raw.shape[0],):
+        raise ValueError(f"standardize: a boolean fit_on must have shape ({raw.shape[0]},), got {idx.shape}")
+    if idx.dtype != bool and (idx.ndim != 1 or idx.dtype.kind not in "iu"):
+        raise ValueError(f"standardize: fit_on must be int row indices or a boolean mask, got {idx.dtype} "
+                         f"of shape {idx.shape}")
+    rows = raw[idx].astype(np.float64)
+    if rows.shape[0] == 0:
+        raise ValueError("standardize: fit_on selects no rows to take the statistics from")
+    mean, std = rows.mean(axis=0), rows.std(axis=0) + eps
+    std = np.where(std == 0, 1.0, std)
+    scaled = ((raw - mean) / std).astype(raw.dtype if raw.dtype.kind == "f" else np.float32)
+    return (Tensor._wrap(scaled) if isinstance(X, Tensor) else scaled), mean, std
