@@ -2,41 +2,97 @@
 
 Each experiment writes matplotlib figures (PNG) and a Markdown report into an output folder, runs on
 the CPU in at most a few minutes, is deterministic for a seed, and returns its key numbers as a dict.
+``run_experiment(..., progress=True)`` reports each stage on standard error (see ``_progress.py``).
 """
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
+from typing import NamedTuple
+
+from shendu.experiments._progress import Stage, stages
+
+__all__ = ["EXPERIMENTS", "Experiment", "Stage", "available", "describe", "run_experiment"]
+
+
+class Experiment(NamedTuple):
+    """A registry entry: the module (with ``run(out, seed, quick[, progress]) -> dict``), a one-line title,
+    and the measured run time in seconds of a full run and of a ``--quick`` run (None: not measured)."""
+    module: str
+    title: str
+    seconds: float | None = None
+    quick_seconds: float | None = None
+
 
 _PKG = "shendu.experiments."
+# One line per experiment: Experiment(module, title, full-run seconds, --quick seconds). The times are
+# wall-clock seconds of `shendu experiment NAME [--quick]` on a 2-core CPU, rounded up; measure yours
+# (`time shendu experiment NAME`) and fill them in, or leave them out (a plain (module, title) works too).
 EXPERIMENTS = {
-    "curve-fitting": (_PKG + "curve_fitting", "Polynomial curve fitting (the first chapter's example)"),
-    "overfitting": (_PKG + "overfitting", "An MLP's training vs validation loss as capacity and data change"),
-    "regularization": (_PKG + "regularization", "None / L2 / L1 / dropout / early stopping / augmentation / noise"),
-    "optimizers": (_PKG + "optimizers", "SGD, momentum, Nesterov, AdaGrad, RMSprop, Adam trajectories"),
-    "initialization": (_PKG + "initialization", "Activation and gradient statistics for small / Xavier / He init"),
-    "perceptron-and-backprop": (_PKG + "perceptron", "The perceptron, its failure on XOR, backprop solving XOR"),
+    "curve-fitting": Experiment(_PKG + "curve_fitting", "Polynomial curve fitting (the first chapter's example)",
+                                5, 3),
+    "overfitting": Experiment(_PKG + "overfitting",
+                              "An MLP's training vs validation loss as capacity and data change", 20, 6),
+    "regularization": Experiment(_PKG + "regularization",
+                                 "None / L2 / L1 / dropout / early stopping / augmentation / noise", 40, 12),
+    "optimizers": Experiment(_PKG + "optimizers", "SGD, momentum, Nesterov, AdaGrad, RMSprop, Adam trajectories",
+                             5, 3),
+    "initialization": Experiment(_PKG + "initialization",
+                                 "Activation and gradient statistics for small / Xavier / He init", 3, 3),
+    "perceptron-and-backprop": Experiment(_PKG + "perceptron",
+                                          "The perceptron, its failure on XOR, backprop solving XOR", 2, 2),
 }
 
 
-def available() -> dict:
-    """Experiment names and one-line descriptions, for those whose module is present."""
-    out = {}
-    for name, (module, title) in EXPERIMENTS.items():
-        try:
-            importlib.util.find_spec(module)
-        except ModuleNotFoundError:
-            continue
-        if importlib.util.find_spec(module) is not None:
-            out[name] = title
-    return out
+def _entry(value) -> Experiment:
+    return value if isinstance(value, Experiment) else Experiment(*value)
 
 
-def run_experiment(name: str, out_dir: str | Path, seed: int = 0, quick: bool = False) -> dict:
-    """Run experiment ``name``, writing into ``out_dir``; returns its key numbers."""
+def _present(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def runtime(name: str) -> str:
+    """The expected run time of experiment ``name`` as text: ``"about 40 s (--quick 12 s)"`` ('' if unmeasured)."""
+    entry = _entry(EXPERIMENTS[name])
+    if entry.seconds is None:
+        return ""
+    quick = f" (--quick {_duration(entry.quick_seconds)})" if entry.quick_seconds is not None else ""
+    return f"about {_duration(entry.seconds)}{quick}"
+
+
+def describe() -> dict[str, Experiment]:
+    """The registry entries (module, title, measured seconds) of the experiments whose module is present."""
+    return {name: _entry(value) for name, value in EXPERIMENTS.items() if _present(_entry(value).module)}
+
+
+def available() -> dict[str, str]:
+    """Experiment names and one-line descriptions ending in the expected run time, for those present."""
+    return {name: entry.title + (f" [{runtime(name)}]" if runtime(name) else "")
+            for name, entry in describe().items()}
+
+
+def run_experiment(name: str, out_dir: str | Path, seed: int = 0, quick: bool = False, progress=False) -> dict:
+    """Run experiment ``name``, writing into ``out_dir``; returns its key numbers.
+
+    ``progress``: ``False`` (silent), ``True`` (a bar or one line per stage on standard error) or a
+    callable taking a :class:`Stage` (see ``shendu.experiments._progress``).
+    """
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose from {sorted(EXPERIMENTS)}")
-    module = importlib.import_module(EXPERIMENTS[name][0])
+    module = importlib.import_module(_entry(EXPERIMENTS[name]).module)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return module.run(out, seed=seed, quick=quick)
+    if "progress" in inspect.signature(module.run).parameters:
+        return module.run(out, seed=seed, quick=quick, progress=progress)
+    with stages(progress, name, 1) as stage:  # an experiment without stages of its own: one stage
+        stage("running")
+        return module.run(out, seed=seed, quick=quick)
