@@ -40,13 +40,27 @@ def build_parser() -> Parser:
     return parser
 
 
+def _unrecognized(extras: list[str], owner: Parser) -> UsageError:
+    """The error for options the command does not have, with the closest spelling it does have."""
+    import difflib
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    options = [o for o in owner._option_string_actions if o.startswith("--")]
+    for word in extras:
+        if word.startswith("--") and (close := difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.8)):
+            message += f"; did you mean {close[0]}?"
+            break
+    return UsageError(f"{message} (see '{owner.prog} --help')", owner.prog)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         argv = train.with_default_task(argv)
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            raise _unrecognized(extras, getattr(args, "parser", parser))
         if not getattr(args, "func", None):
             parser.print_help()
             return 0

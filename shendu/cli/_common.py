@@ -102,5 +102,11 @@ class EpochLog(Callback):
 def progress_callbacks(saved: int = 0) -> tuple[EpochLog, list]:
     """The callbacks a command passes to a recipe: a tqdm bar on a terminal, else a line per epoch."""
     from shendu.train.callbacks import ProgressBar
-    log = EpochLog(lines=not interactive(), saved=saved)
-    return log, [log] + ([ProgressBar(verbose=1, force=True)] if interactive() else [])
+    bar = interactive()
+    if bar:
+        try:
+            import tqdm  # noqa: F401  (optional: without it a terminal gets the lines too)
+        except ImportError:
+            bar = False
+    log = EpochLog(lines=not bar, saved=saved)
+    return log, [log] + ([ProgressBar(verbose=1, force=True)] if bar else [])

@@ -17,7 +17,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int_at_least(1), default=30, help="epochs of digits training")
     p.add_argument("--seed", type=int, default=0, help="seeds the data split, the initialization and the noise")
     p.add_argument("--quick", action="store_true", help="fewer steps where the experiment allows it")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
     return p
 
 

@@ -24,7 +24,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seeds every random draw, so a seed gives the same figures")
     p.add_argument("--quick", action="store_true",
                    help="a smaller, faster run (fewer steps and draws) to check that everything works")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
     return p
 
 

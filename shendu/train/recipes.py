@@ -59,14 +59,15 @@ def value_problem(meta: Mapping, value: Any) -> str | None:
         if "choices" in meta and v not in meta["choices"]:
             return f"expected one of {', '.join(map(str, meta['choices']))}, got {v!r}"
         if isinstance(v, (int, float)) and not isinstance(v, bool):
+            what = "an integer" if isinstance(v, int) else "a number"
             if not math.isfinite(v):
                 return f"expected a finite number, got {v}"
             if "min" in meta and v < meta["min"]:
-                return f"expected a value >= {meta['min']}, got {v}"
+                return f"expected {what} >= {meta['min']}, got {v}"
             if "above" in meta and v <= meta["above"]:
-                return f"expected a value > {meta['above']}, got {v}"
+                return f"expected {what} > {meta['above']}, got {v}"
             if "below" in meta and v >= meta["below"]:
-                return f"expected a value < {meta['below']}, got {v}"
+                return f"expected {what} < {meta['below']}, got {v}"
     return None
 
 
