@@ -36,6 +36,10 @@ class LeakyRelu(Function):
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """Leaky ReLU: ``x`` for x >= 0, ``negative_slope * x`` otherwise.
+
+    Shape: the output has the shape of ``input``. ``inplace=True`` writes the result into ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "leaky_relu_", leaky_relu, negative_slope=negative_slope)
     return LeakyRelu.apply(input, negative_slope=negative_slope)
@@ -60,18 +64,31 @@ class Elu(Function):
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """ELU: ``x`` for x > 0, ``alpha * (exp(x) - 1)`` otherwise.
+
+    Shape: the output has the shape of ``input``. ``inplace=True`` writes the result into ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "elu_", elu, alpha=alpha)
     return Elu.apply(input, alpha=alpha)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """SELU: ``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with alpha ≈ 1.6733, scale ≈ 1.0507
+    (self-normalising for standard-normal inputs).
+
+    Shape: the output has the shape of ``input``. ``inplace=True`` writes the result into ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "selu_", selu)
     return Elu.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """CELU: ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
+
+    Shape: the output has the shape of ``input``. ``inplace=True`` writes the result into ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "celu_", celu, alpha=alpha)
     if alpha == 0:
@@ -101,6 +118,10 @@ class Softplus(Function):
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Softplus: ``log(1 + exp(beta * x)) / beta``; linear (``x``) where ``beta * x > threshold``, for stability.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Softplus.apply(input, beta=beta, threshold=threshold)
 
 
@@ -123,6 +144,10 @@ class Hardtanh(_Masked):
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """``clamp(x, min_val, max_val)``, a piecewise-linear tanh.
+
+    Shape: the output has the shape of ``input``. ``inplace=True`` writes the result into ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "hardtanh_", hardtanh, min_val=min_val, max_val=max_val)
     if max_val < min_val:
@@ -150,6 +175,10 @@ class Threshold(_Masked):
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``x`` where ``x > threshold``, ``value`` elsewhere.
+
+    Shape: the output has the shape of ``input``. ``inplace=True`` writes the result into ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "threshold_", threshold, threshold=threshold, value=value)
     return Threshold.apply(input, threshold=threshold, value=value)
@@ -168,6 +197,10 @@ class Hardshrink(_Masked):
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """Hard shrinkage: ``x`` where ``|x| > lambd``, 0 elsewhere.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Hardshrink.apply(input, lambd=lambd)
 
 
@@ -180,6 +213,10 @@ class Softshrink(Hardshrink):
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """Soft shrinkage: ``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between.
+
+    Shape: the output has the shape of ``input``.
+    """
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
     return Softshrink.apply(input, lambd=lambd)
@@ -196,6 +233,10 @@ class Hardsigmoid(_Masked):
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """Hard sigmoid: ``clamp(x / 6 + 1/2, 0, 1)``, a piecewise-linear sigmoid.
+
+    Shape: the output has the shape of ``input``. ``inplace=True`` writes the result into ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "hardsigmoid_", hardsigmoid)
     return Hardsigmoid.apply(input)
@@ -217,6 +258,10 @@ class Hardswish(Function):
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Hard swish: ``x * hardsigmoid(x)`` (MobileNetV3's activation).
+
+    Shape: the output has the shape of ``input``. ``inplace=True`` writes the result into ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "hardswish_", hardswish)
     return Hardswish.apply(input)
@@ -257,18 +302,30 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """SiLU (swish): ``x * sigmoid(x)``.
+
+    Shape: the output has the shape of ``input``. ``inplace=True`` writes the result into ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "silu_", silu)
     return input * sigmoid(input)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Mish: ``x * tanh(softplus(x))``.
+
+    Shape: the output has the shape of ``input``. ``inplace=True`` writes the result into ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "mish_", mish)
     return input * tanh(softplus(input))
 
 
 def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x)) = -softplus(-x)``, computed without overflow.
+
+    Shape: the output has the shape of ``input``.
+    """
     return -softplus(-input)
 
 

@@ -373,6 +373,10 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries of ``input`` at the positions ``index`` (1-D, int) along ``dim``.
+
+    Shape: ``input``'s shape with size ``len(index)`` at ``dim``.
+    """
     d = wrap_dim(dim, input.ndim, "index_select")
     idx = _as_index(index, "index_select")
     if idx.ndim > 1:
@@ -453,6 +457,10 @@ def take(input: Tensor, index: Tensor) -> Tensor:
 
 
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+    """``input`` with ``value`` wherever ``mask`` (bool) is True; the gradient to ``input`` is zero there.
+
+    Shape: ``mask`` broadcasts to ``input``'s shape; the output has ``input``'s shape.
+    """
     from shendu.ops.elementwise import where
     if isinstance(value, Tensor):
         value = value.to(input.dtype)
@@ -478,6 +486,10 @@ def nonzero(input: Tensor, as_tuple: bool = False):
 
 
 def argwhere(input: Tensor) -> Tensor:
+    """The indices of the nonzero elements of ``input``, one row per element (int64, no gradient).
+
+    Shape: (number of nonzero elements, ``input.ndim``).
+    """
     return nonzero(input)
 
 

@@ -68,14 +68,17 @@ def _atleast(tensors, fn):
 
 
 def atleast_1d(*tensors):
+    """Each tensor viewed with at least 1 dim (a 0-d tensor becomes shape (1,)); one tensor or a tuple."""
     return _atleast(tensors, lambda t: t.reshape(1) if t.ndim == 0 else t)
 
 
 def atleast_2d(*tensors):
+    """Each tensor viewed with at least 2 dims: () -> (1, 1), (N,) -> (1, N); one tensor or a tuple."""
     return _atleast(tensors, lambda t: t.reshape(1, -1) if t.ndim < 2 else t)
 
 
 def atleast_3d(*tensors):
+    """Each tensor viewed with at least 3 dims: () -> (1, 1, 1), (N,) -> (1, N, 1), (M, N) -> (M, N, 1)."""
     def fn(t):
         if t.ndim == 0:
             return t.reshape(1, 1, 1)
@@ -91,6 +94,7 @@ def column_stack(tensors) -> Tensor:
 
 
 def dstack(tensors) -> Tensor:
+    """Stack ``tensors`` depth-wise: each made at least 3-D (``atleast_3d``), then joined along dim 2."""
     return cat(list(atleast_3d(list(tensors))), 2)
 
 
@@ -127,14 +131,17 @@ def _dir_split(input: Tensor, sections, dim: int, need: int, name: str) -> tuple
 
 
 def hsplit(input: Tensor, sections) -> tuple:
+    """Split along dim 1 (dim 0 for 1-D tensors) into ``sections`` equal parts (an int) or at the given indices."""
     return _dir_split(input, sections, 1 if input.ndim > 1 else 0, 1, "hsplit")
 
 
 def vsplit(input: Tensor, sections) -> tuple:
+    """Split along dim 0 into ``sections`` equal parts (an int) or at the given indices (``input.ndim >= 2``)."""
     return _dir_split(input, sections, 0, 2, "vsplit")
 
 
 def dsplit(input: Tensor, sections) -> tuple:
+    """Split along dim 2 into ``sections`` equal parts (an int) or at the given indices (``input.ndim >= 3``)."""
     return _dir_split(input, sections, 2, 3, "dsplit")
 
 
@@ -165,6 +172,7 @@ reshape_as = view_as
 
 
 def type_as(input: Tensor, other: Tensor) -> Tensor:
+    """``input`` cast to ``other``'s dtype (``input`` itself when they match)."""
     return input.to(other.dtype)
 
 
@@ -187,22 +195,27 @@ def _new(fill, self: Tensor, size, dtype, device, requires_grad):
 
 
 def new_zeros(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of shape ``size``, with ``self``'s dtype and device unless given."""
     return _new(0, self, size, dtype, device, requires_grad)
 
 
 def new_ones(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of shape ``size``, with ``self``'s dtype and device unless given."""
     return _new(1, self, size, dtype, device, requires_grad)
 
 
 def new_empty(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of shape ``size``, with ``self``'s dtype and device unless given."""
     return _new(0, self, size, dtype, device, requires_grad)
 
 
 def new_full(self: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value``, with ``self``'s dtype and device unless given."""
     return _new(fill_value, self, (tuple(size),), dtype, device, requires_grad)
 
 
 def new_tensor(self: Tensor, data, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor (a copy, no history) holding ``data``, with ``self``'s dtype and device unless given."""
     from shendu import creation
     if isinstance(data, Tensor):
         data = data.detach()._data

@@ -205,6 +205,15 @@ def _count(shape, axes) -> int:
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,
          keepdims: bool | None = None) -> Tensor:
+    """Mean of ``input``'s elements over ``dim`` (all elements when None); ``dtype`` casts first.
+
+    Args:
+        input: the tensor to reduce.
+        dim: an int or a tuple of ints; None reduces over every dim.
+        keepdim: keep the reduced dims with size 1.
+
+    Shape: ``input``'s shape without the reduced dims (size 1 with ``keepdim``); a 0-d tensor when ``dim`` is None.
+    """
     if keepdims is not None:
         keepdim = keepdims
     if input.dtype.kind not in "fc" and dtype is None:
@@ -240,18 +249,46 @@ def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = F
 
 
 def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+    """``(var, mean)`` of ``input`` over ``dim`` in one call; ``correction`` (default 1, Bessel's) as in ``var``.
+
+    Shape: both have ``input``'s shape without the reduced dims (size 1 with ``keepdim``).
+    """
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
 def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+    """``(std, mean)`` of ``input`` over ``dim`` in one call; ``correction`` (default 1, Bessel's) as in ``std``.
+
+    Shape: both have ``input``'s shape without the reduced dims (size 1 with ``keepdim``).
+    """
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
 def amax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Largest value over ``dim``; unlike ``max`` it returns values only, and the gradient is shared
+    equally among tied maxima.
+
+    Args:
+        input: the tensor to reduce.
+        dim: an int or a tuple of ints; None reduces over every dim.
+        keepdim: keep the reduced dims with size 1.
+
+    Shape: ``input``'s shape without the reduced dims (size 1 with ``keepdim``); a 0-d tensor when ``dim`` is None.
+    """
     return Extremum.apply(input, axes=normalize_dims(dim, input.ndim, "amax"), keepdim=keepdim, largest=True)
 
 
 def amin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Smallest value over ``dim``; unlike ``min`` it returns values only, and the gradient is shared
+    equally among tied minima.
+
+    Args:
+        input: the tensor to reduce.
+        dim: an int or a tuple of ints; None reduces over every dim.
+        keepdim: keep the reduced dims with size 1.
+
+    Shape: ``input``'s shape without the reduced dims (size 1 with ``keepdim``); a 0-d tensor when ``dim`` is None.
+    """
     return Extremum.apply(input, axes=normalize_dims(dim, input.ndim, "amin"), keepdim=keepdim, largest=False)
 
 
@@ -277,20 +314,44 @@ def max(input: Tensor, dim=None, keepdim: bool = False, *, axis=None):  # noqa: 
 
 
 def min(input: Tensor, dim=None, keepdim: bool = False, *, axis=None):  # noqa: A001
+    """``min(x)`` the smallest element; ``min(x, dim)`` a ``(values, indices)`` namedtuple; ``min(x, y)`` elementwise.
+
+    Shape: ``min(x, dim)``'s values and int64 indices have ``input``'s shape without ``dim`` (size 1 with
+    ``keepdim``); ``min(x, y)`` has the broadcast shape.
+    """
     return _extreme(input, _dims(dim, axis), keepdim, False, "min")
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None) -> Tensor:
+    """Index (int64) of the largest element: over the flattened tensor when ``dim`` is None, else along ``dim``.
+    Ties give the first index.
+
+    Shape: a 0-d tensor, or ``input``'s shape without ``dim`` (size 1 with ``keepdim``).
+    """
     d = normalize_dims(_dims(dim, axis), input.ndim, "argmax")
     return ArgExtremum.apply(input, axis=d[0] if d else None, keepdim=keepdim, largest=True)
 
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None) -> Tensor:
+    """Index (int64) of the smallest element: over the flattened tensor when ``dim`` is None, else along ``dim``.
+    Ties give the first index.
+
+    Shape: a 0-d tensor, or ``input``'s shape without ``dim`` (size 1 with ``keepdim``).
+    """
     d = normalize_dims(_dims(dim, axis), input.ndim, "argmin")
     return ArgExtremum.apply(input, axis=d[0] if d else None, keepdim=keepdim, largest=False)
 
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Product of ``input``'s elements over ``dim`` (one int, or all elements when None); ``dtype`` casts first.
+
+    Args:
+        input: the tensor to reduce.
+        dim: an int or a tuple of ints; None reduces over every dim.
+        keepdim: keep the reduced dims with size 1.
+
+    Shape: ``input``'s shape without the reduced dims (size 1 with ``keepdim``); a 0-d tensor when ``dim`` is None.
+    """
     if dtype is not None:
         input = input.to(dtype)
     d = normalize_dims(dim, input.ndim, "prod")
@@ -298,6 +359,15 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=
 
 
 def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(input)))`` over ``dim``, computed stably (the maximum is subtracted first).
+
+    Args:
+        input: the tensor to reduce.
+        dim: an int or a tuple of ints; None reduces over every dim.
+        keepdim: keep the reduced dims with size 1.
+
+    Shape: ``input``'s shape without the reduced dims (size 1 with ``keepdim``); a 0-d tensor when ``dim`` is None.
+    """
     return LogSumExp.apply(input, axes=normalize_dims(dim, input.ndim, "logsumexp"), keepdim=keepdim)
 
 
@@ -318,11 +388,29 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element over ``dim`` is nonzero (bool, no gradient).
+
+    Args:
+        input: the tensor to reduce.
+        dim: an int or a tuple of ints; None reduces over every dim.
+        keepdim: keep the reduced dims with size 1.
+
+    Shape: ``input``'s shape without the reduced dims (size 1 with ``keepdim``); a 0-d tensor when ``dim`` is None.
+    """
     axes = normalize_dims(dim, input.ndim, "all")
     return Tensor._wrap(input._xp().all(input._data, axis=axes, keepdims=keepdim))
 
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where some element over ``dim`` is nonzero (bool, no gradient).
+
+    Args:
+        input: the tensor to reduce.
+        dim: an int or a tuple of ints; None reduces over every dim.
+        keepdim: keep the reduced dims with size 1.
+
+    Shape: ``input``'s shape without the reduced dims (size 1 with ``keepdim``); a 0-d tensor when ``dim`` is None.
+    """
     axes = normalize_dims(dim, input.ndim, "any")
     return Tensor._wrap(input._xp().any(input._data, axis=axes, keepdims=keepdim))
 

@@ -185,6 +185,10 @@ class Triangle(Function):
 
 # -- the functions ------------------------------------------------------------------------------
 def reshape(input: Tensor, *shape) -> Tensor:
+    """``input``'s elements in a new ``shape`` (one size may be -1); a view when the memory allows, else a copy.
+
+    Shape: ``shape``, with the same number of elements as ``input``.
+    """
     shape = _shape_arg(shape)
     if shape == input.shape:
         return input
@@ -192,6 +196,10 @@ def reshape(input: Tensor, *shape) -> Tensor:
 
 
 def view(input: Tensor, *shape) -> Tensor:
+    """``input``'s elements in a new ``shape`` (one size may be -1), sharing its memory.
+
+    Shape: ``shape``, with the same number of elements as ``input``.
+    """
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
         return input.to(shape[0])  # view(dtype)
     return reshape(input, *shape)
@@ -222,6 +230,10 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
 
 
 def permute(input: Tensor, *dims) -> Tensor:
+    """``input`` with its dims reordered: output dim i is input dim ``dims[i]`` (a view).
+
+    Shape: ``tuple(input.shape[d] for d in dims)``.
+    """
     dims = _shape_arg(dims)
     axes = tuple(wrap_dim(d, input.ndim, "permute") for d in dims)
     if sorted(axes) != list(range(input.ndim)):
@@ -231,6 +243,10 @@ def permute(input: Tensor, *dims) -> Tensor:
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """``input`` with dims ``dim0`` and ``dim1`` swapped (a view). Aliases: ``swapaxes``, ``swapdims``.
+
+    Shape: ``input``'s shape with sizes ``dim0`` and ``dim1`` exchanged.
+    """
     a, b = wrap_dim(dim0, input.ndim, "transpose"), wrap_dim(dim1, input.ndim, "transpose")
     if input.ndim < 2 or a == b:
         return input
@@ -243,6 +259,7 @@ swapaxes = swapdims = transpose
 
 
 def t(input: Tensor) -> Tensor:
+    """Transpose of a tensor with at most 2 dims: (M, N) -> (N, M); 0-d and 1-D tensors are returned as they are."""
     if input.ndim > 2:
         raise RuntimeError(f"t: expects a tensor with <= 2 dims, got shape {input.shape}")
     return transpose(input, 0, -1) if input.ndim == 2 else input
@@ -273,6 +290,10 @@ moveaxis = movedim
 
 
 def expand(input: Tensor, *shape) -> Tensor:
+    """``input`` broadcast to ``shape`` without copying (-1 keeps a size; new dims go in front).
+
+    Shape: ``shape``; sizes of 1 may grow, others must match.
+    """
     shape = _shape_arg(shape)
     lead = len(shape) - input.ndim
     if lead < 0:
@@ -288,14 +309,20 @@ def expand(input: Tensor, *shape) -> Tensor:
 
 
 def broadcast_to(input: Tensor, shape) -> Tensor:
+    """``input`` broadcast to ``shape`` (a view; -1 keeps a size). Shape: ``shape``."""
     return expand(input, tuple(shape))
 
 
 def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    """``input.expand(other.shape)``. Shape: ``other.shape``."""
     return expand(input, other.shape)
 
 
 def broadcast_tensors(*tensors: Tensor) -> list:
+    """The tensors broadcast against each other (NumPy's rules), as a list of views.
+
+    Shape: every output has the common broadcast shape.
+    """
     shape = np.broadcast_shapes(*[t.shape for t in tensors])
     return [expand(t, shape) for t in tensors]
 
@@ -311,6 +338,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """``input`` with a new dim of size 1 at ``dim`` (a view; ``dim`` may be -1 for the end)."""
     d = wrap_dim(dim, input.ndim + 1, "unsqueeze")
     return reshape(input, input.shape[:d] + (1,) + input.shape[d:])
 
@@ -320,6 +348,10 @@ def contiguous(input: Tensor) -> Tensor:
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
+    """Join ``tensors`` along an existing ``dim``. Aliases: ``concat``, ``concatenate``.
+
+    Shape: the inputs agree on every dim but ``dim``; the output's ``dim`` is the sum of theirs.
+    """
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of tensors")
@@ -341,6 +373,10 @@ concatenate = concat = cat
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
+    """Join ``tensors`` (all of one shape) along a new ``dim``.
+
+    Shape: ``tensors[0].shape`` with ``len(tensors)`` inserted at ``dim``.
+    """
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack: expected a non-empty list of tensors")
@@ -353,14 +389,19 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 
 def hstack(tensors) -> Tensor:
+    """Stack ``tensors`` horizontally: ``cat`` along dim 1 (dim 0 for 1-D tensors)."""
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
 def vstack(tensors) -> Tensor:
+    """Stack ``tensors`` vertically: ``cat`` along dim 0, after turning 1-D tensors of size N into (1, N)."""
     return cat([t if t.ndim > 1 else t.reshape(1, -1) for t in tensors], 0)
 
 
 def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split ``input`` along ``dim`` into pieces of ``split_size_or_sections`` (an int: equal pieces, the last
+    smaller; a list: those sizes); a tuple of views.
+    """
     axis = wrap_dim(dim, input.ndim, "split")
     n = input.shape[axis]
     if isinstance(split_size_or_sections, int):
@@ -381,6 +422,11 @@ def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Split ``input`` into ``chunks`` pieces of equal size along ``dim`` (the last may be smaller); a tuple
+    of views.
+
+    Shape: each piece is ``ceil(size / chunks)`` long along ``dim`` (fewer pieces if the size runs out).
+    """
     if chunks <= 0:
         raise RuntimeError(f"chunk: expected a positive number of chunks, got {chunks}")
     n = input.shape[wrap_dim(dim, input.ndim, "chunk")]
@@ -388,6 +434,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 
 def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """The slices of ``input`` along ``dim``, as a tuple of ``input.shape[dim]`` views without that dim."""
     dim = wrap_dim(dim, input.ndim, "unbind")
     return tuple(squeeze(p, dim) for p in split(input, 1, dim))
 
@@ -426,10 +473,16 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tenso
 
 
 def flip(input: Tensor, dims) -> Tensor:
+    """``input`` reversed along each of ``dims``. Shape: the same as ``input``."""
     return Flip.apply(input, axes=wrap_dims(dims, input.ndim, "flip") or ())
 
 
 def tile(input: Tensor, dims) -> Tensor:
+    """Repeat ``input`` ``dims[i]`` times along dim i (``dims`` shorter than ``input.ndim`` is padded with 1s
+    in front).
+
+    Shape: each size multiplied by its repeat count.
+    """
     reps = tuple(dims)
     if len(reps) < input.ndim:
         reps = (1,) * (input.ndim - len(reps)) + reps
@@ -445,6 +498,10 @@ def repeat(input: Tensor, *sizes) -> Tensor:
 
 
 def repeat_interleave(input: Tensor, repeats: int, dim: int | None = None) -> Tensor:
+    """Repeat each element ``repeats`` times along ``dim`` (of the flattened input when None).
+
+    Shape: ``input``'s shape with ``dim`` multiplied by ``repeats`` (1-D of ``numel * repeats`` when None).
+    """
     if dim is None:
         input, dim = input.reshape(-1), 0
     d = wrap_dim(dim, input.ndim, "repeat_interleave")
@@ -456,16 +513,26 @@ def repeat_interleave(input: Tensor, repeats: int, dim: int | None = None) -> Te
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dims: elements below diagonal ``diagonal`` become 0.
+
+    Shape: the same as ``input`` (..., M, N).
+    """
     return Triangle.apply(input, diagonal=diagonal, upper=True)
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dims: elements above diagonal ``diagonal`` become 0.
+
+    Shape: the same as ``input`` (..., M, N).
+    """
     return Triangle.apply(input, diagonal=diagonal, upper=False)
 
 
 def _T(self: Tensor) -> Tensor:
+    """The tensor with all dims reversed (``permute(n-1, ..., 0)``); for a matrix, its transpose."""
     return permute(self, *reversed(range(self.ndim))) if self.ndim >= 2 else self
 
 
 def _mT(self: Tensor) -> Tensor:
+    """The transpose of the last two dims: (..., M, N) -> (..., N, M)."""
     return transpose(self, -2, -1)

@@ -59,6 +59,11 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices (int64) that sort ``input`` along ``dim`` (ascending, or ``descending``); ``stable`` keeps
+    the order of equal elements.
+
+    Shape: the same as ``input``.
+    """
     return sort(input, dim, descending, stable).indices
 
 

@@ -100,6 +100,10 @@ class Erf(Function):
 
 
 def erf(input: Tensor) -> Tensor:
+    """Elementwise error function, ``erf(x) = 2/√π ∫_0^x e^(-t²) dt``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Erf.apply(input)
 
 
@@ -155,6 +159,10 @@ class Logit(Function):
 
 
 def logit(input: Tensor, eps: float | None = None) -> Tensor:
+    """Elementwise log-odds, ``log(p / (1 - p))``; with ``eps``, ``p`` is first clamped to [eps, 1 - eps].
+
+    Shape: the output has the shape of ``input``.
+    """
     return Logit.apply(input, eps=eps)
 
 
@@ -192,6 +200,10 @@ class Xlogy(Function):
 
 
 def xlogy(input, other) -> Tensor:
+    """Elementwise ``input * log(other)``, defined as 0 where ``input`` is 0 (even if ``other`` is 0).
+
+    Shape: ``input`` and ``other`` broadcast; the output has their broadcast shape.
+    """
     return Xlogy.apply(input, other)
 
 
@@ -223,8 +235,16 @@ class LogAddExp(Function):
 
 
 def logaddexp(input, other) -> Tensor:
+    """Elementwise ``log(exp(input) + exp(other))``, computed without overflow.
+
+    Shape: ``input`` and ``other`` broadcast; the output has their broadcast shape.
+    """
     return LogAddExp.apply(input, other)
 
 
 def logaddexp2(input, other) -> Tensor:
+    """Elementwise ``log2(2**input + 2**other)``, computed without overflow.
+
+    Shape: ``input`` and ``other`` broadcast; the output has their broadcast shape.
+    """
     return LogAddExp.apply(input, other, base2=True)

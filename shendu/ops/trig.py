@@ -129,50 +129,98 @@ class Atanh(Function):
 
 
 def sin(input: Tensor) -> Tensor:
+    """Elementwise sine of ``input`` (radians).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Sin.apply(input)
 
 
 def cos(input: Tensor) -> Tensor:
+    """Elementwise cosine of ``input`` (radians).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Cos.apply(input)
 
 
 def tan(input: Tensor) -> Tensor:
+    """Elementwise tangent of ``input`` (radians).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Tan.apply(input)
 
 
 def asin(input: Tensor) -> Tensor:
+    """Elementwise arcsine, in radians in [-π/2, π/2]; NaN outside [-1, 1]. Alias: ``arcsin``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Asin.apply(input)
 
 
 def acos(input: Tensor) -> Tensor:
+    """Elementwise arccosine, in radians in [0, π]; NaN outside [-1, 1]. Alias: ``arccos``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Acos.apply(input)
 
 
 def atan(input: Tensor) -> Tensor:
+    """Elementwise arctangent, in radians in (-π/2, π/2). Alias: ``arctan``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Atan.apply(input)
 
 
 def sinh(input: Tensor) -> Tensor:
+    """Elementwise hyperbolic sine, ``(e^x - e^-x) / 2``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Sinh.apply(input)
 
 
 def cosh(input: Tensor) -> Tensor:
+    """Elementwise hyperbolic cosine, ``(e^x + e^-x) / 2``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Cosh.apply(input)
 
 
 def tanh(input: Tensor) -> Tensor:
+    """Elementwise hyperbolic tangent, ``(e^x - e^-x) / (e^x + e^-x)``, in (-1, 1).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Tanh.apply(input)
 
 
 def asinh(input: Tensor) -> Tensor:
+    """Elementwise inverse hyperbolic sine. Alias: ``arcsinh``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Asinh.apply(input)
 
 
 def acosh(input: Tensor) -> Tensor:
+    """Elementwise inverse hyperbolic cosine; NaN below 1. Alias: ``arccosh``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Acosh.apply(input)
 
 
 def atanh(input: Tensor) -> Tensor:
+    """Elementwise inverse hyperbolic tangent; ±inf at ±1, NaN outside [-1, 1]. Alias: ``arctanh``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Atanh.apply(input)
 
 
@@ -199,6 +247,11 @@ class Atan2(Function):
 
 
 def atan2(input, other) -> Tensor:
+    """Elementwise angle of the point ``(other, input)``: ``atan(input / other)`` in the right quadrant,
+    in radians in [-π, π]. Alias: ``arctan2``.
+
+    Shape: ``input`` and ``other`` broadcast; the output has their broadcast shape.
+    """
     return Atan2.apply(input, other)
 
 
@@ -223,6 +276,10 @@ class Hypot(Function):
 
 
 def hypot(input, other) -> Tensor:
+    """Elementwise ``sqrt(input**2 + other**2)``, without overflow for large values.
+
+    Shape: ``input`` and ``other`` broadcast; the output has their broadcast shape.
+    """
     return Hypot.apply(input, other)
 
 
@@ -246,9 +303,17 @@ def sinc(input: Tensor) -> Tensor:
 
 
 def deg2rad(input: Tensor) -> Tensor:
+    """Elementwise degrees to radians, ``input * π / 180``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return input * (math.pi / 180.0)
 
 
 def rad2deg(input: Tensor) -> Tensor:
+    """Elementwise radians to degrees, ``input * 180 / π``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return input * (180.0 / math.pi)
 
