@@ -105,3 +105,32 @@ def scatter_add(target, index, values) -> None:
         np.add.at(target, index, values)
     else:  # pragma: no cover - GPU only
         xp.add.at(target, index, values)
+
+
+# NumPy 2.4's binary loops run unvectorised when one operand is a broadcast scalar: np.maximum(x, 0)
+# takes ~3x as long as np.maximum(x, zeros) against a same-shape array. Ops that compare against zero
+# on a hot path (ReLU) read a cached zero buffer instead; it grows to the largest size asked for, up
+# to _ZEROS_MAX_BYTES (beyond that the scalar form is used: the buffer would cost more memory than it saves time).
+_ZEROS_MAX_BYTES = 32 << 20
+_zero_buffers: dict = {}  # dtype -> the flat read-only zero buffer
+_zero_views: dict = {}  # (array type, shape, dtype) -> a view of it (cleared when it holds many shapes)
+
+
+def zeros_like_array(x):
+    """A read-only array of zeros with ``x``'s shape and dtype (a view of a cached buffer), or the
+    scalar 0 where no buffer is kept (CuPy arrays, large or non-float arrays). For ``xp.maximum(z, x)``."""
+    key = (type(x), x.shape, x.dtype)
+    view = _zero_views.get(key)
+    if view is not None:
+        return view
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or x.nbytes > _ZEROS_MAX_BYTES:
+        return 0
+    buf = _zero_buffers.get(x.dtype)
+    if buf is None or buf.size < x.size:
+        buf = np.zeros(max(x.size, 4096), dtype=x.dtype)
+        buf.flags.writeable = False
+        _zero_buffers[x.dtype] = buf
+    if len(_zero_views) >= 256:
+        _zero_views.clear()
+    view = _zero_views[key] = buf[:x.size].reshape(x.shape)
+    return view

@@ -14,7 +14,7 @@ import math
 from shendu import backend, dtypes
 from shendu.autograd.function import Function
 from shendu.autograd.inplace import apply_inplace
-from shendu.backend import array_module
+from shendu.backend import array_module, zeros_like_array
 from shendu.dtypes import promote
 from shendu.tensor import Tensor
 
@@ -502,7 +502,8 @@ class Relu(Function):
     saved_inputs = ()
 
     def forward(ctx, x):
-        return array_module(x).maximum(x, 0)
+        # zeros first: NumPy then keeps x's -0.0 as PyTorch does; an array, not the scalar 0 (see zeros_like_array)
+        return array_module(x).maximum(zeros_like_array(x), x)
 
     def backward(ctx, grad):
         return grad * _mask(ctx.output._data > 0, grad)
