@@ -85,34 +85,42 @@ class Tensor:
     # -- properties ------------------------------------------------------------------------------
     @property
     def shape(self) -> Size:
+        """The size of every dimension, a ``shendu.Size`` (a tuple subclass): ``x.shape == (N, C)``."""
         return _new_size(Size, self._data.shape)
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions (``len(x.shape)``); 0 for a scalar tensor."""
         return self._data.ndim
 
     @property
     def dtype(self):
+        """The element type, e.g. ``shendu.float32`` (NumPy dtype objects under PyTorch's names)."""
         return self._data.dtype
 
     @property
     def device(self) -> backend.Device:
+        """Where the data lives: ``device(type='cpu')``, or a CUDA device when the data is a CuPy array."""
         return backend.device_of(self._data)
 
     @property
     def is_leaf(self) -> bool:
+        """True for tensors the user made (not the output of a recorded operation); only leaves get ``.grad``."""
         return self._ctx is None
 
     @property
     def grad_fn(self):
+        """The autograd node that produced this tensor (None for a leaf or under ``no_grad``)."""
         return self._ctx
 
     @property
     def is_cuda(self) -> bool:
+        """True when the data lives on a GPU (a CuPy array)."""
         return self.device.type == "cuda"
 
     @property
     def is_cpu(self) -> bool:
+        """True when the data lives in host memory (a NumPy array)."""
         return self.device.type == "cpu"
 
     def get_device(self) -> int:
@@ -121,21 +129,26 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """True for a non-leaf on which ``retain_grad()`` was called, so backward keeps its ``.grad``."""
         return bool(self._retains_grad) and self._ctx is not None
 
     @property
     def output_nr(self) -> int:
+        """Which output of its ``grad_fn`` this tensor is (0 for single-output operations)."""
         return self._out_index
 
     def is_inference(self) -> bool:
+        """False: shendu has no inference tensors (``inference_mode`` behaves like ``no_grad``)."""
         return False
 
     def is_nonzero(self) -> bool:
+        """True when the single element is nonzero; raises RuntimeError for other than one element."""
         if self._data.size != 1:
             raise RuntimeError(f"is_nonzero: a tensor with {self._data.size} elements cannot be converted to Scalar")
         return bool(self._data.reshape(()) != 0)
 
     def is_same_size(self, other: Tensor) -> bool:
+        """True when ``other`` has exactly this tensor's shape."""
         return self._data.shape == other._data.shape
 
     # Devices and layouts shendu does not have: honest answers, as a CPU build of PyTorch gives them.
@@ -143,14 +156,17 @@ class Tensor:
 
     @property
     def layout(self) -> str:
+        """``'strided'``: every dense tensor is strided (a sparse tensor reports its own layout)."""
         return "strided"
 
     @property
     def itemsize(self) -> int:
+        """Bytes per element (4 for float32)."""
         return self._data.itemsize
 
     @property
     def nbytes(self) -> int:
+        """Bytes of the elements: ``numel() * itemsize``."""
         return int(self._data.nbytes)
 
     def size(self, dim: int | None = None):
@@ -161,19 +177,23 @@ class Tensor:
         return self._data.shape[wrap_dim(dim, self._data.ndim, "size")] if self._data.ndim else 1
 
     def dim(self) -> int:
+        """The number of dimensions (same as ``ndim``). Alias: ``ndimension``."""
         return self._data.ndim
 
     ndimension = dim
 
     def numel(self) -> int:
+        """The number of elements, the product of the shape (1 for a 0-d tensor). Alias: ``nelement``."""
         return int(self._data.size)
 
     nelement = numel
 
     def is_complex(self) -> bool:
+        """True for complex dtypes (complex64, complex128)."""
         return self._data.dtype.kind == "c"
 
     def is_signed(self) -> bool:
+        """True for dtypes that hold negative numbers (floats, complex and signed integers)."""
         return self._data.dtype.kind in "fci" or self._data.dtype.name == "bfloat16"
 
     def data_ptr(self) -> int:
@@ -193,12 +213,16 @@ class Tensor:
         return self if dtype is None else self.to(dtype)
 
     def share_memory_(self) -> Tensor:
-        return self  # one process: memory is shared already (multiprocessing lands with issue 14)
+        """In place in PyTorch (moves the storage to shared memory); shendu runs in one process, where
+        memory is shared already, so this returns ``self`` unchanged."""
+        return self
 
     def pin_memory(self, device=None) -> Tensor:
+        """Returns ``self``: there is no host-to-GPU transfer for pinned memory to speed up."""
         return self  # no GPU transfer to speed up
 
     def is_pinned(self, device=None) -> bool:
+        """False: shendu never pins host memory."""
         return False
 
     def apply_(self, fn) -> Tensor:
@@ -238,15 +262,19 @@ class Tensor:
         return new
 
     def element_size(self) -> int:
+        """Bytes per element (4 for float32), as ``itemsize``."""
         return self._data.itemsize
 
     def is_floating_point(self) -> bool:
+        """True for floating-point dtypes (float16, bfloat16, float32, float64)."""
         return self._data.dtype.kind == "f"
 
     def is_contiguous(self) -> bool:
+        """True when the elements lie in row-major (C) order with no gaps."""
         return bool(self._data.flags.c_contiguous)
 
     def contiguous(self) -> Tensor:
+        """``self`` when it is contiguous, else a contiguous copy (which stays in the graph)."""
         if self._data.flags.c_contiguous:
             return self
         from shendu.ops.shape import contiguous
@@ -267,6 +295,10 @@ class Tensor:
 
     # -- conversion ------------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
+        """The data as a NumPy array that shares memory with the tensor (copied from a GPU).
+
+        Raises RuntimeError on a tensor that requires grad: call ``detach().numpy()``.
+        """
         if self.requires_grad and _state.enabled:
             raise RuntimeError("numpy(): can't call on a tensor that requires grad; use "
                                "tensor.detach().numpy()")
@@ -277,12 +309,21 @@ class Tensor:
         return arr.astype(dtype) if dtype is not None else arr
 
     def item(self):
+        """The value of a one-element tensor as a Python number (float, int or bool).
+
+        Raises RuntimeError when the tensor has more than one element. ``loss.item()`` is the usual way to
+        log a loss without keeping its graph.
+        """
         if self._data.size != 1:
             raise RuntimeError(f"item(): only a tensor with one element can be converted to a "
                                f"Python scalar; this one has shape {self.shape}")
         return self._data.item()
 
     def tolist(self):
+        """The data as (nested) Python lists of Python numbers; a Python number for a 0-d tensor.
+
+        Shape: the nesting depth is ``ndim``, the lengths are ``shape``.
+        """
         return backend.to_numpy(self._data).tolist()
 
     def __float__(self) -> float:
@@ -341,52 +382,72 @@ class Tensor:
         return self.to(getattr(dtype, "dtype", dtype))
 
     def astype(self, dtype) -> Tensor:
+        """``self.to(dtype)`` (the NumPy spelling)."""
         return self.to(dtype)
 
     def float(self) -> Tensor:
+        """``self.to(shendu.float32)``."""
         return self.to(dtypes.float32)
 
     def double(self) -> Tensor:
+        """``self.to(shendu.float64)``."""
         return self.to(dtypes.float64)
 
     def half(self) -> Tensor:
+        """``self.to(shendu.float16)``."""
         return self.to(dtypes.float16)
 
     def long(self) -> Tensor:
+        """``self.to(shendu.int64)``."""
         return self.to(dtypes.int64)
 
     def int(self) -> Tensor:
+        """``self.to(shendu.int32)``."""
         return self.to(dtypes.int32)
 
     def bool(self) -> Tensor:
+        """``self.to(shendu.bool)``."""
         return self.to(dtypes.bool_)
 
     def bfloat16(self) -> Tensor:
+        """``self.to(shendu.bfloat16)``."""
         return self.to(dtypes.bfloat16)
 
     def byte(self) -> Tensor:
+        """``self.to(shendu.uint8)``."""
         return self.to(dtypes.uint8)
 
     def char(self) -> Tensor:
+        """``self.to(shendu.int8)``."""
         return self.to(dtypes.int8)
 
     def short(self) -> Tensor:
+        """``self.to(shendu.int16)``."""
         return self.to(dtypes.int16)
 
     def cfloat(self) -> Tensor:
+        """``self.to(shendu.complex64)``."""
         return self.to(np.complex64)
 
     def cdouble(self) -> Tensor:
+        """``self.to(shendu.complex128)``."""
         return self.to(np.complex128)
 
     def cpu(self) -> Tensor:
+        """``self.to('cpu')``: this tensor, or a copy of it in host memory."""
         return self.to("cpu")
 
     def cuda(self) -> Tensor:
+        """``self.to('cuda')``: a copy on the GPU (needs CuPy and a GPU; raises naming what is missing)."""
         return self.to("cuda")
 
     # -- autograd --------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (default True) and return ``self``.
+
+        Only floating-point tensors can require gradients, and only a leaf can be switched off (use
+        ``detach()`` for a non-leaf).
+        """
         if requires_grad and not dtypes._is_float(self._data.dtype):
             raise RuntimeError(f"requires_grad_: only floating-point tensors can require "
                                f"gradients, this one has dtype {self.dtype}")
@@ -402,6 +463,7 @@ class Tensor:
         return t
 
     def detach_(self) -> Tensor:
+        """In-place ``detach``: cut this tensor off from the graph, making it a leaf that does not require grad."""
         self._ctx = None
         self.requires_grad = False
         return self

@@ -264,7 +264,8 @@ def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None):
 
 @_values
 def bernoulli_(self, p=0.5, *, generator=None):
-    """Fill with 0/1 samples, 1 with probability ``p`` (a number or a tensor broadcast to ``self``)."""
+    """In-place ``bernoulli``: fill with 0/1 samples, 1 with probability ``p`` (a number or a tensor broadcast
+    to ``self``)."""
     p = np.broadcast_to(np.asarray(_raw(p), dtype=np.float64), self._data.shape)
     if p.size and (p.min() < 0 or p.max() > 1):
         raise RuntimeError(f"bernoulli_: expected 0 <= p <= 1, got values in [{p.min()}, {p.max()}]")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 def _to_sparse(self, sparse_dim=None, *, layout=None):
+    """This tensor as a sparse COO tensor (``shendu.sparse.SparseTensor``); ``sparse_dim`` leading dims sparse."""
     from shendu.sparse import to_sparse
     return to_sparse(self, sparse_dim, layout=layout)
 
@@ -12,6 +13,10 @@ def _conveniences(shape, reduce) -> dict:
     from shendu import random
 
     def select(self, dim: int, index: int):
+        """The slice at ``index`` along ``dim``, that dim removed (``x.select(0, i)`` is ``x[i]``); a view.
+
+        Shape: ``self.shape`` without ``dim``.
+        """
         from shendu.ops.dims import wrap_dim
         axis = wrap_dim(dim, self.ndim, "select")
         if not -self.shape[axis] <= index < self.shape[axis]:
@@ -19,10 +24,16 @@ def _conveniences(shape, reduce) -> dict:
         return self[(slice(None),) * axis + (index,)]
 
     def sum_to_size(self, *size):
+        """Sum ``self`` down to ``size``, a shape it broadcasts from (what autograd does to a broadcast
+        gradient).
+
+        Shape: ``size``.
+        """
         size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
         return reduce.sum_to(self, size)
 
     def split_with_sizes(self, split_sizes, dim: int = 0):
+        """Split along ``dim`` into pieces of the given ``split_sizes`` (they sum to ``self.shape[dim]``); views."""
         return shape.split(self, list(split_sizes), dim)
 
     return {
@@ -36,6 +47,20 @@ def _conveniences(shape, reduce) -> dict:
         "multinomial": lambda self, num_samples, replacement=False, *, generator=None: random.multinomial(
             self, num_samples, replacement, generator=generator),
     }
+
+
+_LAMBDA_DOCS = {
+    "where": "``shendu.where(condition, self, other)``: ``self`` where ``condition`` is True, else ``other`` "
+             "(broadcast).",
+    "view_as": "``self.view(other.shape)``. Shape: ``other.shape``.",
+    "reshape_as": "``self.reshape(other.shape)``. Shape: ``other.shape``.",
+    "ravel": "The elements as one flat dim, ``reshape(-1)`` (a view when the memory allows). Shape: (numel,).",
+    "fliplr": "Reversed along dim 1 (left/right), ``flip(1)``; needs at least 2 dims.",
+    "flipud": "Reversed along dim 0 (up/down), ``flip(0)``; needs at least 1 dim.",
+    "bernoulli": "A new tensor of 0/1 samples, 1 with probability ``self`` (or ``p``) elementwise. Shape: ``self``'s.",
+    "multinomial": "``num_samples`` category indices per row drawn with the row's (unnormalised) weights ``self``, "
+                   "``replacement`` or not. Shape: (num_samples,) for (C,), (N, num_samples) for (N, C).",
+}
 
 
 def _bind_tensor_methods(Tensor) -> None:
@@ -165,6 +190,8 @@ def _bind_tensor_methods(Tensor) -> None:
         "softmax": fused.softmax, "log_softmax": fused.log_softmax, "softmin": fused.softmin,
     }
     table.update(_conveniences(shape, reduce))
+    for name, doc in _LAMBDA_DOCS.items():  # the one-line methods are lambdas: help() shows these
+        table[name].__doc__ = doc
     for name, fn in table.items():
         setattr(Tensor, name, fn)
     from shendu.autograd import inplace
