@@ -53,20 +53,24 @@ class _IndexedModules(Module):
         self._renumber(values)  # keep the keys "0".."n-1", as PyTorch does
 
     def append(self, module: Module):
+        """Add ``module`` at the end (registered under the next index); returns ``self``."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]):
+        """Add every module of ``modules`` at the end; returns ``self``."""
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index``, renumbering the ones after it."""
         values = self._values()
         values.insert(index, module)
         self._renumber(values)
 
     def pop(self, idx: int = -1) -> Module:
+        """Remove and return the module at ``idx`` (default the last), renumbering the ones after it."""
         module = self[idx]
         del self[idx]
         return module
@@ -107,6 +111,10 @@ class Sequential(_IndexedModules):
         return Sequential(*self, *other)
 
     def forward(self, input):
+        """Call each module in order on the output of the one before: ``m2(m1(m0(input)))``.
+
+        Shape: the first module's input shape in, the last module's output shape out.
+        """
         for module in self._modules.values():
             input = module(input)
         return input
@@ -138,6 +146,8 @@ class ModuleList(_IndexedModules):
         return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
 
     def forward(self, *args, **kwargs):
+        """Not callable: a container of modules has no ``forward`` (it raises NotImplementedError);
+        iterate over it and call its modules."""
         raise NotImplementedError("ModuleList has no forward; iterate over it and call its modules")
 
 
@@ -168,26 +178,34 @@ class ModuleDict(Module):
         return key in self._modules
 
     def clear(self) -> None:
+        """Remove every module."""
         self._modules.clear()
 
     def pop(self, key: str) -> Module:
+        """Remove the module under ``key`` and return it."""
         return self._modules.pop(key)
 
     def keys(self):
+        """The keys, in insertion order."""
         return self._modules.keys()
 
     def items(self):
+        """``(key, module)`` pairs, in insertion order."""
         return self._modules.items()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def update(self, modules) -> None:
+        """Add (or replace) the modules of a mapping or of an iterable of ``(key, module)`` pairs."""
         pairs = modules.items() if isinstance(modules, Mapping) else modules
         for key, module in pairs:
             self[key] = module
 
     def forward(self, *args, **kwargs):
+        """Not callable: a container of modules has no ``forward`` (it raises NotImplementedError);
+        index it and call its modules."""
         raise NotImplementedError("ModuleDict has no forward; index it and call its modules")
 
 
@@ -227,11 +245,13 @@ class ParameterList(Module):
         return (self[i] for i in range(self._size))
 
     def append(self, value: Any) -> ParameterList:
+        """Add ``value`` at the end (a plain tensor is wrapped in ``Parameter``); returns ``self``."""
         self._size += 1
         setattr(self, str(self._size - 1), _as_parameter(value))
         return self
 
     def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Add every value of ``values`` at the end (tensors wrapped in ``Parameter``); returns ``self``."""
         for v in values:
             self.append(v)
         return self
@@ -243,6 +263,8 @@ class ParameterList(Module):
         return "\n".join(f"({i}): {_param_repr(p)}" for i, p in enumerate(self))
 
     def forward(self, *args, **kwargs):
+        """Not callable: a container of parameters has no ``forward`` (it raises NotImplementedError);
+        index it and use the parameters."""
         raise NotImplementedError("ParameterList has no forward")
 
 
@@ -278,27 +300,36 @@ class ParameterDict(Module):
         return key in self._keys
 
     def keys(self):
+        """The keys, in insertion order."""
         return self._keys.keys()
 
     def items(self):
+        """``(key, parameter)`` pairs, in insertion order."""
         return [(k, self[k]) for k in self._keys]
 
     def values(self):
+        """The parameters, in insertion order."""
         return [self[k] for k in self._keys]
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The parameter under ``key``, or ``default`` when there is none."""
         return self[key] if key in self._keys else default
 
     def pop(self, key: str) -> Any:
+        """Remove the parameter under ``key`` and return it."""
         value = self[key]
         del self[key]
         return value
 
     def clear(self) -> None:
+        """Remove every parameter."""
         for k in list(self._keys):
             del self[k]
 
     def update(self, parameters) -> None:
+        """Add (or replace) the values of a mapping or of ``(key, value)`` pairs (tensors wrapped in
+        ``Parameter``).
+        """
         pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
         for key, value in pairs:
             self[key] = value
@@ -307,4 +338,6 @@ class ParameterDict(Module):
         return "\n".join(f"({k}): {_param_repr(v)}" for k, v in self.items())
 
     def forward(self, *args, **kwargs):
+        """Not callable: a container of parameters has no ``forward`` (it raises NotImplementedError);
+        index it and use the parameters."""
         raise NotImplementedError("ParameterDict has no forward")

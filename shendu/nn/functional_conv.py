@@ -290,6 +290,11 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Average pooling to ``output_size`` positions whatever the input length (window o covers
+    [⌊oL/L_o⌋, ⌈(o+1)L/L_o⌉)).
+
+    Shape: (N, C, L) or (C, L) -> (N, C, L_o) or (C, L_o).
+    """
     (o,) = _adaptive_args("adaptive_avg_pool1d", input, 1, output_size)
     return adaptive_avg_pool2d(input.unsqueeze(-2), (1, o)).squeeze(-2)
 
@@ -316,6 +321,11 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
 
 
 def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to ``output_size`` positions whatever the input length (windows as
+    ``adaptive_avg_pool1d``); with ``return_indices``, also the index of each maximum along L.
+
+    Shape: (N, C, L) or (C, L) -> (N, C, L_o) or (C, L_o).
+    """
     (o,) = _adaptive_args("adaptive_max_pool1d", input, 1, output_size)
     out = adaptive_max_pool2d(input.unsqueeze(-2), (1, o), return_indices)
     return (out[0].squeeze(-2), out[1].squeeze(-2)) if return_indices else out.squeeze(-2)

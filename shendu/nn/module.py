@@ -88,6 +88,11 @@ class Module(StateDictMixin):
         d["_forward_pre_hooks"] = {}
 
     def forward(self, *args, **kwargs):
+        """The computation of this module; subclasses override it (call the module, ``m(x)``, not ``m.forward(x)``,
+        so hooks run).
+
+        A layer's docstring gives the shapes its ``forward`` takes and returns.
+        """
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
@@ -112,6 +117,9 @@ class Module(StateDictMixin):
 
     # -- registration ----------------------------------------------------------------------------
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add ``param`` (a ``Parameter`` or None) as the parameter ``name``; ``self.name = Parameter(...)`` does
+        the same. It then appears in ``parameters()`` and ``state_dict()``.
+        """
         _check_name("parameter", self, name)
         if hasattr(self, name) and name not in self._parameters:
             raise KeyError(f"attribute '{name}' already exists")
@@ -124,6 +132,10 @@ class Module(StateDictMixin):
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add ``tensor`` (or None) as the buffer ``name``: state that is not trained (running means, masks).
+
+        Buffers move with ``to()`` and are saved in ``state_dict()`` unless ``persistent=False``.
+        """
         _check_name("buffer", self, name)
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"attribute '{name}' already exists")
@@ -137,6 +149,9 @@ class Module(StateDictMixin):
             self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Add ``module`` (or None) as the child ``name``; ``self.name = module`` does the same. Alias:
+        ``register_module``.
+        """
         _check_name("module", self, name)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
@@ -228,6 +243,7 @@ class Module(StateDictMixin):
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target`` (``"encoder.0.weight"``); AttributeError if there is none."""
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, name):
@@ -238,6 +254,7 @@ class Module(StateDictMixin):
         return param
 
     def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target`` (``"bn.running_mean"``); AttributeError if there is none."""
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if name not in mod._buffers:
@@ -260,10 +277,12 @@ class Module(StateDictMixin):
                 yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
+        """This module and every descendant, depth first, each module once."""
         for _, module in self.named_modules():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """``(name, module)`` for each direct child, each module once."""
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
@@ -271,6 +290,7 @@ class Module(StateDictMixin):
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """The direct child modules, each once."""
         for _, module in self.named_children():
             yield module
 
@@ -290,14 +310,19 @@ class Module(StateDictMixin):
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter of this module (and of its descendants when ``recurse``), each once: what an
+        optimizer trains, ``optim.SGD(model.parameters(), lr=0.1)``.
+        """
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """``(dotted name, buffer)`` pairs, of descendants too when ``recurse``; a shared buffer comes once."""
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer of this module (and of its descendants when ``recurse``), each once."""
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
@@ -310,6 +335,10 @@ class Module(StateDictMixin):
         return self
 
     def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=True``) or evaluation mode on this module and every descendant; returns ``self``.
+
+        Dropout and batch normalisation behave differently in the two modes.
+        """
         if not isinstance(mode, bool):
             raise ValueError(f"train(): training mode is expected to be boolean, got {mode!r}")
         for module in self.modules():
@@ -317,14 +346,19 @@ class Module(StateDictMixin):
         return self
 
     def eval(self) -> Module:
+        """Evaluation mode, ``train(False)``: dropout off, batch norm uses its running statistics. Returns ``self``."""
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter (False freezes the module); returns ``self``."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's ``.grad``: set it to None (default) or, with ``set_to_none=False``, fill it with
+        zeros.
+        """
         for p in self.parameters():
             if p.grad is None:
                 continue
@@ -376,24 +410,31 @@ class Module(StateDictMixin):
         return self
 
     def float(self) -> Module:
+        """Cast floating-point parameters and buffers to float32, in place; returns ``self``."""
         return self.to(dtypes.float32)
 
     def bfloat16(self) -> Module:
+        """Cast floating-point parameters and buffers to bfloat16, in place; returns ``self``."""
         return self.to(dtypes.bfloat16)
 
     def double(self) -> Module:
+        """Cast floating-point parameters and buffers to float64, in place; returns ``self``."""
         return self.to(dtypes.float64)
 
     def half(self) -> Module:
+        """Cast floating-point parameters and buffers to float16, in place; returns ``self``."""
         return self.to(dtypes.float16)
 
     def type(self, dst_type) -> Module:
+        """Cast floating-point parameters and buffers to ``dst_type``, in place (``to(dst_type)``); returns ``self``."""
         return self.to(dst_type)
 
     def cpu(self) -> Module:
+        """Move parameters and buffers to host memory, in place; returns ``self``."""
         return self.to("cpu")
 
     def cuda(self, device=None) -> Module:
+        """Move parameters and buffers to the GPU, in place (needs CuPy and a GPU); returns ``self``."""
         return self.to("cuda")
 
     # -- hooks -----------------------------------------------------------------------------------

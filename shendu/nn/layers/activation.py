@@ -27,56 +27,109 @@ class _Inplace(Module):
 
 
 class ReLU(_Inplace):
-    """:math:`\\max(0, x)`."""
+    """:math:`\\max(0, x)`.
+
+    Args:
+        inplace: write the result into the input. Default: ``False``.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.relu(input, inplace=self.inplace)
 
 
 class ReLU6(_Inplace):
-    """:math:`\\min(\\max(0, x), 6)`."""
+    """:math:`\\min(\\max(0, x), 6)`.
+
+    Args:
+        inplace: write the result into the input. Default: ``False``.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.relu6(input, inplace=self.inplace)
 
 
 class SELU(_Inplace):
-    """:math:`\\lambda\\,\\mathrm{ELU}_\\alpha(x)` with PyTorch's fixed λ ≈ 1.0507 and α ≈ 1.6733."""
+    """:math:`\\lambda\\,\\mathrm{ELU}_\\alpha(x)` with PyTorch's fixed λ ≈ 1.0507 and α ≈ 1.6733.
+
+    Args:
+        inplace: write the result into the input. Default: ``False``.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.selu(input, inplace=self.inplace)
 
 
 class SiLU(_Inplace):
-    """:math:`x \\sigma(x)` (also called swish)."""
+    """:math:`x \\sigma(x)` (also called swish).
+
+    Args:
+        inplace: write the result into the input. Default: ``False``.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.silu(input, inplace=self.inplace)
 
 
 class Mish(_Inplace):
-    """:math:`x \\tanh(\\mathrm{softplus}(x))`."""
+    """:math:`x \\tanh(\\mathrm{softplus}(x))`.
+
+    Args:
+        inplace: write the result into the input. Default: ``False``.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.mish(input, inplace=self.inplace)
 
 
 class Hardswish(_Inplace):
-    """:math:`x \\cdot \\mathrm{ReLU6}(x + 3) / 6`."""
+    """:math:`x \\cdot \\mathrm{ReLU6}(x + 3) / 6`.
+
+    Args:
+        inplace: write the result into the input. Default: ``False``.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.hardswish(input, inplace=self.inplace)
 
 
 class Hardsigmoid(_Inplace):
-    """:math:`\\mathrm{ReLU6}(x + 3) / 6`."""
+    """:math:`\\mathrm{ReLU6}(x + 3) / 6`.
+
+    Args:
+        inplace: write the result into the input. Default: ``False``.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.hardsigmoid(input, inplace=self.inplace)
 
 
 class LeakyReLU(Module):
-    """:math:`x` for :math:`x > 0`, else ``negative_slope`` :math:`\\cdot x`. Default slope: 0.01."""
+    """:math:`x` for :math:`x > 0`, else ``negative_slope`` :math:`\\cdot x`. Default slope: 0.01.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
@@ -92,7 +145,11 @@ class LeakyReLU(Module):
 
 class RReLU(Module):
     """Randomized leaky ReLU: in training the negative slope of each element is drawn from
-    U(lower, upper); in evaluation it is (lower + upper) / 2. Defaults: 1/8, 1/3."""
+    U(lower, upper); in evaluation it is (lower + upper) / 2. Defaults: 1/8, 1/3.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
         super().__init__()
@@ -108,7 +165,11 @@ class RReLU(Module):
 
 
 class ELU(Module):
-    """:math:`x` for :math:`x > 0`, else :math:`\\alpha (e^x - 1)`. Default α: 1.0."""
+    """:math:`x` for :math:`x > 0`, else :math:`\\alpha (e^x - 1)`. Default α: 1.0.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
@@ -123,14 +184,22 @@ class ELU(Module):
 
 
 class CELU(ELU):
-    """:math:`\\max(0, x) + \\min(0, \\alpha (e^{x/\\alpha} - 1))`."""
+    """:math:`\\max(0, x) + \\min(0, \\alpha (e^{x/\\alpha} - 1))`.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.celu(input, self.alpha, self.inplace)
 
 
 class GELU(Module):
-    """:math:`x \\Phi(x)`; ``approximate='tanh'`` uses the tanh approximation. Default: ``'none'``."""
+    """:math:`x \\Phi(x)`; ``approximate='tanh'`` uses the tanh approximation. Default: ``'none'``.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
@@ -150,38 +219,66 @@ class _Plain(Module):
 
 
 class Tanh(_Plain):
+    """:math:`\\tanh(x) = (e^x - e^{-x}) / (e^x + e^{-x})`, in (-1, 1).
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
+
     def forward(self, input: Tensor) -> Tensor:
         return F.tanh(input)
 
 
 class Sigmoid(_Plain):
+    """:math:`\\sigma(x) = 1 / (1 + e^{-x})`, in (0, 1).
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
+
     def forward(self, input: Tensor) -> Tensor:
         return F.sigmoid(input)
 
 
 class LogSigmoid(_Plain):
-    """:math:`\\log \\sigma(x) = -\\mathrm{softplus}(-x)`."""
+    """:math:`\\log \\sigma(x) = -\\mathrm{softplus}(-x)`.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.logsigmoid(input)
 
 
 class Softsign(_Plain):
-    """:math:`x / (1 + |x|)`."""
+    """:math:`x / (1 + |x|)`.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.softsign(input)
 
 
 class Tanhshrink(_Plain):
-    """:math:`x - \\tanh(x)`."""
+    """:math:`x - \\tanh(x)`.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.tanhshrink(input)
 
 
 class Hardtanh(Module):
-    """:math:`x` clamped to [min_val, max_val]. Defaults: -1, 1."""
+    """:math:`x` clamped to [min_val, max_val]. Defaults: -1, 1.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
         super().__init__()
@@ -199,7 +296,11 @@ class Hardtanh(Module):
 
 
 class Softplus(Module):
-    """:math:`\\frac{1}{\\beta}\\log(1 + e^{\\beta x})`, linear where :math:`\\beta x >` ``threshold``."""
+    """:math:`\\frac{1}{\\beta}\\log(1 + e^{\\beta x})`, linear where :math:`\\beta x >` ``threshold``.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
@@ -230,14 +331,22 @@ class Softmax(_SoftmaxBase):
 
 
 class LogSoftmax(_SoftmaxBase):
-    """:math:`\\log \\mathrm{softmax}(x)` along ``dim``, computed stably."""
+    """:math:`\\log \\mathrm{softmax}(x)` along ``dim``, computed stably.
+
+    Shape:
+        - Input: :math:`(*)`.  Output: :math:`(*)`, the same shape; ``dim`` is the one normalised over.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.log_softmax(input, self.dim)
 
 
 class Softmin(_SoftmaxBase):
-    """:math:`\\mathrm{softmax}(-x)` along ``dim``."""
+    """:math:`\\mathrm{softmax}(-x)` along ``dim``.
+
+    Shape:
+        - Input: :math:`(*)`.  Output: :math:`(*)`, the same shape; ``dim`` is the one normalised over.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.softmax(-input, self.dim)
@@ -253,7 +362,11 @@ class Softmax2d(Module):
 
 
 class Threshold(Module):
-    """:math:`x` where :math:`x >` ``threshold``, else ``value``."""
+    """:math:`x` where :math:`x >` ``threshold``, else ``value``.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def __init__(self, threshold: float, value: float, inplace: bool = False):
         super().__init__()
@@ -269,7 +382,11 @@ class Threshold(Module):
 
 
 class Hardshrink(Module):
-    """:math:`x` where :math:`|x| > \\lambda`, else 0. Default λ: 0.5."""
+    """:math:`x` where :math:`|x| > \\lambda`, else 0. Default λ: 0.5.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def __init__(self, lambd: float = 0.5):
         super().__init__()
@@ -283,7 +400,11 @@ class Hardshrink(Module):
 
 
 class Softshrink(Hardshrink):
-    """:math:`x - \\lambda` above λ, :math:`x + \\lambda` below -λ, else 0. Default λ: 0.5."""
+    """:math:`x - \\lambda` above λ, :math:`x + \\lambda` below -λ, else 0. Default λ: 0.5.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims.  Output: :math:`(*)`, the same shape.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.softshrink(input, self.lambd)
@@ -331,6 +452,7 @@ class PReLU(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Set every slope to ``init`` (the constructor's, 0.25 by default)."""
         nn_init.constant_(self.weight, self.init)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -375,6 +497,7 @@ class Maxout(Module):
         self.linear = Linear(in_features, out_features * pieces, bias=bias, device=device, dtype=dtype)
 
     def reset_parameters(self) -> None:
+        """Re-draw the weights and biases (uniform in ±1/√in_features, as ``Linear``)."""
         self.linear.reset_parameters()
 
     def forward(self, input: Tensor) -> Tensor:

@@ -72,6 +72,9 @@ class _ConvNd(Module):
 
     def reset_parameters(self) -> None:
         # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for both, as PyTorch does (kaiming_uniform_ with a=sqrt(5))
+        """Re-draw the parameters as PyTorch does: weight ~ ``kaiming_uniform_(a=√5)``, i.e. U(±1/√fan_in), and bias
+        ~ U(±1/√fan_in). fan_in = in_channels / groups × the kernel's size.
+        """
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)

@@ -62,6 +62,7 @@ class Embedding(Module):
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:
+        """Re-draw the weight from N(0, 1); the ``padding_idx`` row (if any) is set to zeros."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():

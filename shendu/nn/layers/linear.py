@@ -69,6 +69,9 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw the parameters as PyTorch does: weight ~ ``kaiming_uniform_(a=√5)``, i.e. U(±1/√fan_in), and bias
+        ~ U(±1/√fan_in). Called by ``__init__``; call it again to re-initialise.
+        """
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = self.in_features
@@ -119,6 +122,7 @@ class Bilinear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw weight and bias from U(±1/√in1_features), as PyTorch does."""
         bound = 1 / math.sqrt(self.weight.shape[1])
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:

@@ -59,6 +59,9 @@ class _BatchNorm(Module):
         self.reset_parameters()
 
     def reset_running_stats(self) -> None:
+        """Reset the running statistics: ``running_mean`` to 0, ``running_var`` to 1, ``num_batches_tracked``
+        to 0.
+        """
         if self.track_running_stats:
             with no_grad():
                 self.running_mean.zero_()
@@ -66,6 +69,7 @@ class _BatchNorm(Module):
                 self.num_batches_tracked.zero_()
 
     def reset_parameters(self) -> None:
+        """Reset the running statistics and the affine parameters (weight to 1, bias to 0)."""
         self.reset_running_stats()
         _reset_affine(self)
 
@@ -198,6 +202,7 @@ class LayerNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Reset the affine parameters: weight to 1, bias to 0."""
         _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -248,6 +253,7 @@ class GroupNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Reset the affine parameters: weight to 1, bias to 0."""
         _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -294,6 +300,7 @@ class RMSNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Reset the weight (if any) to 1."""
         if self.weight is not None:
             init.ones_(self.weight)
 

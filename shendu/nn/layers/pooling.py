@@ -145,6 +145,9 @@ class AdaptiveMaxPool2d(Module):
     Args:
         output_size: int or (H_o, W_o); ``None`` keeps that input dim.
         return_indices: also return the flat index of every maximum. Default: ``False``.
+
+    Shape:
+        - Input: :math:`(N, C, H, W)` or :math:`(C, H, W)`.  Output: :math:`(N, C, H_o, W_o)` (indices the same).
     """
 
     def __init__(self, output_size, return_indices: bool = False):
