@@ -92,7 +92,7 @@ class EpochLog(Callback):
         self.current, self._start = epoch + 1, time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        self.saved = epoch + 1
+        self.saved, self.current = epoch + 1, epoch + 2  # saved; the next one (or the evaluation) is under way
         if self.lines:
             values = "  ".join(f"{k} {float(v):.4g}" for k, v in (logs or {}).items())
             print(f"epoch {epoch + 1}/{self.total}  {values}  ({time.perf_counter() - self._start:.2f} s)",

@@ -266,9 +266,13 @@ def run(args) -> int:
     try:
         result = run_recipe(config, out=out, resume=resuming, callbacks=callbacks, verbose=0)
     except KeyboardInterrupt:
-        where = f"interrupted in epoch {log.current}" + (f"/{log.total}" if log.total else "")
+        if log.total and log.current > log.total:
+            where = f"interrupted after the last epoch ({log.total}), before the test evaluation"
+        else:
+            where = f"interrupted in epoch {log.current}" + (f"/{log.total}" if log.total else "")
         if log.saved:
-            print(f"{prog}: {where}; {last} holds epochs 1-{log.saved} (settings in {config_path}); resume "
+            held = "epoch 1" if log.saved == 1 else f"epochs 1-{log.saved}"
+            print(f"{prog}: {where}; {last} holds {held} (settings in {config_path}); resume "
                   f"with: shendu train {task} --resume {out}", file=sys.stderr)
         else:
             print(f"{prog}: {where} before any epoch finished; nothing was saved; run the same command again "

@@ -176,12 +176,15 @@ def write_history_csv(history: dict, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, ("\n".join(rows) + "\n").encode())
 
 
-def plot_history(history: dict, path: str | os.PathLike, *, title: str, best_epoch: int | None = None,
-                 panels: Sequence[tuple[str, str]] = (("loss", "cross-entropy loss (nats per sample)"),
-                                                      ("accuracy", "accuracy (fraction correct)"))) -> None:
-    """Training and validation curves, one panel per ``(metric, y-axis label)``, saved to ``path`` (PNG).
+_PANELS = (("loss", "cross-entropy loss (nats per sample)"), ("accuracy", "accuracy (fraction correct)"))
 
-    ``best_epoch`` (1-based) draws a dotted line where the evaluated weights come from.
+
+def history_figure(history: dict, *, title: str, best_epoch: int | None = None,
+                   panels: Sequence[tuple[str, str]] = _PANELS):
+    """Training and validation curves against the epoch, one panel per ``(metric, y-axis label)``.
+
+    ``best_epoch`` (1-based) draws a dotted line where the evaluated weights come from. Returns the
+    matplotlib Figure (headless backend; close it with ``matplotlib.pyplot.close``).
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -189,6 +192,8 @@ def plot_history(history: dict, path: str | os.PathLike, *, title: str, best_epo
     from matplotlib.ticker import MaxNLocator
 
     panels = [(k, label) for k, label in panels if k in history or f"val_{k}" in history]
+    if not panels:
+        raise ValueError(f"history_figure: none of the metrics {[k for k, _ in _PANELS]} is in the history")
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
     for ax, (key, label) in zip(axes[0], panels):
         for name, style, legend in ((key, "-o", "training"), (f"val_{key}", "--s", "validation")):
@@ -204,6 +209,13 @@ def plot_history(history: dict, path: str | os.PathLike, *, title: str, best_epo
         ax.legend(loc="best", fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_history(history: dict, path: str | os.PathLike, **kwargs) -> None:
+    """``history_figure(history, **kwargs)`` saved to ``path`` (PNG)."""
+    import matplotlib.pyplot as plt
+    fig = history_figure(history, **kwargs)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -304,4 +316,6 @@ def run_classifier(config: ClassifierConfig, *, out: str | os.PathLike, resume: 
 RECIPES: dict[str, Recipe] = {
     "mlp": Recipe("shendu.train.recipes", "ClassifierConfig", "run_classifier",
                   "an MLP classifier on a bundled dataset (digits, iris, ..., xor)"),
+    "charrnn": Recipe("shendu.train.charrnn", "CharRNNTrainConfig", "run_charrnn",
+                      "a character-level LSTM/GRU language model on a text file (--data) or the Python stdlib"),
 }
