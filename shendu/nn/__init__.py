@@ -39,6 +39,7 @@ from shendu.nn.layers.pooling import (  # noqa: I001
     MaxPool2d,
 )
 from shendu.nn.layers.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: I001
+from shendu.nn.layers.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: I001
 from shendu.nn.layers.attention import AdditiveAttention, DotProductAttention  # noqa: I001
 # ---- end of the other families' block ----
 
@@ -63,5 +64,6 @@ __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d",
     "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Fold", "MaxPool1d", "MaxPool2d", "Unfold", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d",
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase",
     "AdditiveAttention", "DotProductAttention",
 ]
