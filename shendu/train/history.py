@@ -48,9 +48,11 @@ class History:
         return len(self.epoch)
 
     def keys(self):
+        """The logged names (``loss``, metrics, ``val_*``, ``lr``, ...)."""
         return self.history.keys()
 
     def items(self):
+        """``(name, [value per epoch])`` pairs."""
         return self.history.items()
 
     def __repr__(self) -> str:
@@ -58,9 +60,11 @@ class History:
         return f"History(epochs={len(self.epoch)}{', ' + last if last else ''})"
 
     def state_dict(self) -> dict:
+        """The epochs and every logged series, as plain lists (what a checkpoint stores)."""
         return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()}}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict()`` returned."""
         self.epoch = [int(e) for e in state["epoch"]]
         self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
 

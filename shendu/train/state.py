@@ -53,6 +53,7 @@ class GradientAccumulation:
         return self.final or done % self.steps == 0 or done == self.num_batches
 
     def advance(self) -> None:
+        """Count one micro-batch as done (after its backward)."""
         self.micro_batch += 1
         self.final = False
 
@@ -72,6 +73,7 @@ class EpochMetrics:
         return EpochMetrics(copy.deepcopy(self.metrics))
 
     def reset(self) -> None:
+        """Clear the running loss and every metric (at the start of each epoch or evaluation)."""
         self.loss.reset()
         for metric in self.metrics.values():
             metric.reset()

@@ -102,6 +102,7 @@ class Trainer:
 
     @property
     def grad_accumulation_steps(self) -> int:
+        """Micro-batches per optimizer step (``accumulation.steps``)."""
         return self.accumulation.steps
 
     # -- the steps (override these) -----------------------------------------------------------------
@@ -381,7 +382,55 @@ def fit(model, train_data, *, loss, optimizer, epochs: int = 1, batch_size: int 
         grad_accumulation_steps: int = 1, clip_grad_norm: float | None = None, clip_grad_value: float | None = None,
         shuffle: bool = True, seed: int | None = None, verbose: int = 1, on_nonfinite: str = "raise",
         initial_epoch: int = 0, resume_from=None) -> History:
-    """``Trainer(model, loss, optimizer, metrics, ...).fit(train_data, ...)`` in one call (see ``Trainer``)."""
+    """Train ``model`` on ``train_data`` and return the ``History`` of per-epoch logs.
+
+    The Keras-style loop in one call: ``Trainer(model, loss, optimizer, metrics, ...).fit(train_data, ...)``.
+    Each epoch shuffles the data, runs ``train_step`` on every batch (forward, loss, backward, optimizer
+    step), then evaluates the validation data; ``history[name]`` holds one value per epoch.
+
+        history = fit(model, (X, y), loss="cross_entropy", optimizer=optim.Adam(model.parameters()),
+                      epochs=10, batch_size=32, validation_split=0.2, metrics=["accuracy"])
+
+    Args:
+        model: the ``nn.Module`` to train (put in training mode for training, eval mode to evaluate).
+        train_data: ``(X, y)`` tensors or arrays (X: (N, *) inputs, y: (N,) class indices or (N, *)
+            targets), a ``Dataset`` of ``(x, y)`` pairs, or a ``DataLoader``.
+        loss: a loss Module (``nn.CrossEntropyLoss()``), a function ``(outputs, targets) -> scalar`` or a
+            name: ``'cross_entropy'``, ``'nll_loss'``, ``'mse'``, ``'l1'``, ``'bce'``, ``'bce_with_logits'``...
+        optimizer: a ``shendu.optim`` optimizer over ``model.parameters()``.
+        epochs: train until this many epochs are done in total (counting ``initial_epoch`` and any
+            resumed ones). Default: 1.
+        batch_size: samples per batch for tensors, arrays and Datasets (default 32); must be None with a
+            DataLoader, which batches itself.
+        validation_data: ``(X, y)``, a Dataset or a DataLoader evaluated after every epoch (logs ``val_loss``
+            and ``val_<metric>``).
+        validation_split: instead, hold out this fraction (the last samples, taken before shuffling) of
+            ``train_data`` (tensors, arrays or a Dataset) for validation.
+        metrics: metric names (``'accuracy'``, ``'mse'``, ``'mae'``, ``'perplexity'``, any ``shendu.metrics``
+            name), ``Metric`` objects or functions ``fn(y_true, y_pred)``. Default None: accuracy for losses
+            that take class indices, none otherwise.
+        callbacks: ``Callback`` objects (``EarlyStopping``, ``ModelCheckpoint``, ``CSVLogger``, ...).
+        scheduler: an LR scheduler from ``shendu.optim.lr_scheduler``, stepped once per epoch after
+            validation (``ReduceLROnPlateau`` is given ``val_loss``, or ``loss`` without validation).
+        scheduler_interval: ``'epoch'`` (default) or ``'step'``: step the scheduler after every optimizer step.
+        grad_accumulation_steps: micro-batches whose gradients are summed before each optimizer step
+            (k batches of n act as one batch of k*n). Default: 1.
+        clip_grad_norm: clip the gradients' total 2-norm to this value before each step (None: no clipping).
+        clip_grad_value: clip every gradient element to [-value, value] before each step (None: no clipping).
+        shuffle: reshuffle tensors, arrays and Datasets every epoch (a DataLoader keeps its own setting).
+            Default: True.
+        seed: seed shendu's, NumPy's and Python's generators and the shuffling, so a run repeats exactly.
+        verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch (bars only on a terminal).
+        on_nonfinite: ``'raise'`` (default: a NaN or inf loss raises FloatingPointError naming the epoch and
+            step) or ``'skip'`` (that batch makes no update; ``history['skipped_steps']`` counts them).
+        initial_epoch: the index of the first epoch to run (to continue a run by hand). Default: 0.
+        resume_from: a checkpoint file, a folder holding ``last.safetensors`` (what ``ModelCheckpoint``
+            writes) or a ``ModelCheckpoint``: restores weights, optimizer, scheduler, random streams,
+            epoch, history and callback states, so the run ends exactly as an uninterrupted one would.
+
+    Returns:
+        a ``History``: ``history['loss']``, ``history['val_loss']``, ... one float per epoch.
+    """
     trainer = Trainer(model, loss, optimizer, metrics, scheduler=scheduler, scheduler_interval=scheduler_interval,
                       grad_accumulation_steps=grad_accumulation_steps, clip_grad_norm=clip_grad_norm,
                       clip_grad_value=clip_grad_value, on_nonfinite=on_nonfinite)
@@ -391,10 +440,18 @@ def fit(model, train_data, *, loss, optimizer, epochs: int = 1, batch_size: int 
 
 
 def evaluate(model, data, *, loss: Any = None, metrics: Any = None, batch_size: int | None = None) -> dict:
-    """``Trainer(model, loss, metrics=metrics).evaluate(data)``."""
+    """The mean loss and the metrics of ``model`` over ``data``, in eval mode under ``no_grad``.
+
+    ``data`` is ``(X, y)``, a Dataset or a DataLoader (as in ``fit``); ``loss`` and ``metrics`` as in ``fit``;
+    ``batch_size`` for tensors and Datasets (default 32). Returns ``{"loss": ..., <metric>: ...}``.
+    """
     return Trainer(model, loss, None, metrics).evaluate(data, batch_size=batch_size)
 
 
 def predict(model, data, *, batch_size: int | None = None):
-    """``Trainer(model).predict(data)``: outputs for every sample, concatenated along dim 0."""
+    """``model``'s outputs for every sample of ``data``, concatenated along dim 0 (eval mode, ``no_grad``).
+
+    ``data`` is inputs X of shape (N, *), ``(X, y)``, a Dataset or a DataLoader; ``batch_size`` for tensors
+    and Datasets (default 32). Shape: (N, *output shape).
+    """
     return Trainer(model).predict(data, batch_size=batch_size)

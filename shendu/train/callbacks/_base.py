@@ -23,33 +23,44 @@ class Callback:
         self.trainer = None
 
     def set_trainer(self, trainer) -> None:
+        """Attach the ``Trainer`` this callback serves (``fit`` calls it)."""
         self.trainer = trainer
 
     @property
     def model(self):
+        """The model being trained (``self.trainer.model``)."""
         return self.trainer.model
 
     @property
     def optimizer(self):
+        """The trainer's optimizer (``self.trainer.optimizer``)."""
         return self.trainer.optimizer
 
-    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Called once when ``fit`` starts (before any resume is restored)."""
 
-    def on_train_end(self, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None:
+        """Called once when ``fit`` ends; ``logs`` are the last epoch's."""
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        """Called before epoch ``epoch`` (0-based) trains."""
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Called after epoch ``epoch`` (0-based) with its logs (``loss``, metrics, ``val_*``, ``lr``); a callback
+        may add entries to ``logs`` or set ``self.trainer.stop_training``."""
 
-    def on_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        """Called before training batch ``batch`` (0-based index within the epoch)."""
 
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        """Called after training batch ``batch`` with that batch's logs (``loss`` and what ``train_step`` returned)."""
 
     def state_dict(self) -> dict:
         """What a checkpoint keeps of this callback (restored by ``load_state_dict`` on resume)."""
         return {}
 
-    def load_state_dict(self, state: dict) -> None: ...
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict()`` returned (on resume); the base class keeps nothing."""
 
 
 class CallbackList:
@@ -71,9 +82,11 @@ class CallbackList:
         return out
 
     def state_dict(self) -> dict:
+        """``{key: state}`` of every callback with a non-empty ``state_dict()`` (keys from ``keys()``)."""
         return {k: s for k, c in zip(self.keys(), self.callbacks) if (s := c.state_dict())}
 
     def load_state_dict(self, state: dict) -> None:
+        """Give each callback its entry of ``state`` (what ``state_dict()`` returned)."""
         for k, c in zip(self.keys(), self.callbacks):
             if k in state:
                 c.load_state_dict(state[k])

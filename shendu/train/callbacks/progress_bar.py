@@ -22,6 +22,7 @@ class ProgressBar(Callback):
 
     @property
     def enabled(self) -> bool:
+        """Whether the bar is drawn: ``verbose > 0`` and stderr is a terminal (or ``force=True``)."""
         return self.verbose > 0 and (self.force or sys.stderr.isatty())
 
     def on_train_begin(self, logs=None) -> None:
