@@ -114,36 +114,46 @@ class GradScaler:
         return self._per_optimizer.setdefault(id(optimizer), {"stage": _READY, "found_inf": False})
 
     def get_scale(self) -> float:
+        """The current loss scale (1.0 when the scaler is disabled)."""
         return self._scale if self._enabled else 1.0
 
     def get_growth_factor(self) -> float:
+        """The factor the scale grows by after ``growth_interval`` steps without inf/NaN gradients."""
         return self._growth_factor
 
     def set_growth_factor(self, value: float) -> None:
+        """Set the growth factor (applies from the next ``update``)."""
         self._growth_factor = float(value)
 
     def get_backoff_factor(self) -> float:
+        """The factor the scale shrinks by after a step with inf/NaN gradients."""
         return self._backoff_factor
 
     def set_backoff_factor(self, value: float) -> None:
+        """Set the backoff factor (applies from the next ``update``)."""
         self._backoff_factor = float(value)
 
     def get_growth_interval(self) -> int:
+        """Consecutive finite steps before the scale grows."""
         return self._growth_interval
 
     def set_growth_interval(self, value: int) -> None:
+        """Set the growth interval (applies from the next ``update``)."""
         self._growth_interval = int(value)
 
     def is_enabled(self) -> bool:
+        """Whether the scaler scales at all (``enabled=False`` makes every method a pass-through)."""
         return self._enabled
 
     def state_dict(self) -> dict:
+        """The scale, the factors, the interval and the growth tracker ({} when disabled), to checkpoint."""
         if not self._enabled:
             return {}
         return {"scale": self._scale, "growth_factor": self._growth_factor, "backoff_factor": self._backoff_factor,
                 "growth_interval": self._growth_interval, "_growth_tracker": self._growth_tracker}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what ``state_dict()`` returned."""
         if not self._enabled:
             return
         if not state_dict:

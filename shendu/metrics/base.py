@@ -34,12 +34,15 @@ class Metric:
         self.reset()
 
     def reset(self) -> None:
+        """Clear the accumulated state (``__init__`` calls it; the trainer calls it every epoch)."""
         raise NotImplementedError
 
     def update(self, *args, **kwargs) -> None:
+        """Accumulate one batch (the arguments depend on the metric: usually ``preds, target``)."""
         raise NotImplementedError
 
     def compute(self) -> Any:
+        """The metric over everything accumulated since the last ``reset()`` (NaN before any ``update``)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -58,6 +61,7 @@ class Mean(Metric):
         self.total, self.weight = 0.0, 0.0
 
     def update(self, value: Any, weight: float = 1.0) -> None:
+        """Add ``value`` (a number, 0-d Tensor or array: each element counts with ``weight``)."""
         v = np.asarray(to_numpy(value, "value"), dtype=np.float64)
         self.total += float(v.sum()) * float(weight)
         self.weight += v.size * float(weight)
@@ -73,6 +77,7 @@ class Sum(Metric):
         self.total = 0.0
 
     def update(self, value: Any) -> None:
+        """Add the sum of ``value``'s elements (a number, Tensor or array)."""
         self.total += float(np.asarray(to_numpy(value, "value"), dtype=np.float64).sum())
 
     def compute(self) -> float:

@@ -271,6 +271,9 @@ class Accuracy(Metric):
         self.correct, self.total = 0, 0
 
     def update(self, preds: Any, target: Any) -> None:
+        """Add a batch: ``preds`` class labels (N,) or scores (N, C) (the top ``top_k`` scores count), ``target``
+        labels (N,).
+        """
         p, t = to_numpy(preds, "preds"), _labels_1d(target, "target")
         check_lengths("Accuracy.update", preds=p, target=t)
         if p.ndim == 2 and p.shape[1] > 1:

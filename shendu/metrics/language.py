@@ -69,11 +69,13 @@ class Perplexity(Metric):
         self.total_nll, self.count = 0.0, 0
 
     def update(self, logits: Any, targets: Any) -> None:
+        """Add a batch: ``logits`` (..., V) and integer ``targets`` (...); ``ignore_index`` targets do not count."""
         nll = _token_nll(logits, targets, self.ignore_index)
         self.total_nll += float(nll.sum())
         self.count += len(nll)
 
     def update_from_loss(self, mean_ce: Any, num_tokens: int) -> None:
+        """Add a batch from its mean cross-entropy ``mean_ce`` (nats per token) over ``num_tokens`` tokens."""
         self.total_nll += float(np.asarray(to_numpy(mean_ce, "mean_ce"), dtype=np.float64)) * num_tokens
         self.count += int(num_tokens)
 

@@ -106,6 +106,7 @@ class MeanSquaredError(Metric):
         self.sum_squared_error, self.total = 0.0, 0
 
     def update(self, preds: Any, target: Any) -> None:
+        """Add a batch: ``preds`` and ``target`` of one shape; every element counts."""
         p = np.asarray(to_numpy(preds, "preds"), dtype=np.float64)
         t = np.asarray(to_numpy(target, "target"), dtype=np.float64)
         if p.shape != t.shape:
@@ -127,6 +128,7 @@ class MeanAbsoluteError(Metric):
         self.sum_abs_error, self.total = 0.0, 0
 
     def update(self, preds: Any, target: Any) -> None:
+        """Add a batch: ``preds`` and ``target`` of one shape; every element counts."""
         p = np.asarray(to_numpy(preds, "preds"), dtype=np.float64)
         t = np.asarray(to_numpy(target, "target"), dtype=np.float64)
         if p.shape != t.shape:

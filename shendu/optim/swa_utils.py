@@ -113,12 +113,14 @@ class ExponentialMovingAverage:
             self.restore(params)
 
     def state_dict(self) -> dict[str, Any]:
+        """The decay, the update count and copies of the averaged (and stored) parameters."""
         return {"decay": self.decay, "num_updates": self.num_updates,
                 "shadow_params": [Tensor._wrap(s._data.copy()) for s in self.shadow_params],
                 "collected_params": None if self.collected_params is None
                 else [Tensor._wrap(c._data.copy()) for c in self.collected_params]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned (the same number of parameters must be tracked)."""
         shadows = state_dict["shadow_params"]
         if len(shadows) != len(self.shadow_params):
             raise ValueError(f"ExponentialMovingAverage.load_state_dict: {len(shadows)} averages saved, "

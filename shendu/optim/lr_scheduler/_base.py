@@ -71,6 +71,11 @@ class LRScheduler:
         return self._last_lr
 
     def step(self, epoch: int | None = None) -> None:
+        """Advance the schedule one step and write the new learning rate into every param group.
+
+        Call it after ``optimizer.step()``: once per epoch, or once per batch for per-step schedules
+        (``OneCycleLR``, ``CyclicLR``). ``step(epoch)`` (deprecated, warns) jumps to ``epoch``.
+        """
         self._step_count += 1
         if epoch is not None:
             warnings.warn("LRScheduler.step(epoch) is deprecated: call step() once per step; with an epoch the "
@@ -94,4 +99,5 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned (to resume a schedule where it stopped)."""
         self.__dict__.update(state_dict)

@@ -21,6 +21,7 @@ class _Composite(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned, the inner schedulers' states included."""
         state = dict(state_dict)
         saved = state.pop("_schedulers")
         self.__dict__.update(state)
@@ -65,6 +66,9 @@ class SequentialLR(_Composite):
             scheduler.last_epoch -= 1
 
     def step(self) -> None:  # type: ignore[override]
+        """Advance one step with the scheduler whose milestone range holds the new epoch (a scheduler starts
+        from its own first value at its milestone).
+        """
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
@@ -91,6 +95,7 @@ class ChainedScheduler(_Composite):
         self._last_lr = _group_lrs(optimizer)
 
     def step(self) -> None:  # type: ignore[override]
+        """Step every scheduler in turn (their effects compose)."""
         for s in self._schedulers:
             s.step()
         self._last_lr = _group_lrs(self.optimizer)

@@ -202,6 +202,7 @@ class CyclicLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned (a callable object's ``scale_fn`` gets its attributes back)."""
         state = dict(state_dict)
         saved_fn = state.pop("_scale_fn_custom", None)
         self.__dict__.update(state)

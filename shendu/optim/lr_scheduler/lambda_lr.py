@@ -29,6 +29,9 @@ class _LambdaScheduler(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned (callable objects among ``lr_lambda`` get their attributes
+        back; plain functions are not saved).
+        """
         state = dict(state_dict)
         lambdas = state.pop("lr_lambdas", [None] * len(self.lr_lambdas))
         self.__dict__.update(state)

@@ -56,15 +56,20 @@ class ReduceLROnPlateau(LRScheduler):
         self.num_bad_epochs = 0
 
     def is_better(self, a: float, best: float) -> bool:
+        """Whether ``a`` improves on ``best`` by more than ``threshold`` (relative or absolute, per ``mode``)."""
         if self.mode == "min":
             return a < (best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
         return a > (best * (1.0 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold)
 
     @property
     def in_cooldown(self) -> bool:
+        """True while the cooldown after a reduction lasts (bad epochs do not count then)."""
         return self.cooldown_counter > 0
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Feed the epoch's monitored value ``metrics`` (e.g. ``val_loss``); after more than ``patience``
+        epochs without improvement, multiply every learning rate by ``factor`` (not below ``min_lr``).
+        """
         current = float(metrics)
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self.is_better(current, self.best):
@@ -94,5 +99,6 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned."""
         self.__dict__.update(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
