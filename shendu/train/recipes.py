@@ -301,8 +301,9 @@ def train_classifier(dataset: str = "digits", hidden: Sequence[int] = (128, 64),
               "out": str(out), "n_train": int(np.size(train_idx)),
               "split": {"train": train_idx, "val": val_idx, "test": test_idx}, "mean": mean, "std": std,
               "model": model, "files": [str(f) for f in files]}
+    epochs_done = f"{done} epoch{'s' * (done != 1)}"
     result["summary"] = (f"{dataset}: test accuracy {result['test_accuracy']:.4f} on {len(test_idx)} held-out samples "
-                         f"(weights of epoch {best_epoch}, the best validation loss) after {done} epochs")
+                         f"(weights of epoch {best_epoch}, the best validation loss) after {epochs_done}")
     return result
 
 

@@ -103,3 +103,14 @@ def test_the_entry_point_reports_a_usage_error_without_a_traceback(usage_error):
 
 def test_main_returns_the_status_of_help(shendu_cli):
     assert main(["train", "--help"]) == 0
+
+
+def test_demo_runs_end_to_end_and_logs_each_epoch(tmp_path, shendu_cli):
+    status, out, err = shendu_cli("demo", "--epochs", "2", "--quick", "--out", tmp_path)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"]
+    assert any("digits: test accuracy" in line and "after 2 epochs" in line for line in lines)
+    assert (tmp_path / "digits" / "best.safetensors").exists()
+    assert (tmp_path / "curve-fitting" / "report.md").exists()
+    assert lines[-1].startswith("demo finished in ")
