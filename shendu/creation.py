@@ -347,21 +347,37 @@ def _like(input: Tensor, fill, dtype, device, requires_grad) -> Tensor:
 
 def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
+    """A tensor of zeros shaped like ``input``.
+
+    Shape: ``input.shape``; ``dtype`` and ``device`` default to ``input``'s.
+    """
     return _like(input, 0, dtype, device, requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
+    """A tensor of ones shaped like ``input``.
+
+    Shape: ``input.shape``; ``dtype`` and ``device`` default to ``input``'s.
+    """
     return _like(input, 1, dtype, device, requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
+    """An uninitialised tensor shaped like ``input``.
+
+    Shape: ``input.shape``; ``dtype`` and ``device`` default to ``input``'s.
+    """
     return _like(input, None, dtype, device, requires_grad)
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
+    """A tensor filled with ``fill_value`` shaped like ``input``.
+
+    Shape: ``input.shape``; ``dtype`` and ``device`` default to ``input``'s.
+    """
     return _like(input, _number(fill_value, "full_like"), dtype, device, requires_grad)
 
 

@@ -56,10 +56,14 @@ def is_floating(dtype) -> builtins.bool:
 
 
 def get_default_dtype() -> np.dtype:
+    """The dtype Python floats and float factories (``zeros``, ``randn``, ...) produce: float32 unless
+    ``set_default_dtype`` changed it.
+    """
     return _default_float
 
 
 def set_default_dtype(dtype) -> None:
+    """Make ``dtype`` (a floating dtype: float16, float32 or float64) the default float dtype."""
     global _default_float
     dtype = as_dtype(dtype)
     if dtype.kind != "f":

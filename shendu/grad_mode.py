@@ -22,6 +22,9 @@ _state = _State()
 
 
 def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()`` / ``set_grad_enabled(False)`` / ``inference_mode()``: whether
+    operations are being recorded for autograd.
+    """
     return _state.enabled
 
 

@@ -37,6 +37,7 @@ class Generator:
         return self.manual_seed(int(np.random.SeedSequence().entropy % (2 ** 63)))._seed
 
     def initial_seed(self) -> int:
+        """The seed this generator was last seeded with."""
         return self._seed
 
     def get_state(self) -> Tensor:
@@ -81,10 +82,12 @@ def manual_seed(seed: int) -> Generator:
 
 
 def seed() -> int:
+    """Seed the global generator from a non-deterministic source (the OS) and return that seed."""
     return default_generator.seed()
 
 
 def initial_seed() -> int:
+    """The seed the global generator was last seeded with (``manual_seed`` or ``seed``)."""
     return default_generator.initial_seed()
 
 
@@ -94,6 +97,7 @@ def get_rng_state() -> Tensor:
 
 
 def set_rng_state(new_state) -> None:
+    """Restore the global generator from ``new_state``, a uint8 tensor from ``get_rng_state()``."""
     default_generator.set_state(new_state)
 
 
@@ -290,16 +294,28 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
 
 def rand_like(input: Tensor, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
+    """Uniform samples in [0, 1) shaped like ``input``.
+
+    Shape: ``input.shape``; ``dtype`` and ``device`` default to ``input``'s.
+    """
     return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad, device=device or input.device)
 
 
 def randn_like(input: Tensor, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
+    """Standard-normal samples shaped like ``input``.
+
+    Shape: ``input.shape``; ``dtype`` and ``device`` default to ``input``'s.
+    """
     return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad, device=device or input.device)
 
 
 def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, dtype=None, layout=None, device=None,
                  requires_grad: bool = False, memory_format=None) -> Tensor:
+    """Integers drawn uniformly from [low, high) (``randint_like(x, high)``: [0, high)) shaped like ``input``.
+
+    Shape: ``input.shape``; ``dtype`` and ``device`` default to ``input``'s.
+    """
     return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device)
 
 

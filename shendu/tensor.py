@@ -266,7 +266,7 @@ class Tensor:
         return self._data.itemsize
 
     def is_floating_point(self) -> bool:
-        """True for floating-point dtypes (float16, bfloat16, float32, float64)."""
+        """True for floating-point dtypes (float16, float32, float64)."""
         return self._data.dtype.kind == "f"
 
     def is_contiguous(self) -> bool:

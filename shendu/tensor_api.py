@@ -24,15 +24,18 @@ def is_storage(obj) -> bool:
 
 
 def numel(input: Tensor) -> int:
+    """The number of elements of ``input`` (the product of its shape)."""
     return input.numel()
 
 
 def is_floating_point(input: Tensor) -> bool:
+    """True when ``input``'s dtype is a floating-point type (float16, bfloat16, float32, float64)."""
     dt = input.dtype
     return dt.kind == "f" or dt.name == "bfloat16"
 
 
 def is_complex(input: Tensor) -> bool:
+    """True when ``input``'s dtype is complex."""
     return input.dtype.kind == "c"
 
 
@@ -75,6 +78,9 @@ def set_printoptions(precision: int | None = None, threshold: float | None = Non
 
 
 def get_printoptions() -> dict:
+    """The current print options (``precision``, ``threshold``, ``edgeitems``, ``linewidth``, ``sci_mode``)
+    as a dict; change them with ``set_printoptions``.
+    """
     return dict(PRINT_OPTS.__dict__)
 
 

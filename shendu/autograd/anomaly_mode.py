@@ -47,4 +47,7 @@ class set_detect_anomaly(detect_anomaly):
 
 
 def is_anomaly_enabled() -> bool:
+    """True inside ``detect_anomaly()`` (or after ``set_detect_anomaly(True)``): NaN gradients raise, naming
+    the operation.
+    """
     return _state.anomaly

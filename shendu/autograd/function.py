@@ -69,18 +69,24 @@ class Function:
 
     # -- the PyTorch custom-function API -------------------------------------------------------
     def save_for_backward(self, *tensors: Any) -> None:
+        """Keep ``tensors`` (inputs or outputs of ``forward``) for ``backward``, which reads them as
+        ``ctx.saved_tensors``; the engine checks they were not modified in place in between.
+        """
         self._saved = tensors
 
     @property
     def saved_tensors(self) -> tuple:
+        """The tensors given to ``save_for_backward``, in order (RuntimeError once the graph is freed)."""
         if self._freed:
             raise RuntimeError(_FREED_MESSAGE.format(op=type(self).__name__))
         return getattr(self, "_saved", ())
 
     def mark_non_differentiable(self, *tensors: Any) -> None:
+        """Declare outputs of ``forward`` that get no gradient (indices, masks): they do not require grad."""
         self._non_diff = {id(t) for t in tensors}
 
     def set_materialize_grads(self, value: bool) -> None:
+        """With False, ``backward`` receives None (not zeros) for outputs that got no gradient. Default: True."""
         self._materialize_grads = bool(value)
 
     @property
@@ -110,6 +116,7 @@ class Function:
         return tuple(links)
 
     def name(self) -> str:
+        """The node's name as PyTorch prints a ``grad_fn``: ``<ClassName>Backward``."""
         return f"{type(self).__name__}Backward"
 
     def __repr__(self) -> str:  # as PyTorch prints a grad_fn
@@ -117,10 +124,17 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
+        """Compute the outputs (override it). PyTorch's contract: a ``@staticmethod`` ``forward(ctx, *inputs)`` that
+        may call ``ctx.save_for_backward``; call the Function with ``MyFn.apply(*inputs)``, never directly.
+        """
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx, *grads):  # pragma: no cover - abstract
+        """Gradients of the inputs from the gradients of the outputs (override it): ``backward(ctx, *grads)``
+        returns one gradient per input of ``forward`` (None for inputs that need none). Written with tensor
+        operations, it can itself be differentiated (``create_graph=True``).
+        """
         raise NotImplementedError(f"{type(ctx).__name__} has no backward")
 
     @staticmethod

@@ -83,6 +83,9 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
     def get_batch(self, indices: np.ndarray) -> list[Tensor]:
+        """The samples at ``indices`` as one batch, ``[t[indices] for t in tensors]`` (the DataLoader's fast path
+        that skips per-sample collation). Shape: each (len(indices), *t.shape[1:]).
+        """
         return [_take(t, indices) for t in self.tensors]
 
 

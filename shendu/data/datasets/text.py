@@ -36,6 +36,7 @@ class CharTokenizer:
 
     @property
     def vocab_size(self) -> int:
+        """The number of distinct characters (ids are 0 .. vocab_size - 1)."""
         return len(self._codes)
 
     def encode(self, text: str) -> np.ndarray:
@@ -49,6 +50,7 @@ class CharTokenizer:
         return ids.astype(np.int64)
 
     def decode(self, ids: Any) -> str:
+        """ids (any shape, flattened) -> the text they encode."""
         ids = np.asarray(getattr(ids, "_data", ids), dtype=np.int64).reshape(-1)
         return self._codes[ids].astype("<u4").tobytes().decode("utf-32-le")
 
@@ -59,10 +61,12 @@ class ByteTokenizer:
     vocab_size = 256
 
     def encode(self, text: str | bytes) -> np.ndarray:
+        """``text`` (str, encoded as UTF-8, or bytes) -> int64 byte ids in 0..255 of shape (number of bytes,)."""
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         return np.frombuffer(data, dtype=np.uint8).astype(np.int64)
 
     def decode(self, ids: Any) -> str:
+        """Byte ids (any shape, flattened) -> text (invalid UTF-8 becomes U+FFFD)."""
         ids = np.asarray(getattr(ids, "_data", ids)).reshape(-1)
         return ids.astype(np.uint8).tobytes().decode("utf-8", errors="replace")
 
@@ -94,6 +98,7 @@ class CharDataset(Dataset):
         return Tensor._wrap(w[:-1].copy()), Tensor._wrap(w[1:].copy())
 
     def get_batch(self, indices: np.ndarray) -> list[Tensor]:
+        """The windows at ``indices`` as one batch: inputs x and next-character targets y, each (B, T)."""
         w = self._windows[indices]  # (B, T + 1), a copy
         return [Tensor._wrap(w[:, :-1]), Tensor._wrap(w[:, 1:])]
 
@@ -110,9 +115,11 @@ class Corpus:
 
     @property
     def vocab_size(self) -> int:
+        """The tokenizer's vocabulary size."""
         return self.tokenizer.vocab_size
 
     def dataset(self, split: str, block_size: int) -> CharDataset:
+        """A ``CharDataset`` of every window of ``block_size`` + 1 ids of ``split`` (``'train'`` or ``'val'``)."""
         return CharDataset(self._ids(split), block_size)
 
     def get_batch(self, split: str, batch_size: int, block_size: int,
