@@ -42,6 +42,9 @@ EXPERIMENTS = {
                                  "Activation and gradient statistics for small / Xavier / He init", 3, 3),
     "perceptron-and-backprop": Experiment(_PKG + "perceptron",
                                           "The perceptron, its failure on XOR, backprop solving XOR", 2, 2),
+    "rnn-memory": Experiment(_PKG + "rnn_memory",
+                             "RNN vs LSTM vs GRU on the adding problem: length, gradients, clipping"),
+    "char-lm": Experiment(_PKG + "char_lm", "A character-level LSTM on the Python stdlib: bits per character, samples"),
 }
 
 

@@ -46,7 +46,7 @@ class Settings:
 
 
 FULL = Settings()
-QUICK = Settings(lengths=(10, 30), hidden_size=24, steps=250, test_size=500, gradient_batch=128)
+QUICK = Settings(lengths=(8, 24), hidden_size=16, steps=200, test_size=500, gradient_batch=128)
 
 
 # -- the task ---------------------------------------------------------------------------------------
@@ -123,6 +123,7 @@ def train(cell: str, length: int, settings: Settings, clip: bool, seed: int) -> 
 def run(out: Path, seed: int = 0, quick: bool = False, progress=None, settings: Settings | None = None) -> dict:
     settings = settings or (QUICK if quick else FULL)
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     lengths, longest = tuple(settings.lengths), max(settings.lengths)
     stage = stages(progress, "rnn-memory", len(lengths) * len(CELLS) * len(VARIANTS) + 2)
     test = {T: adding_problem(settings.test_size, T, np.random.default_rng([seed, T, 1])) for T in lengths}
