@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 import shendu as sd
+from shendu.experiments._progress import stages
 from shendu.experiments._training import evaluate, mlp, train
-from shendu.experiments.plotting import pyplot, save
+from shendu.experiments.plotting import figure, integer_ticks, legend_outside, save
 
 NOISE, N_TRAIN, N_VAL, LR, BATCH = 0.3, 100, 1000, 3e-3, 32
 WIDTHS = (2, 4, 8, 16, 64, 256, 1024)
@@ -68,46 +69,53 @@ def size_sweep(seed: int, steps: int, sizes=SIZES, width: int = LARGE) -> dict:
 
 
 # -- figures ------------------------------------------------------------------------------------
-def _plot_sweep(plt, xs, runs: list, xlabel: str, title: str, path: Path) -> None:
+def _plot_sweep(xs, runs: list, xlabel: str, title: str, path: Path) -> None:
     """Train and validation loss/accuracy against ``xs``; error bars: std over the training-set draws."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, ylabel in ((axes[0], "loss", "cross-entropy"), (axes[1], "accuracy", "accuracy")):
-        for part, marker, label in (("train", "o-", "training"), ("val", "s-", "validation")):
+    fig, axes = figure(1, 2, figsize=(11, 4.5), title=title)
+    for ax, key, ylabel in ((axes[0], "loss", "cross-entropy (nats)"), (axes[1], "accuracy", "accuracy")):
+        for part, marker, label in (("train", "o-", "training set"), ("val", "s-", f"validation set ({N_VAL} points)")):
             ax.errorbar(xs, [r[part][key] for r in runs], yerr=[r[part + "_std"][key] for r in runs], fmt=marker,
                         capsize=3, label=label)
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs)
         ax.set_xticklabels([str(x) for x in xs])
+        ax.minorticks_off()
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{title}: {ylabel}")
         ax.grid(alpha=0.3)
-        ax.legend()
+    legend_outside(fig, axes[0], ncol=2)
     save(fig, path)
 
 
-def _plot_learning_curves(plt, runs: dict, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+def _plot_learning_curves(runs: dict, path: Path) -> None:
+    fig, axes = figure(1, 2, figsize=(11, 4.5), sharey=True,
+                       title=f"Loss per epoch on {N_TRAIN} training points: a narrow and a wide MLP")
     for ax, width in zip(axes, (SMALL, LARGE)):
         h = runs[width]["history"]
         epochs = np.arange(1, len(h["loss"]) + 1)
         ax.plot(epochs, h["loss"], label="training (mean over the epoch's batches)")
-        ax.plot(epochs, h["val_loss"], label="validation")
+        ax.plot(epochs, h["val_loss"], label=f"validation ({N_VAL} points)")
         best = int(np.argmin(h["val_loss"]))
-        ax.axvline(best + 1, color="grey", ls=":", label=f"lowest validation loss (epoch {best + 1})")
-        ax.set_title(f"width {width}: loss per epoch ({N_TRAIN} training points)")
+        ax.axvline(best + 1, color="grey", ls=":")
+        ax.annotate(f"lowest validation loss\n(epoch {best + 1})", (best + 1, 0.98), xycoords=("data", "axes fraction"),
+                    ha="right" if best > len(epochs) / 2 else "left", va="top", fontsize=8, color="0.3",
+                    xytext=(-4 if best > len(epochs) / 2 else 4, 0), textcoords="offset points")
+        ax.set_title(f"width {width} ({5 * width + 2} parameters)", fontsize=10)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("cross-entropy")
+        ax.set_ylabel("cross-entropy (nats)")
+        integer_ticks(ax, "x")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    legend_outside(fig, axes[0], ncol=2)
     save(fig, path)
 
 
-def _plot_boundaries(plt, runs: dict, train_data: tuple, path: Path) -> None:
+def _plot_boundaries(runs: dict, train_data: tuple, path: Path) -> None:
     x, y = (t.numpy() for t in train_data)
     gx, gy = np.meshgrid(np.linspace(-1.7, 2.7, 200), np.linspace(-1.4, 1.9, 200))
     grid = sd.tensor(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32))
-    fig, axes = plt.subplots(1, len(BOUNDARY_WIDTHS), figsize=(5 * len(BOUNDARY_WIDTHS), 4))
+    fig, axes = figure(1, len(BOUNDARY_WIDTHS), figsize=(5 * len(BOUNDARY_WIDTHS), 4.6),
+                       title=f"Decision boundaries (black: p = 0.5; shading: p(class 1 | x)) on the {N_TRAIN} "
+                             "training points")
     for ax, width in zip(axes, BOUNDARY_WIDTHS):
         model = runs[width]["model"]
         model.eval()
@@ -119,11 +127,11 @@ def _plot_boundaries(plt, runs: dict, train_data: tuple, path: Path) -> None:
             ax.scatter(x[y == label, 0], x[y == label, 1], c=color, marker=marker, edgecolors="k", s=22,
                        label=f"class {label}")
         r = runs[width]
-        ax.set_title(f"width {width}: train loss {r['train']['loss']:.2f}, val loss {r['val']['loss']:.2f}")
+        ax.set_title(f"width {width}: train loss {r['train']['loss']:.2f}, val loss {r['val']['loss']:.2f}",
+                     fontsize=10)
         ax.set_xlabel("x₁")
         ax.set_ylabel("x₂")
-        ax.legend(loc="lower left", fontsize=8)
-    fig.suptitle("decision boundaries (black: p = 0.5) on the training points")
+    legend_outside(fig, axes[0], ncol=2)
     save(fig, path)
 
 
@@ -142,23 +150,32 @@ def _mean_over_draws(draws: list[dict], keys) -> list[dict]:
     return out
 
 
-def run(out: Path, seed: int = 0, quick: bool = False) -> dict:
+def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
     """(a) and (b) on ``draws`` independent training sets (seeds ``seed``, ``seed + 1``, ...), averaged;
     the learning curves and decision boundaries are those of the first draw."""
-    plt = pyplot()
     out = Path(out)
     epochs, steps, draws = (80, 300, 1) if quick else (300, 1200, 3)
     sizes = (25, 100, 400, 1600) if quick else SIZES
-    caps = [capacity_sweep(s, epochs) for s in range(seed, seed + draws)]
+    stage = stages(progress, "overfitting", 2 * draws + 1)
+    caps, by_size = [], []
+    for s in range(seed, seed + draws):
+        stage(f"draw {s - seed + 1} of {draws}: widths {WIDTHS[0]}-{WIDTHS[-1]} on {N_TRAIN} points, {epochs} epochs")
+        caps.append(capacity_sweep(s, epochs))
+        stage(f"draw {s - seed + 1} of {draws}: width {LARGE} on {sizes[0]}-{sizes[-1]} points, ~{steps} steps")
+        by_size.append(size_sweep(s, steps, sizes))
     cap_runs = _mean_over_draws(caps, WIDTHS)
-    data_runs = _mean_over_draws([size_sweep(s, steps, sizes) for s in range(seed, seed + draws)], sizes)
+    data_runs = _mean_over_draws(by_size, sizes)
 
-    title = f"{N_TRAIN} training points" + (f", mean ± std of {draws} draws" if draws > 1 else "")
-    _plot_sweep(plt, list(WIDTHS), cap_runs, "hidden units (width)", title, out / "overfitting_capacity.png")
-    title = f"width {LARGE}" + (f", mean ± std of {draws} draws" if draws > 1 else "")
-    _plot_sweep(plt, list(sizes), data_runs, "training points", title, out / "overfitting_data.png")
-    _plot_learning_curves(plt, caps[0], out / "overfitting_learning_curves.png")
-    _plot_boundaries(plt, caps[0], moons(N_TRAIN, seed), out / "overfitting_boundaries.png")
+    stage("figures and report")
+    spread = f", mean ± std of {draws} training-set draws" if draws > 1 else ", one training-set draw"
+    _plot_sweep(list(WIDTHS), cap_runs, "hidden units (width, log scale)",
+                f"(a) Capacity: 2-w-2 MLPs on {N_TRAIN} training points, {epochs} epochs{spread}",
+                out / "overfitting_capacity.png")
+    _plot_sweep(list(sizes), data_runs, "training points (log scale)",
+                f"(b) Data: width {LARGE} on growing training sets, ~{steps} optimizer steps each{spread}",
+                out / "overfitting_data.png")
+    _plot_learning_curves(caps[0], out / "overfitting_learning_curves.png")
+    _plot_boundaries(caps[0], moons(N_TRAIN, seed), out / "overfitting_boundaries.png")
 
     results = {
         "seed": seed, "draws": draws, "widths": list(WIDTHS), "sizes": list(sizes),
@@ -174,40 +191,102 @@ def run(out: Path, seed: int = 0, quick: bool = False) -> dict:
         "small_best_epoch": int(np.argmin(caps[0][SMALL]["history"]["val_loss"])) + 1,
         "large_best_epoch": int(np.argmin(caps[0][LARGE]["history"]["val_loss"])) + 1,
     }
+    large = caps[0][LARGE]["history"]["val_loss"]
+    results["large_final_over_best_val_loss"] = float(large[-1] / min(large))
     _write_report(out, results, cap_runs, data_runs, epochs, steps)
+    stage.close()
     return results
 
 
-def _row(first, r: dict, extra: str = "") -> str:
-    return (f"| {first} |{extra} {r['train']['loss']:.3f} | {r['val']['loss']:.3f} ± {r['val_std']['loss']:.3f} | "
+def _row(first, r: dict, extra: str = "", spread: bool = True) -> str:
+    std = f" ± {r['val_std']['loss']:.3f}" if spread else ""
+    return (f"| {first} |{extra} {r['train']['loss']:.3f} | {r['val']['loss']:.3f}{std} | "
             f"{r['gap']:.3f} | {r['train']['accuracy']:.3f} | {r['val']['accuracy']:.3f} |")
+
+
+def _trend(values: list) -> str:
+    diffs = np.diff(values)
+    if np.all(diffs < 0):
+        return "falls at every step"
+    if np.all(diffs > 0):
+        return "rises at every step"
+    return "falls overall (not at every step)" if values[-1] < values[0] else "rises overall (not at every step)"
+
+
+def _capacity_claims(r: dict) -> list[str]:
+    widths, train, val, gap = r["widths"], r["capacity_train_loss"], r["capacity_val_loss"], r["capacity_gap"]
+    best = int(np.argmin(val))
+    out = [f"- The training loss {_trend(train)} with the width: from {train[0]:.3f} (width {widths[0]}) to "
+           f"{train[-1]:.3f} (width {widths[-1]})."]
+    if 0 < best < len(widths) - 1:
+        out.append(f"- The validation loss is lowest at width {widths[best]} ({val[best]:.3f}): narrower models "
+                   f"under-fit (width {widths[0]}: {val[0]:.3f}) and wider ones do worse again (width {widths[-1]}: "
+                   f"{val[-1]:.3f}): past the best width the validation loss turns up again, the mark of over-fitting.")
+    elif best == len(widths) - 1:
+        out.append(f"- The validation loss is lowest at the widest model ({val[best]:.3f}): within these widths "
+                   "the validation loss has not turned up.")
+    else:
+        out.append(f"- The validation loss is lowest at the narrowest model ({val[best]:.3f}).")
+    trend = _trend(gap).replace("falls", "shrinks").replace("rises", "grows")
+    out.append(f"- The gap (validation − training loss) {trend}: {gap[0]:.3f} at width {widths[0]}, "
+               f"{gap[-1]:.3f} at width {widths[-1]}"
+               + (f", the largest at width {widths[int(np.argmax(gap))]}." if np.argmax(gap) != len(gap) - 1 else
+                  ", the largest of all widths."))
+    return out
+
+
+def _data_claims(r: dict) -> list[str]:
+    sizes, train, val, gap = r["sizes"], r["data_train_loss"], r["data_val_loss"], r["data_gap"]
+    return [f"- The training loss {_trend(train)} as the training set grows: {train[0]:.3f} on {sizes[0]} points "
+            f"(memorised) to {train[-1]:.3f} on {sizes[-1]}.",
+            f"- The validation loss {_trend(val)}: {val[0]:.3f} to {val[-1]:.3f}.",
+            f"- The gap {'closes' if abs(gap[-1]) < 0.25 * abs(gap[0]) else 'changes'}: {gap[0]:.3f} on "
+            f"{sizes[0]} points, {gap[-1]:.3f} on {sizes[-1]}."]
+
+
+def _curve_claims(r: dict, epochs: int) -> str:
+    small, large = r["small_best_epoch"], r["large_best_epoch"]
+    text = (f"Lowest validation loss at epoch {small} of {epochs} for width {SMALL} and at epoch {large} for width "
+            f"{LARGE}; the wide model's final validation loss is {r['large_final_over_best_val_loss']:.2f} times its "
+            "lowest.")
+    if large < small and r["large_final_over_best_val_loss"] > 1.02:
+        text += " The wide model starts over-fitting earlier, which is what early stopping exploits."
+    return text
 
 
 def _write_report(out: Path, results: dict, cap_runs: list, data_runs: list, epochs: int, steps: int) -> None:
     draws = results["draws"]
     averaged = f"Means over {draws} independent training sets (± the std over them)" if draws > 1 else \
-        "One training set (± 0: a single draw)"
+        "One training set"
     lines = ["# Over-fitting: capacity, data and learning curves", "",
-             f"Two moons with noise σ = {NOISE}; {N_VAL} validation points; one-hidden-layer ReLU MLPs 2-w-2, "
-             f"Adam (lr {LR}), mini-batches of {BATCH}, no regularisation; seed {results['seed']}. {averaged}.", "",
-             f"## (a) Capacity: width sweep on {N_TRAIN} training points, {epochs} epochs", "",
+             f"**Settings.** Two moons with noise σ = {NOISE}; {N_VAL} validation points; one-hidden-layer ReLU "
+             f"MLPs 2-w-2, Adam (lr {LR}), mini-batches of {BATCH}, no regularisation; seed {results['seed']}. "
+             f"{averaged}. Losses are the mean cross-entropy in nats, measured after training in evaluation mode.",
+             "", f"## (a) Capacity: width sweep on {N_TRAIN} training points, {epochs} epochs", "",
              "| width | parameters | train loss | val loss | gap | train acc | val acc |",
              "|---|---|---|---|---|---|---|"]
-    lines += [_row(w, r, f" {5 * w + 2} |") for w, r in zip(results["widths"], cap_runs)]
-    lines += ["", f"The validation loss is lowest at width {results['best_width']}: narrower models under-fit, "
-              "wider ones fit the noise — the training loss keeps falling while the gap grows.", "",
+    lines += [_row(w, r, f" {5 * w + 2} |", draws > 1) for w, r in zip(results["widths"], cap_runs)]
+    lines += ["", *_capacity_claims(results), "",
               "![capacity](overfitting_capacity.png)", "",
-              "Decision boundaries of the first draw: the narrow model cannot bend enough, the wide one bends "
-              "around single noisy points.", "", "![boundaries](overfitting_boundaries.png)", "",
+              "*Figure 1.* Training (circles) and validation (squares) cross-entropy and accuracy against the "
+              "hidden width, on a log scale; error bars: std over the training-set draws. Look at the distance "
+              "between the two curves as the width grows.", "",
+              "![boundaries](overfitting_boundaries.png)", "",
+              f"*Figure 2.* Decision boundaries of widths {', '.join(map(str, BOUNDARY_WIDTHS))} trained on the first "
+              "draw's training points (shown): the black line is p = 0.5, the shading the predicted probability "
+              "of class 1. Look at whether the boundary follows the moons' shape or bends around single points.", "",
               f"## (b) Data: width {LARGE} on growing training sets, ~{steps} optimizer steps each", "",
               "| training points | epochs | train loss | val loss | gap | train acc | val acc |",
               "|---|---|---|---|---|---|---|"]
-    lines += [_row(n, r, f" {r['epochs']} |") for n, r in zip(results["sizes"], data_runs)]
-    lines += ["", "More data closes the gap: the same large model can no longer memorise its sample.", "",
+    lines += [_row(n, r, f" {r['epochs']} |", draws > 1) for n, r in zip(results["sizes"], data_runs)]
+    lines += ["", *_data_claims(results), "",
               "![data](overfitting_data.png)", "",
-              f"## (c) Learning curves: width {SMALL} vs width {LARGE}", "",
-              f"Lowest validation loss at epoch {results['small_best_epoch']} (width {SMALL}) and "
-              f"{results['large_best_epoch']} (width {LARGE}) of {epochs}: the large model starts over-fitting early, "
-              "which is what early stopping exploits.", "",
-              "![learning curves](overfitting_learning_curves.png)", ""]
+              f"*Figure 3.* The width-{LARGE} model's training and validation loss and accuracy against the "
+              "number of training points (log scale), each run given about the same number of optimizer steps.",
+              "", f"## (c) Learning curves: width {SMALL} vs width {LARGE}", "",
+              _curve_claims(results, epochs), "",
+              "![learning curves](overfitting_learning_curves.png)", "",
+              f"*Figure 4.* Loss per epoch on the first draw's {N_TRAIN} training points: the training loss is the "
+              "mean over the epoch's mini-batches, the validation loss is measured at the end of the epoch; the "
+              "dotted line marks the epoch of lowest validation loss.", ""]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")

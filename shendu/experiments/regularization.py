@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 
 import shendu as sd
+from shendu.experiments._progress import stages
 from shendu.experiments._training import digits, evaluate, mlp, train
-from shendu.experiments.plotting import pyplot, save
+from shendu.experiments.plotting import figure, integer_ticks, legend_outside, save
 from shendu.train import EarlyStopping, Trainer
 
 SIZES = (64, 512, 512, 10)
@@ -167,97 +168,136 @@ STYLES = {"none": ("k", "-"), "L2": ("tab:blue", "-"), "L1": ("tab:cyan", "--"),
           "early stopping": ("tab:red", "-"), "augmentation": ("tab:green", "-"), "input noise": ("tab:purple", "--")}
 
 
-def _plot_curves(plt, runs: dict, sizes: tuple, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for name, r in runs.items():
-        color, ls = STYLES.get(name, (None, "-"))
-        h = r["history"]
-        epochs = np.arange(1, r["epochs"] + 1)
-        axes[0].plot(epochs, h["val_loss"], color=color, ls=ls, lw=1.2, label=name)
-        axes[1].plot(epochs, h["val_accuracy"], color=color, ls=ls, lw=1.2, label=name)
-        if len(h["val_loss"]) < max(len(q["history"]["val_loss"]) for q in runs.values()):  # stopped early
-            best = int(np.argmin(h["val_loss"]))
-            axes[0].plot(best + 1, h["val_loss"][best], "o", color=color, ms=7, label=f"{name}: weights kept")
-    # the interesting range: from the lowest loss to well above the final ones (the first epochs are off-scale)
-    finals = [r["val"]["loss"] for r in runs.values()]
+def _plot_curves(runs: dict, sizes: tuple, seed: int, path: Path) -> None:
+    """Small multiples: one panel per regulariser, its validation loss per epoch over that of 'none'."""
+    others = [v for v in VARIANTS if v.name != "none"]
+    fig, axes = figure(2, 3, figsize=(13, 7.5), sharex=True, sharey=True,
+                       title=f"Validation cross-entropy per epoch, {'-'.join(map(str, sizes))} MLP, the split and "
+                             f"initial weights of seed {seed}")
+    none = runs["none"]["history"]["val_loss"]
     low = min(min(r["history"]["val_loss"]) for r in runs.values())
-    axes[0].set_ylim(0.9 * low, 1.8 * max(finals))
-    axes[0].set_ylabel("validation cross-entropy")
-    axes[1].set_ylabel("validation accuracy")
-    lo = min(min(r["history"]["val_accuracy"][len(r["history"]["val_accuracy"]) // 4:]) for r in runs.values())
-    axes[1].set_ylim(max(lo - 0.02, 0.0), 1.0)
-    for ax, what in zip(axes, ("loss", "accuracy")):
-        ax.set_xlabel("epoch")
-        ax.set_title(f"validation {what} per epoch, {'-'.join(map(str, sizes))} MLP")
+    high = max(max(r["history"]["val_loss"][len(r["history"]["val_loss"]) // 5:]) for r in runs.values())
+    for ax, v in zip(axes.flat, others):
+        h = runs[v.name]["history"]["val_loss"]
+        ax.plot(np.arange(1, len(none) + 1), none, color="0.55", lw=1.2, label="none")
+        ax.plot(np.arange(1, len(h) + 1), h, color=STYLES[v.name][0], lw=1.5, label=v.name)
+        if len(h) < len(none):  # stopped early: mark the epoch whose weights were restored
+            best = int(np.argmin(h))
+            ax.plot(best + 1, h[best], "o", color=STYLES[v.name][0], mec="k", ms=7, label="weights kept")
+            ax.axvline(len(h), color=STYLES[v.name][0], ls=":", lw=1, label="stopped")
+        ax.set_title(f"{v.name}: {v.setting}", fontsize=10)
+        ax.set_ylim(0.9 * low, 1.1 * high)  # the first epochs' losses are off the top
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, ncol=2)
+        integer_ticks(ax, "x")
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("validation cross-entropy")
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color="0.55", lw=1.2), Line2D([], [], color="tab:blue", lw=1.5),
+               Line2D([], [], ls="", marker="o", color="tab:red", mec="k", ms=7),
+               Line2D([], [], color="tab:red", ls=":")]
+    labels = ["none (no regularisation)", "the regulariser named above the panel",
+              "early stopping: the epoch whose weights are kept", "early stopping: the epoch it stopped"]
+    legend_outside(fig, handles=handles, labels=labels, ncol=4)
     save(fig, path)
 
 
-def _plot_bars(plt, runs: dict, path: Path) -> None:
-    names = list(runs)
+def _plot_bars(runs: dict, results: dict, path: Path) -> None:
+    """Training loss, validation loss and test accuracy per variant (the last two on a zoomed axis)."""
+    names = [v.name for v in VARIANTS]
     colors = [STYLES.get(n, ("tab:gray", "-"))[0] for n in names]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for ax, part, key, label in ((axes[0], "val", "loss", "final validation loss"),
-                                 (axes[1], "test", "accuracy", "test accuracy")):
+    repeats = results["repeats"]
+    fig, axes = figure(1, 3, figsize=(15, 4.6), title=f"After training: the split of seed {results['seed']} (bars)"
+                       + (f", mean ± std over {repeats} splits (black)" if repeats > 1 else ""))
+    panels = ((axes[0], "train", "loss", "training loss (unperturbed, eval mode)", True),
+              (axes[1], "val", "loss", "validation loss", False),
+              (axes[2], "test", "accuracy", "test accuracy", False))
+    for ax, part, key, label, log in panels:
         values = [runs[n][part][key] for n in names]
         bars = ax.bar(names, values, color=colors, alpha=0.8)
-        ax.axhline(runs["none"][part][key], color="k", ls=":", lw=1, label="none")
-        ax.bar_label(bars, fmt="%.3f", fontsize=8)
+        ax.axhline(runs["none"][part][key], color="k", ls=":", lw=1)
+        ax.bar_label(bars, fmt="%.2g" if log else "%.3f", fontsize=8, padding=2)
+        if repeats > 1 and f"mean_{part}_{key}" in results:
+            mean, std = results[f"mean_{part}_{key}"], results[f"std_{part}_{key}"]
+            ax.errorbar(names, [mean[n] for n in names], yerr=[std[n] for n in names], fmt="o", color="k", ms=4,
+                        capsize=3)
         ax.set_ylabel(label)
-        ax.set_title(label + " (after training)")
-        ax.tick_params(axis="x", labelrotation=25)
-        if key == "accuracy":
+        ax.set_title(f"{label} (dotted: 'none')", fontsize=10)
+        ax.tick_params(axis="x", labelrotation=30)
+        if log:
+            ax.set_yscale("log")
+            ax.set_ylim(min(values) / 3, max(values) * 5)  # room above the bars for their labels
+        elif key == "accuracy":
             ax.set_ylim(min(values) - 0.03, min(1.0, max(values) + 0.02))
-        ax.legend(fontsize=8)
+        else:  # zoomed: the differences are a few percent of the loss
+            ax.set_ylim(0.8 * min(values), 1.08 * max(values))
     save(fig, path)
 
 
 # -- the experiment -----------------------------------------------------------------------------
-def run(out: Path, seed: int = 0, quick: bool = False) -> dict:
+def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
     """Every variant on the split and initial weights of ``seed`` (curves, table) and, at full size,
     of ``seed + 1`` and ``seed + 2`` too (a mean over three splits: one split's test set of ~1000
     digits moves the accuracy by about ±0.6 %, as much as some regularisers do)."""
-    plt = pyplot()
     out = Path(out)
     sizes, epochs, repeats = (QUICK_SIZES, 60, 1) if quick else (SIZES, 100, 3)
-    data = split(seed)
-    runs = {v.name: train_variant(v, data, epochs, seed, sizes) for v in VARIANTS}
-    more = [{v.name: train_variant(v, split(s), epochs, s, sizes) for v in VARIANTS}
-            for s in range(seed + 1, seed + repeats)]
-    _plot_curves(plt, runs, sizes, out / "regularization_curves.png")
-    _plot_bars(plt, runs, out / "regularization_summary.png")
+    stage = stages(progress, "regularization", len(VARIANTS) * repeats + 1)
+    per_seed = []
+    for s in range(seed, seed + repeats):
+        data_s = split(s)
+        if s == seed:
+            data = data_s
+        rs = {}
+        for v in VARIANTS:
+            stage(f"split {s}: training with {v.name} ({epochs} epochs)")
+            rs[v.name] = train_variant(v, data_s, epochs, s, sizes)
+        per_seed.append(rs)
+    runs = per_seed[0]
+    stage("figures and report")
 
     def table(part: str, key: str, rs: dict) -> dict:
         return {name: r[part][key] for name, r in rs.items()}
 
     results = {"seed": seed, "sizes": list(sizes), "epochs": epochs, "n_train": len(data["train"][1]),
                "repeats": repeats,
+               "train_loss": table("train", "loss", runs),
                "val_loss": table("val", "loss", runs), "val_accuracy": table("val", "accuracy", runs),
                "test_loss": table("test", "loss", runs), "test_accuracy": table("test", "accuracy", runs),
                "epochs_run": {n: r["epochs"] for n, r in runs.items()},
                "small_weights": {n: r["small_weights"] for n, r in runs.items()},
                "weight_norm": {n: r["weight_norm"] for n, r in runs.items()}}
-    for part, key in (("val", "loss"), ("test", "accuracy")):
-        per_seed = [table(part, key, rs) for rs in [runs, *more]]
-        results[f"mean_{part}_{key}"] = {n: float(np.mean([t[n] for t in per_seed])) for n in runs}
+    for part, key in (("train", "loss"), ("val", "loss"), ("test", "accuracy")):
+        tables = [table(part, key, rs) for rs in per_seed]
+        results[f"mean_{part}_{key}"] = {n: float(np.mean([t[n] for t in tables])) for n in runs}
+        results[f"std_{part}_{key}"] = {n: float(np.std([t[n] for t in tables])) for n in runs}
     others = [v.name for v in VARIANTS if v.name != "none"]
-    for what, better in (("val_loss", np.less), ("test_accuracy", np.greater),
-                         ("mean_val_loss", np.less), ("mean_test_accuracy", np.greater)):
+    for what, better in (("train_loss", np.greater), ("val_loss", np.less), ("test_accuracy", np.greater),
+                         ("mean_train_loss", np.greater), ("mean_val_loss", np.less),
+                         ("mean_test_accuracy", np.greater)):
         results[f"beat_none_{what}"] = [n for n in others if better(results[what][n], results[what]["none"])]
+    _plot_curves(runs, sizes, seed, out / "regularization_curves.png")
+    _plot_bars(runs, results, out / "regularization_summary.png")
     _write_report(out, results, runs, data)
+    stage.close()
     return results
+
+
+def _names(names: list) -> str:
+    return ", ".join(names) if names else "none of them"
 
 
 def _write_report(out: Path, results: dict, runs: dict, data: dict) -> None:
     n = {k: len(v[1]) for k, v in data.items()}
     k = len(VARIANTS) - 1
+    others = [v.name for v in VARIANTS if v.name != "none"]
     lines = ["# Regularisation: one over-parameterised MLP, seven ways to train it", "",
-             f"{'-'.join(map(str, results['sizes']))} ReLU MLP on the 8x8 digits (pixels / 16): {n['train']} training, "
-             f"{n['val']} validation, {n['test']} test examples (stratified). Adam (lr {LR}), mini-batches of "
-             f"{BATCH}, up to {results['epochs']} epochs, the same initial weights for every variant. Losses are "
-             "the plain cross-entropy (penalties excluded); 'train loss' is measured on the unperturbed "
-             "training set in evaluation mode.", "",
+             f"**Settings.** A {'-'.join(map(str, results['sizes']))} ReLU MLP on the 8x8 digits (pixels / 16): "
+             f"{n['train']} training, {n['val']} validation, {n['test']} test examples (a stratified split). Adam "
+             f"(lr {LR}), mini-batches of {BATCH}, up to {results['epochs']} epochs, the same initial weights for "
+             "every variant. Losses are the plain cross-entropy (penalties excluded); 'train loss' is measured on "
+             "the unperturbed training set in evaluation mode (no dropout). The table and the figures are for "
+             "seed " + f"{results['seed']}'s split and initial weights.", "",
              f"## Seed {results['seed']}", "",
              "| regulariser | setting | epochs | train loss | val loss | val acc | test loss | test acc | "
              "weights with abs < 1e-3 |", "|---|---|---|---|---|---|---|---|---|"]
@@ -266,24 +306,45 @@ def _write_report(out: Path, results: dict, runs: dict, data: dict) -> None:
         lines.append(f"| {v.name} | {v.setting} | {r['epochs']} | {r['train']['loss']:.4f} | {r['val']['loss']:.4f} "
                      f"| {r['val']['accuracy']:.3f} | {r['test']['loss']:.4f} | {r['test']['accuracy']:.3f} | "
                      f"{r['small_weights']:.1%} |")
-    beat_loss, beat_acc = results["beat_none_val_loss"], results["beat_none_test_accuracy"]
+    fit, beat_loss, beat_acc = (results[f"beat_none_{w}"] for w in ("train_loss", "val_loss", "test_accuracy"))
+    not_fit = [name for name in others if name not in fit]
     acc = results["test_accuracy"]["none"]
     noise = float(np.sqrt(acc * (1 - acc) / n["test"]))  # binomial std of one test set's accuracy
-    lines += ["", f"Lower validation loss than 'none': {len(beat_loss)} of {k} ({', '.join(beat_loss) or '-'}). "
-              f"Higher test accuracy than 'none': {len(beat_acc)} of {k} ({', '.join(beat_acc) or '-'}).", "",
-              "Every regulariser gives up some training fit (a higher training loss than 'none') for a better "
-              "held-out fit. The validation loss measures that most finely; a test accuracy near "
-              f"{acc:.2f} on {n['test']} digits has a sampling std of about {noise:.1%}, so accuracy differences "
-              "smaller than that are within noise (hence the mean over splits below, at full size).", "",
-              "![curves](regularization_curves.png)", "", "![summary](regularization_summary.png)", ""]
+    lines += ["",
+              f"- Higher training loss than 'none' (a looser fit of the training set): {len(fit)} of {k} "
+              f"({_names(fit)})" + (f"; not {_names(not_fit)} (" + ", ".join(
+                  f"{name} {results['train_loss'][name]:.2g} against {results['train_loss']['none']:.2g}"
+                  for name in not_fit) + ")" if not_fit else "") + ".",
+              f"- Lower validation loss than 'none': {len(beat_loss)} of {k} ({_names(beat_loss)}).",
+              f"- Higher test accuracy than 'none': {len(beat_acc)} of {k} ({_names(beat_acc)}). A test accuracy "
+              f"near {acc:.2f} on {n['test']} digits has a sampling std of about {noise:.1%}, so differences smaller "
+              "than that are within noise" + (" (hence the mean over splits below)." if results["repeats"] > 1
+                                               else "."),
+              f"- L1 leaves {results['small_weights']['L1']:.0%} of the weights below 1e-3 in size, against "
+              f"{results['small_weights']['none']:.0%} without a penalty; L2's weight norm is "
+              f"{results['weight_norm']['L2']:.1f} against {results['weight_norm']['none']:.1f}.",
+              f"- Early stopping ran {results['epochs_run']['early stopping']} of {results['epochs']} epochs and kept "
+              "the weights of its best validation epoch.", "",
+              "![curves](regularization_curves.png)", "",
+              "*Figure 1.* One panel per regulariser: its validation cross-entropy per epoch (colour) over that of "
+              "the unregularised network (grey), on the same split and initial weights; the first epochs, where "
+              "every loss is high, are cut off. Look at where each coloured curve ends relative to the grey one, "
+              "and whether it turns up late in training as the grey one does.", "",
+              "![summary](regularization_summary.png)", "",
+              "*Figure 2.* After training: the training loss (log scale; low means the training set is fitted "
+              "tightly), the validation loss and the test accuracy (both on axes that do not start at 0) of each "
+              "variant; the dotted line is 'none'"
+              + (f", black dots the mean ± std over {results['repeats']} splits." if results["repeats"] > 1 else "."),
+              ""]
     if results["repeats"] > 1:
         seeds = ", ".join(str(results["seed"] + i) for i in range(results["repeats"]))
         lines += [f"## Mean over {results['repeats']} splits and initialisations (seeds {seeds})", "",
-                  "| regulariser | mean val loss | mean test acc |", "|---|---|---|"]
-        lines += [f"| {v.name} | {results['mean_val_loss'][v.name]:.4f} | "
-                  f"{results['mean_test_accuracy'][v.name]:.3f} |" for v in VARIANTS]
-        beat_loss, beat_acc = results["beat_none_mean_val_loss"], results["beat_none_mean_test_accuracy"]
-        lines += ["", f"On average, lower validation loss than 'none': {len(beat_loss)} of {k} "
-                  f"({', '.join(beat_loss) or '-'}); higher test accuracy: {len(beat_acc)} of {k} "
-                  f"({', '.join(beat_acc) or '-'}).", ""]
+                  "| regulariser | mean train loss | mean val loss | mean test acc |", "|---|---|---|---|"]
+        lines += [f"| {v.name} | {results['mean_train_loss'][v.name]:.4f} | {results['mean_val_loss'][v.name]:.4f} | "
+                  f"{results['mean_test_accuracy'][v.name]:.3f} ± {results['std_test_accuracy'][v.name]:.3f} |"
+                  for v in VARIANTS]
+        fit, beat_loss, beat_acc = (results[f"beat_none_mean_{w}"] for w in ("train_loss", "val_loss", "test_accuracy"))
+        lines += ["", f"On average: higher training loss than 'none': {len(fit)} of {k} ({_names(fit)}); lower "
+                  f"validation loss: {len(beat_loss)} of {k} ({_names(beat_loss)}); higher test accuracy: "
+                  f"{len(beat_acc)} of {k} ({_names(beat_acc)}).", ""]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
