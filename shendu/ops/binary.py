@@ -116,6 +116,10 @@ class Mul(Function):
 
 
 def mul(input, other) -> Tensor:
+    """``input * other`` elementwise. Alias: ``multiply``.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape.
+    """
     return Mul.apply(input, other)
 
 
@@ -296,10 +300,20 @@ def _tie_split(ctx, grad, wins):
 
 
 def maximum(input, other) -> Tensor:
+    """The elementwise larger of ``input`` and ``other`` (NaN if either is NaN); a tie splits the gradient
+    equally.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape.
+    """
     return Maximum.apply(input, other)
 
 
 def minimum(input, other) -> Tensor:
+    """The elementwise smaller of ``input`` and ``other`` (NaN if either is NaN); a tie splits the gradient
+    equally.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape.
+    """
     return Minimum.apply(input, other)
 
 
@@ -358,26 +372,56 @@ Heaviside = _nograd("Heaviside", _heaviside)  # PyTorch defines no derivative fo
 
 
 def eq(input, other) -> Tensor:
+    """``input == other`` elementwise.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape. The result
+    is bool (no gradient).
+    """
     return Eq.apply(input, other)
 
 
 def ne(input, other) -> Tensor:
+    """``input != other`` elementwise. Alias: ``not_equal``.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape. The result
+    is bool (no gradient).
+    """
     return Ne.apply(input, other)
 
 
 def lt(input, other) -> Tensor:
+    """``input < other`` elementwise. Alias: ``less``.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape. The result
+    is bool (no gradient).
+    """
     return Lt.apply(input, other)
 
 
 def le(input, other) -> Tensor:
+    """``input <= other`` elementwise. Alias: ``less_equal``.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape. The result
+    is bool (no gradient).
+    """
     return Le.apply(input, other)
 
 
 def gt(input, other) -> Tensor:
+    """``input > other`` elementwise. Alias: ``greater``.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape. The result
+    is bool (no gradient).
+    """
     return Gt.apply(input, other)
 
 
 def ge(input, other) -> Tensor:
+    """``input >= other`` elementwise. Alias: ``greater_equal``.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape. The result
+    is bool (no gradient).
+    """
     return Ge.apply(input, other)
 
 
@@ -389,14 +433,29 @@ def _bool(x):
 
 
 def logical_and(input, other) -> Tensor:
+    """Elementwise logical AND of the truth values (nonzero is True).
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape. The result
+    is bool (no gradient).
+    """
     return And.apply(_bool(input), _bool(other))
 
 
 def logical_or(input, other) -> Tensor:
+    """Elementwise logical OR of the truth values (nonzero is True).
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape. The result
+    is bool (no gradient).
+    """
     return Or.apply(_bool(input), _bool(other))
 
 
 def logical_xor(input, other) -> Tensor:
+    """Elementwise logical XOR of the truth values (nonzero is True).
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape. The result
+    is bool (no gradient).
+    """
     return Xor.apply(_bool(input), _bool(other))
 
 
@@ -443,14 +502,26 @@ class Fmod(Remainder):
 
 
 def floor_divide(input, other) -> Tensor:
+    """``floor(input / other)`` elementwise (rounds toward -inf, as Python's ``//``); gradient 0.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape.
+    """
     return div(input, other, rounding_mode="floor")
 
 
 def remainder(input, other) -> Tensor:
+    """Python's ``input % other`` elementwise: the remainder has the sign of ``other``.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape.
+    """
     return Remainder.apply(input, other)
 
 
 def fmod(input, other) -> Tensor:
+    """C's ``fmod(input, other)`` elementwise: the remainder has the sign of ``input``.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape.
+    """
     return Fmod.apply(input, other)
 
 
@@ -479,6 +550,10 @@ class Copysign(Function):
 
 
 def copysign(input, other) -> Tensor:
+    """``|input|`` with the sign of ``other``, elementwise.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape.
+    """
     return Copysign.apply(input, other)
 
 
@@ -512,8 +587,13 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
              equal_nan: bool = False) -> bool:
+    """True when every element of ``input`` is close to ``other``'s: ``isclose(...).all()`` as a Python bool."""
     return bool(input._xp().allclose(input._data, _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def isclose(input: Tensor, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> Tensor:
+    """``|input - other| <= atol + rtol * |other|`` elementwise (bool); ``equal_nan`` counts NaN == NaN.
+
+    Shape: ``input`` and ``other`` (a tensor or a number) broadcast; the output has their broadcast shape.
+    """
     return Tensor._wrap(input._xp().isclose(input._data, _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))

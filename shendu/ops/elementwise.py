@@ -47,6 +47,10 @@ class Neg(Function):
 
 
 def neg(input: Tensor) -> Tensor:
+    """Elementwise ``-input``. Alias: ``negative``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Neg.apply(input)
 
 
@@ -67,6 +71,10 @@ class Exp(Function):
 
 
 def exp(input: Tensor) -> Tensor:
+    """Elementwise ``e ** input``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Exp.apply(input)
 
 
@@ -96,6 +104,10 @@ class Expm1(Function):
 
 
 def expm1(input: Tensor) -> Tensor:
+    """Elementwise ``exp(input) - 1``, accurate for small ``input``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Expm1.apply(input)
 
 
@@ -108,6 +120,10 @@ class Log(Function):
 
 
 def log(input: Tensor) -> Tensor:
+    """Elementwise natural logarithm; ``-inf`` at 0, NaN below 0.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Log.apply(input)
 
 
@@ -120,6 +136,10 @@ class Log2(Function):
 
 
 def log2(input: Tensor) -> Tensor:
+    """Elementwise base-2 logarithm; ``-inf`` at 0, NaN below 0.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Log2.apply(input)
 
 
@@ -132,6 +152,10 @@ class Log10(Function):
 
 
 def log10(input: Tensor) -> Tensor:
+    """Elementwise base-10 logarithm; ``-inf`` at 0, NaN below 0.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Log10.apply(input)
 
 
@@ -144,6 +168,10 @@ class Log1p(Function):
 
 
 def log1p(input: Tensor) -> Tensor:
+    """Elementwise ``log(1 + input)``, accurate for small ``input``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Log1p.apply(input)
 
 
@@ -158,6 +186,10 @@ class Sqrt(Function):
 
 
 def sqrt(input: Tensor) -> Tensor:
+    """Elementwise square root; NaN below 0.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Sqrt.apply(input)
 
 
@@ -175,6 +207,10 @@ class Rsqrt(Function):
 
 
 def rsqrt(input: Tensor) -> Tensor:
+    """Elementwise ``1 / sqrt(input)``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Rsqrt.apply(input)
 
 
@@ -190,10 +226,18 @@ class Reciprocal(Function):
 
 
 def reciprocal(input: Tensor) -> Tensor:
+    """Elementwise ``1 / input`` (integers give floats).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Reciprocal.apply(input)
 
 
 def square(input: Tensor) -> Tensor:
+    """Elementwise ``input * input``.
+
+    Shape: the output has the shape of ``input``.
+    """
     from shendu.ops.binary import pow
     return pow(input, 2)
 
@@ -210,6 +254,10 @@ class Abs(Function):
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Elementwise absolute value ``|input|`` (gradient 0 at 0, as PyTorch's). Alias: ``absolute``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Abs.apply(input)
 
 
@@ -231,6 +279,10 @@ class Sign(_ZeroGrad):
 
 
 def sign(input: Tensor) -> Tensor:
+    """Elementwise sign: -1, 0 or 1 (gradient 0).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Sign.apply(input)
 
 
@@ -272,14 +324,26 @@ class Round(_ZeroGrad):
 
 
 def floor(input: Tensor) -> Tensor:
+    """Elementwise largest integer <= ``input`` (gradient 0).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Floor.apply(input)
 
 
 def ceil(input: Tensor) -> Tensor:
+    """Elementwise smallest integer >= ``input`` (gradient 0).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Ceil.apply(input)
 
 
 def trunc(input: Tensor) -> Tensor:
+    """Elementwise rounding toward zero (gradient 0). Alias: ``fix``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Trunc.apply(input)
 
 
@@ -287,6 +351,10 @@ fix = trunc
 
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Elementwise rounding to ``decimals`` decimal places, halves to even (gradient 0).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Round.apply(input, decimals=int(decimals))
 
 
@@ -305,6 +373,10 @@ class Frac(Function):
 
 
 def frac(input: Tensor) -> Tensor:
+    """Elementwise fractional part, ``input - trunc(input)`` (keeps the sign).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Frac.apply(input)
 
 
@@ -395,10 +467,18 @@ clip = clamp
 
 
 def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Elementwise ``max(input, min)``: ``clamp(input, min=min)``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return clamp(input, min=min)
 
 
 def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Elementwise ``min(input, max)``: ``clamp(input, max=max)``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return clamp(input, max=max)
 
 
@@ -418,6 +498,11 @@ class NanToNum(Function):
 
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Tensor:
+    """``input`` with NaN replaced by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (defaults: 0 and the
+    dtype's largest and lowest finite values); the gradient passes only at finite elements.
+
+    Shape: the output has the shape of ``input``.
+    """
     return NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
 
 
@@ -440,26 +525,50 @@ LogicalNot = type("LogicalNot", (_Test,), {"fn": "logical_not"})
 
 
 def isnan(input: Tensor) -> Tensor:
+    """True where ``input`` is NaN (bool, no gradient).
+
+    Shape: the output has the shape of ``input``.
+    """
     return IsNan.apply(input)
 
 
 def isinf(input: Tensor) -> Tensor:
+    """True where ``input`` is +inf or -inf (bool, no gradient).
+
+    Shape: the output has the shape of ``input``.
+    """
     return IsInf.apply(input)
 
 
 def isfinite(input: Tensor) -> Tensor:
+    """True where ``input`` is neither NaN nor infinite (bool, no gradient).
+
+    Shape: the output has the shape of ``input``.
+    """
     return IsFinite.apply(input)
 
 
 def isposinf(input: Tensor) -> Tensor:
+    """True where ``input`` is +inf (bool, no gradient).
+
+    Shape: the output has the shape of ``input``.
+    """
     return IsPosInf.apply(input)
 
 
 def isneginf(input: Tensor) -> Tensor:
+    """True where ``input`` is -inf (bool, no gradient).
+
+    Shape: the output has the shape of ``input``.
+    """
     return IsNegInf.apply(input)
 
 
 def logical_not(input: Tensor) -> Tensor:
+    """True where ``input`` is zero (bool, no gradient).
+
+    Shape: the output has the shape of ``input``.
+    """
     return LogicalNot.apply(input)
 
 
@@ -493,6 +602,10 @@ class Sigmoid(Function):
 
 
 def sigmoid(input: Tensor) -> Tensor:
+    """Elementwise logistic sigmoid ``1 / (1 + exp(-input))``, in (0, 1).
+
+    Shape: the output has the shape of ``input``.
+    """
     return Sigmoid.apply(input)
 
 
@@ -513,6 +626,10 @@ class Relu(Function):
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Elementwise ``max(0, input)`` (gradient 0 at 0); ``inplace=True`` writes into ``input``.
+
+    Shape: the output has the shape of ``input``.
+    """
     if inplace:  # written into input's storage, recorded like any in-place op
         return apply_inplace(input, "relu_", relu)
     return Relu.apply(input)
@@ -560,6 +677,10 @@ class Clone(Function):
 
 
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    """A copy of ``input`` with its own memory; gradients flow back to ``input``.
+
+    Shape: the output has the shape of ``input``.
+    """
     return Clone.apply(input)
 
 

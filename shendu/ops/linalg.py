@@ -103,6 +103,10 @@ def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor
 
 
 def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Matrix product of two 2-D tensors (no broadcasting; ``matmul`` broadcasts).
+
+    Shape: (N, M) and (M, P) -> (N, P).
+    """
     if out is not None:
         return write_out(out, mm(input, mat2), "mm")
     if input.ndim != 2 or mat2.ndim != 2:
@@ -111,6 +115,10 @@ def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 
 def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Batched matrix product: ``out[b] = input[b] @ mat2[b]`` (no broadcasting; ``matmul`` broadcasts).
+
+    Shape: (B, N, M) and (B, M, P) -> (B, N, P).
+    """
     if out is not None:
         return write_out(out, bmm(input, mat2), "bmm")
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
@@ -120,6 +128,7 @@ def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
+    """The dot product of two 1-D tensors of one length, ``sum(input * other)``. Shape: (N,) and (N,) -> ()."""
     if input.ndim != 1 or other.ndim != 1 or input.shape != other.shape:
         raise RuntimeError(f"dot: expected two 1-D tensors of equal length, got shapes "
                            f"{input.shape} and {other.shape}")
@@ -127,6 +136,10 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two vectors: ``out[i, j] = input[i] * vec2[j]``. Alias: ``ger``.
+
+    Shape: (N,) and (M,) -> (N, M).
+    """
     if input.ndim != 1 or vec2.ndim != 1:
         raise RuntimeError(f"outer: expected two 1-D tensors, got shapes {input.shape} and {vec2.shape}")
     return input.unsqueeze(1) * vec2.unsqueeze(0)
