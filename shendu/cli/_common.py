@@ -21,6 +21,8 @@ def _shown(value) -> str:
         return " ".join(map(str, value)) if value else "none"
     if value is False:
         return "off"
+    if value == "":
+        return '""'
     return str(value)
 
 

@@ -119,11 +119,14 @@ def with_default_task(argv: list[str]) -> list[str]:
     pre = Parser(add_help=False)
     pre.add_argument("--out")
     pre.add_argument("--resume", nargs="?", const=True)
+    pre.add_argument("--resume-or-start", action="store_true")
     try:
         known, _ = pre.parse_known_args(rest)
     except UsageError:
-        known = argparse.Namespace(out=None, resume=None)
-    folder = known.resume if isinstance(known.resume, str) else known.out
+        known = argparse.Namespace(out=None, resume=None, resume_or_start=False)
+    folder = None  # a new run is the default task's; a resumed one is the saved task's
+    if known.resume is not None or known.resume_or_start:
+        folder = known.resume if isinstance(known.resume, str) else known.out
     return ["train", _task_of(folder) or DEFAULT_TASK, *rest]
 
 

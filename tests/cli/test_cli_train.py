@@ -222,3 +222,24 @@ def test_a_missing_optional_dependency_is_one_line(tmp_path, shendu_cli, usage_e
     monkeypatch.setattr(recipes, "run_classifier", missing)
     status, _, err = shendu_cli("train", "--out", tmp_path / "i")
     assert status == 1 and "scikit-learn, which is not installed" in usage_error(err)
+
+
+def test_a_registered_task_gets_its_flags_and_resume_finds_it(tmp_path, shendu_cli, usage_error, monkeypatch):
+    from shendu.train.recipes import RECIPES, Recipe
+    monkeypatch.setitem(RECIPES, "other", Recipe("shendu.train.recipes", "ClassifierConfig", "run_classifier",
+                                                 "the classifier under another name"))
+    status, out, _ = shendu_cli("train", "--help")
+    assert status == 0 and "other" in out and "the classifier under another name" in out
+    run = tmp_path / "o"
+    status, _, err = shendu_cli("train", "other", "--dataset", "moons", *FAST, "--epochs", "1", "--out", run)
+    assert status == 0, err
+    assert json.loads((run / "config.json").read_text())["task"] == "other"
+    status, out, err = shendu_cli("train", "--resume", run, "--epochs", "2")  # no task named: the saved one
+    assert status == 0, err
+    assert "resuming from epoch 1" in out
+    status, _, err = shendu_cli("train", "mlp", "--resume", run)
+    assert status == 2 and f"holds a 'other' run, not 'mlp'; resume it with 'shendu train other --resume {run}'" \
+        in usage_error(err)
+    status, _, err = shendu_cli("train", "--out", run, "--overwrite", "--epochs", "1", *FAST, "--dataset", "xor")
+    assert status == 0, err  # a new run in that folder is the default task's
+    assert json.loads((run / "config.json").read_text())["task"] == "mlp"
