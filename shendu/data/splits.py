@@ -70,6 +70,7 @@ class _KFoldBase:
         self.n_splits, self.shuffle, self.random_state = int(n_splits), shuffle, random_state
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        """The number of folds, ``n_splits`` (the arguments are ignored, as in scikit-learn)."""
         return self.n_splits
 
     def _check(self, n: int) -> None:
@@ -93,6 +94,9 @@ class KFold(_KFoldBase):
         super().__init__(n_splits, shuffle, random_state)
 
     def split(self, X, y=None, groups=None) -> Iterator[IndexPair]:
+        """Yields ``(train_idx, val_idx)`` int64 index arrays, one pair per fold; ``X`` is the number of samples N or
+        an array-like of N samples. ``y`` and ``groups`` are ignored.
+        """
         n = _num_samples(X)
         self._check(n)
         indices = np.arange(n)
@@ -143,6 +147,9 @@ class StratifiedKFold(_KFoldBase):
         return test_folds
 
     def split(self, X, y, groups=None) -> Iterator[IndexPair]:
+        """Yields ``(train_idx, val_idx)`` int64 index arrays, one pair per fold; ``X`` is the number of samples N or
+        an array-like of N samples. ``y``: class labels of shape (N,), whose proportions every fold keeps.
+        """
         n = _num_samples(X)
         self._check(n)
         y = _labels(y)
@@ -159,9 +166,11 @@ class LeaveOneOut:
     """N splits: each sample is the validation set once, the other N - 1 the training set."""
 
     def get_n_splits(self, X, y=None, groups=None) -> int:
+        """N, the number of samples in ``X``: one split per sample."""
         return _num_samples(X)
 
     def split(self, X, y=None, groups=None) -> Iterator[IndexPair]:
+        """Yields N pairs ``(train_idx, val_idx)``: the other N - 1 indices and the one held-out index."""
         n = _num_samples(X)
         if n <= 1:
             raise ValueError(f"LeaveOneOut: cannot perform LeaveOneOut with n_samples={n}")
