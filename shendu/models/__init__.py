@@ -1,5 +1,6 @@
 """``shendu.models``: whole models built from ``shendu.nn`` (one file per model family)."""
 from shendu.models.charrnn import CharRNN, CharRNNConfig
 from shendu.models.recursive import RecursiveNN, TreeBatch
+from shendu.models.seq2seq import Seq2Seq, Translation
 
-__all__ = ["CharRNN", "CharRNNConfig", "RecursiveNN", "TreeBatch"]
+__all__ = ["CharRNN", "CharRNNConfig", "RecursiveNN", "Seq2Seq", "Translation", "TreeBatch"]

@@ -11,7 +11,9 @@ or list of Tensors whose dim 0 is the batch (``None`` and non-Tensor leaves are 
 Beam search keeps ``beam_width`` hypotheses per batch item, and the beams are a batch: every time step
 is **one** ``step`` call on ``B * beam_width`` rows and one ranking over ``beam_width * V`` candidates
 per item, with no Python loop over beams or the vocabulary. A hypothesis ends when it emits
-``end_token`` (it then leaves the beam for a pool of finished hypotheses) or at ``max_length``.
+``end_token`` as one of its item's ``beam_width`` best candidates of the step (it then leaves the beam
+for a pool of finished hypotheses; the beam goes on with the best candidates that do not end, as in
+fairseq), or at ``max_length``. With ``beam_width=1`` and no length penalty this is greedy search.
 Finished hypotheses are ranked by the length-normalised score
 
 .. math::
@@ -188,12 +190,18 @@ def beam_search(step: StepFn, start_tokens, state, beam_width: int, max_length: 
             cand = scores[:, :, None] + log_probs._data.reshape(B, K, V).astype(xp.float64)  # (B, K, V)
             L = t + 1
             if end_token is not None:
-                ended = xp.where(done[:, None], -xp.inf, cand[:, :, end_token] / lp_of(L))  # (B, K)
-                ended_tokens = xp.concatenate([history, xp.full((B, K, 1), end_token, dtype=xp.int64)], axis=2)
-                pool.add(ended, ended_tokens, L)
+                # An ending counts only if it is among the item's K best candidates of this step (as in
+                # fairseq and Hugging Face), so beam_width=1 is exactly greedy search.
+                best = _top(cand.reshape(B, K * V), K, xp)             # (B, K)
+                ended = (best % V == end_token) & ~done[:, None]
+                ended_scores = xp.where(ended, xp.take_along_axis(cand.reshape(B, K * V), best, axis=1) / lp_of(L),
+                                        -xp.inf)
+                ended_tokens = xp.concatenate([history[rows, best // V],
+                                               xp.full((B, K, 1), end_token, dtype=xp.int64)], axis=2)
+                pool.add(ended_scores, ended_tokens, L)
                 cand[:, :, end_token] = -xp.inf                        # an ended hypothesis leaves the beam
             flat = cand.reshape(B, K * V)
-            top = xp.argsort(-flat, axis=1, kind="stable")[:, :K]      # (B, K), best first; ties: lower index
+            top = _top(flat, K, xp)                                    # (B, K)
             beam, token = top // V, top % V
             scores = xp.take_along_axis(flat, top, axis=1)
             history = xp.concatenate([history[rows, beam], token[:, :, None]], axis=2)  # (B, K, L)
@@ -212,6 +220,11 @@ def beam_search(step: StepFn, start_tokens, state, beam_width: int, max_length: 
             state = _map_state(lambda s: s.index_select(0, order), state)
             tokens = Tensor._wrap(token.reshape(-1).astype(xp.int64))
         return pool.results(n_best)
+
+
+def _top(flat, k: int, xp):
+    """Indices of the ``k`` largest entries of each row, best first; ties go to the lower index."""
+    return xp.argsort(-flat, axis=1, kind="stable")[:, :k]
 
 
 def _penalty_fn(alpha: float, form: str):

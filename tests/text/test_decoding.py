@@ -73,6 +73,26 @@ def test_width_one_equals_greedy():
         assert (g.tokens[b, L:] == END).all()
 
 
+def test_width_one_is_greedy_even_where_an_early_end_is_more_probable():
+    # The end token is never the most probable token, so greedy writes "a" up to max_length
+    # (0.7 * 0.9^11 = 0.22), though ending at once (0.3) is more probable. Width 1 keeps an ending only
+    # when it is the step's best candidate, so it follows greedy.
+    table = np.log(np.array([[0.5, 0.5], [0.1, 0.9], [0.3, 0.7]]))
+
+    def step(tokens, state):
+        return sd.from_numpy(table)[tokens], state
+
+    g = greedy_search(step, sd.tensor([2]), None, max_length=12, end_token=END)
+    assert g.tokens.tolist() == [[1] * 12]
+    (one,) = beam_search(step, sd.tensor([2]), None, beam_width=1, max_length=12, end_token=END)[0]
+    assert one.tokens.tolist() == [1] * 12
+    assert one.score == pytest.approx(float(g.scores[0]), rel=1e-6)
+    assert one.score < math.log(0.3)
+    # a wider beam does rank the early ending: [END] (0.3) beats twelve "a" (0.7 * 0.9^11 = 0.22)
+    (best,) = beam_search(step, sd.tensor([2]), None, beam_width=2, max_length=12, end_token=END)[0]
+    assert best.tokens.tolist() == [END]
+
+
 def test_greedy_matches_a_per_row_argmax_loop():
     model = RecurrentToy(V=5, seed=7)
     h0 = model.init(3)[0].numpy()
