@@ -13,7 +13,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train on the digits, then run the curve-fitting experiment",
                        description="A two-minute tour: a 64-128-64-10 MLP learns the 8x8 digits, then the\n"
                                    "textbook's polynomial curve fitting writes its figures and report.")
-    p.add_argument("--out", default="runs/demo", help="the folder for the checkpoints, figures and reports")
+    p.add_argument("--out", default="runs/demo", metavar="DIR",
+                   help="the folder for the checkpoints, figures and reports")
     p.add_argument("--epochs", type=int_at_least(1), default=30, help="epochs of digits training")
     p.add_argument("--seed", type=int, default=0, help="seeds the data split, the initialization and the noise")
     p.add_argument("--quick", action="store_true", help="fewer steps where the experiment allows it")

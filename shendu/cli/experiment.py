@@ -20,7 +20,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                    "'shendu experiment --list' names them all.")
     p.add_argument("name", nargs="?", metavar="NAME", help="the experiment to run (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
-    p.add_argument("--out", help="the folder for its figures and report.md (default: runs/NAME)")
+    p.add_argument("--out", metavar="DIR", help="the folder for its figures and report.md (default: runs/NAME)")
     p.add_argument("--seed", type=int, default=0, help="seeds every random draw, so a seed gives the same figures")
     p.add_argument("--quick", action="store_true",
                    help="a smaller, faster run (fewer steps and draws) to check that everything works")
