@@ -101,12 +101,16 @@ _scratch = _Scratch()
 
 
 # -- raw kernels on arrays ----------------------------------------------------------------------
-def _im2col(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None):
+def _im2col(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None, *, per_image: bool = False,
+            ones: bool = False):
     """(N, C, H, W) -> window matrix (M, G, Kg), rows (n, ho, wo), columns (kh, kw, c).
 
     ``out_hw`` keeps only the first (Ho, Wo) windows (a transposed convolution's output_padding).
     The windows are copied from a zero-padded channels-last copy of x (a view of x without padding).
+    ``per_image`` gives the per-image layout instead (``_planes``, with ``ones``).
     """
+    if per_image:
+        return _planes(x, khw, geom, out_hw, ones)
     xp = array_module(x)
     N, C, H, W = x.shape
     (kh, kw), G = khw, geom.groups
@@ -134,6 +138,72 @@ def _im2col(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None):
     split_batch(fill, N, cols.size, xp)
     _scratch.give(xh)  # the padded copy (a no-op when xh is a view of x)
     return cols.reshape(N * Ho * Wo, G, kh * kw * Cg)
+
+
+def _planes(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None, ones: bool = False):
+    """(N, C, H, W) -> window planes (N, G, Kg, P), P = Ho*Wo: row (kh, kw, c) of image n is the input plane c
+    at that kernel offset, read at every window; ``ones`` adds a row of ones (Kg + 1 rows) for the bias.
+
+    The per-image layout of the products: built from NCHW by one strided copy per kernel offset, whose
+    rows are Wo floats long, where the channels-last window copy would move Cg floats at a time.
+    """
+    xp = array_module(x)
+    N, C, H, W = x.shape
+    (kh, kw), G = khw, geom.groups
+    Cg, Kg = C // G, kh * kw * (C // G)
+    Ho, Wo = out_hw or geom.out_size(x.shape[2:], khw)
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
+    padded = bool(pt or pb or pl or pr)
+    xpad = _scratch.take(xp, (N, C, H + pt + pb, W + pl + pr), x.dtype) if padded else x
+    src = xpad.reshape((N, G, Cg) + xpad.shape[2:])
+    cols = _scratch.take(xp, (N, G, Kg + ones, Ho * Wo), x.dtype)
+    c7 = cols[:, :, :Kg].reshape(N, G, kh, kw, Cg, Ho, Wo)
+
+    def fill(a: int, b: int) -> None:
+        if padded:  # zero only the border, then the interior from x
+            part = xpad[a:b]
+            part[:, :, :pt] = 0
+            part[:, :, pt + H:] = 0
+            part[:, :, pt:pt + H, :pl] = 0
+            part[:, :, pt:pt + H, pl + W:] = 0
+            part[:, :, pt:pt + H, pl:pl + W] = x[a:b]
+        for i in range(kh):
+            rows = slice(i * dh, i * dh + (Ho - 1) * sh + 1, sh)
+            for j in range(kw):
+                c7[a:b, :, i, j] = src[a:b, :, :, rows, j * dw:j * dw + (Wo - 1) * sw + 1:sw]
+        if ones:
+            cols[a:b, :, Kg] = 1
+
+    split_batch(fill, N, cols.size, xp)
+    if padded:
+        _scratch.give(xpad)
+    return cols
+
+
+def _col2im_planes(c7, x_shape: tuple, geom: Geometry):
+    """Adjoint of ``_planes``: window gradients (N, G, kh, kw, Cg, Ho, Wo) -> (N, C, H, W), one strided add
+    per kernel offset straight into NCHW."""
+    xp = array_module(c7)
+    N, C, H, W = x_shape
+    _, G, kh, kw, Cg, Ho, Wo = c7.shape
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
+    Hp = max(H + pt + pb, (Ho - 1) * sh + dh * (kh - 1) + 1)  # see _col2im
+    Wp = max(W + pl + pr, (Wo - 1) * sw + dw * (kw - 1) + 1)
+    out = _scratch.take(xp, (N, G, Cg, Hp, Wp), c7.dtype)
+    gx = xp.empty(x_shape, dtype=c7.dtype)
+
+    def add(a: int, b: int) -> None:
+        part = out[a:b]
+        part.fill(0)
+        for i in range(kh):
+            rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
+            for j in range(kw):
+                part[:, :, :, rows, j * dw:j * dw + sw * (Wo - 1) + 1:sw] += c7[a:b, :, i, j]
+        gx[a:b] = part.reshape(b - a, C, Hp, Wp)[:, :, pt:pt + H, pl:pl + W]
+
+    split_batch(add, N, c7.size, xp)
+    _scratch.give(out)
+    return gx
 
 
 def _col2im(c7, x_shape: tuple, geom: Geometry):
@@ -183,17 +253,11 @@ def _weight_matrix(w, G: int):
     return w.reshape(G, O // G, Cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(G, kh * kw * Cg, O // G)
 
 
-def _per_image_cols(cols, N: int):
-    """Window matrix (M, G, Kg) -> (N, G, Kg, P) view."""
-    M, G, Kg = cols.shape
-    return cols.reshape(N, M // N, G, Kg).transpose(0, 2, 3, 1)
-
-
 def _grad_matrix(g, G: int, per_image: bool):
-    """(N, O, Ho, Wo) -> an (N, G, P, Og) view (per image) or a (G, M, Og) channels-last copy."""
+    """(N, O, Ho, Wo) -> an (N, G, Og, P) view (per image) or a (G, M, Og) channels-last copy."""
     N, O, Ho, Wo = g.shape
     if per_image:
-        return g.reshape(N, G, O // G, Ho * Wo).transpose(0, 1, 3, 2)
+        return g.reshape(N, G, O // G, Ho * Wo)
     xp = array_module(g)
     out = _scratch.take(xp, (G, N, Ho, Wo, O // G), g.dtype)
     src = g.reshape(N, G, O // G, Ho, Wo).transpose(1, 0, 3, 4, 2)
@@ -211,16 +275,12 @@ def _conv_from_cols(cols, w, bias, N: int, hw: tuple, G: int):
     wk = _weight_matrix(w, G)  # (G, Kg, Og)
     hw = tuple(hw)
     y = xp.empty((N, w.shape[0]) + hw, dtype=cols.dtype)
-    if _per_image(w.shape):  # one product per image, written straight into NCHW
-        cols_i, wkT = _per_image_cols(cols, N), wk.transpose(0, 2, 1)
+    if _per_image(w.shape):  # one product per image of the planes (N, G, Kg [+1], P), written straight into NCHW
+        wkT = wk.transpose(0, 2, 1)  # (G, Og, Kg)
+        if bias is not None:  # the bias column meets the planes' row of ones
+            wkT = xp.concatenate([wkT, bias.reshape(G, -1, 1).astype(wkT.dtype)], axis=2)
         yv = y.reshape(N, G, wk.shape[2], -1)  # (N, G, Og, P)
-
-        def products(a: int, b: int) -> None:
-            xp.matmul(wkT, cols_i[a:b], out=yv[a:b])
-            if bias is not None:
-                y[a:b] += bias.reshape(-1, 1, 1)
-
-        split_batch(products, N, cols.size + y.size, xp)
+        split_batch(lambda a, b: xp.matmul(wkT, cols[a:b], out=yv[a:b]), N, cols.size + y.size, xp)
         return y
     out = xp.matmul(cols.transpose(1, 0, 2), wk, out=_scratch.take(xp, (G, cols.shape[0], wk.shape[2]), cols.dtype))
     Og = out.shape[2]
@@ -242,13 +302,13 @@ def _weight_from(cols, gm, w_shape: tuple, G: int):
     """dL/dw (O, Cg, kh, kw) from the window matrix (M, G, Kg) and the gradient matrix (``_grad_matrix``)."""
     xp = array_module(cols)
     O, Cg, kh, kw = w_shape
-    if _per_image(w_shape):  # (N, G, Kg, Og) summed over the images, a partial sum per thread
-        cols_i = _per_image_cols(cols, gm.shape[0])
-        parts = split_batch(lambda a, b: xp.matmul(cols_i[a:b], gm[a:b]).sum(axis=0), gm.shape[0],
-                            cols.size + gm.size, xp)
+    if _per_image(w_shape):  # (N, G, Og, Kg) summed over the images, a partial sum per thread
+        planes = cols[:, :, :kh * kw * Cg]  # without the bias row of ones
+        parts = split_batch(lambda a, b: xp.matmul(gm[a:b], planes[a:b].transpose(0, 1, 3, 2)).sum(axis=0),
+                            gm.shape[0], cols.size + gm.size, xp)
         gk = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
-    else:
-        gk = xp.matmul(cols.transpose(1, 2, 0), gm)  # (G, Kg, Og)
+        return gk.reshape(G, O // G, kh, kw, Cg).transpose(0, 1, 4, 2, 3).reshape(w_shape)
+    gk = xp.matmul(cols.transpose(1, 2, 0), gm)  # (G, Kg, Og)
     return gk.reshape(G, kh, kw, Cg, O // G).transpose(0, 4, 3, 1, 2).reshape(w_shape)
 
 
@@ -257,20 +317,30 @@ def _input_from(gm, w, x_shape: tuple, geom: Geometry, out_hw: tuple):
     xp, G, (O, Cg, kh, kw) = array_module(gm), geom.groups, w.shape
     N, (Ho, Wo) = x_shape[0], out_hw
     if _per_image(w.shape):
-        wkT = _weight_matrix(w, G).transpose(0, 2, 1)  # (G, Og, Kg)
-        gc = _scratch.take(xp, gm.shape[:-1] + wkT.shape[-1:], gm.dtype)  # (N, G, P, Kg)
-        split_batch(lambda a, b: xp.matmul(gm[a:b], wkT, out=gc[a:b]), N, gm.size + gc.size, xp)
-        c7 = gc.reshape(N, G, Ho, Wo, kh, kw, Cg).transpose(1, 0, 2, 3, 4, 5, 6)
-    else:
-        # one product per kernel offset, (G, kh*kw, M, Cg): each offset's block is contiguous, so
-        # col2im's strided adds run over long rows instead of Cg-long pieces
-        w_off = array_module(w).ascontiguousarray(w.reshape(G, O // G, Cg, kh * kw).transpose(0, 3, 1, 2))
-        gc = _scratch.take(xp, (G, kh * kw, gm.shape[1], Cg), gm.dtype)
-        xp.matmul(gm[:, None], w_off, out=gc)  # (G, M, Og) x (G, kh*kw, Og, Cg)
-        c7 = gc.reshape(G, kh, kw, N, Ho, Wo, Cg).transpose(0, 3, 4, 5, 1, 2, 6)
+        wk = _weight_matrix(w, G)  # (G, Kg, Og)
+        gc = _scratch.take(xp, (N, G, wk.shape[1], Ho * Wo), gm.dtype)  # planes' gradient (N, G, Kg, P)
+        split_batch(lambda a, b: xp.matmul(wk, gm[a:b], out=gc[a:b]), N, gm.size + gc.size, xp)
+        gx = _col2im_planes(gc.reshape(N, G, kh, kw, Cg, Ho, Wo), x_shape, geom)
+        _scratch.give(gc)
+        return gx
+    # one product per kernel offset, (G, kh*kw, M, Cg): each offset's block is contiguous, so
+    # col2im's strided adds run over long rows instead of Cg-long pieces
+    w_off = array_module(w).ascontiguousarray(w.reshape(G, O // G, Cg, kh * kw).transpose(0, 3, 1, 2))
+    gc = _scratch.take(xp, (G, kh * kw, gm.shape[1], Cg), gm.dtype)
+    xp.matmul(gm[:, None], w_off, out=gc)  # (G, M, Og) x (G, kh*kw, Og, Cg)
+    c7 = gc.reshape(G, kh, kw, N, Ho, Wo, Cg).transpose(0, 3, 4, 5, 1, 2, 6)
     gx = _col2im(c7, x_shape, geom)
     _scratch.give(gc)
     return gx
+
+
+def _bias_grad(g):
+    """dL/db (O,) of an (N, O, Ho, Wo) upstream gradient: a product with ones (a reduction over the middle
+    axis of an NCHW array is several times slower)."""
+    xp = array_module(g)
+    N, O = g.shape[:2]
+    g3 = g.reshape(N, O, -1)
+    return xp.matmul(g3, xp.ones(g3.shape[2], dtype=g.dtype)).sum(axis=0)
 
 
 # -- the Functions -------------------------------------------------------------------------------
@@ -285,7 +355,8 @@ class Convolution(Function):
 
     def forward(ctx, x, w, b, *, geom: Geometry, keep_cols: bool = False):
         ctx.geom = geom
-        cols = _im2col(x, w.shape[2:], geom)
+        per_image = _per_image(w.shape)
+        cols = _im2col(x, w.shape[2:], geom, per_image=per_image, ones=per_image and b is not None)
         y = _conv_from_cols(cols, w, b, x.shape[0], geom.out_size(x.shape[2:], w.shape[2:]), geom.groups)
         if keep_cols:  # the weight gradient reuses it
             ctx.cols = cols
@@ -309,12 +380,12 @@ class Convolution(Function):
         if need_w:
             cols = ctx.__dict__.pop("cols", None)
             if cols is None:
-                cols = _im2col(x._data, w.shape[2:], geom)
+                cols = _im2col(x._data, w.shape[2:], geom, per_image=_per_image(w.shape))
             grad_w = Tensor._wrap(_weight_from(cols, gm, w.shape, geom.groups))
             _scratch.give(cols)
         _scratch.give(gm)
         if need_b:
-            grad_b = Tensor._wrap(g.sum((0, 2, 3)))
+            grad_b = Tensor._wrap(_bias_grad(g))
         return grad_x, grad_w, grad_b
 
 
@@ -347,17 +418,19 @@ class ConvolutionTranspose(Function):
             grad_w = ConvolutionWeight.apply(grad, x, geom=geom, w_shape=w.shape) if need_w else None
             grad_b = grad.sum((0, 2, 3)) if need_b else None
         else:  # the window matrix of the upstream gradient serves both products
-            cols = _im2col(grad._data, w.shape[2:], geom, x.shape[2:]) if need_x or need_w else None
+            per_image = _per_image(w.shape)
+            cols = (_im2col(grad._data, w.shape[2:], geom, x.shape[2:], per_image=per_image)
+                    if need_x or need_w else None)
             grad_x = grad_w = grad_b = None
             if need_x:
                 grad_x = Tensor._wrap(_conv_from_cols(cols, w._data, None, grad.shape[0], x.shape[2:], geom.groups))
             if need_w:
-                gm = _grad_matrix(x._data, geom.groups, _per_image(w.shape))
+                gm = _grad_matrix(x._data, geom.groups, per_image)
                 grad_w = Tensor._wrap(_weight_from(cols, gm, w.shape, geom.groups))
                 _scratch.give(gm)
             _scratch.give(cols)
             if need_b:
-                grad_b = Tensor._wrap(grad._data.sum((0, 2, 3)))
+                grad_b = Tensor._wrap(_bias_grad(grad._data))
         if grad_x is not None and grad_x.shape != x.shape:  # output_padding >= stride: rows no input reaches
             grad_x = grad_x[:, :, :x.shape[2], :x.shape[3]]
         return grad_x, grad_w, grad_b
@@ -373,7 +446,9 @@ class ConvolutionWeight(Function):
 
     def forward(ctx, x, g, *, geom: Geometry, w_shape: tuple):
         ctx.geom = geom
-        cols, gm = _im2col(x, w_shape[2:], geom, g.shape[2:]), _grad_matrix(g, geom.groups, _per_image(w_shape))
+        per_image = _per_image(w_shape)
+        cols = _im2col(x, w_shape[2:], geom, g.shape[2:], per_image=per_image)
+        gm = _grad_matrix(g, geom.groups, per_image)
         gw = _weight_from(cols, gm, w_shape, geom.groups)
         _scratch.give(cols, gm)
         return gw
