@@ -49,7 +49,7 @@ class Settings:
     checkpoint_size: int = 200  # mixed-length sequences decoded at each of 8 checkpoints during training
 
 
-QUICK = Settings(max_length=8, steps=400, test_per_length=40)
+QUICK = Settings(max_length=8, steps=400, test_per_length=40, checkpoint_size=100)
 FULL = Settings()
 
 
