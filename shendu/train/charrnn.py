@@ -263,8 +263,8 @@ def train_charrnn(data: str | os.PathLike | None = None, out: str | os.PathLike 
     where = "validation" if key == "val_bpc" else "training"
     result["summary"] = (f"charrnn: {final.get(key, float('nan')):.3f} {where} bits per character after {done} "
                          f"epochs ({result['parameters']:,} parameters, {corpus.vocab_size} characters)")
-    if result["sample"] is not None:
-        result["summary"] += f"\nsample at temperature {temperature}:\n{result['sample']}"
+    if result["sample"] is not None:  # one line: the sample's newlines shown as \n
+        result["summary"] += f"; sample at temperature {temperature} (samples.txt): {result['sample'][:100]!r}"
     return result
 
 
@@ -310,6 +310,8 @@ def run_charrnn(config: CharRNNTrainConfig, *, out: str | os.PathLike, resume: b
     c = asdict(config)
     none_if_zero = ("data", "max_bytes", "steps_per_epoch", "clip_grad_norm", "prompt")
     c.update({k: c[k] or None for k in none_if_zero})
+    if c["data"] is not None and not os.path.isfile(c["data"]):  # a settings mistake, not an I/O failure
+        raise ValueError(f"data: no text file at {c['data']!r}")
     return train_charrnn(c.pop("data"), out, resume=resume, callbacks=callbacks, verbose=verbose, **c)
 
 
