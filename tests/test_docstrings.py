@@ -17,7 +17,8 @@ import shendu.train
 NAMESPACES = [
     "shendu", "shendu.autograd", "shendu.nn", "shendu.nn.functional", "shendu.nn.init", "shendu.nn.utils",
     "shendu.optim", "shendu.optim.lr_scheduler", "shendu.utils.data", "shendu.data", "shendu.train",
-    "shendu.io", "shendu.linalg", "shendu.metrics", "shendu.amp", "shendu.random",
+    "shendu.io", "shendu.linalg", "shendu.metrics", "shendu.amp", "shendu.random", "shendu.nn.utils.rnn",
+    "shendu.models", "shendu.text", "shendu.text.decoding", "shendu.text.corpus", "shendu.experiments",
 ]
 
 # Names other work is adding right now (brand new, not yet documented by their authors); remove an
@@ -29,6 +30,11 @@ PENDING: set[str] = {
     # shendu/nn/layers/attention.py (attention layers, being written now)
     "AdditiveAttention.reset_parameters", "AdditiveAttention.score", "DotProductAttention.reset_parameters",
     "DotProductAttention.score",
+    # shendu/models/charrnn.py, shendu/models/recursive.py, shendu/nn/utils/rnn.py (new)
+    "CharRNN.from_config", "TreeBatch.num_nodes", "PackedSequence.cuda", "PackedSequence.cpu", "PackedSequence.double",
+    "PackedSequence.float", "PackedSequence.half", "PackedSequence.long", "PackedSequence.int", "PackedSequence.short",
+    "PackedSequence.char", "PackedSequence.byte", "PackedSequence.pin_memory", "PackedSequence.is_cuda",
+    "PackedSequence.is_pinned",
 }
 
 
