@@ -42,6 +42,36 @@ def test_quick_run(tmp_path):
     assert r["epochs_run"]["early stopping"] < r["epochs"]            # it stopped
     assert r["small_weights"]["L1"] > 5 * r["small_weights"]["none"]  # L1 drives weights to ~0
     assert r["weight_norm"]["L2"] < r["weight_norm"]["none"]
+    # the report's claims hold for its numbers
+    for key, better in (("train_loss", np.greater), ("val_loss", np.less), ("test_accuracy", np.greater)):
+        assert r[f"beat_none_{key}"] == [v.name for v in VARIANTS[1:] if better(r[key][v.name], r[key]["none"])]
+    looser = r["beat_none_train_loss"]
+    assert f"Higher training loss than 'none' (a looser fit of the training set): {len(looser)} of 6" in report
+    assert f"Lower validation loss than 'none': {len(r['beat_none_val_loss'])} of 6" in report
+    assert "Every regulariser" not in report and "**Settings.**" in report
+    assert "*Figure 1.*" in report and "*Figure 2.*" in report
+
+
+def test_report_names_a_regulariser_that_fits_as_tightly_as_none(tmp_path):
+    """The issue's false claim: dropout's training loss was no higher than none's; the report must say so."""
+    from shendu.experiments.regularization import _write_report
+    names = [v.name for v in VARIANTS]
+    part = {"loss": 0.1, "accuracy": 0.95}
+    runs = {n: {"epochs": 10, "train": dict(part, loss=0.01 if n in ("none", "dropout") else 0.02),
+                "val": part, "test": part, "small_weights": 0.1, "weight_norm": 1.0} for n in names}
+    results = {"seed": 0, "sizes": [64, 8, 10], "epochs": 10, "repeats": 1,
+               "train_loss": {n: runs[n]["train"]["loss"] for n in names},
+               "test_accuracy": {n: 0.95 for n in names}, "epochs_run": {n: 10 for n in names},
+               "small_weights": {n: 0.1 for n in names}, "weight_norm": {n: 1.0 for n in names},
+               "beat_none_train_loss": [n for n in names[1:] if n != "dropout"], "beat_none_val_loss": [],
+               "beat_none_test_accuracy": []}
+    x = sd.zeros(3, 64)
+    data = {part: (x, sd.zeros(3)) for part in ("train", "val", "test")}
+    _write_report(tmp_path, results, runs, data)
+    report = (tmp_path / "report.md").read_text()
+    assert "5 of 6 (L2, L1, early stopping, augmentation, input noise); not dropout (dropout 0.01 against 0.01)" \
+        in report
+    assert "Lower validation loss than 'none': 0 of 6 (none of them)" in report
 
 
 def test_penalty_enters_training_loss_only():
