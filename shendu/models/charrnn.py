@@ -19,6 +19,7 @@ from shendu.grad_mode import no_grad
 from shendu.nn.layers.dropout import Dropout
 from shendu.nn.layers.embedding import Embedding
 from shendu.nn.layers.linear import Linear
+from shendu.nn.layers.rnn import GRU, LSTM
 from shendu.nn.module import Module
 from shendu.ops.fused import softmax
 from shendu.ops.shape import cat
@@ -77,8 +78,6 @@ class CharRNN(Module):
                 raise ValueError(f"CharRNN: {name} must be a positive integer, got {value!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"CharRNN: dropout must be in [0, 1), got {dropout}")
-        from shendu.nn.layers.rnn import GRU, LSTM
-
         self.config = CharRNNConfig(vocab_size, embedding_dim, hidden_size, num_layers, cell, dropout)
         self.embedding = Embedding(vocab_size, embedding_dim)
         rnn = LSTM if cell == "lstm" else GRU
