@@ -190,6 +190,7 @@ class TreeBatch:
 
     @property
     def num_nodes(self) -> int:
+        """``M``, the number of nodes of all trees together (the rows of the node table)."""
         return len(self.node_tree)
 
     def node_values(self, values: Sequence) -> np.ndarray:

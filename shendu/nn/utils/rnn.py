@@ -84,43 +84,56 @@ class PackedSequence(_PackedSequenceBase):
         return type(self)(data, self.batch_sizes, sorted_indices, unsorted_indices)
 
     def cuda(self, *args, **kwargs) -> PackedSequence:
+        """The packed sequence with ``data`` and the index tensors on the GPU."""
         return self.to("cuda")
 
     def cpu(self, *args, **kwargs) -> PackedSequence:
+        """The packed sequence with ``data`` and the index tensors on the CPU."""
         return self.to("cpu")
 
     def double(self) -> PackedSequence:
+        """``data`` as float64."""
         return self.to(dtype=dtypes.float64)
 
     def float(self) -> PackedSequence:
+        """``data`` as float32."""
         return self.to(dtype=dtypes.float32)
 
     def half(self) -> PackedSequence:
+        """``data`` as float16."""
         return self.to(dtype=dtypes.float16)
 
     def long(self) -> PackedSequence:
+        """``data`` as int64."""
         return self.to(dtype=dtypes.int64)
 
     def int(self) -> PackedSequence:
+        """``data`` as int32."""
         return self.to(dtype=dtypes.int32)
 
     def short(self) -> PackedSequence:
+        """``data`` as int16."""
         return self.to(dtype=dtypes.int16)
 
     def char(self) -> PackedSequence:
+        """``data`` as int8."""
         return self.to(dtype=dtypes.int8)
 
     def byte(self) -> PackedSequence:
+        """``data`` as uint8."""
         return self.to(dtype=dtypes.uint8)
 
     def pin_memory(self) -> PackedSequence:
-        return self  # no host-to-GPU transfer to speed up
+        """The packed sequence itself (there is no host-to-GPU transfer to speed up)."""
+        return self
 
     @property
     def is_cuda(self) -> bool:
+        """Whether ``data`` is on a GPU."""
         return self.data.is_cuda
 
     def is_pinned(self) -> bool:
+        """Always ``False``: nothing is pinned."""
         return False
 
 
