@@ -137,3 +137,23 @@ def test_packed_bidirectional_gradcheck(cell):
         return rnn.pad_packed_sequence(out)[0]
 
     assert sd.gradcheck(run, (x,))
+
+
+def test_packed_lstm_with_projection_matches_torch():
+    ours, ref = _layers("LSTM", 2, True, proj_size=2)
+    rng = np.random.default_rng(4)
+    x = _padded(rng, LENGTHS, 0.0)
+    x_sd, x_t = sd.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, (h, c) = ours(rnn.pack_padded_sequence(x_sd, LENGTHS, enforce_sorted=False))
+    tout, (th, tc) = ref(torch.nn.utils.rnn.pack_padded_sequence(x_t, LENGTHS, enforce_sorted=False))
+    assert tuple(h.shape) == (4, len(LENGTHS), 2) and tuple(c.shape) == (4, len(LENGTHS), HIDDEN)
+    for a, b in ((out.data, tout.data), (h, th), (c, tc)):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
+    grads = [rng.standard_normal(tuple(t.shape)).astype(np.float32) for t in (tout.data, th, tc)]
+    sd.autograd.backward([out.data, h, c], [sd.tensor(g) for g in grads])
+    torch.autograd.backward([tout.data, th, tc], [torch.tensor(g) for g in grads])
+    np.testing.assert_allclose(x_sd.grad.numpy(), x_t.grad.numpy(), rtol=1e-4, atol=1e-5)
+    ref_params = dict(ref.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), ref_params[name].grad.numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
