@@ -29,7 +29,7 @@ from shendu.data.sampler import (
     SubsetRandomSampler,
     WeightedRandomSampler,
 )
-from shendu.data.splits import KFold, LeaveOneOut, StratifiedKFold, train_val_test_split
+from shendu.data.splits import KFold, LeaveOneOut, StratifiedKFold, standardize, train_val_test_split
 
 __all__ = [
     "BatchSampler", "ByteTokenizer", "CharDataset", "CharTokenizer", "ConcatDataset", "Corpus", "DataLoader",
@@ -38,6 +38,6 @@ __all__ = [
     "StratifiedKFold", "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
     "default_collate", "default_convert", "gaussian_blobs", "get_worker_info", "load_breast_cancer", "load_diabetes",
     "load_digits",
-    "load_iris", "load_wine", "random_split", "sin_curve", "spirals", "stdlib_corpus", "train_val_test_split",
+    "load_iris", "load_wine", "random_split", "sin_curve", "spirals", "standardize", "stdlib_corpus", "train_val_test_split",
     "transforms", "two_moons", "xor",
 ]

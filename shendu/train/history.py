@@ -93,9 +93,11 @@ class History:
                 if name in self.history:
                     ax.plot(epochs, self.history[name], style, label=name, markersize=3)
             ax.set_xlabel("epoch")
-            ax.set_title(key)
+            ax.set_ylabel(key)
+            ax.set_title(f"{key} per epoch" + (" (training and validation)" if f"val_{key}" in self.history else ""))
+            ax.xaxis.get_major_locator().set_params(integer=True)  # epochs are counts
             ax.grid(alpha=0.3)
-            ax.legend()
+            ax.legend(loc="best")
         fig.tight_layout()
         if path is not None:
             fig.savefig(path)
