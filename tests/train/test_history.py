@@ -34,7 +34,8 @@ def test_plot_writes_a_figure(tmp_path):
     path = tmp_path / "history.png"
     fig = h.plot(path)
     assert path.stat().st_size > 1000 and path.read_bytes()[:4] == b"\x89PNG"
-    assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
+    assert [ax.get_title() for ax in fig.axes] == ["loss per epoch (training and validation)", "accuracy per epoch"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["loss", "val_loss"]
     with pytest.raises(ValueError, match="empty"):
         History().plot()
