@@ -44,6 +44,10 @@ def test_the_figures_show_a_wildly_swinging_order_nine_fit(results):
     assert f"M = 9 test error is {r['test_rms'][9]:.2f}, higher than the median" in report
 
 
+def _shown(r):
+    return tuple(a.numpy().astype(np.float64) for a in sin_curve(10, noise=0.3, seed=r["data_seed"]))
+
+
 def test_report_claims_follow_the_numbers(results):
     out, r = results
     report = (out / "report.md").read_text()
@@ -52,6 +56,9 @@ def test_report_claims_follow_the_numbers(results):
     reg, plain = r["m9_test_rms_regularized"][-18.0], r["m9_test_rms"]
     assert f"ln λ = -18 {'lowers' if reg < plain else 'raises'} the test error from {plain:.2f}" in report
     assert f"error is lowest at ln λ = {r['best_ln_lambda_test']:g}" in report
+    train = [rms(fit_closed_form(*_shown(r), 9, lnl), *_shown(r)) for lnl in np.arange(-40.0, 1.0)]
+    assert r["train_rms_grows_with_lambda"] == bool(np.all(np.diff(train) >= -1e-9))
+    assert ("the training error grows with λ" in report) == r["train_rms_grows_with_lambda"]
     for key, value in r["selection"].items():
         assert f"- {key}: **{value:g}**" in report
 
