@@ -237,8 +237,8 @@ def _capacity_claims(r: dict) -> list[str]:
 
 def _data_claims(r: dict) -> list[str]:
     sizes, train, val, gap = r["sizes"], r["data_train_loss"], r["data_val_loss"], r["data_gap"]
-    return [f"- The training loss {_trend(train)} as the training set grows: {train[0]:.3f} on {sizes[0]} points "
-            f"(memorised) to {train[-1]:.3f} on {sizes[-1]}.",
+    return [f"- The training loss {_trend(train)} as the training set grows: {train[0]:.3f} on {sizes[0]} points"
+            + (" (memorised)" if train[0] < 0.05 else "") + f" to {train[-1]:.3f} on {sizes[-1]}.",
             f"- The validation loss {_trend(val)}: {val[0]:.3f} to {val[-1]:.3f}.",
             f"- The gap {'closes' if abs(gap[-1]) < 0.25 * abs(gap[0]) else 'changes'}: {gap[0]:.3f} on "
             f"{sizes[0]} points, {gap[-1]:.3f} on {sizes[-1]}."]
