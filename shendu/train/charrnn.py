@@ -52,8 +52,8 @@ class CharRNNTrainer(Trainer):
 
     ``train_step`` runs the model on a chunk from the state the previous chunk left (``state``),
     takes the mean cross-entropy over every character of the chunk, steps the optimizer and keeps
-    the new state detached. The state starts from zeros at each epoch (``StreamCallback``) and at
-    each evaluation (``eval_state``), so an epoch depends only on the weights it starts from, which
+    the new state detached. The state starts from zeros at each epoch's first step and at each
+    evaluation's (``eval_state``), so an epoch depends only on the weights it starts from, which
     is what makes resuming from a checkpoint exact.
 
     Attributes: ``state`` (training), ``eval_state`` (evaluation); the rest as ``Trainer``.
@@ -70,6 +70,8 @@ class CharRNNTrainer(Trainer):
         return loss, state, y.numel()
 
     def train_step(self, batch) -> dict:
+        if self.step == 0:  # each epoch reads its streams from a zero state
+            self.state = None
         loss, state, count = self._chunk_loss(batch, self.state)
         self.state = detach_state(state)
         value = float(loss.item())
@@ -92,7 +94,7 @@ class CharRNNTrainer(Trainer):
 
 
 class StreamCallback(Callback):
-    """At each epoch's start: point the training streams at that epoch's chunks and zero the state."""
+    """At each epoch's start: point the training streams at that epoch's chunks (``set_epoch``)."""
 
     order = -20
 
@@ -102,7 +104,6 @@ class StreamCallback(Callback):
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self.streams.set_epoch(epoch)
-        self.trainer.state = None
 
 
 class BitsPerCharacter(Callback):
