@@ -15,6 +15,10 @@ Process-wide effects, and how to opt out:
   ``SHENDU_NUM_THREADS`` / ``OMP_NUM_THREADS`` when set; the BLAS libraries keep their own defaults.
 - A task running on a pool thread that asks for the pool again runs its pieces in that thread
   (nested parallelism never waits on itself), and CuPy arrays are never split.
+- Work split with ``blas=True`` calls BLAS from several pool threads at once (the convolutions'
+  products, chunk by chunk): while it runs, the BLAS libraries are held at one thread each, so the
+  pool owns the cores instead of several multithreaded products fighting over them; their thread
+  count is restored afterwards.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 MAX_THREADS = 8  # the default pool never grows past this many threads (an explicit set_num_threads may)
@@ -116,20 +121,63 @@ def executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
+_blas_libs: list | None = None  # threadpoolctl's controllers of the BLAS libraries, looked up once
+_blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_saved: list = []
+
+
+def _blas_controllers() -> list:
+    global _blas_libs
+    if _blas_libs is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas_libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+            _blas_libs = []
+    return _blas_libs
+
+
+@contextmanager
+def one_blas_thread():
+    """Hold every BLAS library at one thread inside (nested and concurrent uses share one hold)."""
+    global _blas_depth, _blas_saved
+    with _blas_lock:
+        if _blas_depth == 0:
+            _blas_saved = [(c, c.get_num_threads()) for c in _blas_controllers()]
+            for c, threads in _blas_saved:
+                if threads != 1:
+                    c.set_num_threads(1)
+        _blas_depth += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_depth -= 1
+            if _blas_depth == 0:
+                for c, threads in _blas_saved:
+                    if threads != 1:
+                        c.set_num_threads(threads)
+
+
 def parallel_for(fn: Callable[[int, int], Any], n: int, *, min_chunk: int = 1,
-                 threads: int | None = None) -> list:
+                 threads: int | None = None, blas: bool = False) -> list:
     """``[fn(start, stop) for each range]`` over ``range(n)`` cut into contiguous ranges, one per thread.
 
     ``n`` is cut into at most ``threads`` (default ``get_num_threads()``) ranges of at least
     ``min_chunk`` items; the calling thread runs the first range and the pool the others. The results
     come back in range order; an exception in any range is raised after every range has finished
     (they may write into shared output arrays). With one range, or on a pool thread, ``fn`` runs in
-    the calling thread.
+    the calling thread. ``blas=True``: ``fn`` calls BLAS, which is held at one thread while the
+    ranges run on several (``one_blas_thread``).
     """
     threads = get_num_threads() if threads is None else threads
     pieces = max(1, min(threads, n // max(min_chunk, 1)))
     if pieces == 1 or in_pool_thread():
         return [fn(0, n)]
+    if blas:
+        with one_blas_thread():
+            return parallel_for(fn, n, min_chunk=min_chunk, threads=threads)
     bounds = [n * k // pieces for k in range(pieces + 1)]
     pool = executor(pieces - 1)
     started = threading.Semaphore(0)
@@ -165,13 +213,15 @@ def parallel_for(fn: Callable[[int, int], Any], n: int, *, min_chunk: int = 1,
     return results
 
 
-def split_batch(fn: Callable[[int, int], Any], n: int, elements: int, xp: Any = None) -> list:
+def split_batch(fn: Callable[[int, int], Any], n: int, elements: int, xp: Any = None, *,
+                blas: bool = False) -> list:
     """``parallel_for(fn, n)`` over the first (batch) axis of array work covering ``elements`` elements.
 
     Runs ``fn(0, n)`` in the calling thread when the work is small (under ``MIN_SPLIT_ELEMENTS`` per
     thread) or the arrays are not NumPy's (``xp``: CuPy queues its kernels asynchronously anyway).
+    ``blas``: as in ``parallel_for``.
     """
     if xp is not None and getattr(xp, "__name__", "numpy") != "numpy":
         return [fn(0, n)]
     threads = min(get_num_threads(), max(1, elements // MIN_SPLIT_ELEMENTS))
-    return parallel_for(fn, n, threads=threads)
+    return parallel_for(fn, n, threads=threads, blas=blas)

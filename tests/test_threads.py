@@ -88,3 +88,30 @@ def test_optimizer_shim_follows_the_pool():
     from shendu.optim import _parallel
     sd.set_num_threads(3)
     assert _parallel.get_num_threads() == 3
+
+
+def _blas_threads() -> list:
+    from threadpoolctl import threadpool_info
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_one_blas_thread_holds_blas_and_restores_it():
+    sd.set_num_threads(2)
+    with threads.one_blas_thread():
+        assert set(_blas_threads()) == {1}
+        with threads.one_blas_thread():  # nested: one hold
+            assert set(_blas_threads()) == {1}
+        assert set(_blas_threads()) == {1}
+    assert set(_blas_threads()) == {2}
+
+
+def test_split_with_blas_runs_the_ranges_at_one_blas_thread(monkeypatch):
+    sd.set_num_threads(2)
+    monkeypatch.setattr(threads, "MIN_SPLIT_ELEMENTS", 1)
+    seen = threads.split_batch(lambda a, b: (a, b, tuple(_blas_threads())), 4, 100, blas=True)
+    assert [s[:2] for s in seen] == [(0, 2), (2, 4)]
+    assert all(set(s[2]) == {1} for s in seen)
+    assert set(_blas_threads()) == {2}
+    # one range only (small work): BLAS keeps its threads for the caller's products
+    (only,) = threads.split_batch(lambda a, b: tuple(_blas_threads()), 4, 1, blas=True)
+    assert set(only) == {2}

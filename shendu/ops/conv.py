@@ -30,6 +30,7 @@ runs on raw arrays and reuses the forward's window matrix and the gradient's cha
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from typing import NamedTuple
 
@@ -70,6 +71,7 @@ class _Scratch:
     def __init__(self):
         self.free: list = []  # flat uint8 owners, most recently given back last
         self.made = weakref.WeakValueDictionary()  # id -> every owner this pool allocated; nothing else is taken in
+        self.lock = threading.Lock()  # the fused kernels take and give from pool threads
 
     def take(self, xp, shape: tuple, dtype):
         """An uninitialized array of ``shape``: the smallest free buffer that fits (up to twice the size)."""
@@ -77,24 +79,26 @@ class _Scratch:
         if xp is not np:
             return xp.empty(shape, dtype=dtype)
         nbytes = int(np.prod(shape)) * dtype.itemsize
-        fits = [i for i, b in enumerate(self.free) if nbytes <= b.nbytes <= 2 * nbytes]
-        if fits:
-            buf = self.free.pop(min(fits, key=lambda i: self.free[i].nbytes))
-        else:
+        with self.lock:
+            fits = [i for i, b in enumerate(self.free) if nbytes <= b.nbytes <= 2 * nbytes]
+            buf = self.free.pop(min(fits, key=lambda i: self.free[i].nbytes)) if fits else None
+        if buf is None:
             buf = np.empty(nbytes, np.uint8)
-            self.made[id(buf)] = buf
+            with self.lock:
+                self.made[id(buf)] = buf
         return buf[:nbytes].view(dtype).reshape(shape)
 
     def give(self, *arrays) -> None:
         """Hand arrays from ``take`` back; the caller must hold no view of them any more."""
-        for a in arrays:
-            owner = a
-            while isinstance(owner, np.ndarray) and owner.base is not None:
-                owner = owner.base
-            if self.made.get(id(owner)) is owner and all(b is not owner for b in self.free):
-                self.free.append(owner)
-        while len(self.free) > self.max_buffers or sum(b.nbytes for b in self.free) > self.max_bytes:
-            self.free.pop(0)
+        with self.lock:
+            for a in arrays:
+                owner = a
+                while isinstance(owner, np.ndarray) and owner.base is not None:
+                    owner = owner.base
+                if self.made.get(id(owner)) is owner and all(b is not owner for b in self.free):
+                    self.free.append(owner)
+            while len(self.free) > self.max_buffers or sum(b.nbytes for b in self.free) > self.max_bytes:
+                self.free.pop(0)
 
 
 _scratch = _Scratch()
@@ -111,33 +115,58 @@ def _im2col(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None, *, per_i
     """
     if per_image:
         return _planes(x, khw, geom, out_hw, ones)
-    xp = array_module(x)
-    N, C, H, W = x.shape
-    (kh, kw), G = khw, geom.groups
-    Cg = C // G
-    Ho, Wo = out_hw or geom.out_size(x.shape[2:], khw)
-    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
-    padded = bool(pt or pb or pl or pr)
-    xt = x.transpose(0, 2, 3, 1)
-    xh = _scratch.take(xp, (N, H + pt + pb, W + pl + pr, C), x.dtype) if padded else xt
-    sN, sH, sW, sC = xh.strides
-    win = xp.lib.stride_tricks.as_strided(
-        xh, (N, Ho, Wo, G, kh, kw, Cg), (sN, sH * sh, sW * sw, sC * Cg, sH * dh, sW * dw, sC))
-    cols = _scratch.take(xp, (N, Ho, Wo, G, kh, kw, Cg), x.dtype)
+    win = _Windows(x, khw, geom, out_hw)
+    cols = _scratch.take(win.xp, win.shape, x.dtype)
+    split_batch(lambda a, b: win.fill(cols[a:b], a, b), x.shape[0], cols.size, win.xp)
+    win.close()
+    return cols.reshape(-1, geom.groups, win.Kg)
 
-    def fill(a: int, b: int) -> None:
-        if padded:  # zero only the border, then the interior from x
-            part = xh[a:b]
+
+# Images per chunk of the fused kernels: a chunk's window matrix (about this many elements, 2 MiB of float32)
+# stays in cache from its im2col copy through its products to the copy of their results, where the
+# whole batch's (14 MiB in W2's second layer) goes to memory and back between each of those passes.
+_CHUNK_ELEMENTS = 1 << 19
+
+
+def _chunk(per_image: int) -> int:
+    return max(1, _CHUNK_ELEMENTS // max(per_image, 1))
+
+
+class _Windows:
+    """im2col for any range of images: the windows of a zero-padded channels-last copy of x (a view of x
+    without padding), (N, Ho, Wo, G, kh, kw, Cg). ``fill`` pads the range's images, then copies their windows."""
+
+    def __init__(self, x, khw: tuple, geom: Geometry, out_hw: tuple | None = None):
+        self.xp = xp = array_module(x)
+        N, C, H, W = x.shape
+        (kh, kw), G = khw, geom.groups
+        Cg = C // G
+        Ho, Wo = out_hw or geom.out_size(x.shape[2:], khw)
+        (sh, sw), self.pad, (dh, dw) = geom.stride, geom.padding, geom.dilation
+        pt, pb, pl, pr = self.pad
+        self.padded, self.hw = bool(pt or pb or pl or pr), (H, W)
+        self.xt = x.transpose(0, 2, 3, 1)
+        self.xh = _scratch.take(xp, (N, H + pt + pb, W + pl + pr, C), x.dtype) if self.padded else self.xt
+        sN, sH, sW, sC = self.xh.strides
+        self.shape, self.Kg = (N, Ho, Wo, G, kh, kw, Cg), kh * kw * Cg
+        self.win = xp.lib.stride_tricks.as_strided(
+            self.xh, self.shape, (sN, sH * sh, sW * sw, sC * Cg, sH * dh, sW * dw, sC))
+
+    def fill(self, cols, a: int, b: int) -> None:
+        """cols (b - a, Ho, Wo, G, kh, kw, Cg) = the windows of images a..b."""
+        if self.padded:  # zero only the border, then the interior from x
+            (pt, _, pl, _), (H, W) = self.pad, self.hw
+            part = self.xh[a:b]
             part[:, :pt] = 0
             part[:, pt + H:] = 0
             part[:, pt:pt + H, :pl] = 0
             part[:, pt:pt + H, pl + W:] = 0
-            part[:, pt:pt + H, pl:pl + W] = xt[a:b]
-        cols[a:b] = win[a:b]
+            part[:, pt:pt + H, pl:pl + W] = self.xt[a:b]
+        cols[...] = self.win[a:b]
 
-    split_batch(fill, N, cols.size, xp)
-    _scratch.give(xh)  # the padded copy (a no-op when xh is a view of x)
-    return cols.reshape(N * Ho * Wo, G, kh * kw * Cg)
+    def close(self) -> None:
+        if self.padded:
+            _scratch.give(self.xh)
 
 
 def _planes(x, khw: tuple, geom: Geometry, out_hw: tuple | None = None, ones: bool = False):
@@ -212,28 +241,39 @@ def _col2im(c7, x_shape: tuple, geom: Geometry):
     One strided add per kernel offset (kh*kw of them), never a loop over pixels or images.
     """
     xp = array_module(c7)
-    N, C, H, W = x_shape
-    G, _, Ho, Wo, kh, kw, Cg = c7.shape
-    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
-    # rows past H + pt + pb are reached only when output_padding >= stride; no input pixel lies there
-    Hp = max(H + pt + pb, (Ho - 1) * sh + dh * (kh - 1) + 1)
-    Wp = max(W + pl + pr, (Wo - 1) * sw + dw * (kw - 1) + 1)
-    out = _scratch.take(xp, (N, Hp, Wp, C), c7.dtype)
     gx = xp.empty(x_shape, dtype=c7.dtype)
 
     def add(a: int, b: int) -> None:
-        part = out[a:b]
-        part.fill(0)
-        part_g = part.reshape(part.shape[:3] + (G, Cg)).transpose(3, 0, 1, 2, 4)  # (G, n, Hp, Wp, Cg) view
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
-            for j in range(kw):
-                part_g[:, :, rows, j * dw:j * dw + sw * (Wo - 1) + 1:sw] += c7[:, a:b, :, :, i, j]
-        gx[a:b] = part[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2)
+        pad = _scratch.take(xp, _col2im_pad_shape(c7.shape, x_shape, geom, b - a), c7.dtype)
+        _col2im_into(c7[:, a:b], gx[a:b], pad, geom)
+        _scratch.give(pad)
 
-    split_batch(add, N, c7.size, xp)
-    _scratch.give(out)
+    split_batch(add, x_shape[0], c7.size, xp)
     return gx
+
+
+def _col2im_pad_shape(c7_shape: tuple, x_shape: tuple, geom: Geometry, n: int) -> tuple:
+    """(n, Hp, Wp, C): the padded channels-last sums of n images for ``_col2im_into``."""
+    _, _, Ho, Wo, kh, kw, _ = c7_shape
+    _, C, H, W = x_shape
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
+    # rows past H + pt + pb are reached only when output_padding >= stride; no input pixel lies there
+    return (n, max(H + pt + pb, (Ho - 1) * sh + dh * (kh - 1) + 1), max(W + pl + pr, (Wo - 1) * sw + dw * (kw - 1) + 1),
+            C)
+
+
+def _col2im_into(c7, gx, pad, geom: Geometry) -> None:
+    """gx (n, C, H, W) = col2im of window gradients c7 (G, n, Ho, Wo, kh, kw, Cg), summed in ``pad``."""
+    G, _, Ho, Wo, kh, kw, Cg = c7.shape
+    H, W = gx.shape[2:]
+    (sh, sw), (pt, _, pl, _), (dh, dw) = geom.stride, geom.padding, geom.dilation
+    pad.fill(0)
+    pad_g = pad.reshape(pad.shape[:3] + (G, Cg)).transpose(3, 0, 1, 2, 4)  # (G, n, Hp, Wp, Cg) view
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
+        for j in range(kw):
+            pad_g[:, :, rows, j * dw:j * dw + sw * (Wo - 1) + 1:sw] += c7[:, :, :, :, i, j]
+    gx[...] = pad[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2)
 
 
 # Below this reduction length (kh*kw*C/G) a convolution runs one product per image, which reads and
@@ -280,22 +320,114 @@ def _conv_from_cols(cols, w, bias, N: int, hw: tuple, G: int):
         if bias is not None:  # the bias column meets the planes' row of ones
             wkT = xp.concatenate([wkT, bias.reshape(G, -1, 1).astype(wkT.dtype)], axis=2)
         yv = y.reshape(N, G, wk.shape[2], -1)  # (N, G, Og, P)
-        split_batch(lambda a, b: xp.matmul(wkT, cols[a:b], out=yv[a:b]), N, cols.size + y.size, xp)
+        split_batch(lambda a, b: xp.matmul(wkT, cols[a:b], out=yv[a:b]), N, cols.size + y.size, xp, blas=True)
         return y
     out = xp.matmul(cols.transpose(1, 0, 2), wk, out=_scratch.take(xp, (G, cols.shape[0], wk.shape[2]), cols.dtype))
-    Og = out.shape[2]
-    src = out.reshape((G, N) + hw + (Og,)).transpose(1, 0, 4, 2, 3)
-    dst = y.reshape((N, G, Og) + hw)
-
-    def copy(a: int, b: int) -> None:
-        if bias is None:
-            dst[a:b] = src[a:b]
-        else:  # the bias rides along the copy back to NCHW
-            xp.add(src[a:b], bias.reshape(1, G, Og, 1, 1), out=dst[a:b])
-
-    split_batch(copy, N, y.size, xp)
+    out4 = out.reshape(G, N, -1, out.shape[2])
+    split_batch(lambda a, b: _to_nchw(out4[:, a:b], y[a:b], bias), N, y.size, xp)
     _scratch.give(out)
     return y
+
+
+def _to_nchw(out, y, bias) -> None:
+    """y (n, O, Ho, Wo) = products (G, n, Ho*Wo, Og) of the one-product layout, plus the bias riding along."""
+    G, _, _, Og = out.shape
+    n, _, Ho, Wo = y.shape
+    src = out.reshape(G, n, Ho, Wo, Og).transpose(1, 0, 4, 2, 3)
+    dst = y.reshape(n, G, Og, Ho, Wo)
+    if bias is None:
+        dst[...] = src
+    else:
+        array_module(out).add(src, bias.reshape(1, G, Og, 1, 1), out=dst)
+
+
+def _conv_fused(x, w, bias, geom: Geometry):
+    """y = x ⋆ w + b on the one-product layout, chunk by chunk of images (``_CHUNK_ELEMENTS``): the windows'
+    copy, their product with the weight and its copy back to NCHW run while the chunk is in cache."""
+    win = _Windows(x, w.shape[2:], geom)
+    xp, (N, Ho, Wo, G), Kg = win.xp, win.shape[:4], win.Kg
+    wk = _weight_matrix(w, G)  # (G, Kg, Og)
+    Og, P = wk.shape[2], Ho * Wo
+    y = xp.empty((N, w.shape[0], Ho, Wo), dtype=x.dtype)
+
+    def work(a: int, b: int) -> None:
+        k = min(_chunk(P * G * Kg), b - a)
+        cols, flat = _scratch.take(xp, (k,) + win.shape[1:], x.dtype), _scratch.take(xp, (G * k * P * Og,), x.dtype)
+        for c in range(a, b, k):
+            n = min(k, b - c)
+            win.fill(cols[:n], c, c + n)
+            out = flat[:G * n * P * Og].reshape(G, n * P, Og)
+            xp.matmul(cols[:n].reshape(n * P, G, Kg).transpose(1, 0, 2), wk, out=out)
+            _to_nchw(out.reshape(G, n, P, Og), y[c:c + n], bias)
+        _scratch.give(cols, flat)
+
+    split_batch(work, N, N * P * G * Kg + y.size, xp, blas=True)
+    win.close()
+    return y
+
+
+def _conv_fused_backward(x, w, g, geom: Geometry, need_x: bool, need_w: bool):
+    """(dL/dx, dL/dw) on the one-product layout, chunk by chunk of images: the upstream gradient's
+    channels-last copy, the window matrix built again (cheaper than keeping the batch's, which goes to
+    memory and back), the weight product's partial sum, the input products and their col2im."""
+    xp = array_module(g)
+    N, O, Ho, Wo = g.shape
+    G, (_, Cg, kh, kw) = geom.groups, w.shape
+    Og, P, kk = O // G, Ho * Wo, kh * kw
+    win = _Windows(x, (kh, kw), geom, (Ho, Wo)) if need_w else None
+    w_off = _offset_weights(w, G) if need_x else None
+    gx = xp.empty(x.shape, dtype=g.dtype) if need_x else None
+    src = g.reshape(N, G, Og, Ho, Wo).transpose(1, 0, 3, 4, 2)  # (G, N, Ho, Wo, Og) view
+
+    def work(a: int, b: int):
+        k = min(_chunk(P * G * kk * Cg), b - a)
+        flat = _scratch.take(xp, (G * k * P * Og,), g.dtype)
+        cols = _scratch.take(xp, (k,) + win.shape[1:], g.dtype) if need_w else None
+        gw = None
+        for c in range(a, b, k):
+            n = min(k, b - c)
+            gm = flat[:G * n * P * Og].reshape(G, n, Ho, Wo, Og)
+            gm[...] = src[:, c:c + n]
+            gm = gm.reshape(G, n * P, Og)
+            if need_w:
+                win.fill(cols[:n], c, c + n)
+                part = xp.matmul(cols[:n].reshape(n * P, G, kk * Cg).transpose(1, 2, 0), gm)  # (G, Kg, Og)
+                gw = part if gw is None else xp.add(gw, part, out=gw)
+            if need_x:
+                _input_chunk(gm, w_off, gx[c:c + n], geom, (kh, kw), (Ho, Wo))
+        _scratch.give(flat, cols)
+        return gw
+
+    parts = split_batch(work, N, g.size + (N * P * G * kk * Cg) * (need_x + need_w), xp, blas=True)
+    if win is not None:
+        win.close()
+    grad_w = None
+    if need_w:
+        gk = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
+        grad_w = gk.reshape(G, kh, kw, Cg, Og).transpose(0, 4, 3, 1, 2).reshape(w.shape)
+    return gx, grad_w
+
+
+def _offset_weights(w, G: int):
+    """(O, Cg, kh, kw) -> (G, kh*kw, Og, Cg) contiguous: the input gradient's weight, one block per kernel offset."""
+    O, Cg, kh, kw = w.shape
+    return array_module(w).ascontiguousarray(w.reshape(G, O // G, Cg, kh * kw).transpose(0, 3, 1, 2))
+
+
+def _input_chunk(gm, w_off, gx, geom: Geometry, khw: tuple, hw: tuple) -> None:
+    """gx (n, C, H, W) from the gradient matrix gm (G, n*Ho*Wo, Og) of n images: one product per kernel
+    offset, (G, kh*kw, n*P, Cg), each offset's block contiguous so col2im's strided adds run over long
+    rows instead of Cg-long pieces."""
+    xp = array_module(gm)
+    G, m, _ = gm.shape
+    (kh, kw), (Ho, Wo), Cg = khw, hw, w_off.shape[3]
+    n = gx.shape[0]
+    gc = _scratch.take(xp, (G, kh * kw, m, Cg), gm.dtype)
+    xp.matmul(gm[:, None], w_off, out=gc)  # (G, m, Og) x (G, kh*kw, Og, Cg)
+    c7 = gc.reshape(G, kh, kw, n, Ho, Wo, Cg).transpose(0, 3, 4, 5, 1, 2, 6)
+    pad = _scratch.take(xp, _col2im_pad_shape(c7.shape, gx.shape, geom, n), gm.dtype)
+    _col2im_into(c7, gx, pad, geom)
+    _scratch.give(gc, pad)
 
 
 def _weight_from(cols, gm, w_shape: tuple, G: int):
@@ -305,7 +437,7 @@ def _weight_from(cols, gm, w_shape: tuple, G: int):
     if _per_image(w_shape):  # (N, G, Og, Kg) summed over the images, a partial sum per thread
         planes = cols[:, :, :kh * kw * Cg]  # without the bias row of ones
         parts = split_batch(lambda a, b: xp.matmul(gm[a:b], planes[a:b].transpose(0, 1, 3, 2)).sum(axis=0),
-                            gm.shape[0], cols.size + gm.size, xp)
+                            gm.shape[0], cols.size + gm.size, xp, blas=True)
         gk = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
         return gk.reshape(G, O // G, kh, kw, Cg).transpose(0, 1, 4, 2, 3).reshape(w_shape)
     gk = xp.matmul(cols.transpose(1, 2, 0), gm)  # (G, Kg, Og)
@@ -314,23 +446,26 @@ def _weight_from(cols, gm, w_shape: tuple, G: int):
 
 def _input_from(gm, w, x_shape: tuple, geom: Geometry, out_hw: tuple):
     """dL/dx (N, C, H, W) from the gradient matrix of an (Ho, Wo) output: products, then col2im."""
-    xp, G, (O, Cg, kh, kw) = array_module(gm), geom.groups, w.shape
+    xp, G, (_, Cg, kh, kw) = array_module(gm), geom.groups, w.shape
     N, (Ho, Wo) = x_shape[0], out_hw
     if _per_image(w.shape):
         wk = _weight_matrix(w, G)  # (G, Kg, Og)
         gc = _scratch.take(xp, (N, G, wk.shape[1], Ho * Wo), gm.dtype)  # planes' gradient (N, G, Kg, P)
-        split_batch(lambda a, b: xp.matmul(wk, gm[a:b], out=gc[a:b]), N, gm.size + gc.size, xp)
+        split_batch(lambda a, b: xp.matmul(wk, gm[a:b], out=gc[a:b]), N, gm.size + gc.size, xp, blas=True)
         gx = _col2im_planes(gc.reshape(N, G, kh, kw, Cg, Ho, Wo), x_shape, geom)
         _scratch.give(gc)
         return gx
-    # one product per kernel offset, (G, kh*kw, M, Cg): each offset's block is contiguous, so
-    # col2im's strided adds run over long rows instead of Cg-long pieces
-    w_off = array_module(w).ascontiguousarray(w.reshape(G, O // G, Cg, kh * kw).transpose(0, 3, 1, 2))
-    gc = _scratch.take(xp, (G, kh * kw, gm.shape[1], Cg), gm.dtype)
-    xp.matmul(gm[:, None], w_off, out=gc)  # (G, M, Og) x (G, kh*kw, Og, Cg)
-    c7 = gc.reshape(G, kh, kw, N, Ho, Wo, Cg).transpose(0, 3, 4, 5, 1, 2, 6)
-    gx = _col2im(c7, x_shape, geom)
-    _scratch.give(gc)
+    w_off, P = _offset_weights(w, G), Ho * Wo
+    gx = xp.empty(x_shape, dtype=gm.dtype)
+    gm4 = gm.reshape(G, N, P, gm.shape[2])
+
+    def work(a: int, b: int) -> None:  # chunk by chunk of images, as _conv_fused_backward
+        k = min(_chunk(P * G * kh * kw * Cg), b - a)
+        for c in range(a, b, k):
+            n = min(k, b - c)
+            _input_chunk(gm4[:, c:c + n].reshape(G, n * P, -1), w_off, gx[c:c + n], geom, (kh, kw), (Ho, Wo))
+
+    split_batch(work, N, gm.size + N * P * G * kh * kw * Cg, xp, blas=True)
     return gx
 
 
@@ -355,8 +490,9 @@ class Convolution(Function):
 
     def forward(ctx, x, w, b, *, geom: Geometry, keep_cols: bool = False):
         ctx.geom = geom
-        per_image = _per_image(w.shape)
-        cols = _im2col(x, w.shape[2:], geom, per_image=per_image, ones=per_image and b is not None)
+        if not _per_image(w.shape):  # the backward builds the window matrix again, chunk by chunk
+            return _conv_fused(x, w, b, geom)
+        cols = _im2col(x, w.shape[2:], geom, per_image=True, ones=b is not None)
         y = _conv_from_cols(cols, w, b, x.shape[0], geom.out_size(x.shape[2:], w.shape[2:]), geom.groups)
         if keep_cols:  # the weight gradient reuses it
             ctx.cols = cols
@@ -373,19 +509,24 @@ class Convolution(Function):
                     ConvolutionWeight.apply(x, grad, geom=geom, w_shape=w.shape) if need_w else None,
                     grad.sum((0, 2, 3)) if need_b else None)
         g = grad._data
-        gm = _grad_matrix(g, geom.groups, _per_image(w.shape)) if need_x or need_w else None
         grad_x = grad_w = grad_b = None
+        if need_b:
+            grad_b = Tensor._wrap(_bias_grad(g))
+        if not _per_image(w.shape):
+            if need_x or need_w:
+                gx, gw = _conv_fused_backward(x._data, w._data, g, geom, need_x, need_w)
+                grad_x = None if gx is None else Tensor._wrap(gx)
+                grad_w = None if gw is None else Tensor._wrap(gw)
+            return grad_x, grad_w, grad_b
+        gm = _grad_matrix(g, geom.groups, True) if need_x or need_w else None
         if need_x:
             grad_x = Tensor._wrap(_input_from(gm, w._data, x.shape, geom, g.shape[2:]))
         if need_w:
             cols = ctx.__dict__.pop("cols", None)
             if cols is None:
-                cols = _im2col(x._data, w.shape[2:], geom, per_image=_per_image(w.shape))
+                cols = _im2col(x._data, w.shape[2:], geom, per_image=True)
             grad_w = Tensor._wrap(_weight_from(cols, gm, w.shape, geom.groups))
             _scratch.give(cols)
-        _scratch.give(gm)
-        if need_b:
-            grad_b = Tensor._wrap(_bias_grad(g))
         return grad_x, grad_w, grad_b
 
 

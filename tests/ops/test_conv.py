@@ -76,9 +76,34 @@ def split(monkeypatch):
     monkeypatch.setattr(threads, "_num_threads", 3)
 
 
+@pytest.fixture
+def chunks(monkeypatch):
+    """The fused one-product kernels in chunks of about one image's window matrix (uneven last chunks)."""
+    monkeypatch.setattr(conv_ops, "_CHUNK_ELEMENTS", 1)
+
+
 @pytest.mark.parametrize("c", CASES, ids=ids(CASES))
 def test_parity(c, layout):
     c.parity()
+
+
+@pytest.mark.parametrize("c", CASES, ids=ids(CASES))
+def test_parity_chunk_by_chunk(c, chunks):
+    c.parity()
+
+
+@pytest.mark.parametrize("per_chunk", [1, 2, 3])
+@pytest.mark.parametrize("threaded", [False, True])
+def test_fused_kernels_chunks_cover_the_batch(per_chunk, threaded, monkeypatch):
+    """Chunks of 1, 2 and 3 images over a batch of 7 (split over three threads too): every image once."""
+    monkeypatch.setattr(conv_ops, "_PER_IMAGE_MAX_K", 0)
+    monkeypatch.setattr(conv_ops, "_CHUNK_ELEMENTS", per_chunk * 5 * 4 * 3 * 9)  # Ho*Wo*Kg per image
+    if threaded:
+        monkeypatch.setattr(threads, "MIN_SPLIT_ELEMENTS", 1)
+        monkeypatch.setattr(threads, "_num_threads", 3)
+    check_op(lambda x, w, b: F.conv2d(x, w, b, padding=1, stride=(1, 2)),
+             lambda x, w, b: TF.conv2d(x, w, b, padding=1, stride=(1, 2)),
+             [(7, 3, 5, 8), (4, 3, 3, 3), (4,)], **TOL)
 
 
 @pytest.mark.parametrize("c", CASES, ids=ids(CASES))
