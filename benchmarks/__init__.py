@@ -1,1 +1,1 @@
-"""Side-by-side benchmarks of shendu and PyTorch (see ../shared/BENCHMARKS.md and docs/benchmarks.md)."""
+"""Side-by-side benchmarks of shendu and PyTorch (the workloads W0-W3 and the method: docs/benchmarks.md)."""

@@ -32,6 +32,7 @@ WORKLOAD_MODULES = {
     "W0": "benchmarks.workloads.w0_op_overhead",
     "W1": "benchmarks.workloads.w1_mlp",
     "W2": "benchmarks.workloads.w2_cnn",
+    "W3": "benchmarks.workloads.w3_lstm",
 }
 
 
@@ -56,13 +57,17 @@ def run(ids, rounds: int = 5, warmup: int = 5, steps: int = 20, variants: bool =
     for wid in ids:
         w = _load(wid)
         entries = {"shendu": w.shendu, **((w.variants or {}) if variants else {})}
-        targets = {"torch": target(w.torch), **{name: target(b) for name, b in entries.items()}}
+        baselines = {f"torch:{name}": target(b) for name, b in (w.baselines or {}).items()}
+        targets = {"torch": target(w.torch), **baselines, **{name: target(b) for name, b in entries.items()}}
         if progress:
             progress(f"{wid}: {w.title}")
         timings = alternate(targets, rounds, warmup, max(steps, w.steps), keep_blas_env=keep_blas_env,
                             progress=progress, quiet_threshold=quiet)
         torch_t = timings.pop("torch")
-        for name, t in timings.items():
+        against = {key: timings.pop(key) for key in baselines}  # the main row compared with each baseline too
+        pairs = [(name, t, torch_t) for name, t in timings.items()]
+        pairs += [(f"shendu vs {key[6:]}", timings["shendu"], base) for key, base in against.items()]
+        for name, t, torch_t in pairs:
             if t.info.get("torch_loaded"):
                 raise RuntimeError(f"{wid} {name}: the shendu child imported PyTorch; the timing is not separate")
             per_round = [s / p for s, p in zip(t.round_medians, torch_t.round_medians)]
@@ -120,7 +125,7 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOAD_MODULES)}")
     if args.rounds < 1 or args.warmup < 5 or args.steps < 20:
-        parser.error("need --rounds >= 1, --warmup >= 5 and --steps >= 20 (shared/BENCHMARKS.md)")
+        parser.error("need --rounds >= 1, --warmup >= 5 and --steps >= 20 (the benchmark method: docs/benchmarks.md)")
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     results = run(ids, args.rounds, args.warmup, args.steps, not args.no_variants, args.keep_blas_env, progress,
                   args.wait_quiet)

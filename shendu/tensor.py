@@ -266,8 +266,8 @@ class Tensor:
         return self._data.itemsize
 
     def is_floating_point(self) -> bool:
-        """True for floating-point dtypes (float16, float32, float64)."""
-        return self._data.dtype.kind == "f"
+        """True for floating-point dtypes (float16, bfloat16, float32, float64)."""
+        return self._data.dtype.kind == "f" or self._data.dtype == dtypes.bfloat16
 
     def is_contiguous(self) -> bool:
         """True when the elements lie in row-major (C) order with no gaps."""

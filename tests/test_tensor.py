@@ -267,3 +267,10 @@ def test_one_line_methods_match_torch():
     assert abs(float(draws.mean()) - 0.25) < 0.03
     picks = sd.tensor([0.0, 1.0, 0.0]).multinomial(5, True)
     assert picks.tolist() == [1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float16", "float32", "float64", "int64", "uint8", "bool", "complex64"])
+def test_is_floating_point_agrees_with_torch_for_every_dtype(name):
+    import torch
+    assert sd.zeros(2, dtype=getattr(sd, name)).is_floating_point() == \
+        torch.zeros(2, dtype=getattr(torch, name)).is_floating_point()

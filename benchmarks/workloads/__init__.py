@@ -1,4 +1,4 @@
-"""One module per workload of ../shared/BENCHMARKS.md; each exposes ``WORKLOAD`` (a ``Workload``)."""
+"""One module per benchmark workload (docs/benchmarks.md); each exposes ``WORKLOAD`` (a ``Workload``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,6 +21,7 @@ class Workload:
     torch: Callable[[], Callable[[], object]]
     flops: float | None = None
     variants: dict | None = None  # extra shendu-side builders, name -> builder or (builder, str arg)
+    baselines: dict | None = None  # extra PyTorch-side builders (name -> build_torch_* builder): a row each
     items_per_step: float | None = None  # for throughput workloads
     unit: str = "step"
     steps: int = 20  # at least this many timed steps (micro-second workloads need more)

@@ -1,7 +1,7 @@
 """W1: MLP 784-512-512-10, ReLU, cross-entropy, Adam, batch 128: forward, backward, update.
 
 Two shendu versions: with shendu.nn + shendu.optim.Adam (the main row), and "raw" — parameters as
-plain tensors with a hand-written Adam, the engine alone (issue 3's version of the workload).
+plain tensors with a hand-written Adam, the engine alone (the first version of the workload).
 """
 from __future__ import annotations
 

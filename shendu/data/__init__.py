@@ -38,6 +38,7 @@ __all__ = [
     "StratifiedKFold", "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
     "default_collate", "default_convert", "gaussian_blobs", "get_worker_info", "load_breast_cancer", "load_diabetes",
     "load_digits",
-    "load_iris", "load_wine", "random_split", "sin_curve", "spirals", "standardize", "stdlib_corpus", "train_val_test_split",
+    "load_iris", "load_wine", "random_split", "sin_curve", "spirals", "standardize", "stdlib_corpus",
+    "train_val_test_split",
     "transforms", "two_moons", "xor",
 ]
