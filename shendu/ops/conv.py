@@ -30,6 +30,7 @@ runs on raw arrays and reuses the forward's window matrix and the gradient's cha
 """
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from typing import NamedTuple
@@ -78,7 +79,7 @@ class _Scratch:
         dtype = np.dtype(dtype)
         if xp is not np:
             return xp.empty(shape, dtype=dtype)
-        nbytes = int(np.prod(shape)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         with self.lock:
             fits = [i for i, b in enumerate(self.free) if nbytes <= b.nbytes <= 2 * nbytes]
             buf = self.free.pop(min(fits, key=lambda i: self.free[i].nbytes)) if fits else None
@@ -95,7 +96,8 @@ class _Scratch:
                 owner = a
                 while isinstance(owner, np.ndarray) and owner.base is not None:
                     owner = owner.base
-                if self.made.get(id(owner)) is owner and all(b is not owner for b in self.free):
+                if (isinstance(owner, np.ndarray) and self.made.get(id(owner)) is owner
+                        and all(b is not owner for b in self.free)):
                     self.free.append(owner)
             while len(self.free) > self.max_buffers or sum(b.nbytes for b in self.free) > self.max_bytes:
                 self.free.pop(0)

@@ -116,6 +116,25 @@ def test_gradcheck(c, layout):
     c.gradcheck()
 
 
+@pytest.mark.usefixtures("layout")
+@pytest.mark.parametrize("needs", ["x", "w", "b", "xb", "wb"])
+def test_gradients_of_only_some_inputs(needs):
+    """A frozen weight, a frozen input, a lone bias: each backward computes only what is asked for."""
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((3, 4, 6, 5), (5, 4, 3, 3), (5,))]
+    up = rng.standard_normal((3, 5, 6, 5)).astype(np.float32)
+    grads = []
+    for lib, f in ((sd, F), (torch, TF)):
+        ins = [lib.tensor(a, requires_grad=k in needs) for a, k in zip(arrays, "xwb")]
+        f.conv2d(*ins, padding=1).backward(lib.tensor(up))
+        grads.append([None if t.grad is None else np.asarray(t.grad._data if lib is sd else t.grad.numpy())
+                      for t in ins])
+    for ours, theirs in zip(*grads):
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
 def test_noncontiguous_input_and_weight():
     check_op(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
              [(2, 3, 5, 6), (4, 3, 3, 3)], noncontig=True, **TOL)
