@@ -43,7 +43,7 @@ EXPERIMENTS = {
     "perceptron-and-backprop": Experiment(_PKG + "perceptron",
                                           "The perceptron, its failure on XOR, backprop solving XOR", 2, 2),
     "rnn-memory": Experiment(_PKG + "rnn_memory",
-                             "RNN vs LSTM vs GRU on the adding problem: length, gradients, clipping"),
+                             "RNN vs LSTM vs GRU on the adding problem: length, gradients, clipping", 120, 10),
     "char-lm": Experiment(_PKG + "char_lm", "A character-level LSTM on the Python stdlib: bits per character, samples"),
     "seq2seq": Experiment(_PKG + "seq2seq", "Attention encoder-decoder reversing digit strings: greedy vs beam search"),
 }
