@@ -191,10 +191,8 @@ def _plot_success(out: Path, r: dict, s: Settings) -> None:
                          color=COLORS[cell], label=label)
             axes[1].plot(lengths, [r["within_0.04"][variant][cell][T] for T in lengths], style, marker="o",
                          color=COLORS[cell])
-    axes[0].axhline(r["baseline_mse"], color="grey", ls=":", lw=1.2)
-    axes[0].text(lengths[0], r["baseline_mse"] / 1.5, "predicting the mean (1.0)", fontsize=8, color="grey")
-    axes[0].axhline(s.success_mse, color="black", ls=":", lw=1)
-    axes[0].text(lengths[0], s.success_mse * 1.15, f"success threshold {s.success_mse:g}", fontsize=8)
+    axes[0].axhline(r["baseline_mse"], color="grey", ls=":", lw=1.2, label="predicting the mean (1.0)")
+    axes[0].axhline(s.success_mse, color="black", ls=":", lw=1, label=f"success threshold ({s.success_mse:g})")
     axes[0].set_yscale("log")
     axes[0].set_ylabel("test mean squared error")
     axes[1].set_ylabel("fraction of test sequences within 0.04")
@@ -204,7 +202,7 @@ def _plot_success(out: Path, r: dict, s: Settings) -> None:
         ax.set_xscale("log")
         ax.set_xticks(lengths, [str(T) for T in lengths])
         ax.minorticks_off()
-    legend_outside(fig, axes[0], ncol=3)
+    legend_outside(fig, axes[0], ncol=4)
     save(fig, out / "success_vs_length.png")
 
 
