@@ -369,9 +369,10 @@ def _conv_fused(x, w, bias, geom: Geometry):
 
 
 def _conv_fused_backward(x, w, g, geom: Geometry, need_x: bool, need_w: bool):
-    """(dL/dx, dL/dw) on the one-product layout, chunk by chunk of images: the upstream gradient's
-    channels-last copy, the window matrix built again (cheaper than keeping the batch's, which goes to
-    memory and back), the weight product's partial sum, the input products and their col2im."""
+    """(dL/dx, dL/dw) on the one-product layout, chunk by chunk of images. dL/dw: the window matrix built
+    again (cheaper than keeping the batch's, which goes to memory and back) times the upstream gradient's
+    (O, n*P) copy, summed over the chunks; dL/dx: one product per image and kernel offset read straight
+    from the NCHW gradient, then col2im."""
     xp = array_module(g)
     N, O, Ho, Wo = g.shape
     G, (_, Cg, kh, kw) = geom.groups, w.shape
@@ -379,24 +380,23 @@ def _conv_fused_backward(x, w, g, geom: Geometry, need_x: bool, need_w: bool):
     win = _Windows(x, (kh, kw), geom, (Ho, Wo)) if need_w else None
     w_off = _offset_weights(w, G) if need_x else None
     gx = xp.empty(x.shape, dtype=g.dtype) if need_x else None
-    src = g.reshape(N, G, Og, Ho, Wo).transpose(1, 0, 3, 4, 2)  # (G, N, Ho, Wo, Og) view
 
     def work(a: int, b: int):
         k = min(_chunk(P * G * kk * Cg), b - a)
-        flat = _scratch.take(xp, (G * k * P * Og,), g.dtype)
+        flat = _scratch.take(xp, (G * Og * k * P,), g.dtype) if need_w else None
         cols = _scratch.take(xp, (k,) + win.shape[1:], g.dtype) if need_w else None
         gw = None
         for c in range(a, b, k):
             n = min(k, b - c)
-            gm = flat[:G * n * P * Og].reshape(G, n, Ho, Wo, Og)
-            gm[...] = src[:, c:c + n]
-            gm = gm.reshape(G, n * P, Og)
+            g4 = g[c:c + n].reshape(n, G, Og, P)
             if need_w:
                 win.fill(cols[:n], c, c + n)
-                part = xp.matmul(cols[:n].reshape(n * P, G, kk * Cg).transpose(1, 2, 0), gm)  # (G, Kg, Og)
-                gw = part if gw is None else xp.add(gw, part, out=gw)
+                gt = flat[:G * Og * n * P].reshape(G, Og, n, P)
+                gt[...] = g4.transpose(1, 2, 0, 3)
+                part = xp.matmul(gt.reshape(G, Og, n * P), cols[:n].reshape(n * P, G, kk * Cg).transpose(1, 0, 2))
+                gw = part if gw is None else xp.add(gw, part, out=gw)  # (G, Og, Kg)
             if need_x:
-                _input_chunk(gm, w_off, gx[c:c + n], geom, (kh, kw), (Ho, Wo))
+                _input_chunk(g4.transpose(1, 0, 3, 2), w_off, gx[c:c + n], geom, (kh, kw), (Ho, Wo))
         _scratch.give(flat, cols)
         return gw
 
@@ -406,7 +406,7 @@ def _conv_fused_backward(x, w, g, geom: Geometry, need_x: bool, need_w: bool):
     grad_w = None
     if need_w:
         gk = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
-        grad_w = gk.reshape(G, kh, kw, Cg, Og).transpose(0, 4, 3, 1, 2).reshape(w.shape)
+        grad_w = gk.reshape(G, Og, kh, kw, Cg).transpose(0, 1, 4, 2, 3).reshape(w.shape)
     return gx, grad_w
 
 
@@ -417,15 +417,14 @@ def _offset_weights(w, G: int):
 
 
 def _input_chunk(gm, w_off, gx, geom: Geometry, khw: tuple, hw: tuple) -> None:
-    """gx (n, C, H, W) from the gradient matrix gm (G, n*Ho*Wo, Og) of n images: one product per kernel
-    offset, (G, kh*kw, n*P, Cg), each offset's block contiguous so col2im's strided adds run over long
-    rows instead of Cg-long pieces."""
+    """gx (n, C, H, W) from the gradient matrices gm (G, n, Ho*Wo, Og) of n images (any strides: a view of the
+    NCHW gradient): one product per image and kernel offset into (G, kh*kw, n*P, Cg), each offset's block
+    contiguous so col2im's strided adds run over long rows instead of Cg-long pieces."""
     xp = array_module(gm)
-    G, m, _ = gm.shape
+    G, n, P, _ = gm.shape
     (kh, kw), (Ho, Wo), Cg = khw, hw, w_off.shape[3]
-    n = gx.shape[0]
-    gc = _scratch.take(xp, (G, kh * kw, m, Cg), gm.dtype)
-    xp.matmul(gm[:, None], w_off, out=gc)  # (G, m, Og) x (G, kh*kw, Og, Cg)
+    gc = _scratch.take(xp, (G, kh * kw, n, P, Cg), gm.dtype)
+    xp.matmul(gm[:, None], w_off[:, :, None], out=gc)  # (G, 1, n, P, Og) x (G, kh*kw, 1, Og, Cg)
     c7 = gc.reshape(G, kh, kw, n, Ho, Wo, Cg).transpose(0, 3, 4, 5, 1, 2, 6)
     pad = _scratch.take(xp, _col2im_pad_shape(c7.shape, gx.shape, geom, n), gm.dtype)
     _col2im_into(c7, gx, pad, geom)
@@ -465,7 +464,7 @@ def _input_from(gm, w, x_shape: tuple, geom: Geometry, out_hw: tuple):
         k = min(_chunk(P * G * kh * kw * Cg), b - a)
         for c in range(a, b, k):
             n = min(k, b - c)
-            _input_chunk(gm4[:, c:c + n].reshape(G, n * P, -1), w_off, gx[c:c + n], geom, (kh, kw), (Ho, Wo))
+            _input_chunk(gm4[:, c:c + n], w_off, gx[c:c + n], geom, (kh, kw), (Ho, Wo))
 
     split_batch(work, N, gm.size + N * P * G * kh * kw * Cg, xp, blas=True)
     return gx
