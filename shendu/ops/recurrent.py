@@ -23,6 +23,7 @@ import functools
 
 import numpy as np
 
+from shendu import threads
 from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.ops.fused import composite_backward
@@ -45,6 +46,16 @@ class _Schedule:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         order = range(len(sizes) - 1, -1, -1) if reverse else range(len(sizes))
         self.steps = [(int(self.offsets[t]), int(sizes[t])) for t in order]  # (first row, rows) per step
+
+    def rows(self, r0: int, r1: int, backward: bool = False) -> list:
+        """(first flat row, rows) of the batch rows [r0, r1) per step, in processing order (reversed for
+        backward), leaving out the steps none of them takes part in."""
+        out = []
+        for s, b in (reversed(self.steps) if backward else self.steps):
+            k = min(b, r1) - r0
+            if k > 0:
+                out.append((s + r0, k))
+        return out
 
     def previous(self, xp, out, init):
         """The state each row of the flat layout started its step from: ``out`` of the step before, or ``init``."""
@@ -74,25 +85,35 @@ class _Schedule:
         return out[self.offsets[lengths - 1] + np.arange(b)]
 
 
-def _walk(sch: _Schedule, h0, out_h, hbuf, c0=None, out_c=None, cbuf=None):
-    """Yield (first row, rows, previous h, previous c) per step, reading the outputs the caller wrote for the
-    step before (the generator runs one step behind its caller)."""
+def _walk(sch: _Schedule, r0: int, r1: int, h0, out_h, hbuf, c0=None, out_c=None, cbuf=None):
+    """Yield (first flat row, rows, previous h, previous c) per step for the batch rows [r0, r1), reading the
+    outputs the caller wrote for the step before (the generator runs one step behind its caller)."""
     prev = None
-    for s, b in sch.steps:
+    for s, k in sch.rows(r0, r1):
         if prev is None:
-            h, c = h0[:b], (None if c0 is None else c0[:b])
+            h, c = h0[r0:r0 + k], (None if c0 is None else c0[r0:r0 + k])
         else:
-            ps, pb = prev
-            if b <= pb:  # the batch shrinks or stays: the previous step's first b rows
-                h, c = out_h[ps:ps + b], (None if c0 is None else out_c[ps:ps + b])
+            ps, pk = prev
+            if k <= pk:  # the batch shrinks or stays: the previous step's first k rows
+                h, c = out_h[ps:ps + k], (None if c0 is None else out_c[ps:ps + k])
             else:  # reverse direction: new rows join with their initial state
-                hbuf[:pb], hbuf[pb:b] = out_h[ps:ps + pb], h0[pb:b]
-                h = hbuf[:b]
+                hbuf[:pk], hbuf[pk:k] = out_h[ps:ps + pk], h0[r0 + pk:r0 + k]
+                h = hbuf[:k]
                 if c0 is not None:
-                    cbuf[:pb], cbuf[pb:b] = out_c[ps:ps + pb], c0[pb:b]
-                    c = cbuf[:b]
-        yield s, b, h, c
-        prev = (s, b)
+                    cbuf[:pk], cbuf[pk:k] = out_c[ps:ps + pk], c0[r0 + pk:r0 + k]
+                    c = cbuf[:k]
+        yield s, k, h, c
+        prev = (s, k)
+
+
+def _over_rows(fn, sch: _Schedule, elements: int, xp) -> None:
+    """``fn(r0, r1)`` over the batch rows, cut into pieces run on shendu's threads (one BLAS thread each).
+
+    The sequences of a batch never meet inside the recurrence, so each piece runs its own time loop with
+    no synchronisation per step: per-step products are small, and threads meeting at every step (a
+    multithreaded BLAS call per step) cost more than they share out, most of all on a loaded machine.
+    """
+    threads.split_batch(fn, sch.batch, elements, xp, blas=True)
 
 
 def _check(op: str, xg, h0, w_hh, gates: int, hidden: int, extra=()):
@@ -116,37 +137,44 @@ class LSTMLayer(Function):
         H, P = c0.shape[1], h0.shape[1]
         _check("lstm_layer", xg, h0, w_hh, 4, H, (c0, b_hh, w_hr))
         sch = ctx.schedule = _Schedule(xg.shape[0], h0.shape[0], batch_sizes, reverse)
-        N, B, dt = xg.shape[0], h0.shape[0], xg.dtype
+        N, dt = xg.shape[0], xg.dtype
         # sigmoid(x) = tanh(x/2)/2 + 1/2: the i, f, o columns are halved once, so one tanh serves all gates
         half = xp.asarray(np.repeat([0.5, 0.5, 1.0, 0.5], H), dtype=dt)
         G = (xg + b_hh) * half if b_hh is not None else xg * half  # (N, 4H), becomes the activated gates
-        wt = (w_hh * half[:, None]).T  # (P, 4H)
+        ws = w_hh * half[:, None]  # (4H, P)
         scale = xp.asarray([0.5, 0.5, 1.0, 0.5], dtype=dt)[:, None]
         shift = xp.asarray([0.5, 0.5, 0.0, 0.5], dtype=dt)[:, None]
         C, TC = xp.empty((N, H), dt), xp.empty((N, H), dt)
         OUT = xp.empty((N, P), dt)
         HC = xp.empty((N, H), dt) if w_hr is not None else None
-        wrt = w_hr.T if w_hr is not None else None
-        tmp, ig = xp.empty((B, 4 * H), dt), xp.empty((B, H), dt)
-        for s, b, h_prev, c_prev in _walk(sch, h0, OUT, xp.empty((B, P), dt), c0, C, xp.empty((B, H), dt)):
-            g = G[s:s + b]
-            xp.matmul(h_prev, wt, out=tmp[:b])
-            g += tmp[:b]
-            xp.tanh(g, out=g)
-            g4 = g.reshape(b, 4, H)
-            g4 *= scale
-            g4 += shift  # i, f, g, o
-            c = C[s:s + b]
-            xp.multiply(g4[:, 1], c_prev, out=c)
-            xp.multiply(g4[:, 0], g4[:, 2], out=ig[:b])
-            c += ig[:b]
-            tc = TC[s:s + b]
-            xp.tanh(c, out=tc)
-            if wrt is None:
-                xp.multiply(g4[:, 3], tc, out=OUT[s:s + b])
-            else:
-                xp.multiply(g4[:, 3], tc, out=HC[s:s + b])
-                xp.matmul(HC[s:s + b], wrt, out=OUT[s:s + b])
+        wrt = xp.ascontiguousarray(w_hr.T) if w_hr is not None else None
+
+        def run(r0: int, r1: int) -> None:
+            n = r1 - r0
+            tmp, ig = xp.empty((4 * H, n), dt), xp.empty((n, H), dt)
+            for s, b, h_prev, c_prev in _walk(sch, r0, r1, h0, OUT, xp.empty((n, P), dt), c0, C,
+                                              xp.empty((n, H), dt)):
+                g = G[s:s + b]
+                pre = tmp[:, :b] if b == n else xp.empty((4 * H, b), dt)
+                xp.matmul(ws, h_prev.T, out=pre)  # (4H, b): BLAS is faster this way round at a small batch
+                g += pre.T
+                xp.tanh(g, out=g)
+                g4 = g.reshape(b, 4, H)
+                g4 *= scale
+                g4 += shift  # i, f, g, o
+                c = C[s:s + b]
+                xp.multiply(g4[:, 1], c_prev, out=c)
+                xp.multiply(g4[:, 0], g4[:, 2], out=ig[:b])
+                c += ig[:b]
+                tc = TC[s:s + b]
+                xp.tanh(c, out=tc)
+                if wrt is None:
+                    xp.multiply(g4[:, 3], tc, out=OUT[s:s + b])
+                else:
+                    xp.multiply(g4[:, 3], tc, out=HC[s:s + b])
+                    xp.matmul(HC[s:s + b], wrt, out=OUT[s:s + b])
+
+        _over_rows(run, sch, G.size, xp)
         ctx.saved = (G, C, TC, OUT, HC)
         return OUT, sch.last(OUT), sch.last(C)
 
@@ -159,39 +187,53 @@ class LSTMLayer(Function):
         need_xg, need_h0, need_c0, need_whh, need_bhh, need_whr = ctx.needs_input_grad
         G, C, TC, OUT, HC = ctx.saved
         sch, xp = ctx.schedule, array_module(xg)
-        N, H, P, B = xg.shape[0], c0.shape[1], h0.shape[1], h0.shape[0]
+        N, H, P = xg.shape[0], c0.shape[1], h0.shape[1]
         G4 = G.reshape(N, 4, H)
-        i, f, g, o = G4[:, 0], G4[:, 1], G4[:, 2], G4[:, 3]
-        # the pointwise factors of every step at once: d(pre-activation) = factor * d(c) or d(h)
-        K = xp.empty((N, 3, H), G.dtype)
-        xp.multiply(i, 1 - i, out=K[:, 0])
-        K[:, 0] *= g  # di = dc * g, times sigmoid'
-        xp.multiply(f, 1 - f, out=K[:, 1])
-        K[:, 1] *= sch.previous(xp, C, c0)  # df = dc * c_prev
-        xp.multiply(g, g, out=K[:, 2])
-        xp.subtract(1, K[:, 2], out=K[:, 2])
-        K[:, 2] *= i  # dg = dc * i, times tanh'
-        Kc = 1 - TC * TC
-        Kc *= o  # dc += dh * o * tanh'(c)
-        Ko = o * (1 - o)
-        Ko *= TC  # do = dh * tanh(c), times sigmoid'
-        dG = xp.empty((N, 4, H), G.dtype)
+        Cp = sch.previous(xp, C, c0)  # each step's c_prev
+        dG = xp.empty((N, 4, H), G.dtype)  # gradient of the pre-activations i, f, g, o
+        w_t = xp.ascontiguousarray(w_hh.T)
         dH = xp.empty((N, P), G.dtype) if w_hr is not None else None
         dh_rec = xp.array(grad_hn, copy=True)
         dc_rec = xp.array(grad_cn, copy=True)
-        dh_buf, dc = xp.empty((B, P), G.dtype), xp.empty((B, H), G.dtype)
-        for s, b in reversed(sch.steps):
-            dh = dH[s:s + b] if dH is not None else dh_buf[:b]
-            xp.add(grad_out[s:s + b], dh_rec[:b], out=dh)
-            dhc = dh @ w_hr if w_hr is not None else dh
-            d = dc[:b]
-            xp.multiply(dhc, Kc[s:s + b], out=d)
-            d += dc_rec[:b]
-            dg = dG[s:s + b]
-            xp.multiply(dhc, Ko[s:s + b], out=dg[:, 3])
-            xp.multiply(K[s:s + b], d[:, None, :], out=dg[:, :3])
-            xp.multiply(d, f[s:s + b], out=dc_rec[:b])
-            xp.matmul(dg.reshape(b, 4 * H), w_hh, out=dh_rec[:b])
+
+        def run(r0: int, r1: int) -> None:
+            n = r1 - r0
+            dh_buf, dc, a, t = (xp.empty((n, k), G.dtype) for k in (P, H, H, H))
+            tmp = xp.empty((P, n), G.dtype)
+            # the step's small arrays stay in cache: each factor is formed here, not in passes over the sequence
+            for s, b in sch.rows(r0, r1, backward=True):
+                rec = slice(r0, r0 + b)
+                g4, tc, dg = G4[s:s + b], TC[s:s + b], dG[s:s + b]
+                i, f, g, o = g4[:, 0], g4[:, 1], g4[:, 2], g4[:, 3]
+                dh = dH[s:s + b] if dH is not None else dh_buf[:b]
+                xp.add(grad_out[s:s + b], dh_rec[rec], out=dh)
+                dhc = dh @ w_hr if w_hr is not None else dh
+                ab, tb, d = a[:b], t[:b], dc[:b]
+                do = dg[:, 3]
+                xp.multiply(dhc, o, out=ab)  # dh * o
+                xp.multiply(ab, tc, out=do)  # d(o) = dh * tanh(c)  (times o here, sigmoid' below)
+                xp.multiply(do, tc, out=d)
+                xp.subtract(ab, d, out=d)  # dh * o * (1 - tanh(c)^2)
+                d += dc_rec[rec]  # d(c)
+                xp.multiply(do, o, out=tb)
+                do -= tb  # * (1 - o): d(pre o)
+                for k, (x, y) in enumerate(((g, i), (Cp[s:s + b], f))):  # d(pre i) = dc g i (1 - i); f: c_prev
+                    dk = dg[:, k]
+                    xp.multiply(d, x, out=dk)
+                    dk *= y
+                    xp.multiply(dk, y, out=tb)
+                    xp.subtract(dk, tb, out=dk)
+                dgg = dg[:, 2]  # d(pre g) = dc i (1 - g^2)
+                xp.multiply(d, i, out=dgg)
+                xp.multiply(dgg, g, out=tb)
+                tb *= g
+                dgg -= tb
+                xp.multiply(d, f, out=dc_rec[rec])
+                pre = tmp if b == n else xp.empty((P, b), G.dtype)
+                xp.matmul(w_t, dg.reshape(b, 4 * H).T, out=pre)  # (P, b): the faster way round, as forward
+                xp.copyto(dh_rec[rec], pre.T)
+
+        _over_rows(run, sch, dG.size, xp)
         dG = dG.reshape(N, 4 * H)
         grad_whh = dG.T @ sch.previous(xp, OUT, h0) if need_whh else None
         grad_bhh = dG.sum(0) if need_bhh else None
@@ -268,34 +310,41 @@ class GRULayer(Function):
         H = h0.shape[1]
         _check("gru_layer", xg, h0, w_hh, 3, H, (b_hh,))
         sch = ctx.schedule = _Schedule(xg.shape[0], h0.shape[0], batch_sizes, reverse)
-        N, B, dt = xg.shape[0], h0.shape[0], xg.dtype
+        N, dt = xg.shape[0], xg.dtype
         half = xp.asarray(np.repeat([0.5, 0.5, 1.0], H), dtype=dt)
         X = xg * half  # r and z halved: sigmoid(x) = tanh(x/2)/2 + 1/2
         if b_hh is not None:
             X[:, :2 * H] += b_hh[:2 * H] * 0.5  # b_hn stays inside r * (...)
-        wt = (w_hh * half[:, None]).T  # (H, 3H)
+        ws = w_hh * half[:, None]  # (3H, H)
         HG = xp.empty((N, 3 * H), dt)  # h @ W_hh.T (+ b_hn in the n block), per step
         G = xp.empty((N, 3 * H), dt)  # r, z, n
         OUT = xp.empty((N, H), dt)
         b_hn = b_hh[2 * H:] if b_hh is not None else None
-        for s, b, h_prev, _ in _walk(sch, h0, OUT, xp.empty((B, H), dt)):
-            hg, gt = HG[s:s + b], G[s:s + b]
-            xp.matmul(h_prev, wt, out=hg)
-            if b_hn is not None:
-                hg[:, 2 * H:] += b_hn
-            rz = gt[:, :2 * H]
-            xp.add(X[s:s + b, :2 * H], hg[:, :2 * H], out=rz)
-            xp.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            n = gt[:, 2 * H:]
-            xp.multiply(rz[:, :H], hg[:, 2 * H:], out=n)
-            n += X[s:s + b, 2 * H:]
-            xp.tanh(n, out=n)
-            h = OUT[s:s + b]
-            xp.subtract(h_prev, n, out=h)
-            h *= rz[:, H:]
-            h += n
+
+        def run(r0: int, r1: int) -> None:
+            tmp = xp.empty((3 * H, r1 - r0), dt)
+            for s, b, h_prev, _ in _walk(sch, r0, r1, h0, OUT, xp.empty((r1 - r0, H), dt)):
+                hg, gt = HG[s:s + b], G[s:s + b]
+                pre = tmp if b == r1 - r0 else xp.empty((3 * H, b), dt)
+                xp.matmul(ws, h_prev.T, out=pre)  # (3H, b): BLAS is faster this way round at a small batch
+                xp.copyto(hg, pre.T)
+                if b_hn is not None:
+                    hg[:, 2 * H:] += b_hn
+                rz = gt[:, :2 * H]
+                xp.add(X[s:s + b, :2 * H], hg[:, :2 * H], out=rz)
+                xp.tanh(rz, out=rz)
+                rz *= 0.5
+                rz += 0.5
+                n = gt[:, 2 * H:]
+                xp.multiply(rz[:, :H], hg[:, 2 * H:], out=n)
+                n += X[s:s + b, 2 * H:]
+                xp.tanh(n, out=n)
+                h = OUT[s:s + b]
+                xp.subtract(h_prev, n, out=h)
+                h *= rz[:, H:]
+                h += n
+
+        _over_rows(run, sch, G.size, xp)
         ctx.saved = (G, HG, OUT)
         return OUT, sch.last(OUT)
 
@@ -308,32 +357,45 @@ class GRULayer(Function):
         need_xg, need_h0, need_whh, need_bhh = ctx.needs_input_grad
         G, HG, OUT = ctx.saved
         sch, xp = ctx.schedule, array_module(xg)
-        N, H, B = xg.shape[0], h0.shape[1], h0.shape[0]
-        r, z, n = G[:, :H], G[:, H:2 * H], G[:, 2 * H:]
+        N, H = xg.shape[0], h0.shape[1]
         h_prev = sch.previous(xp, OUT, h0)
-        Kz = h_prev - n
-        Kz *= z
-        Kz *= 1 - z  # dz_pre = dh * (h_prev - n) * sigmoid'(z)
-        Kn = 1 - n * n
-        Kn *= 1 - z  # dn_pre = dh * (1 - z) * tanh'(n)
-        Kr = r * (1 - r)
-        Kr *= HG[:, 2 * H:]  # dr_pre = dn_pre * (W_hn h + b_hn) * sigmoid'(r)
         dHG = xp.empty((N, 3, H), G.dtype)  # gradient of h @ W_hh.T + b_hh: r, z, n blocks
         dXn = xp.empty((N, H), G.dtype)  # gradient of the n block of xg (r, z are dHG's)
+        w_t = xp.ascontiguousarray(w_hh.T)
         dh_rec = xp.array(grad_hn, copy=True)
-        dh_buf, dz = xp.empty((B, H), G.dtype), xp.empty((B, H), G.dtype)
-        for s, b in reversed(sch.steps):
-            dh = dh_buf[:b]
-            xp.add(grad_out[s:s + b], dh_rec[:b], out=dh)
-            dn = dXn[s:s + b]
-            xp.multiply(dh, Kn[s:s + b], out=dn)
-            d = dHG[s:s + b]
-            xp.multiply(dh, Kz[s:s + b], out=d[:, 1])
-            xp.multiply(dn, Kr[s:s + b], out=d[:, 0])
-            xp.multiply(dn, r[s:s + b], out=d[:, 2])
-            xp.matmul(d.reshape(b, 3 * H), w_hh, out=dh_rec[:b])
-            xp.multiply(dh, z[s:s + b], out=dz[:b])
-            dh_rec[:b] += dz[:b]
+
+        def run(r0: int, r1: int) -> None:
+            m = r1 - r0
+            dh_buf, zh, u, v = (xp.empty((m, H), G.dtype) for _ in range(4))
+            tmp = xp.empty((H, m), G.dtype)
+            for s, b in sch.rows(r0, r1, backward=True):
+                rec = slice(r0, r0 + b)
+                r, z, n = G[s:s + b, :H], G[s:s + b, H:2 * H], G[s:s + b, 2 * H:]
+                dh, zb, ub, vb, d = dh_buf[:b], zh[:b], u[:b], v[:b], dHG[s:s + b]
+                xp.add(grad_out[s:s + b], dh_rec[rec], out=dh)
+                xp.multiply(dh, z, out=zb)  # dh * z: the direct path to h_prev
+                xp.subtract(dh, zb, out=ub)  # dh * (1 - z)
+                dn = dXn[s:s + b]  # d(pre n) = dh (1 - z) (1 - n^2)
+                xp.multiply(ub, n, out=vb)
+                vb *= n
+                xp.subtract(ub, vb, out=dn)
+                dz = d[:, 1]  # d(pre z) = dh (h_prev - n) z (1 - z)
+                xp.subtract(h_prev[s:s + b], n, out=dz)
+                dz *= dh
+                dz *= z
+                xp.multiply(dz, z, out=vb)
+                dz -= vb
+                xp.multiply(dn, r, out=d[:, 2])  # d(W_hn h + b_hn) = d(pre n) r
+                dr = d[:, 0]  # d(pre r) = d(pre n) (W_hn h + b_hn) r (1 - r)
+                xp.multiply(dn, HG[s:s + b, 2 * H:], out=dr)
+                dr *= r
+                xp.multiply(dr, r, out=vb)
+                dr -= vb
+                pre = tmp if b == m else xp.empty((H, b), G.dtype)
+                xp.matmul(w_t, d.reshape(b, 3 * H).T, out=pre)  # (H, b): the faster way round, as forward
+                xp.add(pre.T, zb, out=dh_rec[rec])
+
+        _over_rows(run, sch, dHG.size, xp)
         dHG = dHG.reshape(N, 3 * H)
         grad_xg = None
         if need_xg:
@@ -391,16 +453,21 @@ class RNNLayer(Function):
         ctx.nonlinearity = nonlinearity
         sch = ctx.schedule = _Schedule(xg.shape[0], h0.shape[0], batch_sizes, reverse)
         X = xg + b_hh if b_hh is not None else xg
-        wt = w_hh.T
         OUT = xp.empty(xg.shape, xg.dtype)
-        for s, b, h_prev, _ in _walk(sch, h0, OUT, xp.empty(h0.shape, xg.dtype)):
-            h = OUT[s:s + b]
-            xp.matmul(h_prev, wt, out=h)
-            h += X[s:s + b]
-            if nonlinearity == "tanh":
-                xp.tanh(h, out=h)
-            else:
-                xp.maximum(h, 0, out=h)
+
+        def run(r0: int, r1: int) -> None:
+            tmp = xp.empty((H, r1 - r0), xg.dtype)
+            for s, b, h_prev, _ in _walk(sch, r0, r1, h0, OUT, xp.empty((r1 - r0, H), xg.dtype)):
+                h = OUT[s:s + b]
+                pre = tmp if b == r1 - r0 else xp.empty((H, b), xg.dtype)
+                xp.matmul(w_hh, h_prev.T, out=pre)  # (H, b): BLAS is faster this way round at a small batch
+                xp.add(X[s:s + b], pre.T, out=h)
+                if nonlinearity == "tanh":
+                    xp.tanh(h, out=h)
+                else:
+                    xp.maximum(h, 0, out=h)
+
+        _over_rows(run, sch, OUT.size * H, xp)
         ctx.saved = OUT
         return OUT, sch.last(OUT)
 
@@ -417,11 +484,21 @@ class RNNLayer(Function):
         D = 1 - OUT * OUT if ctx.nonlinearity == "tanh" else (OUT > 0).astype(OUT.dtype)
         dA = xp.empty(OUT.shape, OUT.dtype)
         dh_rec = xp.array(grad_hn, copy=True)
-        for s, b in reversed(sch.steps):
-            da = dA[s:s + b]
-            xp.add(grad_out[s:s + b], dh_rec[:b], out=da)
-            da *= D[s:s + b]
-            xp.matmul(da, w_hh, out=dh_rec[:b])
+
+        w_t = xp.ascontiguousarray(w_hh.T)
+
+        def run(r0: int, r1: int) -> None:
+            tmp = xp.empty((w_hh.shape[0], r1 - r0), OUT.dtype)
+            for s, b in sch.rows(r0, r1, backward=True):
+                rec = slice(r0, r0 + b)
+                da = dA[s:s + b]
+                xp.add(grad_out[s:s + b], dh_rec[rec], out=da)
+                da *= D[s:s + b]
+                pre = tmp if b == r1 - r0 else xp.empty((w_hh.shape[0], b), OUT.dtype)
+                xp.matmul(w_t, da.T, out=pre)  # (H, b): the faster way round, as forward
+                xp.copyto(dh_rec[rec], pre.T)
+
+        _over_rows(run, sch, dA.size * dA.shape[1], xp)
         grad_whh = dA.T @ sch.previous(xp, OUT, h0) if need_whh else None
         return (dA if need_xg else None, dh_rec if need_h0 else None, grad_whh,
                 dA.sum(0) if need_bhh else None)
@@ -454,3 +531,50 @@ def rnn_layer(xg: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None = None, 
     out, h_n = RNNLayer.apply(flat, h0, w_hh, b_hh, batch_sizes=batch_sizes, reverse=reverse,
                               nonlinearity=nonlinearity)
     return (out.reshape(T, -1, out.shape[-1]) if T else out), h_n
+
+
+# -- one step: the cells (PyTorch's torch.lstm_cell & co) -------------------------------------------
+def _gates(input: Tensor, w_ih: Tensor, b_ih, op: str) -> Tensor:
+    from shendu.ops.linalg import Linear
+    if input.ndim != 2:
+        raise RuntimeError(f"{op}: expected a 2-D input (B, H_in), got shape {tuple(input.shape)}")
+    return Linear.apply(input, w_ih, b_ih)
+
+
+def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+              b_hh: Tensor | None = None) -> tuple:
+    """One LSTM step (``torch.lstm_cell``): ``(h', c')`` from input ``(B, H_in)`` and ``hx = (h, c)``, each ``(B, H)``.
+
+    The one-step case of ``LSTMLayer``: its hand-written backward, its composite under create_graph.
+    """
+    h, c = hx
+    out, _, c_new = LSTMLayer.apply(_gates(input, w_ih, b_ih, "lstm_cell"), h, c, w_hh, b_hh, None,
+                                    batch_sizes=None, reverse=False)
+    return out, c_new
+
+
+def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+             b_hh: Tensor | None = None) -> Tensor:
+    """One GRU step (``torch.gru_cell``): h' ``(B, H)`` from input ``(B, H_in)`` and h ``(B, H)``."""
+    out, _ = GRULayer.apply(_gates(input, w_ih, b_ih, "gru_cell"), hx, w_hh, b_hh, batch_sizes=None, reverse=False)
+    return out
+
+
+def rnn_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+             b_hh: Tensor | None = None, *, nonlinearity: str = "tanh") -> Tensor:
+    """One Elman RNN step: h' = act(input @ W_ih.T + b_ih + h @ W_hh.T + b_hh), act tanh or relu."""
+    out, _ = RNNLayer.apply(_gates(input, w_ih, b_ih, "rnn_cell"), hx, w_hh, b_hh, batch_sizes=None, reverse=False,
+                            nonlinearity=nonlinearity)
+    return out
+
+
+def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+                  b_hh: Tensor | None = None) -> Tensor:
+    """``torch.rnn_tanh_cell``: h' = tanh(input @ W_ih.T + b_ih + h @ W_hh.T + b_hh)."""
+    return rnn_cell(input, hx, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh")
+
+
+def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+                  b_hh: Tensor | None = None) -> Tensor:
+    """``torch.rnn_relu_cell``: h' = relu(input @ W_ih.T + b_ih + h @ W_hh.T + b_hh)."""
+    return rnn_cell(input, hx, w_ih, w_hh, b_ih, b_hh, nonlinearity="relu")
