@@ -4,8 +4,9 @@
     python -m benchmarks.w2_profile step --threads 2  # plus the fastest of 30 steps' wall time, 2 threads
     python -m benchmarks.w2_profile pieces            # shendu's conv / pool pieces of the step, 1 thread
     python -m benchmarks.w2_profile pieces --torch    # the same pieces in PyTorch (its own process)
+    python -m benchmarks.w2_profile step --before HEAD~3   # and shendu at an earlier commit (git archive)
 
-Every figure is the best of several repeats of ``time.thread_time()`` (the calling thread's CPU time)
+Every figure is the lower quartile of several repeats of ``time.thread_time()`` (the calling thread's CPU time)
 with one thread everywhere (``shendu.set_num_threads(1)``: shendu's pool and BLAS; or
 ``torch.set_num_threads(1)``), and each framework runs in a child process of its own
 (``python -m benchmarks.w2_profile _child ...``), as in ``benchmarks/run.py``. With ``--threads 2`` the
@@ -15,24 +16,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 from benchmarks.harness import ROOT, child_env
 
 
 def _best_cpu(fn, repeats: int, inner: int = 1) -> float:
-    """Best per-call thread CPU time of ``fn`` in ms over ``repeats`` runs of ``inner`` calls."""
+    """Per-call thread CPU time of ``fn`` in ms: the lower quartile of ``repeats`` runs of ``inner`` calls.
+
+    Not the minimum: on this shared VM ``thread_time`` now and then reports a run at a fraction of its
+    real cost (GEMMs "at" 600 GFLOP/s on one core), and the minimum picks exactly those.
+    """
     for _ in range(3):  # warm-up: first calls fault memory in and fill caches
         fn()
-    best = float("inf")
+    times = []
     for _ in range(repeats):
         t = time.thread_time()
         for _ in range(inner):
             fn()
-        best = min(best, (time.thread_time() - t) / inner)
-    return best * 1e3
+        times.append((time.thread_time() - t) / inner)
+    return sorted(times)[len(times) // 4] * 1e3
 
 
 def _step_child(framework: str, threads: int, repeats: int) -> dict:
@@ -129,7 +137,12 @@ def _child(argv) -> int:
     parser.add_argument("framework", choices=["shendu", "torch"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--expect-tree", help="fail unless shendu is imported from this folder")
     args = parser.parse_args(argv)
+    if args.expect_tree and args.framework == "shendu":
+        import shendu
+        if not os.path.abspath(shendu.__file__).startswith(os.path.abspath(args.expect_tree)):
+            raise RuntimeError(f"shendu imported from {shendu.__file__}, expected {args.expect_tree}")
     if args.what == "step":
         result = _step_child(args.framework, args.threads, args.repeats)
     else:
@@ -138,11 +151,26 @@ def _child(argv) -> int:
     return 0
 
 
-def _run_child(*args: str) -> dict:
+def _run_child(*args: str, tree: str | None = None) -> dict:
+    """One child process; ``tree`` runs shendu (and the workload) from another checkout instead of this one."""
     # the children run without the development machines' OpenBLAS kernel pins, as benchmarks/run.py's do
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.w2_profile", "_child", *args], cwd=ROOT,
-                          env=child_env(), capture_output=True, text=True, check=True)
+    env = child_env()
+    cmd = [sys.executable, "-m", "benchmarks.w2_profile", "_child", *args]
+    if tree is not None:
+        env["PYTHONPATH"] = tree + os.pathsep + env["PYTHONPATH"]
+        cmd = [sys.executable, os.path.abspath(__file__), "_child", *args, "--expect-tree", tree]
+    proc = subprocess.run(cmd, cwd=tree or ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"w2_profile child {args} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _export(rev: str) -> str:
+    """A copy of the checkout at ``rev`` (``git archive``) in a temporary folder."""
+    out = tempfile.mkdtemp(prefix="w2_profile_")
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", out], input=archive, check=True)
+    return out
 
 
 def main(argv=None) -> int:
@@ -154,24 +182,36 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="also time the step with this many threads")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--torch", action="store_true", help="pieces: PyTorch's too")
-    parser.add_argument("--rounds", type=int, default=1, help="step: alternate the two frameworks this many times")
+    parser.add_argument("--before", metavar="REV", help="also shendu at this git revision (a copy in a temp folder)")
+    parser.add_argument("--rounds", type=int, default=1, help="step: alternate the frameworks this many times")
     args = parser.parse_args(argv)
-    if args.what == "pieces":
-        rows = {"shendu": _run_child("pieces", "shendu", "--repeats", str(args.repeats))}
-        if args.torch:
-            rows["torch"] = _run_child("pieces", "torch", "--repeats", str(args.repeats))
-        print(f"{'piece (1 thread, best CPU ms)':44s}" + "".join(f"{k:>10s}" for k in rows))
-        for name in rows["shendu"]:
-            print(f"{name:44s}" + "".join(f"{r[name]:10.3f}" for r in rows.values()))
+    before = _export(args.before) if args.before else None
+    try:
+        if args.what == "pieces":
+            rows, rep = {}, ("--repeats", str(args.repeats))
+            if before:
+                rows[f"@{args.before[:8]}"] = _run_child("pieces", "shendu", *rep, tree=before)
+            rows["shendu"] = _run_child("pieces", "shendu", *rep)
+            if args.torch:
+                rows["torch"] = _run_child("pieces", "torch", *rep)
+            print(f"{'piece (1 thread, CPU ms, lower quartile)':44s}" + "".join(f"{k:>10s}" for k in rows))
+            for name in rows["shendu"]:
+                print(f"{name:44s}" + "".join(f"{r[name]:10.3f}" for r in rows.values()))
+            return 0
+        threads = sorted({1, args.threads})
+        runs = [("torch", None, "torch"), ("shendu", None, "shendu")]
+        if before:
+            runs.append(("shendu", before, f"shendu@{args.before[:8]}"))
+        for _ in range(args.rounds):
+            for n in threads:
+                for fw, tree, label in runs:
+                    r = _run_child("step", fw, "--threads", str(n), "--repeats", str(args.repeats), tree=tree)
+                    print(f"{label:16s} {n} thread(s): step CPU {r['cpu_ms']:7.2f} ms (main thread), "
+                          f"fastest wall of 30 steps {r['wall_min_ms']:7.2f} ms", flush=True)
         return 0
-    threads = sorted({1, args.threads})
-    for _ in range(args.rounds):
-        for n in threads:
-            for fw in ("torch", "shendu"):
-                r = _run_child("step", fw, "--threads", str(n), "--repeats", str(args.repeats))
-                print(f"{fw:7s} {n} thread(s): step CPU {r['cpu_ms']:7.2f} ms (main thread), "
-                      f"fastest wall of 30 steps {r['wall_min_ms']:7.2f} ms", flush=True)
-    return 0
+    finally:
+        if before:
+            shutil.rmtree(before, ignore_errors=True)
 
 
 if __name__ == "__main__":
