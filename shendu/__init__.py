@@ -52,6 +52,7 @@ from shendu.ops.linalg import (  # noqa: I001  (products, distances and resizing
 )
 from shendu.ops.distance import cdist, cosine_similarity, pairwise_distance, pdist  # noqa: I001
 from shendu.ops.resize import pixel_shuffle, pixel_unshuffle  # noqa: I001
+from shendu.ops.recurrent import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: I001
 from shendu.ops.reduce import (
     all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max, mean, min, norm,
     prod, std, std_mean, sum, var, var_mean,
@@ -146,6 +147,7 @@ __all__ = [
     "subtract", "tan", "threshold", "true_divide", "xlogy",
     "addbmm", "addmm", "addmv", "addr", "baddbmm", "cdist", "chain_matmul", "cosine_similarity", "ger",
     "inner", "linalg", "mv", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle", "vdot",
+    "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",
     "Function", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any",
     "arange", "argmax", "argmin", "as_tensor", "autograd", "bernoulli", "bmm", "bool",
     "broadcast_tensors", "broadcast_to", "cat", "ceil", "chunk", "clamp", "clip", "clone",
