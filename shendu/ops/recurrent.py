@@ -41,6 +41,10 @@ class _Schedule:
             sizes = np.full(n // batch, batch, dtype=np.int64)
         else:
             sizes = np.asarray(batch_sizes, dtype=np.int64)
+            if sizes.ndim != 1 or not len(sizes) or sizes[0] != batch or int(sizes.sum()) != n or (
+                    np.diff(sizes) > 0).any() or sizes[-1] <= 0:
+                raise RuntimeError(f"recurrent op: batch_sizes {sizes.tolist()} must be positive and non-increasing, "
+                                   f"start at the state's batch {batch} and sum to the {n} rows of the input")
         self.uniform = bool((sizes == batch).all())
         self.sizes, self.n, self.batch, self.reverse = sizes, n, batch, reverse
         self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
@@ -125,6 +129,9 @@ def _check(op: str, xg, h0, w_hh, gates: int, hidden: int, extra=()):
     if xg.ndim != 2 or h0.ndim != 2 or xg.shape[1] != gates * hidden:
         raise RuntimeError(f"{op}: expected gate inputs (N, {gates}*{hidden}) and a state (B, ...), got shapes "
                            f"{xg.shape} and {h0.shape}")
+    if w_hh.shape != (gates * hidden, h0.shape[1]):
+        raise RuntimeError(f"{op}: expected a recurrent weight of shape ({gates * hidden}, {h0.shape[1]}) for a "
+                           f"state of shape {h0.shape}, got {w_hh.shape}")
 
 
 # -- LSTM -------------------------------------------------------------------------------------------

@@ -211,6 +211,11 @@ def test_bad_inputs_are_named():
         R.lstm_layer(a[0][:, :8], *a[1:])
     with pytest.raises(RuntimeError, match=r"11 rows are not a whole number of steps of batch 3"):
         R.lstm_layer(a[0][:11], *a[1:])
+    with pytest.raises(RuntimeError, match=r"lstm_layer: expected a recurrent weight of shape \(16, 4\) for a state "
+                                           r"of shape \(3, 4\), got \(16, 3\)"):
+        R.lstm_layer(a[0], a[1], a[2], a[3][:, :3], a[4])
+    with pytest.raises(RuntimeError, match=r"batch_sizes \[3, 4, 3, 2\] must be positive and non-increasing"):
+        R.lstm_layer(*a, batch_sizes=(3, 4, 3, 2))
     b = _leaves(_specs("gru", False, True, n=12, b=3))
     with pytest.raises(RuntimeError, match=r"gru_layer: expected gate inputs of shape \(T, B, G\) or \(N, G\), "
                                            r"got \(12,\)"):

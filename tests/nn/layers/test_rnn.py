@@ -316,6 +316,30 @@ def test_thousand_step_sequence_backpropagates(kind):
     assert np.all(np.isfinite(x.grad.numpy()))
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_truncated_bptt_carries_detached_state(kind):
+    """A stream in chunks with the final state carried (detached) gives the whole sequence's outputs, and
+    each chunk's gradient stops at the chunk's start (PyTorch's truncated BPTT idiom, same numbers)."""
+    s_layer, t_layer = _make(kind, I, H, 2)
+    x, tx = _pair((12, B, I), 0)
+    full = s_layer(x)[0].detach().numpy()
+    state, t_state, outs = None, None, []
+    for k in range(0, 12, 4):
+        out, state = s_layer(x[k:k + 4], state)
+        t_out, t_state = t_layer(tx[k:k + 4], t_state)
+        outs.append(out.detach().numpy())
+        g = np.random.default_rng(k).standard_normal(out.shape).astype(np.float32)
+        out.backward(sd.tensor(g))
+        t_out.backward(torch.tensor(g))
+        detach = (lambda s: tuple(v.detach() for v in s)) if kind == "LSTM" else (lambda s: s.detach())
+        state, t_state = detach(state), detach(t_state)
+    np.testing.assert_allclose(np.concatenate(outs), full, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    t_params = dict(t_layer.named_parameters())
+    for n, p in s_layer.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), t_params[n].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=n)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_dropout_between_layers_not_after_the_last(kind):
     s_layer, t_layer = _make(kind, I, H, 2, dropout=1.0)  # p = 1: layer 2 sees zeros, deterministically
