@@ -49,6 +49,8 @@ def train(model: nn.Module, train_data: tuple, validation_data: tuple | None = N
     ``seed`` seeds the shuffling and the global generator (dropout), so a run is reproducible.
     ``trainer_cls`` (default ``shendu.train.Trainer``) gets ``trainer_kwargs``.
     """
+    from threadpoolctl import threadpool_limits
+
     from shendu import optim
     from shendu.data import DataLoader, TensorDataset
     from shendu.train import Trainer
@@ -56,8 +58,11 @@ def train(model: nn.Module, train_data: tuple, validation_data: tuple | None = N
         validation_data = DataLoader(TensorDataset(*validation_data), batch_size=len(validation_data[1]))
     trainer = (trainer_cls or Trainer)(model, "cross_entropy", optim.Adam(model.parameters(), lr=lr),
                                        **trainer_kwargs)
-    history = trainer.fit(train_data, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-                          callbacks=callbacks, seed=seed, verbose=0)
+    # One BLAS thread while training: these matmuls (batches of 32, widths <= 1024) gain nothing from more,
+    # and on a busy machine BLAS threads spinning against other processes made a 40 s run take 15 minutes.
+    with threadpool_limits(1, user_api="blas"):
+        history = trainer.fit(train_data, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                              callbacks=callbacks, seed=seed, verbose=0)
     return trainer, history
 
 
