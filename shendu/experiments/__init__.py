@@ -27,19 +27,20 @@ class Experiment(NamedTuple):
 
 _PKG = "shendu.experiments."
 # One line per experiment: Experiment(module, title, full-run seconds, --quick seconds). The times are
-# wall-clock seconds of `shendu experiment NAME [--quick]` on a 2-core CPU, rounded up; measure yours
+# wall-clock seconds of `shendu experiment NAME [--quick]` on a quiet 2-core CPU, rounded up; measure yours
 # (`time shendu experiment NAME`) and fill them in, or leave them out (a plain (module, title) works too).
 EXPERIMENTS = {
     "curve-fitting": Experiment(_PKG + "curve_fitting", "Polynomial curve fitting (the first chapter's example)",
-                                5, 3),
+                                4, 2),
     "overfitting": Experiment(_PKG + "overfitting",
-                              "An MLP's training vs validation loss as capacity and data change", 20, 6),
+                              "An MLP's training vs validation loss as capacity and data change", 20, 3),
     "regularization": Experiment(_PKG + "regularization",
-                                 "None / L2 / L1 / dropout / early stopping / augmentation / noise", 40, 12),
+                                 "None / L2 / L1 / dropout / early stopping / augmentation / noise", 40, 5),
     "optimizers": Experiment(_PKG + "optimizers", "SGD, momentum, Nesterov, AdaGrad, RMSprop, Adam trajectories",
                              5, 3),
     "initialization": Experiment(_PKG + "initialization",
-                                 "Activation and gradient statistics for small / Xavier / He init", 3, 3),
+                                 "Activations and gradients of deep tanh/ReLU/sigmoid nets: small / Xavier / He",
+                                 2, 2),
     "perceptron-and-backprop": Experiment(_PKG + "perceptron",
                                           "The perceptron, its failure on XOR, backprop solving XOR", 2, 2),
     "rnn-memory": Experiment(_PKG + "rnn_memory",
