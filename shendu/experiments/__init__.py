@@ -46,7 +46,8 @@ EXPERIMENTS = {
     "rnn-memory": Experiment(_PKG + "rnn_memory",
                              "RNN vs LSTM vs GRU on the adding problem: length, gradients, clipping", 120, 10),
     "char-lm": Experiment(_PKG + "char_lm", "A character-level LSTM on the Python stdlib: bits per character, samples"),
-    "seq2seq": Experiment(_PKG + "seq2seq", "Attention encoder-decoder reversing digit strings: greedy vs beam search"),
+    "seq2seq": Experiment(_PKG + "seq2seq", "Attention encoder-decoder reversing digit strings: greedy vs beam search",
+                          75, 10),
 }
 
 

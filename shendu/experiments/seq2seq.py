@@ -5,8 +5,9 @@ reversed, then an end token. ``shendu.models.Seq2Seq`` (a bidirectional GRU enco
 with additive attention) is trained by teacher forcing with Adam and gradient clipping, then decodes
 a held-out test set greedily and by beam search. Exact match (the whole output sequence right) is
 reported by source length, also for lengths longer than any seen in training, where the model is
-less sure and the two decoders differ most. The attention matrices of a few examples show the
+less sure and the decoders differ most. The attention matrices of a few examples show the
 alignment it learns: output position t attends to source position L - 1 - t, the anti-diagonal.
+The full run also trains an LSTM with Luong's multiplicative ("general") attention the same way.
 """
 from __future__ import annotations
 
@@ -47,10 +48,11 @@ class Settings:
     length_penalty: float = 1.0  # alpha of the "beam_lp" decoder (GNMT's ((5 + L)/6)^alpha); "beam" uses 0
     test_per_length: int = 100
     checkpoint_size: int = 200  # mixed-length sequences decoded at each of 8 checkpoints during training
+    compare: tuple = ()         # further (cell, attention) models trained and tested the same way
 
 
 QUICK = Settings(max_length=8, steps=300, test_per_length=40, checkpoint_size=100)
-FULL = Settings()
+FULL = Settings(compare=(("lstm", "general"),))
 
 
 def reversal_batch(rng: np.random.Generator, n: int, min_length: int, max_length: int) -> tuple:
@@ -123,16 +125,11 @@ def _names(s: Settings) -> dict:
             "beam_lp": f"beam (width {s.beam_width}, α = {s.length_penalty:g})"}
 
 
-def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
-    s = QUICK if quick else FULL
-    stage = stages(progress, "seq2seq", 4)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def train_and_evaluate(s: Settings, seed: int, cell: str, attention: str) -> dict:
+    """Trains one model on reversal and measures exact match (during training, then by source length)."""
     sd.manual_seed(seed)
-    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=s.embedding_dim, hidden_size=s.hidden_size, cell=s.cell,
-                    attention=s.attention, pad_token=PAD, bos_token=BOS, eos_token=EOS)
-
-    stage(f"training on reversal of lengths {s.min_length}-{s.max_length} ({s.steps} steps)")
+    model = Seq2Seq(VOCAB, VOCAB, embedding_dim=s.embedding_dim, hidden_size=s.hidden_size, cell=cell,
+                    attention=attention, pad_token=PAD, bos_token=BOS, eos_token=EOS)
     # during training: exact match on a fixed mixed-length set, also while the model is still unsure
     check = reversal_batch(np.random.default_rng(seed + 3), s.checkpoint_size, s.min_length, s.max_length)
     curve = {"step": [], **{m: [] for m in METHODS}}
@@ -148,8 +145,6 @@ def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
     start = time.perf_counter()
     losses = train(model, s, seed, checkpoint)
     train_seconds = time.perf_counter() - start - eval_seconds[0]
-
-    stage("exact match by source length: greedy and beam search")
     rng = np.random.default_rng(seed + 1)
     by_length = {}
     for L in range(s.min_length, s.max_length + s.longer + 1):
@@ -157,8 +152,8 @@ def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
         by_length[L] = {m: float(exact_match(model, *batch, m, s).mean()) for m in METHODS}
     seen = [L for L in by_length if L <= s.max_length]
     longer = [L for L in by_length if L > s.max_length]
-    results = {
-        "settings": asdict(s), "seed": seed, "train_seconds": train_seconds,
+    return {
+        "model": model, "losses": losses, "cell": cell, "attention": attention, "train_seconds": train_seconds,
         "final_loss": float(np.mean(losses[-20:])),
         "exact_match": {m: float(np.mean([by_length[L][m] for L in seen])) for m in METHODS},
         "exact_match_longer": {m: float(np.mean([by_length[L][m] for L in longer])) if longer else None
@@ -166,8 +161,26 @@ def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
         "exact_match_by_length": by_length, "exact_match_during_training": curve,
     }
 
+
+def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
+    s = QUICK if quick else FULL
+    stage = stages(progress, "seq2seq", 3 + len(s.compare))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    stage(f"{s.cell.upper()} + {s.attention} attention: training on lengths {s.min_length}-{s.max_length} "
+          f"({s.steps} steps), exact match by length")
+    main = train_and_evaluate(s, seed, s.cell, s.attention)
+    model, losses = main.pop("model"), main.pop("losses")
+    results = {"settings": asdict(s), "seed": seed, **main, "variants": []}
+    for cell, attention in s.compare:
+        stage(f"{cell.upper()} + {attention} attention: the same training and tests")
+        other = train_and_evaluate(s, seed, cell, attention)
+        other.pop("model"), other.pop("losses")
+        results["variants"].append(other)
+
     stage("figures: training curves, exact match by length, attention matrices")
-    _figures(out, model, s, seed, losses, curve, by_length, results)
+    _figures(out, model, s, seed, losses, main["exact_match_during_training"], main["exact_match_by_length"], results)
     stage("writing the report")
     _write_report(out, results)
     stage.close()
@@ -232,6 +245,10 @@ def _antidiagonal_mass(weights: np.ndarray, lengths) -> float:
     return float(np.mean(masses))
 
 
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _row(label: str, values) -> str:
     return f"| {label} | " + " | ".join(values) + " |"
 
@@ -257,6 +274,15 @@ def _write_report(out: Path, r: dict) -> None:
     if longer["greedy"] is not None:
         lines.append(_row(f"lengths {s['max_length'] + 1}-{s['max_length'] + s['longer']} (longer than in training)",
                           [f"{longer[m]:.3f}" for m in METHODS]))
+    if r["variants"]:
+        lines += ["", f"Other encoder-decoders, trained and tested the same way (exact match, lengths "
+                      f"{s['min_length']}-{s['max_length']} / longer):", "",
+                  _row("model", [names[m] for m in METHODS]), "|---" * (len(METHODS) + 1) + "|",
+                  _row(f"{s['cell'].upper()} + {s['attention']} attention (above)",
+                       [f"{em[m]:.3f} / {_fmt(longer[m])}" for m in METHODS])]
+        for v in r["variants"]:
+            lines.append(_row(f"{v['cell'].upper()} + {v['attention']} attention ({v['train_seconds']:.0f} s)",
+                              [f"{v['exact_match'][m]:.3f} / {_fmt(v['exact_match_longer'][m])}" for m in METHODS]))
     lines += ["", _row("source length", [str(L) for L in by]), "|---" * (len(by) + 1) + "|",
               *(_row(names[m], [f"{v[m]:.2f}" for v in by.values()]) for m in METHODS), "",
               "![exact match](exact_match_by_length.png)", "", "## Attention", "",

@@ -48,7 +48,8 @@ def sequence_mask(lengths, max_length: int | None = None) -> Tensor:
 class _Attention(Module):
     """The shared part: shape checks, the mask, the masked softmax and the weighted sum of the values."""
 
-    def score(self, query: Tensor, keys: Tensor) -> Tensor:  # (B, Tq, Dq), (B, Tk, Dk) -> (B, Tq, Tk)
+    def score(self, query: Tensor, keys: Tensor) -> Tensor:
+        """The unnormalised scores ``e(q_i, k_j)``: ``(B, Tq, Dq)``, ``(B, Tk, Dk)`` -> ``(B, Tq, Tk)``."""
         raise NotImplementedError
 
     def forward(self, query: Tensor, keys: Tensor, values: Tensor, mask: Tensor | None = None, *,
@@ -163,12 +164,14 @@ class AdditiveAttention(_Attention):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-initialises the projections as ``Linear`` does and ``v`` from U(-1/sqrt(A), 1/sqrt(A))."""
         self.query_proj.reset_parameters()
         self.key_proj.reset_parameters()
         bound = 1 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
         init.uniform_(self.v, -bound, bound)
 
     def score(self, query: Tensor, keys: Tensor) -> Tensor:
+        r""":math:`v^\top \tanh(W_q q_i + W_k k_j)` for every query and key: ``(B, Tq, Tk)``."""
         q = self.query_proj(query)                                         # (B, Tq, A)
         k = self.key_proj(keys)                                            # (B, Tk, A)
         hidden = (q.unsqueeze(2) + k.unsqueeze(1)).tanh()                  # (B, Tq, Tk, A)
@@ -218,11 +221,13 @@ class DotProductAttention(_Attention):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-initialises ``weight`` (``"general"``) from U(-1/sqrt(D_k), 1/sqrt(D_k))."""
         if self.weight is not None:
             bound = 1 / math.sqrt(self.key_size) if self.key_size else 0.0
             init.uniform_(self.weight, -bound, bound)
 
     def score(self, query: Tensor, keys: Tensor) -> Tensor:
+        r""":math:`q_i^\top k_j` or :math:`q_i^\top W k_j` (divided by :math:`\sqrt{D_k}` when scaled)."""
         name = type(self).__name__
         Dq, Dk = query.shape[-1], keys.shape[-1]
         if self.weight is not None:
