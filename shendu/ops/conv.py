@@ -218,7 +218,8 @@ def _col2im_planes(c7, x_shape: tuple, geom: Geometry):
     N, C, H, W = x_shape
     _, G, kh, kw, Cg, Ho, Wo = c7.shape
     (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
-    Hp = max(H + pt + pb, (Ho - 1) * sh + dh * (kh - 1) + 1)  # see _col2im
+    # rows past H + pt + pb are reached only when output_padding >= stride; no input pixel lies there
+    Hp = max(H + pt + pb, (Ho - 1) * sh + dh * (kh - 1) + 1)
     Wp = max(W + pl + pr, (Wo - 1) * sw + dw * (kw - 1) + 1)
     out = _scratch.take(xp, (N, G, Cg, Hp, Wp), c7.dtype)
     gx = xp.empty(x_shape, dtype=c7.dtype)
@@ -243,39 +244,45 @@ def _col2im(c7, x_shape: tuple, geom: Geometry):
     One strided add per kernel offset (kh*kw of them), never a loop over pixels or images.
     """
     xp = array_module(c7)
+    N, C, H, W = x_shape
     gx = xp.empty(x_shape, dtype=c7.dtype)
 
     def add(a: int, b: int) -> None:
-        pad = _scratch.take(xp, _col2im_pad_shape(c7.shape, x_shape, geom, b - a), c7.dtype)
-        _col2im_into(c7[:, a:b], gx[a:b], pad, geom)
-        _scratch.give(pad)
+        acc = _scratch.take(xp, (b - a, H, W, C), c7.dtype)
+        _col2im_into(c7[:, a:b], gx[a:b], acc, geom)
+        _scratch.give(acc)
 
-    split_batch(add, x_shape[0], c7.size, xp)
+    split_batch(add, N, c7.size, xp)
     return gx
 
 
-def _col2im_pad_shape(c7_shape: tuple, x_shape: tuple, geom: Geometry, n: int) -> tuple:
-    """(n, Hp, Wp, C): the padded channels-last sums of n images for ``_col2im_into``."""
-    _, _, Ho, Wo, kh, kw, _ = c7_shape
-    _, C, H, W = x_shape
-    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.padding, geom.dilation
-    # rows past H + pt + pb are reached only when output_padding >= stride; no input pixel lies there
-    return (n, max(H + pt + pb, (Ho - 1) * sh + dh * (kh - 1) + 1), max(W + pl + pr, (Wo - 1) * sw + dw * (kw - 1) + 1),
-            C)
+def _clip(k: int, d: int, s: int, p: int, n_out: int, size: int):
+    """Windows ho whose kernel offset k lands inside the unpadded input: (input slice, window slice) or None."""
+    first = max(0, -((k * d - p) // s))  # ceil((p - k*d) / s)
+    last = min(n_out - 1, (size - 1 + p - k * d) // s)
+    if first > last:
+        return None
+    start = k * d + s * first - p
+    return slice(start, start + s * (last - first) + 1, s), slice(first, last + 1)
 
 
-def _col2im_into(c7, gx, pad, geom: Geometry) -> None:
-    """gx (n, C, H, W) = col2im of window gradients c7 (G, n, Ho, Wo, kh, kw, Cg), summed in ``pad``."""
+def _col2im_into(c7, gx, acc, geom: Geometry) -> None:
+    """gx (n, C, H, W) = col2im of window gradients c7 (G, n, Ho, Wo, kh, kw, Cg), summed channels-last in
+    ``acc`` (n, H, W, C). Each offset's add is clipped to the input: nothing is summed into the padding."""
     G, _, Ho, Wo, kh, kw, Cg = c7.shape
     H, W = gx.shape[2:]
     (sh, sw), (pt, _, pl, _), (dh, dw) = geom.stride, geom.padding, geom.dilation
-    pad.fill(0)
-    pad_g = pad.reshape(pad.shape[:3] + (G, Cg)).transpose(3, 0, 1, 2, 4)  # (G, n, Hp, Wp, Cg) view
+    acc.fill(0)
+    acc_g = acc.reshape(acc.shape[:3] + (G, Cg)).transpose(3, 0, 1, 2, 4)  # (G, n, H, W, Cg) view
     for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
+        rows = _clip(i, dh, sh, pt, Ho, H)
+        if rows is None:
+            continue
         for j in range(kw):
-            pad_g[:, :, rows, j * dw:j * dw + sw * (Wo - 1) + 1:sw] += c7[:, :, :, :, i, j]
-    gx[...] = pad[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2)
+            cols = _clip(j, dw, sw, pl, Wo, W)
+            if cols is not None:
+                acc_g[:, :, rows[0], cols[0]] += c7[:, :, rows[1], cols[1], i, j]
+    gx[...] = acc.transpose(0, 3, 1, 2)
 
 
 # Below this reduction length (kh*kw*C/G) a convolution runs one product per image, which reads and
@@ -426,9 +433,9 @@ def _input_chunk(gm, w_off, gx, geom: Geometry, khw: tuple, hw: tuple) -> None:
     gc = _scratch.take(xp, (G, kh * kw, n, P, Cg), gm.dtype)
     xp.matmul(gm[:, None], w_off[:, :, None], out=gc)  # (G, 1, n, P, Og) x (G, kh*kw, 1, Og, Cg)
     c7 = gc.reshape(G, kh, kw, n, Ho, Wo, Cg).transpose(0, 3, 4, 5, 1, 2, 6)
-    pad = _scratch.take(xp, _col2im_pad_shape(c7.shape, gx.shape, geom, n), gm.dtype)
-    _col2im_into(c7, gx, pad, geom)
-    _scratch.give(gc, pad)
+    acc = _scratch.take(xp, (n,) + gx.shape[2:] + gx.shape[1:2], gm.dtype)
+    _col2im_into(c7, gx, acc, geom)
+    _scratch.give(gc, acc)
 
 
 def _weight_from(cols, gm, w_shape: tuple, G: int):
