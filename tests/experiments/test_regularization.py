@@ -43,10 +43,12 @@ def test_quick_run(tmp_path):
     assert r["small_weights"]["L1"] > 5 * r["small_weights"]["none"]  # L1 drives weights to ~0
     assert r["weight_norm"]["L2"] < r["weight_norm"]["none"]
     # the report's claims hold for its numbers
-    for key, better in (("train_loss", np.greater), ("val_loss", np.less), ("test_accuracy", np.greater)):
+    for key, better in (("train_loss", lambda a, b: a > 1.1 * b), ("val_loss", np.less),
+                        ("test_accuracy", np.greater)):
         assert r[f"beat_none_{key}"] == [v.name for v in VARIANTS[1:] if better(r[key][v.name], r[key]["none"])]
     looser = r["beat_none_train_loss"]
-    assert f"Higher training loss than 'none' (a looser fit of the training set): {len(looser)} of 6" in report
+    assert f"Training loss more than 1.1 times that of 'none' (a looser fit of the training set): {len(looser)} of 6" \
+        in report
     assert f"Lower validation loss than 'none': {len(r['beat_none_val_loss'])} of 6" in report
     assert "Every regulariser" not in report and "**Settings.**" in report
     assert "*Figure 1.*" in report and "*Figure 2.*" in report
@@ -57,7 +59,7 @@ def test_report_names_a_regulariser_that_fits_as_tightly_as_none(tmp_path):
     from shendu.experiments.regularization import _write_report
     names = [v.name for v in VARIANTS]
     part = {"loss": 0.1, "accuracy": 0.95}
-    runs = {n: {"epochs": 10, "train": dict(part, loss=0.01 if n in ("none", "dropout") else 0.02),
+    runs = {n: {"epochs": 10, "train": dict(part, loss={"none": 0.01, "dropout": 0.0105}.get(n, 0.02)),
                 "val": part, "test": part, "small_weights": 0.1, "weight_norm": 1.0} for n in names}
     results = {"seed": 0, "sizes": [64, 8, 10], "epochs": 10, "repeats": 1,
                "train_loss": {n: runs[n]["train"]["loss"] for n in names},
@@ -69,8 +71,10 @@ def test_report_names_a_regulariser_that_fits_as_tightly_as_none(tmp_path):
     data = {part: (x, sd.zeros(3)) for part in ("train", "val", "test")}
     _write_report(tmp_path, results, runs, data)
     report = (tmp_path / "report.md").read_text()
-    assert "5 of 6 (L2, L1, early stopping, augmentation, input noise); not dropout (dropout 0.01 against 0.01)" \
+    assert "5 of 6 (L2, L1, early stopping, augmentation, input noise); not dropout (dropout 0.011 against 0.01)" \
         in report
+    from shendu.experiments.regularization import LOOSER
+    assert 0.0105 < LOOSER * 0.01  # dropout's 5 % higher loss is the "not" case the report names
     assert "Lower validation loss than 'none': 0 of 6 (none of them)" in report
 
 
