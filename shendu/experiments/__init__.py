@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from shendu.experiments._progress import Stage, stages
 
-__all__ = ["EXPERIMENTS", "Experiment", "Stage", "available", "describe", "run_experiment"]
+__all__ = ["EXPERIMENTS", "Experiment", "Stage", "available", "describe", "run_experiment", "runtime"]
 
 
 class Experiment(NamedTuple):
