@@ -45,7 +45,8 @@ EXPERIMENTS = {
                                           "The perceptron, its failure on XOR, backprop solving XOR", 2, 2),
     "rnn-memory": Experiment(_PKG + "rnn_memory",
                              "RNN vs LSTM vs GRU on the adding problem: length, gradients, clipping", 120, 10),
-    "char-lm": Experiment(_PKG + "char_lm", "A character-level LSTM on the Python stdlib: bits per character, samples"),
+    "char-lm": Experiment(_PKG + "char_lm", "A character-level LSTM on the Python stdlib: bits per character, samples",
+                          250, 12),
     "seq2seq": Experiment(_PKG + "seq2seq", "Attention encoder-decoder reversing digit strings: greedy vs beam search",
                           75, 10),
 }
