@@ -43,7 +43,7 @@ def run(args) -> int:
     print("shendu demo 2/2: polynomial curve fitting (the textbook's first chapter)", flush=True)
     out = Path(args.out) / "curve-fitting"
     try:
-        r = run_experiment("curve-fitting", out, seed=args.seed, quick=args.quick)
+        r = run_experiment("curve-fitting", out, seed=args.seed, quick=args.quick, progress=True)
     except ValueError as e:
         raise UsageError(str(e), "shendu demo") from None
     except KeyboardInterrupt:

@@ -47,7 +47,7 @@ def run(args) -> int:
     out = Path(args.out or f"runs/{args.name}")
     start = time.perf_counter()
     try:
-        results = run_experiment(args.name, out, seed=args.seed, quick=args.quick)
+        results = run_experiment(args.name, out, seed=args.seed, quick=args.quick, progress=True)
     except ValueError as e:
         raise UsageError(str(e), prog) from None
     except KeyboardInterrupt:

@@ -10,19 +10,16 @@ import shendu as sd
 from shendu import nn
 
 
-def digits(scale: str = "standardize") -> tuple[sd.Tensor, sd.Tensor]:
-    """The 8x8 digits: X (1797, 64) float32, y (1797,) int64.
+def digits() -> tuple[sd.Tensor, sd.Tensor]:
+    """The 8x8 digits: X (1797, 64) float32 as pixel / 16, in [0, 1] with a background of 0 (a shifted
+    image is still a valid image), and y (1797,) int64.
 
-    ``scale="standardize"``: each pixel to zero mean, unit variance; ``"unit"``: pixel / 16, in
-    [0, 1] with a background of 0, so a shifted image is still a valid image.
+    A fixed scale, not standardisation: statistics taken over the whole set would leak the held-out
+    rows into training (``shendu.data.standardize`` fits them on the training rows).
     """
     from shendu.data import load_digits
-    if scale == "standardize":
-        return load_digits(standardize=True)
-    if scale == "unit":
-        x, y = load_digits()
-        return sd.tensor(x.numpy() / np.float32(16.0)), y
-    raise ValueError(f"digits: scale must be 'standardize' or 'unit', got {scale!r}")
+    x, y = load_digits()
+    return sd.tensor(x.numpy() / np.float32(16.0)), y
 
 
 def mlp(sizes: Sequence[int], dropout: float = 0.0, input_dropout: float = 0.0, seed: int = 0) -> nn.Sequential:

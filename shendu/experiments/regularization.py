@@ -146,7 +146,7 @@ def _transform(variant: Variant, seed: int) -> Callable | None:
 def split(seed: int) -> dict:
     """``{"train"|"val"|"test": (X, y)}``: the stratified split of the digits (pixels / 16)."""
     from shendu.data import train_val_test_split
-    x, y = digits("unit")
+    x, y = digits()
     parts = train_val_test_split(len(y), fractions=FRACTIONS, seed=seed, stratify=y.numpy())
     return {name: (x[idx], y[idx]) for name, idx in zip(("train", "val", "test"), parts)}
 
