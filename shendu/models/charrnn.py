@@ -88,6 +88,7 @@ class CharRNN(Module):
 
     @classmethod
     def from_config(cls, config: CharRNNConfig | dict) -> CharRNN:
+        """A new model (freshly initialised) from a ``CharRNNConfig`` or the dict of its fields (``model.json``)."""
         return cls(**(asdict(config) if isinstance(config, CharRNNConfig) else config))
 
     def forward(self, idx: Tensor, state: State = None) -> tuple[Tensor, State]:
