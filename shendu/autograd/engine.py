@@ -68,7 +68,11 @@ def _as_recorded(node) -> None:
         a = inputs[i]
         if isinstance(a, Tensor) and a._version_counter is not None and a._version_counter[1] > node._clock:
             _raise_modified(node, a, f"input {i}")
-    # (a write to the node's output is caught where backward reads it: Function.output)
+    for i in node.saved_outputs:  # a several-output op's outputs its backward reads
+        out = node._out_refs[i]()
+        if out is not None and out._version_counter is not None and out._version_counter[1] > node._clock:
+            _raise_modified(node, out, f"output {i}")
+    # (a write to a single-output node's output is caught where backward reads it: Function.output)
 
 
 def _raise_modified(node, t: Tensor, which: str) -> None:

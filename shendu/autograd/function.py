@@ -51,6 +51,10 @@ class Function:
     #: Which positional inputs ``backward`` reads the values of (None: all of them). Only these are
     #: checked for in-place changes made after the op was recorded ("modified by an inplace operation").
     saved_inputs: tuple | None = None
+    #: Which outputs of a several-output op ``backward`` reads (its forward kept their arrays): an in-place
+    #: change to one of them after the op ran makes backward refuse, as for inputs. (A single-output op's
+    #: ``ctx.output`` checks itself.)
+    saved_outputs: tuple = ()
 
     # Filled in by ``apply`` only when the call is recorded in the graph.
     inputs: tuple = ()
@@ -181,6 +185,8 @@ class Function:
                 ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
                 non_diff = getattr(ctx, "_non_diff", ())
                 ctx._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
+                if cls.saved_outputs:
+                    ctx._out_refs = tuple(_weakref(o) for o in outs)
                 ctx._clock = _state.clock
                 if _state.anomaly:
                     ctx._forward_trace = _traceback.format_stack()[:-1]

@@ -139,6 +139,8 @@ class LSTMLayer(Function):
     """The LSTM recurrence over a sequence: (xg (N, 4H), h0 (B, P), c0 (B, H), W_hh (4H, P), b_hh, W_hr (P, H))
     -> (out (N, P), h_n (B, P), c_n (B, H)); P = H without a projection (W_hr None)."""
 
+    saved_outputs = (0,)  # backward reads ``out`` (its array is the forward's buffer)
+
     def forward(ctx, xg, h0, c0, w_hh, b_hh, w_hr, *, batch_sizes, reverse):
         xp = array_module(xg)
         H, P = c0.shape[1], h0.shape[1]
@@ -312,6 +314,8 @@ class GRULayer(Function):
     h' = (1 - z) n + z h.
     """
 
+    saved_outputs = (0,)  # backward reads ``out`` (its array is the forward's buffer)
+
     def forward(ctx, xg, h0, w_hh, b_hh, *, batch_sizes, reverse):
         xp = array_module(xg)
         H = h0.shape[1]
@@ -450,6 +454,8 @@ def gru_layer(xg: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None = None, 
 # -- Elman RNN --------------------------------------------------------------------------------------
 class RNNLayer(Function):
     """h' = act(xg + W_hh h + b_hh), act tanh or relu: (xg (N, H), h0 (B, H), W_hh, b_hh) -> (out, h_n)."""
+
+    saved_outputs = (0,)  # backward reads ``out`` (its array is the forward's buffer)
 
     def forward(ctx, xg, h0, w_hh, b_hh, *, batch_sizes, reverse, nonlinearity):
         xp = array_module(xg)

@@ -97,6 +97,26 @@ def test_modifying_a_saved_output_raises_at_backward():
         y.sum().backward()
 
 
+@pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN"])
+def test_modifying_a_saved_output_of_a_several_output_op_raises_at_backward(layer):
+    # the recurrent layers' ops return (out, h_n, ...) and their backward reads out's array (saved_outputs)
+    x = sd.randn(5, 2, 3, requires_grad=True)
+    out, _ = getattr(sd.nn, layer)(3, 4)(x)
+    with sd.no_grad():
+        out[1].zero_()  # through a view, too
+    with pytest.raises(RuntimeError, match=rf"modified by an inplace operation.*output 0 of {layer}LayerBackward"):
+        out.sum().backward()
+
+
+def test_an_output_a_several_output_op_does_not_read_may_be_modified():
+    x = sd.randn(5, 2, 3, requires_grad=True)
+    out, h_n = sd.nn.GRU(3, 4)(x)  # h_n is a copy: backward never reads it
+    before = sd.autograd.grad(out.sum(), x, retain_graph=True)[0].numpy()
+    with sd.no_grad():
+        h_n.mul_(0)
+    np.testing.assert_array_equal(sd.autograd.grad(out.sum(), x)[0].numpy(), before)
+
+
 def test_modifying_through_a_view_bumps_the_viewed_tensor():
     w = sd.tensor([1.0, 2.0, 3.0], requires_grad=True)
     c = sd.tensor([1.0, 1.0, 1.0])
