@@ -7,12 +7,16 @@ activations) takes its threads from the one pool here, so the process never hold
 ``get_num_threads()`` shendu threads however many parts use them.
 
 Process-wide effects, and how to opt out:
-- ``set_num_threads(n)`` sets the pool's size *and* the threads of every BLAS library loaded in the
-  process (NumPy's OpenBLAS/MKL, SciPy's, through ``threadpoolctl``), as PyTorch's does for its own
-  pools. It never touches PyTorch's pools. ``set_num_threads(1)`` runs everything in the calling
-  thread.
-- Without a call, the pool uses the cores available to the process (at most ``MAX_THREADS``), or
-  ``SHENDU_NUM_THREADS`` / ``OMP_NUM_THREADS`` when set; the BLAS libraries keep their own defaults.
+- The pool owns the cores, BLAS included: from shendu's first matrix product (or ``set_num_threads``)
+  on, every BLAS library loaded in the process (NumPy's OpenBLAS/MKL, SciPy's, through
+  ``threadpoolctl``; never PyTorch's pools) runs at one thread, and shendu splits its own large
+  products across the pool (``matmul``). Why: a multithreaded BLAS product leaves its worker threads
+  spinning for ~0.1 s afterwards, taking the cores from the pool's next split (W2's step: 26 -> 16 ms
+  on 2 cores). NumPy products the program makes itself then run on one thread too.
+  Opt out: ``SHENDU_BLAS_THREADS=k`` keeps BLAS at ``k`` threads (shendu then leaves products to BLAS).
+- ``set_num_threads(n)`` sets the pool's size; ``set_num_threads(1)`` runs everything in the calling
+  thread. Without a call, the pool uses the cores available to the process (at most ``MAX_THREADS``),
+  or ``SHENDU_NUM_THREADS`` / ``OMP_NUM_THREADS`` when set.
 - A task running on a pool thread that asks for the pool again runs its pieces in that thread
   (nested parallelism never waits on itself), and CuPy arrays are never split.
 - Work split with ``blas=True`` calls BLAS from several pool threads at once (the convolutions'
@@ -68,11 +72,7 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected an int n >= 1, got {n!r}")
     _num_threads = n
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return
-    threadpool_limits(limits=n, user_api="blas")  # applies at once, process-wide; nothing restores it
+    own_blas(force=True)
 
 
 def get_num_threads() -> int:
@@ -138,10 +138,49 @@ def _blas_controllers() -> list:
     return _blas_libs
 
 
+_blas_owned = False
+_BLAS_ENV = "SHENDU_BLAS_THREADS"
+
+
+def _blas_env_threads() -> int | None:
+    value = os.environ.get(_BLAS_ENV, "").strip()
+    return int(value) if value.isdigit() and int(value) >= 1 else None
+
+
+def own_blas(force: bool = False) -> bool:
+    """Put every loaded BLAS library at one thread, once (the pool owns the cores; see the module
+    docstring), unless ``SHENDU_BLAS_THREADS`` says otherwise. Returns whether shendu splits products.
+
+    ``force``: apply again (``set_num_threads``; BLAS libraries loaded since are included).
+    """
+    global _blas_owned, _blas_libs, _split_products
+    if _blas_owned and not force:
+        return _split_products
+    _blas_owned = True
+    wanted = _blas_env_threads()
+    _split_products = wanted is None
+    if force:
+        _blas_libs = None  # look the libraries up again
+    with _blas_lock:
+        for c in _blas_controllers():
+            c.set_num_threads(wanted or 1)
+    return _split_products
+
+
+def splits_products() -> bool:
+    """Whether shendu splits large matrix products across the pool (BLAS owned at one thread)."""
+    return (own_blas() if not _blas_owned else _split_products) and get_num_threads() > 1
+
+
+_split_products = True
+
+
 @contextmanager
 def one_blas_thread():
     """Hold every BLAS library at one thread inside (nested and concurrent uses share one hold)."""
     global _blas_depth, _blas_saved
+    if not _blas_owned:
+        own_blas()  # first, so the hold restores the owned setting, not the libraries' defaults
     with _blas_lock:
         if _blas_depth == 0:
             _blas_saved = [(c, c.get_num_threads()) for c in _blas_controllers()]

@@ -1,6 +1,7 @@
 """shendu.threads: the one pool and PyTorch's thread settings."""
 import threading
 
+import numpy as np
 import pytest
 
 import shendu as sd
@@ -16,14 +17,46 @@ def _restore(monkeypatch):
     threadpool_limits(1, user_api="blas")  # tests/conftest.py runs one BLAS thread per worker
 
 
-def test_set_num_threads_sets_pool_and_blas():
-    from threadpoolctl import threadpool_info
+def test_set_num_threads_sets_the_pool_and_owns_blas_at_one_thread():
     sd.set_num_threads(3)
     assert sd.get_num_threads() == 3
-    assert all(info["num_threads"] == 3 for info in threadpool_info() if info["user_api"] == "blas")
+    assert set(_blas_threads()) == {1} and threads.splits_products()
     sd.set_num_threads(1)
     assert sd.get_num_threads() == 1
-    assert all(info["num_threads"] == 1 for info in threadpool_info() if info["user_api"] == "blas")
+    assert set(_blas_threads()) == {1} and not threads.splits_products()  # one thread: nothing to split
+
+
+def test_shendu_blas_threads_opts_out_of_owning_blas(monkeypatch):
+    monkeypatch.setenv("SHENDU_BLAS_THREADS", "2")
+    try:
+        sd.set_num_threads(2)
+        assert set(_blas_threads()) == {2} and not threads.splits_products()
+        with threads.one_blas_thread():  # split conv work still holds BLAS at one thread, then restores it
+            assert set(_blas_threads()) == {1}
+        assert set(_blas_threads()) == {2}
+    finally:
+        monkeypatch.delenv("SHENDU_BLAS_THREADS")
+        sd.set_num_threads(2)
+    assert set(_blas_threads()) == {1} and threads.splits_products()
+
+
+def test_a_split_product_equals_the_unsplit_one(monkeypatch):
+    from shendu.ops.linalg import product
+    rng = np.random.default_rng(0)
+    sd.set_num_threads(2)
+    cases = [((300, 200), (200, 150)), ((4, 70, 60), (60, 50)), ((6, 40, 30), (6, 30, 20)), ((200, 100), (100, 3)),
+             ((3, 50, 40), (1, 40, 20))]  # the last broadcasts: one product
+    for sa, sb in cases:
+        a, b = rng.standard_normal(sa, dtype=np.float32), rng.standard_normal(sb, dtype=np.float32)
+        monkeypatch.setattr("shendu.ops.linalg.SPLIT_MULTIPLY_ADDS", 1)
+        split = product(a, b)
+        monkeypatch.setattr("shendu.ops.linalg.SPLIT_MULTIPLY_ADDS", 1 << 62)
+        np.testing.assert_allclose(split, product(a, b), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(split, (a.astype(np.float64) @ b.astype(np.float64)), rtol=1e-4, atol=1e-4)
+    at = rng.standard_normal((150, 300), dtype=np.float32).T  # a transposed operand (the weight gradient's g.T)
+    monkeypatch.setattr("shendu.ops.linalg.SPLIT_MULTIPLY_ADDS", 1)
+    b = rng.standard_normal((150, 64), dtype=np.float32)
+    np.testing.assert_allclose(product(at, b), at @ b, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
@@ -102,7 +135,7 @@ def test_one_blas_thread_holds_blas_and_restores_it():
         with threads.one_blas_thread():  # nested: one hold
             assert set(_blas_threads()) == {1}
         assert set(_blas_threads()) == {1}
-    assert set(_blas_threads()) == {2}
+    assert set(_blas_threads()) == {1}  # owned at one thread: the hold restores that
 
 
 def test_split_with_blas_runs_the_ranges_at_one_blas_thread(monkeypatch):
@@ -111,7 +144,4 @@ def test_split_with_blas_runs_the_ranges_at_one_blas_thread(monkeypatch):
     seen = threads.split_batch(lambda a, b: (a, b, tuple(_blas_threads())), 4, 100, blas=True)
     assert [s[:2] for s in seen] == [(0, 2), (2, 4)]
     assert all(set(s[2]) == {1} for s in seen)
-    assert set(_blas_threads()) == {2}
-    # one range only (small work): BLAS keeps its threads for the caller's products
-    (only,) = threads.split_batch(lambda a, b: tuple(_blas_threads()), 4, 1, blas=True)
-    assert set(only) == {2}
+    assert set(_blas_threads()) == {1}

@@ -10,10 +10,51 @@ from __future__ import annotations
 
 import string
 
+import numpy as np
+
+from shendu import threads
 from shendu.autograd.function import Function
 from shendu.autograd.inplace import write_out
 from shendu.backend import array_module
 from shendu.tensor import Tensor
+
+# Products of at least this many multiply-adds are split by rows across shendu's pool (BLAS itself runs
+# at one thread: shendu/threads.py); below it, handing rows to a pool thread costs more than it saves.
+SPLIT_MULTIPLY_ADDS = 1 << 22
+_MIN_ROWS = 16  # rows per piece at least: thinner pieces run BLAS's kernels at poor efficiency
+
+
+def product(a, b):
+    """``a @ b`` on raw arrays; a large NumPy product is cut into row blocks computed on the pool's threads.
+
+    The values may differ from the unsplit product's in the last bits, as a multithreaded BLAS's do (the
+    kernels BLAS picks depend on the block's size). a (..., M, K) with b (K, N) folds a's batch dims into
+    the rows; a and b with the same batch dims split along the first; anything else (broadcast batch
+    dims, CuPy arrays) is one ``a @ b``.
+    """
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim < 2:
+        return a @ b
+    K, N = a.shape[-1], b.shape[-1]
+    if a.size * N < SPLIT_MULTIPLY_ADDS or K != b.shape[-2] or not threads.splits_products():
+        return a @ b
+    if b.ndim == 2:
+        rows = a if a.ndim == 2 else a.reshape(-1, K)
+        out = np.empty(a.shape[:-1] + (N,), dtype=np.result_type(a, b))
+        flat = out if out.ndim == 2 else out.reshape(-1, N)
+        min_chunk = _MIN_ROWS
+    elif a.shape[:-2] == b.shape[:-2]:
+        rows, flat = a, None
+        out = np.empty(a.shape[:-1] + (N,), dtype=np.result_type(a, b))
+        min_chunk = 1  # whole matrices per piece
+    else:
+        return a @ b
+    target = flat if flat is not None else out
+
+    def block(start: int, stop: int) -> None:
+        np.matmul(rows[start:stop], b if flat is not None else b[start:stop], out=target[start:stop])
+
+    threads.parallel_for(block, len(rows), min_chunk=min_chunk)
+    return out
 
 
 class MatMul(Function):
@@ -28,7 +69,7 @@ class MatMul(Function):
             raise RuntimeError(f"matmul: expected both operands to have the same dtype, got "
                                f"{a.dtype} and {b.dtype}")
         try:
-            return a @ b
+            return product(a, b)
         except ValueError:
             raise RuntimeError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} do not "
                                "broadcast") from None
@@ -43,7 +84,8 @@ class MatMul(Function):
     def grad_arrays(ctx, grad):
         a, b = ctx.inputs[0]._data, ctx.inputs[1]._data
         need_a, need_b = ctx.needs_input_grad
-        return (grad @ b.swapaxes(-1, -2) if need_a else None), (a.swapaxes(-1, -2) @ grad if need_b else None)
+        return (product(grad, b.swapaxes(-1, -2)) if need_a else None), (
+            product(a.swapaxes(-1, -2), grad) if need_b else None)
 
 
 class Linear(Function):
@@ -55,7 +97,7 @@ class Linear(Function):
         if x.shape[-1] != weight.shape[1]:
             raise RuntimeError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) but "
                                f"the weight expects {weight.shape[1]} (weight shape {weight.shape})")
-        out = x @ weight.T
+        out = product(x, weight.T)
         if bias is not None:
             out += bias
         return out
@@ -77,8 +119,8 @@ class Linear(Function):
         x, weight = ctx.inputs[0]._data, ctx.inputs[1]._data
         need_x, need_w, need_b = ctx.needs_input_grad
         g2 = grad.reshape(-1, grad.shape[-1])
-        return (grad @ weight if need_x else None,
-                g2.T @ x.reshape(-1, x.shape[-1]) if need_w else None,
+        return (product(grad, weight) if need_x else None,
+                product(g2.T, x.reshape(-1, x.shape[-1])) if need_w else None,
                 g2.sum(0) if need_b else None)
 
 
