@@ -496,8 +496,7 @@ class Tensor:
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``shendu.autograd.backward``)."""
-        from shendu.autograd import engine  # (imported here: the engine imports this module)
-        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        _engine_backward(self, gradient, retain_graph, create_graph, inputs)
 
     # -- versions (in-place writes; the methods themselves are in shendu/autograd/inplace.py) -----
     @property
@@ -530,6 +529,14 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def _engine_backward(*args) -> None:
+    """``shendu.autograd.engine.backward``, looked up on first use (the engine imports this module)."""
+    global _engine_backward
+    from shendu.autograd.engine import backward
+    _engine_backward = backward
+    backward(*args)
 
 
 _LEGACY_TYPE_NAMES = {

@@ -461,8 +461,11 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
     if (grad_tensors is None and inputs is None and type(tensors) is Tensor and tensors._ctx is not None
             and tensors._data.size == 1 and not create_graph):
         # loss.backward(): the one-element root needs no checks beyond these
-        run_backward([tensors], [Tensor._wrap(tensors._xp().ones(tensors._data.shape, tensors._data.dtype))],
-                     retain_graph, False)
+        data = tensors._data
+        # (np.ones is Python-level; an empty array filled costs a third of it)
+        one = _ndarray(data.shape, data.dtype) if type(data) is _ndarray else tensors._xp().empty(data.shape, data.dtype)
+        one.fill(1)
+        run_backward([tensors], [Tensor._wrap(one)], retain_graph, False)
         return
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None or isinstance(grad_tensors, Tensor):
