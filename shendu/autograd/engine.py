@@ -463,7 +463,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
         # loss.backward(): the one-element root needs no checks beyond these
         data = tensors._data
         # (np.ones is Python-level; an empty array filled costs a third of it)
-        one = _ndarray(data.shape, data.dtype) if type(data) is _ndarray else tensors._xp().empty(data.shape, data.dtype)
+        xp_empty = _ndarray if type(data) is _ndarray else tensors._xp().empty
+        one = xp_empty(data.shape, data.dtype)
         one.fill(1)
         run_backward([tensors], [Tensor._wrap(one)], retain_graph, False)
         return
