@@ -110,9 +110,10 @@ class Mul(Function):
         return (grad * b if need_a else None), (grad * a if need_b else None)
 
     def grad_arrays(ctx, grad):
-        a, b = (x._data if isinstance(x, Tensor) else x for x in ctx.inputs)
+        a, b = ctx.inputs
         need_a, need_b = ctx.needs_input_grad
-        return (grad * b if need_a else None), (grad * a if need_b else None)
+        return (grad * (b._data if isinstance(b, Tensor) else b) if need_a else None), (
+            grad * (a._data if isinstance(a, Tensor) else a) if need_b else None)
 
 
 def mul(input, other) -> Tensor:
