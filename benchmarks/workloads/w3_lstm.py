@@ -111,8 +111,12 @@ def build_torch_unrolled():
 
 
 def matmul_share(repeats: int = 5) -> dict:
-    """shendu's step time, and the time of the same step's matmuls replayed alone (NumPy, same shapes)."""
-    import shendu as sd  # noqa: F401  (the same BLAS threads and allocator settings as the step)
+    """shendu's step time, and the time of the same step's matmuls replayed alone, the way shendu runs them:
+    the large products through ``shendu.ops.linalg.product`` (rows split across the pool), the time loops'
+    per-step products on the batch pieces of ``shendu.threads.split_batch`` (one BLAS thread each, the
+    same orientation as ``shendu.ops.recurrent``), the recurrent weight's gradient split by its rows."""
+    from shendu import threads
+    from shendu.ops.linalg import product
     step = build_shendu()
     for _ in range(3):
         step()
@@ -126,22 +130,32 @@ def matmul_share(repeats: int = 5) -> dict:
             mats[shape] = rng.standard_normal(shape, dtype=np.float32)
         return mats[shape]
 
+    def loop(r0: int, r1: int, backward: bool) -> None:
+        k = r1 - r0
+        w, x, out = (m(h, g), m(g, k), m(h, k)) if backward else (m(g, h), m(h, k), m(g, k))
+        for _ in range(SEQ):
+            np.matmul(w, x, out=out)  # (4H, b) forward, (H, b) backward: as shendu.ops.recurrent
+
+    def weight_grad() -> None:
+        d, p, out = m(n, g), m(n, h), m(g, h)
+        threads.parallel_for(lambda j0, j1: np.matmul(d[:, j0:j1].T, p, out=out[j0:j1]), g, min_chunk=64,
+                             blas=True)
+
     def replay():
         for k in range(LAYERS):
             n_in = EMBED if k == 0 else HIDDEN
-            m(n, n_in) @ m(g, n_in).T  # input projection
-            for _ in range(SEQ):
-                np.matmul(m(BATCH, h), m(h, g), out=out_g)  # recurrent step
-            for _ in range(SEQ):
-                np.matmul(m(BATCH, g), m(g, h), out=out_h)  # backward: d h_prev
-            m(n, g).T @ m(n, h)  # d W_hh
-            m(n, g) @ m(g, n_in)  # d x
-            m(n, g).T @ m(n, n_in)  # d W_ih
-        m(n, h) @ m(VOCAB, h).T  # head forward, d input, d weight
-        m(n, VOCAB) @ m(VOCAB, h)
-        m(n, VOCAB).T @ m(n, h)
+            product(m(n, n_in), m(g, n_in).T)  # input projection
+            threads.split_batch(lambda a, b: loop(a, b, False), BATCH, n * g, np, blas=True)
+        product(m(n, h), m(VOCAB, h).T)  # head forward, d input, d weight
+        product(m(n, VOCAB), m(VOCAB, h))
+        product(m(VOCAB, n), m(n, h))
+        for k in range(LAYERS):
+            n_in = EMBED if k == 0 else HIDDEN
+            threads.split_batch(lambda a, b: loop(a, b, True), BATCH, n * g, np, blas=True)
+            weight_grad()  # d W_hh
+            product(m(n, g), m(g, n_in))  # d x
+            product(m(n, g).T, m(n, n_in))  # d W_ih
 
-    out_g, out_h = np.empty((BATCH, g), np.float32), np.empty((BATCH, h), np.float32)
     replay()
     mm_s = min(_timed(replay) for _ in range(repeats))
     return {"step_ms": step_s * 1e3, "matmul_ms": mm_s * 1e3, "share": mm_s / step_s}
