@@ -141,6 +141,9 @@ def _check(op: str, xg, h0, w_hh, gates: int, hidden: int, extra=()):
                            f"state of shape {h0.shape}, got {w_hh.shape}")
 
 
+WEIGHT_GRAD_MIN_ROWS = 64  # rows of the recurrent weight's gradient per thread at least (thinner: BLAS slows)
+
+
 # -- LSTM -------------------------------------------------------------------------------------------
 class LSTMLayer(Function):
     """The LSTM recurrence over a sequence: (xg (N, 4H), h0 (B, P), c0 (B, H), W_hh (4H, P), b_hh, W_hr (P, H))
@@ -323,7 +326,7 @@ def _weight_grads(xp, sch: _Schedule, dG, out, init, need_w: bool, need_b: bool)
     if getattr(xp, "__name__", "numpy") != "numpy":
         block(0, G)
     else:
-        threads.parallel_for(block, G, min_chunk=64, blas=True)
+        threads.parallel_for(block, G, min_chunk=WEIGHT_GRAD_MIN_ROWS, blas=True)
     return gw, gb
 
 

@@ -93,6 +93,18 @@ def test_split_over_threads_matches_composite(kind, reverse, monkeypatch):
     _against_composite(kind, _specs(kind, False, True, n=12, b=3), reverse=reverse)
 
 
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_weight_gradients_split_by_rows_match_composite(packed, reverse, monkeypatch):
+    """W_hh's and b_hh's gradients cut by the weight's rows across threads (h_prev read from the output
+    shifted by a step, or gathered for packed input) equal the composite's."""
+    monkeypatch.setattr(threads, "MIN_SPLIT_ELEMENTS", 1)
+    monkeypatch.setattr(threads, "get_num_threads", lambda: 3)
+    monkeypatch.setattr(R, "WEIGHT_GRAD_MIN_ROWS", 1)
+    specs = _specs("lstm", False, True) if packed else _specs("lstm", False, True, n=12, b=3)
+    _against_composite("lstm", specs, **({"batch_sizes": PACKED} if packed else {}), reverse=reverse)
+
+
 def test_padded_layout_is_the_equal_batch_sizes_case():
     specs = _specs("lstm", False, True, n=12, b=3)
     a = _leaves(specs)
