@@ -127,6 +127,17 @@ def _over_rows(fn, sch: _Schedule, elements: int, xp) -> None:
     threads.split_batch(fn, sch.batch, elements, xp, blas=True)
 
 
+def _transposed(w):
+    """``w.T`` as a C-contiguous array. NumPy copies a large transpose with strided reads ~3x slower than
+    block by block (32 rows at a time: each block's reads stay in cache): 1024 x 256, 0.28 -> 0.08 ms."""
+    if type(w) is not np.ndarray or w.ndim != 2 or w.shape[0] <= 64:
+        return array_module(w).ascontiguousarray(w.T)
+    out = np.empty(w.shape[::-1], w.dtype)
+    for i in range(0, w.shape[0], 32):
+        out[:, i:i + 32] = w[i:i + 32].T
+    return out
+
+
 def _check(op: str, xg, h0, w_hh, gates: int, hidden: int, extra=()):
     arrays = (xg, h0, w_hh) + tuple(a for a in extra if a is not None)
     dtypes = {a.dtype for a in arrays}
@@ -223,7 +234,7 @@ class LSTMLayer(Function):
         if not sch.uniform:
             _lstm_factors(xp, G4, TC, dG, A)
             dG[:, 1] *= sch.previous(xp, C, c0)
-        w_t = xp.ascontiguousarray(w_hh.T)
+        w_t = _transposed(w_hh)
         dH = xp.empty((N, P), dt) if w_hr is not None else None
         dh_rec = xp.array(grad_hn, copy=True)
         dc_rec = xp.array(grad_cn, copy=True)
@@ -451,7 +462,7 @@ class GRULayer(Function):
         h_prev = sch.previous(xp, OUT, h0)
         dHG = xp.empty((N, 3, H), G.dtype)  # gradient of h @ W_hh.T + b_hh: r, z, n blocks
         dXn = xp.empty((N, H), G.dtype)  # gradient of the n block of xg (r, z are dHG's)
-        w_t = xp.ascontiguousarray(w_hh.T)
+        w_t = _transposed(w_hh)
         dh_rec = xp.array(grad_hn, copy=True)
 
         def run(r0: int, r1: int) -> None:
@@ -577,7 +588,7 @@ class RNNLayer(Function):
         dA = xp.empty(OUT.shape, OUT.dtype)
         dh_rec = xp.array(grad_hn, copy=True)
 
-        w_t = xp.ascontiguousarray(w_hh.T)
+        w_t = _transposed(w_hh)
 
         def run(r0: int, r1: int) -> None:
             tmp = xp.empty((w_hh.shape[0], r1 - r0), OUT.dtype)
