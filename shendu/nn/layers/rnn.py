@@ -211,10 +211,6 @@ class RNNBase(Module):
                 w_ih, w_hh = params[0], params[1]
                 b_ih, b_hh = (params[2], params[3]) if self.bias else (None, None)
                 w_hr = params[-1] if self.proj_size > 0 else None
-                if b_hh is not None and self.mode != "GRU":  # b_hn sits inside r * (...): GRU keeps it apart
-                    # one bias, added by the recurrent op in its own (threaded) pass over the gate inputs, and
-                    # one gradient sum over the sequence (beside W_hh's gradient) instead of two
-                    b_ih, b_hh = None, b_ih + b_hh
                 xg = F.linear(x, w_ih, b_ih)
                 if xg.ndim == 3:
                     xg = xg.reshape(-1, xg.shape[-1])  # (T * B, G), time-major
