@@ -6,8 +6,7 @@ matmul per step for the recurrent part and the gate nonlinearities and state upd
 on preallocated ``(N, ...)`` buffers. Backward runs backpropagation through time in one pass: one matmul
 per step for the gradient of the previous state, with the pointwise factors of every step computed up
 front over the whole sequence, and the recurrent weight's (and bias's) gradient as ONE matmul over all
-steps at the end, split by the weight's rows across shendu's threads. (nn.LSTM and nn.RNN pass their
-``b_ih + b_hh`` as the op's one bias: added in the op's own pass over ``xg``, summed once in backward.)
+steps at the end, split by the weight's rows across shendu's threads.
 
 Where the time goes (W3: T 64, batch 32, H 256, 2 cores): the time loop is cut along the batch, one
 16-row piece per thread with no synchronisation per step; each piece's per-step products (16 x 256 x 1024)
