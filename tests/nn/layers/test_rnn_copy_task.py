@@ -34,20 +34,29 @@ def _batch(rng, n):
     return sd.tensor(x), sd.tensor(y)
 
 
-@pytest.mark.parametrize("cell, steps", [("LSTM", 1000), ("GRU", 800)])
-def test_the_copy_task_is_learned_to_100_percent(cell, steps):
+def _exact_match(model, seed: int, n: int = 1000) -> float:
+    x, y = _batch(np.random.default_rng(seed), n)
+    with sd.no_grad():
+        copied = model(x).argmax(-1)[:, LENGTH + 1:]
+    return (copied == y[:, LENGTH + 1:]).all(1).float().mean().item()
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_the_copy_task_is_learned_to_100_percent(cell):
+    # trained in rounds of 200 steps until a fresh set is copied perfectly (~1,000 steps, ~3 s); the
+    # budget leaves room for rounding changes in the kernels, the claim checked is 100% on new sequences
     sd.manual_seed(0)
     rng = np.random.default_rng(0)
     model = Copier(cell)
     opt = sd.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        x, y = _batch(rng, 64)
-        loss = nn.functional.cross_entropy(model(x).reshape(-1, SYMBOLS + 1), y.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    x, y = _batch(np.random.default_rng(1), 1000)
-    with sd.no_grad():
-        copied = model(x).argmax(-1)[:, LENGTH + 1:]
-    exact = (copied == y[:, LENGTH + 1:]).all(1).float().mean().item()
-    assert exact == 1.0, f"{cell}: {exact:.3f} of the sequences copied exactly"
+    for _ in range(15):
+        for _ in range(200):
+            x, y = _batch(rng, 64)
+            loss = nn.functional.cross_entropy(model(x).reshape(-1, SYMBOLS + 1), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if _exact_match(model, seed=1, n=500) == 1.0:
+            break
+    exact = _exact_match(model, seed=2)
+    assert exact == 1.0, f"{cell}: {exact:.3f} of 1,000 new sequences copied exactly"
