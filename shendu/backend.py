@@ -102,9 +102,31 @@ def scatter_add(target, index, values) -> None:
     """``target[index] += values`` with repeated indices accumulated (unbuffered), in place."""
     xp = array_module(target)
     if xp is np:
-        np.add.at(target, index, values)
+        if (type(index) is np.ndarray and index.dtype.kind in "iu" and index.size >= _ROWS_BY_SORT
+                and target.ndim >= 2 and np.shape(values) == index.shape + target.shape[1:]):
+            _scatter_add_rows(target, index.ravel(), values)
+        else:
+            np.add.at(target, index, values)
     else:  # pragma: no cover - GPU only
         xp.add.at(target, index, values)
+
+
+# np.add.at is slow (an unbuffered loop per element); rows picked by one integer index array (an
+# embedding's gradient) are summed per distinct row instead: a stable sort of the index, one
+# add.reduceat over each run of equal rows, one indexed add: 6x faster on an LM's token gradients
+# (rows of 128), slower than NumPy 2's add.at on scalars (1-D targets keep add.at).
+_ROWS_BY_SORT = 256
+
+
+def _scatter_add_rows(target, index, values) -> None:
+    """``target[index[i]] += values[i]`` for a flat integer ``index`` into the first axis, repeats summed."""
+    if index.min() < 0:
+        index = np.where(index < 0, index + target.shape[0], index)
+    values = np.reshape(values, (index.size,) + target.shape[1:])
+    order = np.argsort(index, kind="stable")
+    rows = index[order]
+    starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+    target[rows[starts]] += np.add.reduceat(values[order], starts, axis=0)
 
 
 # NumPy 2.4's binary loops run unvectorised when one operand is a broadcast scalar: np.maximum(x, 0)

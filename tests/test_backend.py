@@ -28,3 +28,26 @@ def test_relu_against_the_zero_buffer_matches_torch_at_signed_zeros_nan_and_inf(
     ref = torch.relu(torch.tensor(x)).numpy()
     np.testing.assert_array_equal(ours, ref)
     assert np.array_equal(np.signbit(ours), np.signbit(ref))
+
+
+@pytest.mark.parametrize("shape, index_shape", [((96, 16), (2048,)), ((50, 3, 4), (20, 30)), ((7,), (600,))])
+def test_scatter_add_sums_repeated_rows_like_add_at(shape, index_shape):
+    rng = np.random.default_rng(0)
+    index = rng.integers(-shape[0], shape[0], index_shape)  # negative indices name the same rows too
+    values = rng.standard_normal(index_shape + shape[1:])
+    expected = np.zeros(shape)
+    np.add.at(expected, index, values)
+    out = np.zeros(shape)
+    backend.scatter_add(out, index, values)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_embedding_gradient_through_the_sorted_scatter_matches_torch():
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, 30, (16, 40))
+    w = rng.standard_normal((30, 8), dtype=np.float32)
+    g = rng.standard_normal((16, 40, 8), dtype=np.float32)
+    ws, wt = sd.tensor(w, requires_grad=True), torch.tensor(w, requires_grad=True)
+    sd.nn.functional.embedding(sd.tensor(idx), ws).backward(sd.tensor(g))
+    torch.nn.functional.embedding(torch.tensor(idx), wt).backward(torch.tensor(g))
+    np.testing.assert_allclose(ws.grad.numpy(), wt.grad.numpy(), rtol=1e-5, atol=1e-5)
