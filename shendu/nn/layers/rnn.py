@@ -90,6 +90,7 @@ class RNNBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch initialises them."""
         stdv = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
@@ -128,6 +129,8 @@ class RNNBase(Module):
         return h_out, self.hidden_size
 
     def check_input(self, input: Tensor, batch_sizes) -> None:
+        """Raise naming the layer if ``input`` has the wrong dtype, number of dims or feature size
+        (``batch_sizes``: a packed input's, or None)."""
         weight = self.weight_ih_l0
         if input.dtype != weight.dtype:
             raise ValueError(f"{self!r}: input dtype ({input.dtype}) does not match weight dtype ({weight.dtype}). "
@@ -256,7 +259,7 @@ _SHAPES_DOC = r"""
 
 
 class RNN(RNNBase):
-    r"""A multi-layer Elman RNN: :math:`h_t = \tanh(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})`
+    __doc__ = r"""A multi-layer Elman RNN: :math:`h_t = \tanh(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})`
     (or ReLU), each layer's output the next layer's input.
 
     Args:
@@ -296,7 +299,7 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    r"""A multi-layer long short-term memory RNN. For each step, with gates in PyTorch's order i, f, g, o:
+    __doc__ = r"""A multi-layer long short-term memory RNN. For each step, with gates in PyTorch's order i, f, g, o:
 
     .. math::
         i = \sigma(W_{ii} x + b_{ii} + W_{hi} h + b_{hi}),\ f = \sigma(\dots),\ g = \tanh(\dots),\
@@ -340,7 +343,7 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    r"""A multi-layer gated recurrent unit RNN. For each step, with gates in PyTorch's order r, z, n:
+    __doc__ = r"""A multi-layer gated recurrent unit RNN. For each step, with gates in PyTorch's order r, z, n:
 
     .. math::
         r = \sigma(W_{ir} x + b_{ir} + W_{hr} h + b_{hr}),\ z = \sigma(\dots),\
@@ -386,6 +389,7 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch initialises them."""
         stdv = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
