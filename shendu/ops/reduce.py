@@ -35,7 +35,7 @@ def _unreduce(grad: Tensor, shape: tuple, axes, keepdim: bool) -> Tensor:
 class Sum(Function):
     saved_inputs = ()
 
-    def forward(ctx, x, *, axes, keepdim):
+    def forward(ctx, x, *, axes=None, keepdim=False):  # (the defaults: a loss's sum passes no settings)
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         if axes is None and not keepdim:  # the ufunc's reduce, positionally: no keyword handling
             return array_module(x).add.reduce(x, None)
@@ -186,7 +186,7 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None
     if keepdims is not None:
         keepdim = keepdims
     if dim is None and axis is None and dtype is None and input._data.dtype.kind == "f":
-        return Sum.apply(input, axes=None, keepdim=keepdim)
+        return Sum.apply(input, keepdim=True) if keepdim else Sum.apply(input)
     axes = normalize_dims(_dims(dim, axis), input.ndim, "sum")
     if dtype is not None:
         input = input.to(dtype)
