@@ -30,11 +30,13 @@ from shendu.ops.binary import (
 )
 from shendu.ops.binary import mul as multiply
 from shendu.ops.binary import sub as subtract
+from shendu.ops.clamp import (
+    clamp, clamp_max, clamp_min, clip, isfinite, isinf, isnan, isneginf, isposinf, logical_not, nan_to_num,
+)
 from shendu.ops.elementwise import (
-    abs, absolute, ceil, clamp, clamp_max, clamp_min, clip, clone, exp, exp2, expm1, fix, floor,
-    frac, isfinite, isinf, isnan, isneginf, isposinf, log, log1p, log2, log10, logical_not,
-    nan_to_num, neg, negative, positive, reciprocal, relu, round, rsqrt, sgn, sigmoid, sign,
-    signbit, sqrt, square, trunc, where,
+    abs, absolute, ceil, clone, exp, exp2, expm1, fix, floor, frac, log, log1p, log2, log10,
+    neg, negative, positive, reciprocal, relu, round, rsqrt, sgn, sigmoid, sign, signbit, sqrt, square,
+    trunc, where,
 )
 from shendu.ops.special import erf, erfc, erfinv, logaddexp, logaddexp2, logit, xlogy
 from shendu.ops.trig import (
