@@ -100,7 +100,7 @@ def test_lstm_weight_gradients_split_by_rows_match_composite(packed, reverse, mo
     shifted by a step, or gathered for packed input) equal the composite's."""
     monkeypatch.setattr(threads, "MIN_SPLIT_ELEMENTS", 1)
     monkeypatch.setattr(threads, "get_num_threads", lambda: 3)
-    monkeypatch.setattr(R, "WEIGHT_GRAD_MIN_ROWS", 1)
+    monkeypatch.setattr("shendu.ops.recurrent.lstm.WEIGHT_GRAD_MIN_ROWS", 1)
     specs = _specs("lstm", False, True) if packed else _specs("lstm", False, True, n=12, b=3)
     _against_composite("lstm", specs, **({"batch_sizes": PACKED} if packed else {}), reverse=reverse)
 
