@@ -79,7 +79,7 @@ def split(monkeypatch):
 @pytest.fixture
 def chunks(monkeypatch):
     """The fused one-product kernels in chunks of about one image's window matrix (uneven last chunks)."""
-    monkeypatch.setattr(conv_ops, "_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr("shendu.ops.im2col._CHUNK_ELEMENTS", 1)
 
 
 @pytest.mark.parametrize("c", CASES, ids=ids(CASES))
@@ -97,7 +97,7 @@ def test_parity_chunk_by_chunk(c, chunks):
 def test_fused_kernels_chunks_cover_the_batch(per_chunk, threaded, monkeypatch):
     """Chunks of 1, 2 and 3 images over a batch of 7 (split over three threads too): every image once."""
     monkeypatch.setattr(conv_ops, "_PER_IMAGE_MAX_K", 0)
-    monkeypatch.setattr(conv_ops, "_CHUNK_ELEMENTS", per_chunk * 5 * 4 * 3 * 9)  # Ho*Wo*Kg per image
+    monkeypatch.setattr("shendu.ops.im2col._CHUNK_ELEMENTS", per_chunk * 5 * 4 * 3 * 9)  # Ho*Wo*Kg per image
     if threaded:
         monkeypatch.setattr(threads, "MIN_SPLIT_ELEMENTS", 1)
         monkeypatch.setattr(threads, "_num_threads", 3)
