@@ -220,7 +220,7 @@ def _figures(out: Path, model: Seq2Seq, s: Settings, seed: int, losses, curve, b
     src, lengths, _ = reversal_batch(np.random.default_rng(seed + 2), 4, s.min_length + 2, s.max_length)
     decoded = model.greedy(sd.from_numpy(src), sd.from_numpy(lengths))
     weights, tokens = decoded.attention.numpy(), decoded.tokens.numpy()
-    fig, axes = plt.subplots(2, 2, figsize=(8, 7.5))
+    fig, axes = plt.subplots(2, 2, figsize=(9, 7.5), layout="constrained")  # room for the labels and colour bar
     for ax, b in zip(axes.flat, range(4)):
         L, n = int(lengths[b]), int(decoded.lengths[b])
         image = ax.imshow(weights[b, :n, :L], cmap="viridis", vmin=0, vmax=1, aspect="auto")
@@ -230,7 +230,7 @@ def _figures(out: Path, model: Seq2Seq, s: Settings, seed: int, losses, curve, b
         ax.set_ylabel("output token")
     fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
     fig.suptitle("attention weights (greedy decoding): each output token's weights over the source")
-    fig.savefig(out / "attention.png", dpi=110)  # no tight_layout: it does not place the shared colour bar
+    fig.savefig(out / "attention.png", dpi=110)
     plt.close(fig)
     results["attention_antidiagonal_mass"] = _antidiagonal_mass(weights, lengths)
 
