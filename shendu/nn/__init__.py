@@ -41,6 +41,9 @@ from shendu.nn.layers.pooling import (  # noqa: I001
 from shendu.nn.layers.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: I001
 from shendu.nn.layers.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: I001
 from shendu.nn.layers.attention import AdditiveAttention, DotProductAttention  # noqa: I001
+from shendu.nn.layers.positional import (  # noqa: I001
+    LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding,
+)
 # ---- end of the other families' block ----
 
 from shendu.nn import utils  # noqa: E402,F401,I001  (utils.clip_grad may use the names above)
@@ -66,4 +69,5 @@ __all__ = [
     "UpsamplingBilinear2d", "UpsamplingNearest2d",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase",
     "AdditiveAttention", "DotProductAttention",
+    "LearnedPositionalEmbedding", "RotaryEmbedding", "SinusoidalPositionalEncoding",
 ]
