@@ -68,6 +68,7 @@ from shendu.ops.activation import (  # noqa: F401 - re-exported
     tanhshrink,
     threshold,
 )
+from shendu.ops.attention import scaled_dot_product_attention  # noqa: F401 - re-exported
 from shendu.ops.distance import cosine_similarity, normalize, pairwise_distance, pdist  # noqa: F401
 from shendu.ops.elementwise import relu, sigmoid  # noqa: F401 - re-exported
 from shendu.ops.fused import log_softmax, softmax, softmin  # noqa: F401
