@@ -1,11 +1,15 @@
 """``shendu.text``: text for sequence models: decoding (greedy and beam search) and corpora.
 
+``bpe``: ``ByteLevelBPETokenizer`` (GPT-2's byte-level BPE: train, encode, decode, save, from_file);
+``CharTokenizer`` (from ``shendu.data.datasets.text``) is re-exported here too.
 ``decoding`` is generic over a step function ``step(tokens, state) -> (log_probs, state)``;
 ``corpus``: the stdlib or a file as a character corpus, saved vocabularies, and contiguous batch
 streams for truncated backpropagation through time (``StreamBatches``).
 """
+from shendu.data.datasets.text import CharTokenizer
+from shendu.text.bpe import ByteLevelBPETokenizer
 from shendu.text.corpus import StreamBatches, load_corpus, load_vocab, save_vocab
 from shendu.text.decoding import GreedyOutput, Hypothesis, beam_search, greedy_search, length_penalty
 
-__all__ = ["GreedyOutput", "Hypothesis", "StreamBatches", "beam_search", "greedy_search", "length_penalty",
+__all__ = ["ByteLevelBPETokenizer", "CharTokenizer", "GreedyOutput", "Hypothesis", "StreamBatches", "beam_search", "greedy_search", "length_penalty",
            "load_corpus", "load_vocab", "save_vocab"]
