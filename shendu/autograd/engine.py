@@ -267,28 +267,30 @@ def _compute_first_order(order: list, roots, root_grads, retain_graph: bool) -> 
         if len(in_grads) < len(needs):
             raise RuntimeError(f"{cls.__name__}.backward returned {len(in_grads)} gradients; "
                                f"expected {len(needs)} (one per input, None where an input needs none)")
+        if anomaly:
+            for k, (need, g) in enumerate(zip(needs, in_grads)):
+                if need and g is not None:
+                    _check_finite(node, k, g._data if isinstance(g, Tensor) else g)
         trusted = cls.raw and not retain_graph
         single = incoming[0] if len(incoming) == 1 else None
-        sent = []
-        k = -1
+        last = sent = None  # the arrays sent so far (the last one, then the earlier ones)
         for inp, need, g in zip(node.inputs, needs, in_grads):
-            k += 1
             if not need or g is None:
                 continue
             if type(g) is not _ndarray:
                 g = g._data if isinstance(g, Tensor) else g
-            if anomaly:
-                _check_finite(node, k, g)
-            owned = trusted and g.base is None
-            if owned:  # not the incoming gradient passed through, not returned for another input too
-                owned = g is not single if single is not None else g not in _Identity(incoming)
-                for other in sent:
-                    if other is g:
-                        owned = False
-                        break
-            sent.append(g)
+            # owned: not a view, not the incoming gradient passed through, not returned for another input too
+            owned = trusted and g.base is None and (g is not single if single is not None
+                                                    else g not in _Identity(incoming))
+            if last is not None:
+                if g is last or (sent is not None and g in _Identity(sent)):
+                    owned = False
+                sent = [last] if sent is None else sent + [last]
+            last = g
             data, child = inp._data, inp._ctx
-            if g.shape != data.shape or g.dtype != data.dtype or (child is not None and child._out_meta is not None):
+            gd, dd = g.dtype, data.dtype
+            if (gd is not dd and gd != dd) or g.shape != data.shape or (
+                    child is not None and child._out_meta is not None):
                 _send_array(inp, g, owned, targets, pending)
                 continue
             # the common case inline: same shape and dtype, a leaf or a single-output producer
