@@ -41,8 +41,12 @@ from shendu.nn.layers.pooling import (  # noqa: I001
 from shendu.nn.layers.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: I001
 from shendu.nn.layers.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: I001
 from shendu.nn.layers.attention import AdditiveAttention, DotProductAttention  # noqa: I001
+from shendu.nn.layers.multihead import MultiheadAttention  # noqa: I001
 from shendu.nn.layers.positional import (  # noqa: I001
     LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding,
+)
+from shendu.nn.layers.transformer import (  # noqa: I001
+    Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
 )
 # ---- end of the other families' block ----
 
@@ -68,6 +72,7 @@ __all__ = [
     "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Fold", "MaxPool1d", "MaxPool2d", "Unfold", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase",
-    "AdditiveAttention", "DotProductAttention",
+    "AdditiveAttention", "DotProductAttention", "MultiheadAttention",
     "LearnedPositionalEmbedding", "RotaryEmbedding", "SinusoidalPositionalEncoding",
+    "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
 ]
