@@ -11,5 +11,5 @@ from shendu.text.bpe import ByteLevelBPETokenizer
 from shendu.text.corpus import StreamBatches, load_corpus, load_vocab, save_vocab
 from shendu.text.decoding import GreedyOutput, Hypothesis, beam_search, greedy_search, length_penalty
 
-__all__ = ["ByteLevelBPETokenizer", "CharTokenizer", "GreedyOutput", "Hypothesis", "StreamBatches", "beam_search", "greedy_search", "length_penalty",
-           "load_corpus", "load_vocab", "save_vocab"]
+__all__ = ["ByteLevelBPETokenizer", "CharTokenizer", "GreedyOutput", "Hypothesis", "StreamBatches", "beam_search",
+           "greedy_search", "length_penalty", "load_corpus", "load_vocab", "save_vocab"]
