@@ -137,6 +137,14 @@ class ByteLevelBPETokenizer:
         """The token string of an id, None if the id is out of range."""
         return self._tokens[id] if 0 <= id < len(self._tokens) else None
 
+    def __eq__(self, other: object) -> bool:
+        """Same special tokens and merges (hence the same vocabulary and the same encoding)."""
+        if not isinstance(other, ByteLevelBPETokenizer):
+            return NotImplemented
+        return self.special_tokens == other.special_tokens and self._merge_ids == other._merge_ids
+
+    __hash__ = None  # mutable (train)
+
     def __repr__(self) -> str:
         return (f"ByteLevelBPETokenizer(vocab_size={self.vocab_size}, merges={len(self._merge_ids)}, "
                 f"special_tokens={self.special_tokens})")

@@ -188,7 +188,7 @@ def test_save_and_from_file(tok, tmp_path):
     assert state["format"] == bpe.FORMAT and len(state["vocab"]) == tok.vocab_size == 700
     loaded = ByteLevelBPETokenizer.from_file(path)
     assert loaded.merges == tok.merges and loaded.get_vocab() == tok.get_vocab()
-    assert loaded.special_tokens == tok.special_tokens
+    assert loaded.special_tokens == tok.special_tokens and loaded == tok and loaded != ByteLevelBPETokenizer()
     text = "import os<|endoftext|>print('héllo 👍🏽')\r\n\x00"
     assert loaded.encode(text) == tok.encode(text) and loaded.decode(tok.encode(text)) == text
 
