@@ -41,8 +41,7 @@ class ScaledDotProductAttention(Function):
     def forward(ctx, q, k, v, mask, *, scale, keep, dropout_p):
         ctx.scale, ctx.keep = scale, keep
         xp = array_module(q)
-        s = product(q, _t(k))  # (..., L, S)
-        s *= scale
+        s = product(q * q.dtype.type(scale), _t(k))  # (..., L, S); scaling q costs L·E, not L·S
         if mask is not None:
             s = s + mask.astype(s.dtype, copy=False)
         if keep is not None:
@@ -89,12 +88,16 @@ class ScaledDotProductAttention(Function):
         if need_q or need_k or need_m:
             dpd = product(grad, _t(v))  # (..., L, S)
             dpd *= pd
-            ds = dpd - p * dpd.sum(axis=-1, keepdims=True)  # gradient of the scores (after scale, mask)
+            ds = dpd  # the gradient of the scores (after scale and mask), built in place
+            ds -= p * dpd.sum(axis=-1, keepdims=True)
             grad_m = ds if need_m else None
-            if need_q or need_k:
-                ds = ds * ds.dtype.type(scale)
-                grad_q = product(ds, k) if need_q else None  # (..., L, E)
-                grad_k = product(_t(ds), q) if need_k else None  # (..., S, E)
+            scale = ds.dtype.type(scale)
+            if need_q:
+                grad_q = product(ds, k)  # (..., L, E)
+                grad_q *= scale
+            if need_k:
+                grad_k = product(_t(ds), q)  # (..., S, E)
+                grad_k *= scale
         return grad_q, grad_k, grad_v, grad_m
 
 
