@@ -21,17 +21,13 @@ from shendu.nn import init
 from shendu.nn.containers import ModuleList
 from shendu.nn.layers.dropout import Dropout
 from shendu.nn.layers.linear import Linear
+from shendu.nn.layers.multihead import MultiheadAttention
 from shendu.nn.layers.normalization import LayerNorm
 from shendu.nn.module import Module
 from shendu.tensor import Tensor
 
 __all__ = ["Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
            "TransformerEncoderLayer", "generate_square_subsequent_mask"]
-
-
-def _attention_cls():
-    from shendu.nn.layers.multihead import MultiheadAttention  # helper T1's module (imported lazily)
-    return MultiheadAttention
 
 
 def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
@@ -100,7 +96,7 @@ class TransformerEncoderLayer(Module):
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True, device=None, dtype=None):
         super().__init__()
         kw = {"device": device, "dtype": dtype}
-        self.self_attn = _attention_cls()(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
@@ -152,7 +148,7 @@ class TransformerDecoderLayer(Module):
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True, device=None, dtype=None):
         super().__init__()
         kw = {"device": device, "dtype": dtype}
-        mha = _attention_cls()
+        mha = MultiheadAttention
         self.self_attn = mha(d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias, **kw)
         self.multihead_attn = mha(d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias, **kw)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)

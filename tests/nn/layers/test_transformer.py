@@ -101,6 +101,9 @@ def test_decoder_layer_parity_and_masks(norm_first, act):
     _parity(m, tm, [tgt, mem], {"tgt_mask": np.triu(np.ones((5, 5), bool), 1), "tgt_key_padding_mask": tpad,
                                 "memory_key_padding_mask": mpad, "memory_mask": np.eye(5, 7, 3, dtype=bool),
                                 "tgt_is_causal": True})
+    sq = _x(5, 2, E)  # a causal memory mask (T == S), and unbatched input
+    _parity(m, tm, [tgt, sq], {"memory_mask": _causal(5), "memory_is_causal": True, "tgt_mask": _causal(5)})
+    _parity(m, tm, [_x(5, E), _x(7, E)], {"tgt_mask": _causal(5)})
 
 
 def test_stacks_and_transformer_parity():
