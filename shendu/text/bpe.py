@@ -115,6 +115,7 @@ class ByteLevelBPETokenizer:
 
     @property
     def merges(self) -> list[tuple[str, str]]:
+        """The learned merges in rank order, as pairs of token strings (GPT-2's merges.txt lines)."""
         return [(self._tokens[a], self._tokens[b]) for a, b in self._merge_ids]
 
     @property
