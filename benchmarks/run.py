@@ -33,6 +33,8 @@ WORKLOAD_MODULES = {
     "W1": "benchmarks.workloads.w1_mlp",
     "W2": "benchmarks.workloads.w2_cnn",
     "W3": "benchmarks.workloads.w3_lstm",
+    "W4": "benchmarks.workloads.w4_gpt",
+    "W5": "benchmarks.workloads.w5_generate",
 }
 
 
@@ -81,6 +83,9 @@ def run(ids, rounds: int = 5, warmup: int = 5, steps: int = 20, variants: bool =
                 row["shendu_gflops"] = w.flops / t.median_s / 1e9
                 row["torch_gflops"] = w.flops / torch_t.median_s / 1e9
                 row["shendu_peak_share"] = row["shendu_gflops"] / head["matmul_peak_gflops"]
+            if w.items_per_step:  # throughput workloads: items (tokens, sequences) per second of the medians
+                row["unit"], row["shendu_rate"] = w.unit, w.items_per_step / t.median_s
+                row["torch_rate"] = w.items_per_step / torch_t.median_s
             rows.append(row)
     head["load_after"] = _load_avg()
     head["cpu_pressure_after"] = cpu_pressure()
@@ -103,6 +108,12 @@ def format_table(results: list[dict]) -> str:
         spread = f"{r['round_ratio_min']:.2f}-{r['round_ratio_max']:.2f} ({r['round_ratio_median']:.2f})"
         lines.append(f"| {r['id']} | {r['workload']} | {r['variant']} | {r['shendu_ms']:.3f} | {r['torch_ms']:.3f} "
                      f"| {r['ratio']:.2f} | {spread} | {r['fastest_ratio']:.2f} | {gf} |")
+    rates = [r for r in rows if "shendu_rate" in r]
+    if rates:
+        lines.append("")
+    for r in rates:  # throughput: the inverse of the step-time ratio
+        lines.append(f"{r['id']} {r['variant']}: {r['shendu_rate']:.1f} {r['unit']} against PyTorch's "
+                     f"{r['torch_rate']:.1f}: {r['shendu_rate'] / r['torch_rate']:.2f}x PyTorch's {r['unit']}")
     return "\n".join(lines)
 
 
