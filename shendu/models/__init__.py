@@ -1,6 +1,7 @@
 """``shendu.models``: whole models built from ``shendu.nn`` (one file per model family)."""
 from shendu.models.charrnn import CharRNN, CharRNNConfig
+from shendu.models.gpt import GPT, GPTConfig, KVCache
 from shendu.models.recursive import RecursiveNN, TreeBatch
 from shendu.models.seq2seq import Seq2Seq, Translation
 
-__all__ = ["CharRNN", "CharRNNConfig", "RecursiveNN", "Seq2Seq", "Translation", "TreeBatch"]
+__all__ = ["GPT", "CharRNN", "CharRNNConfig", "GPTConfig", "KVCache", "RecursiveNN", "Seq2Seq", "Translation", "TreeBatch"]
