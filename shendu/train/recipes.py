@@ -319,4 +319,6 @@ RECIPES: dict[str, Recipe] = {
                   "an MLP classifier on a bundled dataset (digits, iris, ..., xor)"),
     "charrnn": Recipe("shendu.train.charrnn", "CharRNNTrainConfig", "run_charrnn",
                       "a character-level LSTM/GRU language model on a text file (--data) or the Python stdlib"),
+    "gpt": Recipe("shendu.train.gpt", "GPTTrainConfig", "run_gpt",
+                  "pretrain a GPT (BPE or characters) on a text file (--data) or the Python stdlib"),
 }
