@@ -4,4 +4,5 @@ from shendu.models.gpt import GPT, GPTConfig, KVCache
 from shendu.models.recursive import RecursiveNN, TreeBatch
 from shendu.models.seq2seq import Seq2Seq, Translation
 
-__all__ = ["GPT", "CharRNN", "CharRNNConfig", "GPTConfig", "KVCache", "RecursiveNN", "Seq2Seq", "Translation", "TreeBatch"]
+__all__ = ["CharRNN", "CharRNNConfig", "GPT", "GPTConfig", "KVCache", "RecursiveNN", "Seq2Seq", "Translation",
+           "TreeBatch"]
