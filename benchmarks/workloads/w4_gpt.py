@@ -82,12 +82,14 @@ def torch_gpt(block_size: int = BLOCK):
     class GPT(nn.Module):
         def __init__(self):
             super().__init__()
-            self.wte = nn.Embedding(VOCAB, EMBD)
-            self.wpe = nn.Embedding(block_size, EMBD)
-            self.h = nn.ModuleList([Block() for _ in range(LAYERS)])
-            self.ln_f = nn.LayerNorm(EMBD)
+            self.transformer = nn.ModuleDict(dict(
+                wte=nn.Embedding(VOCAB, EMBD),
+                wpe=nn.Embedding(block_size, EMBD),
+                h=nn.ModuleList([Block() for _ in range(LAYERS)]),
+                ln_f=nn.LayerNorm(EMBD),
+            ))
             self.lm_head = nn.Linear(EMBD, VOCAB, bias=False)
-            self.wte.weight = self.lm_head.weight  # tied embeddings
+            self.transformer.wte.weight = self.lm_head.weight  # tied embeddings
             self.apply(self._init_weights)
             for name, p in self.named_parameters():  # GPT-2's scaled residual projections
                 if name.endswith("c_proj.weight"):
@@ -103,12 +105,12 @@ def torch_gpt(block_size: int = BLOCK):
             B, T = idx.shape
             start = 0 if cache is None or cache[0] is None else cache[0][0].size(2)
             pos = torch.arange(start, start + T, device=idx.device)
-            x = self.wte(idx) + self.wpe(pos)  # (B, T, C)
+            x = self.transformer.wte(idx) + self.transformer.wpe(pos)  # (B, T, C)
             new_cache = []
-            for i, block in enumerate(self.h):
+            for i, block in enumerate(self.transformer.h):
                 x, kv = block(x, None if cache is None else cache[i])
                 new_cache.append(kv)
-            logits = self.lm_head(self.ln_f(x))  # (B, T, vocab)
+            logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab)
             loss = None if targets is None else F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
             return logits, loss, new_cache
 
@@ -118,7 +120,7 @@ def torch_gpt(block_size: int = BLOCK):
 def shendu_config(block_size: int = BLOCK):
     import shendu
     try:
-        from shendu.models import GPT, GPTConfig
+        from shendu.models.gpt import GPT, GPTConfig
     except ImportError as e:
         raise RuntimeError(f"W4/W5 need shendu.models.GPT and GPTConfig (shendu/models/gpt.py), not importable "
                            f"in shendu {shendu.__file__}: {e}") from e

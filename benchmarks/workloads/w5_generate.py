@@ -1,7 +1,7 @@
 """W5: GPT generation: W4's architecture with a context of 512, batch 1, a 16-token prompt, 256 new tokens,
 greedy, with a key/value cache. One step is one whole generation; the result is tokens per second.
 
-The shendu side is ``shendu.models.GPT.generate(..., use_cache=True)`` (greedy: ``top_k=1``); the PyTorch side
+The shendu side is ``shendu.models.GPT.generate(..., use_cache=True)`` (greedy: ``temperature=0``); the PyTorch side
 is W4's nanoGPT-style model decoding with a straightforward cache (per layer, the new key and value are
 concatenated to the cached ones), the prompt in one forward, then one token per forward, under no_grad.
 """
@@ -28,7 +28,7 @@ def build_shendu():
 
     def step():
         with sd.no_grad():
-            out = model.generate(idx, NEW_TOKENS, top_k=1, use_cache=True)
+            out = model.generate(idx, NEW_TOKENS, temperature=0.0, use_cache=True)
         assert out.shape == (1, PROMPT + NEW_TOKENS), out.shape
         return out
     return step
@@ -37,7 +37,7 @@ def build_shendu():
 def torch_generate(model, idx, max_new_tokens):
     """Greedy decoding with a key/value cache: the prompt in one forward, then one position per forward."""
     import torch
-    cache, new = [None] * len(model.h), idx
+    cache, new = [None] * len(model.transformer.h), idx
     for _ in range(max_new_tokens):
         logits, _, cache = model(new, cache=cache)  # only the positions not yet in the cache
         new = logits[:, -1, :].argmax(dim=-1, keepdim=True)  # (B, 1) greedy
