@@ -301,7 +301,8 @@ def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "r
               block_size: int = 128, dropout: float = 0.0, bias: bool = False, pos: str = "learned",
               norm: str = "layernorm", mlp: str = "gelu", n_kv_head: int | None = None, batch_size: int = 16,
               grad_accum: int = 1, epochs: int = 10, steps_per_epoch: int = 100, eval_batches: int = 20,
-              lr: float = 1e-3, min_lr: float = 1e-4, warmup_steps: int = 100, weight_decay: float = 0.1,
+              lr: float = 1e-3, min_lr: float = 1e-4, warmup_steps: int = 100, decay_steps: int | None = None,
+              weight_decay: float = 0.1,
               beta2: float = 0.99, clip_grad_norm: float | None = 1.0, seed: int = 0, resume: bool = False,
               prompt: str | None = "def ", sample_length: int = 100, temperature: float = 0.8,
               top_k: int | None = 50, verbose: int = 1, callbacks: Iterable[Callback] = (),
@@ -318,8 +319,11 @@ def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "r
         batch_size, grad_accum: windows per micro-batch and micro-batches per optimizer step.
         epochs, steps_per_epoch: evaluation rounds in total (a resumed run continues up to this count)
             and optimizer steps between them. eval_batches: validation batches per evaluation.
-        lr, min_lr, warmup_steps: peak learning rate, linear warmup, cosine decay to ``min_lr`` at the
-            last step. weight_decay, beta2: AdamW's (decay on 2-D weights only).
+        lr, min_lr, warmup_steps, decay_steps: peak learning rate, linear warmup, cosine decay to
+            ``min_lr`` at step ``decay_steps`` (None: ``epochs * steps_per_epoch`` of the run's first
+            call; the horizon is saved in ``schedule.json`` and kept on resume, so a run extended past it
+            goes on at ``min_lr``; pass the final total to make ``N/2 + resume N/2`` equal ``N``).
+        weight_decay, beta2: AdamW's (decay on 2-D weights only).
         clip_grad_norm: the gradients' total norm cap (None: no clipping).
         seed: initialization, the windows, dropout and the samples' draws.
         resume: continue from ``out/last.safetensors`` with the saved tokenizer and token memmap.
@@ -348,7 +352,7 @@ def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "r
             raise ValueError(f"train_gpt: resuming {out} with other model settings (saved, given): {differ}")
     else:
         for stale in ("history.csv", "history.png", "samples.txt", "best.safetensors", "tokenizer.json",
-                      "vocab.json", "data.json"):
+                      "vocab.json", "data.json", "schedule.json"):
             (out / stale).unlink(missing_ok=True)
     tok, train_ids, val_ids, info = prepare_data(data, out, tokenizer=tokenizer, vocab_size=vocab_size,
                                                  max_bytes=max_bytes, val_fraction=val_fraction, seed=seed,
@@ -381,14 +385,19 @@ def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "r
     if verbose:
         cbs.append(ProgressBar(1) if sys.stderr.isatty() else ProgressBar(2, force=True))
     opt = optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=(0.9, beta2))
-    total_steps = epochs * steps_per_epoch
+    schedule_file = out / "schedule.json"
+    if resuming and schedule_file.exists():
+        saved_schedule = json.loads(schedule_file.read_text())
+        decay_steps = decay_steps or saved_schedule["decay_steps"]
+    total_steps = decay_steps or epochs * steps_per_epoch
+    schedule_file.write_text(json.dumps({"warmup_steps": warmup_steps, "decay_steps": total_steps}) + "\n")
     scheduler = LambdaLR(opt, cosine_schedule(warmup_steps, total_steps, min_lr / lr))
     trainer = GPTTrainer(model, opt, callbacks=cbs, scheduler=scheduler, scheduler_interval="step",
                          grad_accumulation_steps=grad_accum, clip_grad_norm=clip_grad_norm)
     history = trainer.fit(train_batches, epochs=epochs, validation_data=val_batches, seed=seed, verbose=verbose,
                           resume_from=str(last) if resuming else None).history
     files = [last, out / "best.safetensors", out / "history.csv", out / "samples.txt", out / "model.json",
-             out / "data.json", out / "tokens.bin",
+             out / "data.json", out / "schedule.json", out / "tokens.bin",
              out / ("tokenizer.json" if (out / "tokenizer.json").exists() else "vocab.json")]
     write_history_csv(history, out / "history.csv")
     best_epoch = None
@@ -462,6 +471,9 @@ class GPTTrainConfig:
     lr: float = field(default=1e-3, metadata={"help": "AdamW's peak learning rate", "above": 0.0})
     min_lr: float = field(default=1e-4, metadata={"help": "the learning rate the cosine decay ends at", "min": 0.0})
     warmup_steps: int = field(default=100, metadata={"help": "linear warmup steps", "min": 0})
+    decay_steps: int = field(default=0, metadata={
+        "help": "the step the cosine decay reaches --min-lr (0: epochs x steps-per-epoch of the first run)",
+        "min": 0})
     weight_decay: float = field(default=0.1, metadata={"help": "AdamW's weight decay on 2-D weights", "min": 0.0})
     beta2: float = field(default=0.99, metadata={"help": "AdamW's beta2", "min": 0.0, "below": 1.0})
     clip_grad_norm: float = field(default=1.0, metadata={
@@ -481,7 +493,7 @@ def run_gpt(config: GPTTrainConfig, *, out: str | os.PathLike, resume: bool = Fa
             callbacks: Iterable[Callback] = (), verbose: int = 0) -> dict:
     """``train_gpt`` with a ``GPTTrainConfig`` (the ``gpt`` entry of ``RECIPES``)."""
     c = asdict(config)
-    none_if_zero = ("data", "max_bytes", "clip_grad_norm", "prompt", "n_kv_head", "top_k")
+    none_if_zero = ("data", "max_bytes", "clip_grad_norm", "prompt", "n_kv_head", "top_k", "decay_steps")
     c.update({k: c[k] or None for k in none_if_zero})
     if c["data"] is not None and not os.path.isfile(c["data"]):  # a settings mistake, not an I/O failure
         raise ValueError(f"data: no text file at {c['data']!r}")
