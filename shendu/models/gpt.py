@@ -86,6 +86,7 @@ class GPTConfig:
 
     @property
     def kv_heads(self) -> int:
+        """The number of key/value heads (``n_kv_head``, or ``n_head`` when it is None)."""
         return self.n_head if self.n_kv_head is None else self.n_kv_head
 
 
@@ -123,6 +124,7 @@ class KVCache:
         return Tensor._wrap(self.keys[layer][:, :, :S]), Tensor._wrap(self.values[layer][:, :, :S])
 
     def reset(self) -> None:
+        """Forget the cached positions (the buffers are kept and overwritten)."""
         self.length = 0
 
 
