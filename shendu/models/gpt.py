@@ -24,7 +24,6 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from shendu import creation
 from shendu.grad_mode import no_grad
 from shendu.nn import functional as F
 from shendu.nn import init
@@ -147,7 +146,7 @@ class CausalSelfAttention(Module):
         self.resid_dropout = Dropout(config.dropout)
 
     def forward(self, x: Tensor, rope=None, cache: KVCache | None = None, layer: int = 0,
-                start_pos: int = 0) -> Tensor:
+                start_pos: int = 0, key_mask=None) -> Tensor:
         B, T, C = x.shape
         H, Hkv, D = self.n_head, self.n_kv_head, self.head_dim
         q, k, v = self.c_attn(x).split([H * D, Hkv * D, Hkv * D], dim=2)  # (B, T, H*D), (B, T, Hkv*D) x2
@@ -155,13 +154,18 @@ class CausalSelfAttention(Module):
         k = k.view(B, T, Hkv, D).transpose(1, 2)                            # (B, Hkv, T, D)
         v = v.view(B, T, Hkv, D).transpose(1, 2)                            # (B, Hkv, T, D)
         if rope is not None:
-            cos, sin = rope                                                 # (T, D) each
+            cos, sin = rope                                                 # (T, D) or (B, 1, T, D)
             q, k = apply_rotary_emb(q, cos, sin), apply_rotary_emb(k, cos, sin)
         if cache is not None:
             k, v = cache.update(layer, k, v, start_pos)                     # (B, Hkv, S, D)
         S = k.shape[2]
         mask, causal = None, T > 1
-        if causal and S != T:      # a chunk after cached keys: query i sees keys 0 .. start_pos + i
+        if key_mask is not None:   # padding: no query sees a padded key (but each sees itself, never NaN)
+            xp = q._xp()
+            own = xp.eye(T, S, S - T, dtype=bool)                           # (T, S)
+            allowed = xp.tril(xp.ones((T, S), dtype=bool), S - T)[None] & key_mask[:, None, :]  # (B, T, S)
+            mask, causal = Tensor._wrap((allowed | own)[:, None]), False    # (B, 1, T, S)
+        elif causal and S != T:    # a chunk after cached keys: query i sees keys 0 .. start_pos + i
             xp = q._xp()
             mask = Tensor._wrap(xp.tril(xp.ones((T, S), dtype=bool), S - T))  # (T, S)
             causal = False
@@ -206,8 +210,8 @@ class Block(Module):
         self.mlp = MLP(config)
 
     def forward(self, x: Tensor, rope=None, cache: KVCache | None = None, layer: int = 0,
-                start_pos: int = 0) -> Tensor:
-        x = x + self.attn(self.ln_1(x), rope, cache, layer, start_pos)      # (B, T, C)
+                start_pos: int = 0, key_mask=None) -> Tensor:
+        x = x + self.attn(self.ln_1(x), rope, cache, layer, start_pos, key_mask)  # (B, T, C)
         return x + self.mlp(self.ln_2(x))                                   # (B, T, C)
 
 
@@ -305,29 +309,43 @@ class GPT(Module):
         if lo < 0 or hi >= self.config.vocab_size:
             raise ValueError(f"GPT: token ids must lie in [0, {self.config.vocab_size}), got ids in [{lo}, {hi}]")
 
-    def hidden_states(self, idx: Tensor, cache: KVCache | None = None, start_pos: int = 0) -> Tensor:
-        """The final-norm output (B, T, C) that ``lm_head`` reads."""
+    def hidden_states(self, idx: Tensor, cache: KVCache | None = None, start_pos: int = 0,
+                      attention_mask: Tensor | None = None) -> Tensor:
+        """The final-norm output (B, T, C) that ``lm_head`` reads (arguments as in :meth:`forward`)."""
         self._check(idx, start_pos)
         B, T = idx.shape
+        xp = idx._xp()
+        key_mask = None
+        if attention_mask is None:
+            pos = xp.arange(start_pos, start_pos + T)                       # (T,)
+        else:
+            am = attention_mask._data if isinstance(attention_mask, Tensor) else xp.asarray(attention_mask)
+            if am.shape != (B, start_pos + T):
+                raise ValueError(f"GPT: attention_mask must be (B, start_pos + T) = {(B, start_pos + T)}, "
+                                 f"got {tuple(am.shape)}")
+            key_mask = am.astype(bool)                                      # (B, S)
+            pos = xp.maximum(xp.cumsum(key_mask, axis=1) - 1, 0)[:, start_pos:]  # (B, T) per-row positions
         x = self.transformer.wte(idx)                                       # (B, T, C)
         rope = None
         if self.config.pos == "learned":
-            pos = creation.arange(start_pos, start_pos + T, dtype="int64", device=idx.device)  # (T,)
-            x = x + self.transformer.wpe(pos)                               # (B, T, C)
+            x = x + self.transformer.wpe(Tensor._wrap(pos.astype(xp.int64)))  # (B, T, C)
         elif self.config.pos == "sinusoidal":
-            x = self.transformer.wpe(x, offset=start_pos)                   # (B, T, C)
+            x = self.transformer.wpe(x, offset=start_pos, positions=None if key_mask is None else Tensor._wrap(pos))
         else:
-            rope = self.rotary.cos_sin(self.rotary.inv_freq._xp().arange(start_pos, start_pos + T), x.dtype)
+            cos, sin = self.rotary.cos_sin(pos, x.dtype)                    # (T, D) or (B, T, D)
+            rope = (cos, sin) if cos.ndim == 2 else (cos.unsqueeze(1), sin.unsqueeze(1))  # (B, 1, T, D)
         x = self.transformer.drop(x)
         for i, block in enumerate(self.transformer.h):
-            x = block(x, rope, cache, i, start_pos)                         # (B, T, C)
+            x = block(x, rope, cache, i, start_pos, key_mask)               # (B, T, C)
         return self.transformer.ln_f(x)                                     # (B, T, C)
 
     def forward(self, idx: Tensor, targets: Tensor | None = None, *, cache: KVCache | None = None,
-                start_pos: int = 0) -> tuple[Tensor, Tensor | None]:
+                start_pos: int = 0, attention_mask: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """``(logits (B, T, V), loss)``. With ``cache``, ``idx`` holds positions ``start_pos ..`` and the
-        cache supplies (and receives) the keys/values of the earlier ones."""
-        x = self.hidden_states(idx, cache, start_pos)                       # (B, T, C)
+        cache supplies (and receives) the keys/values of the earlier ones. ``attention_mask``: (B,
+        start_pos + T), 1 for real tokens and 0 for (left) padding of every position so far; padded keys
+        are never attended to and each row's positions count its real tokens only."""
+        x = self.hidden_states(idx, cache, start_pos, attention_mask)       # (B, T, C)
         logits = self.lm_head(x)                                            # (B, T, V)
         loss = None
         if targets is not None:
@@ -338,7 +356,8 @@ class GPT(Module):
     # ---------------------------------------------------------------- generation
     def generate(self, idx: Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, repetition_penalty: float = 1.0, stop=None,
-                 eos_token: int | None = None, generator=None, use_cache: bool = True, stream: bool = False):
+                 eos_token: int | None = None, generator=None, use_cache: bool = True, stream: bool = False,
+                 attention_mask: Tensor | None = None):
         """Continue the prompts ``idx`` (B, T) by up to ``max_new_tokens`` tokens each.
 
         Each step: the last position's logits, the ``repetition_penalty`` (CTRL's: a logit of a token
@@ -354,6 +373,9 @@ class GPT(Module):
         ``block_size`` tokens (as is the context once a row grows past it; then each step recomputes the
         window).
 
+        ``attention_mask``: (B, T), 0 over the left padding of prompts of different lengths (see
+        :meth:`forward`); each row then continues as it would alone.
+
         Returns (B, T + n) int64 ids, or with ``stream=True`` an iterator of (B, 1) tokens, one per step.
         """
         if not isinstance(idx, Tensor) or idx.ndim != 2 or idx.shape[1] == 0:
@@ -366,17 +388,22 @@ class GPT(Module):
             raise ValueError(f"GPT.generate: top_k must be positive, got {top_k}")
         if top_p is not None and not 0.0 < top_p <= 1.0:
             raise ValueError(f"GPT.generate: top_p must be in (0, 1], got {top_p}")
+        if attention_mask is not None and tuple(attention_mask.shape) != tuple(idx.shape):
+            raise ValueError(f"GPT.generate: attention_mask {tuple(attention_mask.shape)} must match the prompt "
+                             f"{tuple(idx.shape)}")
         steps = self._steps(idx, max_new_tokens, temperature, top_k, top_p, repetition_penalty,
-                            _stop_sequences(stop), eos_token, generator, use_cache)
+                            _stop_sequences(stop), eos_token, generator, use_cache, attention_mask)
         if stream:
             return steps
         return cat([idx, *steps], dim=1)
 
     def _steps(self, idx, max_new_tokens, temperature, top_k, top_p, penalty, stops, eos_token, generator,
-               use_cache) -> Iterator[Tensor]:
+               use_cache, attention_mask) -> Iterator[Tensor]:
         bs = self.config.block_size
         xp = idx._xp()
         seq = idx._data.astype(xp.int64)                                    # (B, T) raw ids, grows
+        padded = attention_mask is not None
+        am = attention_mask._data.astype(bool) if padded else xp.ones(seq.shape, dtype=bool)  # (B, T), grows
         done = xp.zeros(seq.shape[0], dtype=bool)                           # (B,)
         cache = self.new_cache() if use_cache else None
         was_training = self.training
@@ -385,15 +412,17 @@ class GPT(Module):
             for _ in range(max_new_tokens):
                 with no_grad():
                     if cache is not None and cache.length and seq.shape[1] <= bs:
-                        x = self.hidden_states(Tensor._wrap(seq[:, -1:]), cache, seq.shape[1] - 1)
+                        x = self.hidden_states(Tensor._wrap(seq[:, -1:]), cache, seq.shape[1] - 1,
+                                               am if padded else None)
                     else:
                         context = seq[:, -bs:]                              # (B, <= block_size)
                         step_cache = cache if (cache is not None and seq.shape[1] <= bs) else None
-                        x = self.hidden_states(Tensor._wrap(context), step_cache, 0)
+                        x = self.hidden_states(Tensor._wrap(context), step_cache, 0, am[:, -bs:] if padded else None)
                     logits = self.lm_head(x[:, -1, :])._data.astype(xp.float64)  # (B, V)
-                nxt = _pick(xp, logits, seq, temperature, top_k, top_p, penalty, generator)  # (B,)
+                nxt = _pick(xp, logits, seq, am, temperature, top_k, top_p, penalty, generator)  # (B,)
                 nxt = xp.where(done, seq[:, -1], nxt)
                 seq = xp.concatenate([seq, nxt[:, None]], axis=1)
+                am = xp.concatenate([am, xp.ones((am.shape[0], 1), dtype=bool)], axis=1)
                 if eos_token is not None:
                     done |= nxt == eos_token
                 for s in stops:
@@ -421,13 +450,14 @@ def _stop_sequences(stop) -> list[list[int]]:
     return out
 
 
-def _pick(xp, logits, seq, temperature: float, top_k, top_p, penalty: float, generator):
+def _pick(xp, logits, seq, am, temperature: float, top_k, top_p, penalty: float, generator):
     """Choose the next id per row from (B, V) float64 logits: penalty, temperature, top-k, top-p, draw."""
     B, V = logits.shape
     if penalty != 1.0:
-        rows = xp.arange(B)[:, None]
-        seen = logits[rows, seq]                                            # (B, T)
-        logits[rows, seq] = xp.where(seen > 0, seen / penalty, seen * penalty)
+        present = xp.zeros((B, V), dtype=bool)                              # (B, V): ids in the row (not padding)
+        r, t = xp.nonzero(am)
+        present[r, seq[r, t]] = True
+        logits = xp.where(present, xp.where(logits > 0, logits / penalty, logits * penalty), logits)
     if temperature == 0:
         return logits.argmax(axis=-1)                                       # (B,)
     logits = logits / temperature

@@ -336,3 +336,31 @@ def test_errors():
     long = sd.tensor(np.random.default_rng(9).integers(0, 13, (1, 20)))
     out = model.generate(long, 1, temperature=0.0)
     np.testing.assert_array_equal(out.numpy()[:, -1], model.generate(long[:, -12:], 1, temperature=0.0).numpy()[:, -1])
+
+
+@pytest.mark.parametrize("pos", ["learned", "rope", "sinusoidal"])
+def test_left_padding_batch_equals_each_row_alone(pos):
+    model, _ = pair(config(pos=pos, n_kv_head=2))
+    rng = np.random.default_rng(10)
+    prompts = [rng.integers(1, 13, n) for n in (4, 2, 3)]
+    batch = np.zeros((3, 4), dtype=np.int64)                  # left padding with id 0
+    mask = np.zeros((3, 4), dtype=np.int64)
+    for i, p in enumerate(prompts):
+        batch[i, 4 - len(p):], mask[i, 4 - len(p):] = p, 1
+    # the forward: real positions of a padded row give the logits of the row alone
+    logits, _ = model(sd.tensor(batch), attention_mask=sd.tensor(mask))
+    for i, p in enumerate(prompts):
+        alone, _ = model(sd.tensor(p[None]))
+        np.testing.assert_allclose(logits.detach().numpy()[i, 4 - len(p):], alone.detach().numpy()[0], rtol=1e-4,
+                                   atol=1e-5)
+    # generate (past block_size: the window slides) with and without the cache, greedy and penalised
+    for kw in (dict(temperature=0.0), dict(temperature=0.0, repetition_penalty=1.8)):
+        for use_cache in (True, False):
+            out = model.generate(sd.tensor(batch), 10, attention_mask=sd.tensor(mask), use_cache=use_cache, **kw)
+            for i, p in enumerate(prompts):
+                alone = model.generate(sd.tensor(p[None]), 10, **kw).numpy()[0]
+                np.testing.assert_array_equal(out.numpy()[i, 4 - len(p):], alone)
+    with pytest.raises(ValueError, match="attention_mask"):
+        model.generate(sd.tensor(batch), 2, attention_mask=sd.tensor(mask[:, 1:]))
+    with pytest.raises(ValueError, match="attention_mask must be"):
+        model(sd.tensor(batch), attention_mask=sd.tensor(mask[:2]))
