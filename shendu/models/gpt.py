@@ -38,6 +38,8 @@ from shendu.nn.parameter import Parameter
 from shendu.ops.shape import cat
 from shendu.random import multinomial
 from shendu.tensor import Tensor
+from shendu.text.decoding import Hypothesis
+from shendu.text.decoding import beam_search as _beam_search
 
 __all__ = ["GPT", "GPTConfig", "KVCache"]
 
@@ -396,6 +398,49 @@ class GPT(Module):
         if stream:
             return steps
         return cat([idx, *steps], dim=1)
+
+    def beam_search(self, idx: Tensor, max_new_tokens: int, beam_width: int = 4, eos_token: int | None = None,
+                    length_penalty: float = 0.0, n_best: int = 1) -> list[list[Hypothesis]]:
+        """Beam search from the prompts ``idx`` (B, T) through the key/value cache (``shendu.text.decoding``'s
+        ``beam_search``: the B x beam_width beams are one batch, the cache rows follow the surviving beams).
+
+        The prompt and the continuation must fit the context: ``T + max_new_tokens <= block_size``.
+        Returns per prompt up to ``n_best`` ``Hypothesis(tokens, score)``, best first: the generated tokens
+        (``eos_token`` included) and their summed log-probability divided by the length penalty.
+        """
+        if not isinstance(idx, Tensor) or idx.ndim != 2 or idx.shape[1] == 0:
+            raise ValueError(f"GPT.beam_search: expected a (B, T) prompt of token ids with T >= 1, got "
+                             f"{getattr(idx, 'shape', type(idx).__name__)}")
+        T, bs = idx.shape[1], self.config.block_size
+        if T + max_new_tokens > bs:
+            raise ValueError(f"GPT.beam_search: prompt ({T}) + max_new_tokens ({max_new_tokens}) exceed "
+                             f"block_size={bs}")
+        n_layer = self.config.n_layer
+        was_training = self.training
+        self.eval()
+
+        def step(tokens: Tensor, state):         # state: (keys..., values..., length); buffers (N, Hkv, bs, D)
+            cache, length = self.new_cache(), state[-1]
+            if state[0] is not None:
+                cache.keys = [t._data for t in state[:n_layer]]
+                cache.values = [t._data for t in state[n_layer:2 * n_layer]]
+            cache.length = length
+            x = self.hidden_states(tokens.reshape(-1, 1), cache, length)    # (N, 1, C)
+            log_probs = F.log_softmax(self.lm_head(x[:, -1, :]), dim=-1)    # (N, V)
+            buffers = tuple(Tensor._wrap(a) for a in (*cache.keys, *cache.values))
+            return log_probs, (*buffers, length + 1)
+
+        try:
+            with no_grad():
+                state = (*[None] * (2 * n_layer), 0)
+                if T > 1:                                                   # prefill all but the last token
+                    cache = self.new_cache()
+                    self.hidden_states(idx[:, :-1], cache, 0)
+                    state = (*(Tensor._wrap(a) for a in (*cache.keys, *cache.values)), T - 1)
+                return _beam_search(step, idx[:, -1], state, beam_width, max_new_tokens, end_token=eos_token,
+                                    length_penalty=length_penalty, n_best=n_best)
+        finally:
+            self.train(was_training)
 
     def _steps(self, idx, max_new_tokens, temperature, top_k, top_p, penalty, stops, eos_token, generator,
                use_cache, attention_mask) -> Iterator[Tensor]:

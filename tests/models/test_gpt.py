@@ -364,3 +364,32 @@ def test_left_padding_batch_equals_each_row_alone(pos):
         model.generate(sd.tensor(batch), 2, attention_mask=sd.tensor(mask[:, 1:]))
     with pytest.raises(ValueError, match="attention_mask must be"):
         model(sd.tensor(batch), attention_mask=sd.tensor(mask[:2]))
+
+
+@pytest.mark.parametrize("prompt_len", [1, 3])
+def test_beam_search(prompt_len):
+    model, ref = pair(config(pos="rope", n_kv_head=2))
+    rng = np.random.default_rng(11)
+    prompt = rng.integers(0, 13, (2, prompt_len))
+    # beam_width=1 is greedy search
+    greedy = model.generate(sd.tensor(prompt), 5, temperature=0.0).numpy()[:, prompt_len:]
+    hyps = model.beam_search(sd.tensor(prompt), 5, beam_width=1)
+    np.testing.assert_array_equal(np.stack([h[0].tokens.numpy() for h in hyps]), greedy)
+    # beam_width = V**2 over 3 steps is exhaustive: the best of all 13**3 continuations, scored by the torch twin
+    grid = np.stack(np.meshgrid(*[np.arange(13)] * 3, indexing="ij"), -1).reshape(-1, 3)  # (2197, 3)
+    hyps = model.beam_search(sd.tensor(prompt), 3, beam_width=169, n_best=2)
+    for b in range(2):
+        seqs = torch.tensor(np.concatenate([np.repeat(prompt[b:b + 1], len(grid), 0), grid], 1))
+        with torch.no_grad():
+            logp = torch.log_softmax(ref(seqs)[0].double(), -1)[:, prompt_len - 1:-1]       # (2197, 3, V)
+        total = logp.gather(2, seqs[:, prompt_len:, None])[..., 0].sum(1).numpy()         # (2197,)
+        order = np.argsort(-total)
+        assert len(hyps[b]) == 2
+        np.testing.assert_array_equal(hyps[b][0].tokens.numpy(), grid[order[0]])
+        np.testing.assert_allclose([h.score for h in hyps[b]], total[order[:2]], rtol=1e-4)
+    # an end token stops a hypothesis (and is kept)
+    eos = int(greedy[0, 1])
+    hyp = model.beam_search(sd.tensor(prompt[:1]), 5, beam_width=1, eos_token=eos)[0][0]
+    np.testing.assert_array_equal(hyp.tokens.numpy(), greedy[0, :int(np.argmax(greedy[0] == eos)) + 1])
+    with pytest.raises(ValueError, match="exceed block_size=12"):
+        model.beam_search(sd.tensor(prompt), 12 - prompt_len + 1)
