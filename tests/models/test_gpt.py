@@ -393,3 +393,16 @@ def test_beam_search(prompt_len):
     np.testing.assert_array_equal(hyp.tokens.numpy(), greedy[0, :int(np.argmax(greedy[0] == eos)) + 1])
     with pytest.raises(ValueError, match="exceed block_size=12"):
         model.beam_search(sd.tensor(prompt), 12 - prompt_len + 1)
+
+
+def test_dropout_only_in_training_and_generate_restores_mode():
+    c = config(dropout=0.3)
+    model, ref = pair(c)
+    x = sd.tensor(np.random.default_rng(12).integers(0, 13, (2, 6)))
+    a, b = model(x)[0].detach().numpy(), model(x)[0].detach().numpy()
+    assert np.abs(a - b).max() > 1e-3
+    model.generate(x, 2)
+    assert model.training
+    model.eval()
+    np.testing.assert_allclose(model(x)[0].detach().numpy(), ref(torch.tensor(x.numpy()))[0].detach().numpy(),
+                               rtol=1e-4, atol=1e-5)
