@@ -16,6 +16,10 @@ every epoch with exact resume (``Trainer``'s). Files written to ``out``::
     last.safetensors / best.safetensors   the full checkpoint after the last epoch / at the best val loss
     history.csv, history.png   one row per epoch: loss, ppl, val_loss, val_ppl, lr    samples.txt
 
+Defaults (4 layers x 128 wide, 4 heads, context 128, a 1024-token BPE, batch 16, 12 x 100 steps) were
+measured on 2 shared CPU cores with the stdlib corpus (5 MB, 1.9M tokens): 4.5 minutes to a validation
+loss of 3.60 nats per token (perplexity 36) against the unigram's 6.01.
+
 ``shendu train gpt`` runs ``run_gpt`` with a ``GPTTrainConfig`` (the command line writes it as
 ``config.json``).
 """
@@ -296,11 +300,11 @@ MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "bias", "p
 
 
 def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs/gpt", *,
-              tokenizer: str = "bpe", vocab_size: int = 1024, max_bytes: int | None = 2_000_000,
+              tokenizer: str = "bpe", vocab_size: int = 1024, max_bytes: int | None = 5_000_000,
               val_fraction: float = 0.05, n_layer: int = 4, n_head: int = 4, n_embd: int = 128,
               block_size: int = 128, dropout: float = 0.0, bias: bool = False, pos: str = "learned",
               norm: str = "layernorm", mlp: str = "gelu", n_kv_head: int | None = None, batch_size: int = 16,
-              grad_accum: int = 1, epochs: int = 10, steps_per_epoch: int = 100, eval_batches: int = 20,
+              grad_accum: int = 1, epochs: int = 12, steps_per_epoch: int = 100, eval_batches: int = 20,
               lr: float = 1e-3, min_lr: float = 1e-4, warmup_steps: int = 100, decay_steps: int | None = None,
               weight_decay: float = 0.1,
               beta2: float = 0.99, clip_grad_norm: float | None = 1.0, seed: int = 0, resume: bool = False,
@@ -441,7 +445,7 @@ class GPTTrainConfig:
 
     data: str = field(default="", metadata={
         "help": "a UTF-8 text file to learn (empty: the built-in corpus of the Python stdlib's sources)"})
-    max_bytes: int = field(default=2_000_000, metadata={
+    max_bytes: int = field(default=5_000_000, metadata={
         "help": "use at most this many bytes of the text (0: a whole file)", "min": 0})
     val_fraction: float = field(default=0.05, metadata={
         "help": "the end of the tokens held out for validation", "min": 0.0, "below": 1.0})
@@ -463,7 +467,7 @@ class GPTTrainConfig:
     mlp: str = field(default="gelu", metadata={"help": "feed-forward block", "choices": ("gelu", "swiglu")})
     batch_size: int = field(default=16, metadata={"help": "windows per micro-batch", "min": 1})
     grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step", "min": 1})
-    epochs: int = field(default=10, metadata={
+    epochs: int = field(default=12, metadata={
         "help": "evaluation rounds in all (with --resume: train until this many are done)", "min": 1,
         "resumable": True})
     steps_per_epoch: int = field(default=100, metadata={"help": "optimizer steps between evaluations", "min": 1})
