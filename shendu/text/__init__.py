@@ -3,6 +3,7 @@
 ``bpe``: ``ByteLevelBPETokenizer`` (GPT-2's byte-level BPE: train, encode, decode, save, from_file);
 ``CharTokenizer`` (from ``shendu.data.datasets.text``) is re-exported here too.
 ``decoding`` is generic over a step function ``step(tokens, state) -> (log_probs, state)``;
+``instructions``: the built-in instruction set, the chat template and loss-masked SFT batches;
 ``corpus``: the stdlib or a file as a character corpus, saved vocabularies, and contiguous batch
 streams for truncated backpropagation through time (``StreamBatches``).
 """
@@ -10,6 +11,15 @@ from shendu.data.datasets.text import CharTokenizer
 from shendu.text.bpe import ByteLevelBPETokenizer
 from shendu.text.corpus import StreamBatches, load_corpus, load_vocab, save_vocab
 from shendu.text.decoding import GreedyOutput, Hypothesis, beam_search, greedy_search, length_penalty
+from shendu.text.instructions import (
+    build_sft_batch,
+    format_chat,
+    format_conversation,
+    load_instructions,
+    special_tokens,
+    split_instructions,
+)
 
 __all__ = ["ByteLevelBPETokenizer", "CharTokenizer", "GreedyOutput", "Hypothesis", "StreamBatches", "beam_search",
-           "greedy_search", "length_penalty", "load_corpus", "load_vocab", "save_vocab"]
+           "greedy_search", "length_penalty", "load_corpus", "load_vocab", "save_vocab", "build_sft_batch",
+           "format_chat", "format_conversation", "load_instructions", "special_tokens", "split_instructions"]
