@@ -5,6 +5,8 @@
     shendu experiment curve-fitting --out runs/curve-fitting --seed 0
     shendu train --dataset digits --hidden 128 64 --epochs 30 --optimizer adam --out runs/digits
     shendu train --resume runs/digits --epochs 50     # continue that run with its saved settings
+    shendu generate --checkpoint runs/gpt --prompt "def "   # continue a prompt with a trained GPT
+    shendu chat --checkpoint runs/gpt                 # talk to it
 
 One module per command (``demo``, ``experiment``, ``train``), each with ``add_parser(subparsers)``
 and the function it runs. Usage mistakes end with status 2 and one line on stderr; Ctrl-C with 130.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from shendu.cli import demo, experiment, train
+from shendu.cli import chat, demo, experiment, generate, train
 from shendu.cli._common import HelpFormatter, Parser, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -37,6 +39,8 @@ def build_parser() -> Parser:
     demo.add_parser(sub)
     experiment.add_parser(sub)
     train.add_parser(sub)
+    generate.add_parser(sub)
+    chat.add_parser(sub)
     return parser
 
 
