@@ -8,8 +8,9 @@
     shendu generate --checkpoint runs/gpt --prompt "def "   # continue a prompt with a trained GPT
     shendu chat --checkpoint runs/gpt                 # talk to it
 
-One module per command (``demo``, ``experiment``, ``train``), each with ``add_parser(subparsers)``
-and the function it runs. Usage mistakes end with status 2 and one line on stderr; Ctrl-C with 130.
+One module per command (``demo``, ``experiment``, ``train``, ``generate``, ``chat``), each with
+``add_parser(subparsers)`` and the function it runs. Usage mistakes end with status 2 and one line
+on stderr; Ctrl-C with 130.
 """
 from __future__ import annotations
 
