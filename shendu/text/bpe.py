@@ -77,7 +77,8 @@ class ByteLevelBPETokenizer:
 
     Attributes:
         merges: the learned merges as (left token, right token) strings, in rank order.
-        special_tokens: the special tokens, in id order (ids 256, 257, ...).
+        special_tokens: the special tokens, in id order (ids 256, 257, ...; then any added with
+            ``add_special_tokens``, whose ids follow the merged tokens).
     """
 
     def __init__(self) -> None:
@@ -85,9 +86,11 @@ class ByteLevelBPETokenizer:
 
     # ------------------------------------------------------------------ state
     def _set_state(self, merges: list[tuple[int, int]], special_tokens: list[str],
-                   merge_tokens: list[str] | None = None) -> None:
-        """Rebuild every table from base ids + special tokens + merges (pairs of ids)."""
+                   merge_tokens: list[str] | None = None, added_tokens: list[str] = ()) -> None:
+        """Rebuild every table from base ids + special tokens + merges (pairs of ids) + added special
+        tokens (``add_special_tokens``: ids after the merges)."""
         self.special_tokens = list(special_tokens)
+        self._added_tokens = list(added_tokens)
         tokens = [c for _, c in _ALPHABET] + self.special_tokens
         id_bytes = [bytes([b]) for b, _ in _ALPHABET] + [s.encode("utf-8") for s in self.special_tokens]
         vocab = {t: i for i, t in enumerate(tokens)}
@@ -103,6 +106,13 @@ class ByteLevelBPETokenizer:
                 tokens.append(text)
                 id_bytes.append(id_bytes[a] + id_bytes[b])
             ranks[(a, b)] = (rank, new)
+        for s in self._added_tokens:
+            if s in vocab:
+                raise ValueError(f"ByteLevelBPETokenizer: added special token {s!r} is already in the vocabulary")
+            vocab[s] = len(tokens)
+            tokens.append(s)
+            id_bytes.append(s.encode("utf-8"))
+        self.special_tokens += self._added_tokens
         self._merge_ids = list(merges)
         self._ranks = ranks
         self._tokens = tokens
@@ -187,6 +197,24 @@ class ByteLevelBPETokenizer:
         self.train_stats = stats
         return self
 
+    def add_special_tokens(self, tokens: Iterable[str]) -> list[int]:
+        """Append special tokens with new ids at the end of the vocabulary (existing ids unchanged;
+        tokens already special are skipped) and return the ids of all of ``tokens``. Used to add a
+        chat template's markers to a pretrained tokenizer (then grow the model's embedding rows)."""
+        tokens = list(tokens)
+        for s in tokens:
+            if not isinstance(s, str) or not s:
+                raise ValueError(f"ByteLevelBPETokenizer.add_special_tokens: special tokens must be non-empty "
+                                 f"strings, got {s!r}")
+        new = [s for s in dict.fromkeys(tokens) if s not in self._special_ids]
+        clash = [s for s in new if s in self._vocab]
+        if clash:
+            raise ValueError(f"ByteLevelBPETokenizer.add_special_tokens: {clash} are already ordinary tokens")
+        if new:
+            base = self.special_tokens[:len(self.special_tokens) - len(self._added_tokens)]
+            self._set_state(self._merge_ids, base, added_tokens=self._added_tokens + new)
+        return [self._special_ids[s] for s in tokens]
+
     # ---------------------------------------------------------- encode/decode
     def _split_special(self, text: str) -> list[str]:
         if self._special_re is None:
@@ -254,8 +282,10 @@ class ByteLevelBPETokenizer:
     def save(self, path: str | os.PathLike) -> None:
         """Write one JSON file: the format tag, the vocabulary (token -> id), the merges in rank order
         and the special tokens."""
-        state = {"format": FORMAT, "version": 1, "pre_tokenizer": "gpt2", "special_tokens": self.special_tokens,
-                 "merges": [list(m) for m in self.merges], "vocab": self._vocab}
+        n_base = len(self.special_tokens) - len(self._added_tokens)
+        state = {"format": FORMAT, "version": 1, "pre_tokenizer": "gpt2",
+                 "special_tokens": self.special_tokens[:n_base], "merges": [list(m) for m in self.merges],
+                 "added_tokens": self._added_tokens, "vocab": self._vocab}
         with open(path, "w", encoding="utf-8") as f:
             json.dump(state, f, ensure_ascii=False)
 
@@ -273,6 +303,7 @@ class ByteLevelBPETokenizer:
             raise ValueError(f"{where}: not a byte-level BPE tokenizer file (format {got!r}, expected {FORMAT!r})")
         try:
             specials, vocab = list(state["special_tokens"]), dict(state["vocab"])
+            added = list(state.get("added_tokens", []))
             merges = [(a, b) for a, b in state["merges"]]
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{where}: malformed tokenizer file ({type(e).__name__}: {e})") from None
@@ -284,10 +315,14 @@ class ByteLevelBPETokenizer:
                 raise ValueError(f"{where}: merge {[a, b]} uses a token that no earlier merge made")
             ids.append((tok._vocab[a], tok._vocab[b]))
             tok._set_state_incremental(ids[-1])
+        for s in added:
+            if isinstance(s, str) and s and s not in tok._vocab:
+                tok._vocab[s] = len(tok._tokens)
+                tok._tokens.append(s)
         if tok._vocab != vocab:
             raise ValueError(f"{where}: the vocabulary does not match the one its merges and special tokens "
                              f"build ({len(vocab)} tokens in the file, {len(tok._vocab)} rebuilt)")
-        tok._set_state(ids, specials)
+        tok._set_state(ids, specials, added_tokens=added)
         return tok
 
     def _set_state_incremental(self, pair: tuple[int, int]) -> None:

@@ -232,3 +232,26 @@ def test_train_rejects_bad_arguments():
         t.train("abc", 300, min_frequency=0)
     with pytest.raises(TypeError, match="texts must be strings"):
         t.train([b"abc"], 300)
+
+
+def test_add_special_tokens_appends_ids_and_keeps_existing_ones(tmp_path):
+    text = "def f(x):\n    return x + 1\n" * 50
+    tok = ByteLevelBPETokenizer().train(text, 300, special_tokens=["<|endoftext|>"])
+    before, n = tok.get_vocab(), tok.vocab_size
+    ids = tok.encode(text)
+    new = tok.add_special_tokens(["<|user|>", "<|end|>", "<|endoftext|>"])
+    assert new == [n, n + 1, before["<|endoftext|>"]]
+    assert tok.vocab_size == n + 2
+    assert all(tok.get_vocab()[t] == i for t, i in before.items())      # existing ids unchanged
+    assert tok.encode(text) == ids
+    assert tok.encode("<|user|>hi<|end|>") == [n, *tok.encode("hi"), n + 1]
+    assert tok.decode(tok.encode("<|user|>hi<|end|>")) == "<|user|>hi<|end|>"
+    assert tok.add_special_tokens(["<|user|>"]) == [n] and tok.vocab_size == n + 2   # idempotent
+    tok.save(tmp_path / "t.json")
+    loaded = ByteLevelBPETokenizer.from_file(tmp_path / "t.json")
+    assert loaded == tok and loaded.get_vocab() == tok.get_vocab()
+    assert loaded.encode("<|user|>def<|end|>") == tok.encode("<|user|>def<|end|>")
+    with pytest.raises(ValueError, match="already ordinary tokens"):
+        tok.add_special_tokens(["d"])
+    with pytest.raises(ValueError, match="non-empty strings"):
+        tok.add_special_tokens([""])
