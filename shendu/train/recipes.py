@@ -321,4 +321,6 @@ RECIPES: dict[str, Recipe] = {
                       "a character-level LSTM/GRU language model on a text file (--data) or the Python stdlib"),
     "gpt": Recipe("shendu.train.gpt", "GPTTrainConfig", "run_gpt",
                   "pretrain a GPT (BPE or characters) on a text file (--data) or the Python stdlib"),
+    "sft": Recipe("shendu.train.sft_recipe", "SFTConfig", "run_sft",
+                  "instruction-tune a 'train gpt' run (--base) on the built-in instructions, chat template"),
 }
