@@ -31,7 +31,7 @@ from typing import Any
 
 from shendu.random import Generator, manual_seed
 from shendu.tensor import Tensor
-from shendu.train.callbacks import Callback, ModelCheckpoint, ProgressBar
+from shendu.train.callbacks import Callback, ModelCheckpoint, ProgressBar, SetEpoch
 from shendu.train.recipes import _HistoryFiles, plot_history, write_history_csv
 from shendu.train.trainer import Trainer
 
@@ -91,19 +91,6 @@ class CharRNNTrainer(Trainer):
         value = float(loss.item())
         self.eval_metrics.update(value, None, None, count)
         return {"loss": value}
-
-
-class StreamCallback(Callback):
-    """At each epoch's start: point the training streams at that epoch's chunks (``set_epoch``)."""
-
-    order = -20
-
-    def __init__(self, streams):
-        super().__init__()
-        self.streams = streams
-
-    def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        self.streams.set_epoch(epoch)
 
 
 class BitsPerCharacter(Callback):
@@ -227,7 +214,7 @@ def train_charrnn(data: str | os.PathLike | None = None, out: str | os.PathLike 
     sampler = SampleText(corpus.tokenizer, out / "samples.txt", prompt, sample_length, temperature, seed=seed)
     monitor = "val_loss" if val_streams is not None else "loss"
     checkpoint = ModelCheckpoint(dirpath=out, monitor=monitor, save_best_only=True, save_last=True)
-    cbs = [StreamCallback(train_streams), BitsPerCharacter(), sampler, checkpoint, _HistoryFiles(out / "history.csv"),
+    cbs = [SetEpoch(train_streams), BitsPerCharacter(), sampler, checkpoint, _HistoryFiles(out / "history.csv"),
            *callbacks]
     if verbose:
         cbs.append(ProgressBar(1) if sys.stderr.isatty() else ProgressBar(2, force=True))
@@ -331,5 +318,5 @@ def load_charrnn(out: str | os.PathLike, which: str = "best"):
     return model, load_vocab(out / "vocab.json")
 
 
-__all__ = ["BitsPerCharacter", "CharRNNTrainConfig", "CharRNNTrainer", "SampleText", "StreamCallback",
+__all__ = ["BitsPerCharacter", "CharRNNTrainConfig", "CharRNNTrainer", "SampleText",
            "detach_state", "load_charrnn", "run_charrnn", "sample_text", "train_charrnn"]

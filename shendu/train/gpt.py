@@ -38,7 +38,7 @@ import numpy as np
 
 from shendu.random import Generator, manual_seed
 from shendu.tensor import Tensor
-from shendu.train.callbacks import Callback, ModelCheckpoint, ProgressBar
+from shendu.train.callbacks import Callback, ModelCheckpoint, ProgressBar, SetEpoch
 from shendu.train.recipes import _HistoryFiles, plot_history, write_history_csv
 from shendu.train.trainer import Trainer
 
@@ -226,19 +226,6 @@ class GPTTrainer(Trainer):
         return {"loss": value}
 
 
-class EpochCallback(Callback):
-    """At each epoch's start: point the training windows at that epoch's draws (``set_epoch``)."""
-
-    order = -20
-
-    def __init__(self, batches):
-        super().__init__()
-        self.batches = batches
-
-    def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        self.batches.set_epoch(epoch)
-
-
 class Perplexity(Callback):
     """Adds ``ppl`` (and ``val_ppl``) = exp(loss) to each epoch's logs."""
 
@@ -384,7 +371,7 @@ def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "r
     sampler = SampleGPT(tok, out / "samples.txt", prompt, sample_length, temperature, top_k, block_size, seed=seed)
     monitor = "val_loss" if val_batches is not None else "loss"
     checkpoint = ModelCheckpoint(dirpath=out, monitor=monitor, save_best_only=True, save_last=True)
-    cbs = [EpochCallback(train_batches), Perplexity(), sampler, checkpoint, _HistoryFiles(out / "history.csv"),
+    cbs = [SetEpoch(train_batches), Perplexity(), sampler, checkpoint, _HistoryFiles(out / "history.csv"),
            *callbacks]
     if verbose:
         cbs.append(ProgressBar(1) if sys.stderr.isatty() else ProgressBar(2, force=True))
@@ -526,6 +513,6 @@ def load_gpt(out: str | os.PathLike, which: str = "best"):
     return model, load_tokenizer(out)
 
 
-__all__ = ["EpochCallback", "GPTTrainConfig", "GPTTrainer", "Perplexity", "SampleGPT", "WindowBatches",
+__all__ = ["GPTTrainConfig", "GPTTrainer", "Perplexity", "SampleGPT", "WindowBatches",
            "cosine_schedule", "generate_text", "load_gpt", "load_tokenizer", "param_groups", "prepare_data",
            "read_tokens", "run_gpt", "train_gpt", "unigram_loss", "write_tokens"]

@@ -243,3 +243,19 @@ def test_progress_bar_is_quiet_off_terminal(blobs, make_mlp, capfd):
         callbacks=[ProgressBar(verbose=1, force=True)])
     err = capfd.readouterr().err
     assert "Epoch 2/2" in err and "loss=" in err
+
+
+def test_set_epoch_tells_its_source_each_epoch_as_it_begins():
+    from shendu.train.callbacks import SetEpoch
+
+    class Source:
+        seen: list = []
+
+        def set_epoch(self, epoch):
+            self.seen.append(epoch)
+
+    source = Source()
+    cb = SetEpoch(source)
+    for epoch in (0, 1, 5):
+        cb.on_epoch_begin(epoch)
+    assert source.seen == [0, 1, 5]

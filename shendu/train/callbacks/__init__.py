@@ -5,7 +5,8 @@ from shendu.train.callbacks.loggers import CSVLogger, JSONLLogger
 from shendu.train.callbacks.lr_scheduler import LearningRateScheduler
 from shendu.train.callbacks.model_checkpoint import ModelCheckpoint
 from shendu.train.callbacks.progress_bar import ProgressBar
+from shendu.train.callbacks.set_epoch import SetEpoch
 from shendu.train.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "JSONLLogger", "LearningRateScheduler",
-           "ModelCheckpoint", "ProgressBar", "TerminateOnNaN"]
+           "ModelCheckpoint", "ProgressBar", "SetEpoch", "TerminateOnNaN"]
