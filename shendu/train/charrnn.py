@@ -74,13 +74,9 @@ class CharRNNTrainer(Trainer):
             self.state = None
         loss, state, count = self._chunk_loss(batch, self.state)
         self.state = detach_state(state)
-        value = float(loss.item())
-        if not math.isfinite(value):
-            self.handle_nonfinite(value)
-            self.optimizer_step()
+        value, skipped = self.backward_and_step(loss)
+        if skipped:
             return {"loss": value, "skipped": 1}
-        loss.backward()
-        self.optimizer_step()
         self.train_metrics.update(value, None, None, count)
         return {"loss": value}
 

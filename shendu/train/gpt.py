@@ -207,14 +207,9 @@ class GPTTrainer(Trainer):
     def train_step(self, batch) -> dict:
         x, y = batch
         _, loss = self.model(x, y)
-        value = float(loss.item())
-        if not math.isfinite(value):
-            self.handle_nonfinite(value)
-            self.optimizer_step()
+        value, skipped = self.backward_and_step(loss)
+        if skipped:
             return {"loss": value, "skipped": 1}
-        window = self.accumulation.window
-        (loss / window if window > 1 else loss).backward()
-        self.optimizer_step()
         self.train_metrics.update(value, None, None, y.numel())
         return {"loss": value}
 

@@ -113,15 +113,9 @@ class Trainer:
         """
         inputs, targets = da.unpack_batch(batch)
         outputs = self.model(*inputs)
-        loss = self.compute_loss(outputs, targets)
-        value = float(loss.item())
-        if not math.isfinite(value):
-            self.handle_nonfinite(value)
-            self.optimizer_step()
+        value, skipped = self.backward_and_step(self.compute_loss(outputs, targets))
+        if skipped:
             return {"loss": value, "skipped": 1}
-        window = self.accumulation.window
-        (loss / window if window > 1 else loss).backward()
-        self.optimizer_step()
         with no_grad():
             self.train_metrics.update(value, outputs, targets, da.batch_size_of(targets, inputs))
         return {"loss": value}
@@ -141,6 +135,22 @@ class Trainer:
         return self.model(*inputs)
 
     # -- helpers the steps use ----------------------------------------------------------------------
+    def backward_and_step(self, loss: Tensor) -> tuple[float, bool]:
+        """This micro-batch's ``loss`` backpropagated at the accumulation window's scale, then
+        ``optimizer_step()``; a non-finite loss is handed to ``handle_nonfinite`` instead of backward.
+
+        Returns ``(loss value, skipped)``.
+        """
+        value = float(loss.item())
+        if not math.isfinite(value):
+            self.handle_nonfinite(value)
+            self.optimizer_step()
+            return value, True
+        window = self.accumulation.window
+        (loss / window if window > 1 else loss).backward()
+        self.optimizer_step()
+        return value, False
+
     def compute_loss(self, outputs, targets) -> Tensor:
         """The loss of ``outputs`` against ``targets``, after checking the targets suit the loss
         (``TargetError``, which the loops extend with the data's name, epoch and step)."""
