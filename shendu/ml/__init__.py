@@ -1,0 +1,19 @@
+"""Classic machine learning with scikit-learn's estimator API (fit / predict / score / get_params).
+
+See shendu/ml/base.py for the conventions (input kinds, dtypes, fitted attributes, errors).
+"""
+from shendu.ml.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    NotFittedError,
+    RegressorMixin,
+    TransformerMixin,
+    check_array,
+    check_is_fitted,
+    check_X_y,
+)
+
+__all__ = [
+    "BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMixin", "NotFittedError",
+    "check_array", "check_X_y", "check_is_fitted",
+]
