@@ -1,5 +1,6 @@
 """The `shendu` command line: the parser, --help and --version, experiments, the entry points."""
 import argparse
+import json
 import subprocess
 import sys
 
@@ -109,8 +110,13 @@ def test_demo_runs_end_to_end_and_logs_each_epoch(tmp_path, shendu_cli):
     status, out, err = shendu_cli("demo", "--epochs", "2", "--quick", "--out", tmp_path)
     assert status == 0, err
     lines = out.splitlines()
-    assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"]
+    # two digits epochs, then the quick GPT's two
+    assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2", "1/2", "2/2"]
     assert any("digits: test accuracy" in line and "after 2 epochs" in line for line in lines)
     assert (tmp_path / "digits" / "best.safetensors").exists()
     assert (tmp_path / "curve-fitting" / "report.md").exists()
+    assert any(line.startswith("gpt: ") and "validation loss" in line for line in lines)
+    assert "generated from the prompt 'def '" in out and f"shendu train gpt --resume {tmp_path / 'gpt'}" in out
+    config = json.loads((tmp_path / "gpt" / "config.json").read_text())   # an ordinary run folder: resumable
+    assert config["task"] == "gpt" and config["config"]["n_layer"] == 1
     assert lines[-1].startswith("demo finished in ")
