@@ -38,7 +38,9 @@ from shendu.ops.elementwise import (
     neg, negative, positive, reciprocal, relu, round, rsqrt, sgn, sigmoid, sign, signbit, sqrt, square,
     trunc, where,
 )
-from shendu.ops.special import erf, erfc, erfinv, logaddexp, logaddexp2, logit, xlogy
+from shendu.ops.special import (
+    digamma, erf, erfc, erfinv, lgamma, logaddexp, logaddexp2, logit, mvlgamma, polygamma, xlogy,
+)
 from shendu.ops.trig import (
     acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan,
     atan2, atanh, cos, cosh, deg2rad, hypot, rad2deg, sin, sinc, sinh, tan, tanh,
@@ -147,6 +149,7 @@ __all__ = [
     "logaddexp2", "logit", "multiply", "nan_to_num", "negative", "not_equal", "positive", "prelu",
     "rad2deg", "reciprocal", "rrelu", "selu", "sgn", "signbit", "sinc", "sinh", "square",
     "subtract", "tan", "threshold", "true_divide", "xlogy",
+    "digamma", "lgamma", "mvlgamma", "polygamma",
     "addbmm", "addmm", "addmv", "addr", "baddbmm", "cdist", "chain_matmul", "cosine_similarity", "ger",
     "inner", "linalg", "mv", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle", "vdot",
     "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",

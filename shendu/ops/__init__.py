@@ -140,6 +140,8 @@ def _bind_tensor_methods(Tensor) -> None:
         "sinc": trig.sinc, "deg2rad": trig.deg2rad, "rad2deg": trig.rad2deg,
         "erf": special.erf, "erfc": special.erfc, "erfinv": special.erfinv, "logit": special.logit,
         "xlogy": special.xlogy, "logaddexp": special.logaddexp, "logaddexp2": special.logaddexp2,
+        "lgamma": special.lgamma, "digamma": special.digamma, "polygamma": special._polygamma_method,
+        "mvlgamma": special.mvlgamma,
         "hardshrink": activation.hardshrink, "prelu": activation.prelu,
         # reductions
         "sum": reduce.sum, "mean": reduce.mean, "var": reduce.var, "std": reduce.std,
