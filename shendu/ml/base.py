@@ -103,8 +103,16 @@ def check_X_y(X: Any, y: Any, *, y_numeric: bool = False, multi_output: bool = F
 
 
 def like_input(result: np.ndarray, X: Any):
-    """``result`` in the kind of the input ``X``: a shendu Tensor if X was one, else the ndarray."""
-    if _is_tensor(X):
+    """``result`` in the kind of the input ``X``: a shendu Tensor if X was one, else the ndarray.
+
+    Float results take X's float32 when X is float32 (a model fitted in float64 predicts float32
+    for float32 input); labels keep their own dtype. Non-numeric labels (strings) stay an ndarray.
+    """
+    result = np.asarray(result)
+    x_dtype = X.dtype if _is_tensor(X) or isinstance(X, np.ndarray) else None
+    if result.dtype.kind == "f" and x_dtype is not None and str(x_dtype).endswith("float32"):
+        result = result.astype(np.float32)
+    if _is_tensor(X) and result.dtype.kind in "biuf":
         import shendu
         return shendu.tensor(np.ascontiguousarray(result))
     return result
