@@ -1,11 +1,12 @@
 """``DistributedSampler``: each of ``num_replicas`` processes visits its own share of a dataset.
 
-A placeholder until shendu has a distributed package: with no process group, the defaults are
-``num_replicas=1`` and ``rank=0`` (one process sees every index, shuffled per epoch). Passing
-``num_replicas``/``rank`` explicitly gives each rank the same share PyTorch's sampler gives it: the
+``num_replicas`` and ``rank`` default to the process group's world size and rank
+(``shendu.distributed.init_process_group``); with no process group they default to 1 and 0 (one
+process sees every index). Each rank gets the share PyTorch's sampler gives it: the
 epoch's order is padded (or, with ``drop_last``, cut) to a multiple of ``num_replicas``, and rank
-``r`` takes every ``num_replicas``-th index starting at ``r``. The shuffle depends only on
-``seed + epoch``, so every rank draws the same permutation.
+``r`` takes every ``num_replicas``-th index starting at ``r``. The shuffle is ``randperm`` from a
+``shendu.Generator`` seeded with ``seed + epoch`` (as PyTorch's, though shendu's generator draws other
+values than PyTorch's), so every rank draws the same permutation.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ class DistributedSampler(Sampler):
 
     Args:
         dataset: the dataset (anything with ``__len__``).
-        num_replicas: the number of processes (default 1 until shendu has process groups).
-        rank: this process's rank in ``[0, num_replicas)`` (default 0).
+        num_replicas: the number of processes (default: the process group's world size, else 1).
+        rank: this process's rank in ``[0, num_replicas)`` (default: the process group's rank, else 0).
         shuffle: shuffle the indices each epoch (default True); call ``set_epoch`` every epoch.
         seed: the shuffle's seed, the same on every rank (default 0).
         drop_last: cut the tail so every rank gets the same number of indices without padding.
@@ -31,8 +32,14 @@ class DistributedSampler(Sampler):
 
     def __init__(self, dataset, num_replicas: int | None = None, rank: int | None = None,
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False):
-        num_replicas = 1 if num_replicas is None else int(num_replicas)
-        rank = 0 if rank is None else int(rank)
+        if num_replicas is None or rank is None:
+            from shendu.distributed import get_rank, get_world_size, is_initialized
+            grouped = is_initialized()
+            if num_replicas is None:
+                num_replicas = get_world_size() if grouped else 1
+            if rank is None:
+                rank = get_rank() if grouped else 0
+        num_replicas, rank = int(num_replicas), int(rank)
         if num_replicas < 1:
             raise ValueError(f"DistributedSampler: num_replicas should be a positive integer, got {num_replicas}")
         if rank >= num_replicas or rank < 0:
@@ -50,7 +57,10 @@ class DistributedSampler(Sampler):
     def indices(self) -> np.ndarray:
         n = len(self.dataset)
         if self.shuffle:
-            order = np.random.Generator(np.random.PCG64(self.seed + self.epoch)).permutation(n)
+            from shendu.random import Generator, randperm
+            g = Generator()
+            g.manual_seed(self.seed + self.epoch)
+            order = randperm(n, generator=g)._data.astype(np.int64)
         else:
             order = np.arange(n)
         if self.total_size > n:  # pad by repeating the order from its start

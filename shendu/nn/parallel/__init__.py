@@ -3,8 +3,8 @@
 ``DataParallel`` splits a batch over GPUs in PyTorch; shendu runs one device per process, so here
 it is a pass-through wrapper: ``forward`` calls ``module`` on the whole batch, and the wrapped
 model sits under ``.module`` so ``state_dict()`` keys carry PyTorch's ``module.`` prefix (checkpoints
-saved from a DataParallel model load the same way in both). ``DistributedDataParallel`` needs
-process groups (multi-process training), which shendu does not have yet: constructing it raises.
+saved from a DataParallel model load the same way in both). ``DistributedDataParallel``
+(``distributed.py``) is real multi-process data parallelism over MPI (``shendu.distributed``).
 """
 from __future__ import annotations
 
@@ -39,13 +39,6 @@ def data_parallel(module: Module, inputs, device_ids=None, output_device=None, d
     return module(*inputs, **(module_kwargs or {}))
 
 
-class DistributedDataParallel(Module):
-    """Not implemented yet: needs process groups (multi-process training); constructing it raises ``RuntimeError``."""
-
-    def __init__(self, module: Module, *args, **kwargs):
-        raise RuntimeError("shendu.nn.parallel.DistributedDataParallel is not implemented yet: distributed "
-                           "(multi-process) training needs process groups, which shendu does not have yet; "
-                           "train in one process (or wrap with DataParallel, a pass-through here) meanwhile")
-
+from shendu.nn.parallel.distributed import DistributedDataParallel  # noqa: E402
 
 __all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
