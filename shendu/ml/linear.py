@@ -248,15 +248,14 @@ def _newton_logistic(Xa, y_idx, K, lam, fit_intercept, tol, max_iter):
             break
         if K == 1:
             s = P[:, 0] * (1.0 - P[:, 0])
-            H = (Xa * s[:, None]).T @ Xa / n
+            H = (Xa.T * s) @ Xa / n                     # (p1, n) contiguous: a fast BLAS call
         else:
             # H[(k,a),(l,b)] = Σ_i p_ik (δ_kl - p_il) x_ia x_ib / n
             PX = (P[:, :, None] * Xa[:, None, :]).reshape(n, K * p1)   # (n, K·p1)
-            H = -(PX.T @ PX)
-            D = np.einsum("ik,ia,ib->kab", P, Xa, Xa, optimize=True)   # (K, p1, p1)
-            idx = np.arange(K)
+            H = -(np.ascontiguousarray(PX.T) @ PX)
             H = H.reshape(K, p1, K, p1)
-            H[idx, :, idx, :] += D
+            for k in range(K):                               # the diagonal blocks Xᵀ diag(p_k) X
+                H[k, :, k, :] += (Xa.T * P[:, k]) @ Xa
             H = H.reshape(K * p1, K * p1) / n
         H[np.diag_indices(K * p1)] += lam * np.tile(mask, K)
         g = grad.reshape(-1)
