@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from shendu.cli import chat, demo, experiment, generate, train
+from shendu.cli import run as run_command
 from shendu.cli._common import HelpFormatter, Parser, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -42,6 +43,7 @@ def build_parser() -> Parser:
     train.add_parser(sub)
     generate.add_parser(sub)
     chat.add_parser(sub)
+    run_command.add_parser(sub)
     return parser
 
 

@@ -230,6 +230,10 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     return ProcessGroup(comm, ranks, "mpi")
 
 
+def _under_mpi_launcher() -> bool:
+    return any(k in os.environ for k in ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "HYDRA_CONTROL_FD"))
+
+
 def install_abort_hook() -> None:
     """Make an uncaught exception on any rank print that rank's traceback and abort the whole MPI job.
 
@@ -248,6 +252,11 @@ def install_abort_hook() -> None:
         if kind is KeyboardInterrupt:
             previous(kind, value, tb)
         mpi = sys.modules.get("mpi4py.MPI")
+        if mpi is None and _under_mpi_launcher():
+            try:  # the rank raised before joining: join now, only to abort the others
+                from mpi4py import MPI as mpi
+            except ImportError:
+                mpi = None
         if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
             mpi.COMM_WORLD.Abort(1)
         os._exit(1)

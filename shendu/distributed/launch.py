@@ -1,0 +1,48 @@
+"""``python -m shendu.distributed.launch script.py args...``: what each rank of ``shendu run`` executes.
+
+It sets PyTorch's launcher variables (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``,
+from MPI's ``PMI_*``/``OMPI_*``) so torchrun-style programs find them, installs the hook that turns an
+uncaught exception on any rank into that rank's traceback plus an MPI abort of the whole job (so the
+other ranks don't wait forever), then runs the script as ``__main__``.
+"""
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+
+_ENV = {"RANK": ("PMI_RANK", "OMPI_COMM_WORLD_RANK"), "WORLD_SIZE": ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"),
+        "LOCAL_RANK": ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK"),
+        "LOCAL_WORLD_SIZE": ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE")}
+
+
+def set_launcher_env(environ=os.environ) -> None:
+    for name, sources in _ENV.items():
+        for src in sources:
+            if src in environ and name not in environ:
+                environ[name] = environ[src]
+                break
+    environ.setdefault("LOCAL_RANK", environ.get("RANK", "0"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print("usage: python -m shendu.distributed.launch script.py [args...]", file=sys.stderr)
+        return 2
+    set_launcher_env()
+    from shendu.distributed.process_group import install_abort_hook
+    install_abort_hook()
+    script = argv[0]
+    sys.argv = argv
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    if script == "-m" and len(argv) > 1:
+        sys.argv = argv[1:]
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+    else:
+        runpy.run_path(script, run_name="__main__")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
