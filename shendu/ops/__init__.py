@@ -63,6 +63,16 @@ _LAMBDA_DOCS = {
 }
 
 
+def _decomposition_methods() -> dict:
+    """The Tensor methods of the factor/solve/decomposition families (torch's names and signatures)."""
+    from shendu.ops import decompositions as dec
+    from shendu.ops import solve as sv
+    return {"det": sv.det, "inverse": sv.inverse, "cholesky": sv._cholesky_legacy, "slogdet": sv.slogdet,
+            "logdet": sv.logdet, "pinverse": sv.pinverse, "matrix_power": sv.matrix_power,
+            "cholesky_solve": sv.cholesky_solve, "cholesky_inverse": sv.cholesky_inverse,
+            "svd": dec.svd_legacy, "qr": dec.qr_legacy}
+
+
 def _bind_tensor_methods(Tensor) -> None:
     """Attach operators and methods to ``Tensor`` (called once, by ``shendu/__init__.py``, after every op exists)."""
     from shendu.ops import (  # the rest of the pointwise family
@@ -188,6 +198,7 @@ def _bind_tensor_methods(Tensor) -> None:
         "outer": linalg.outer, "ger": linalg.outer, "mv": linalg.mv, "inner": linalg.inner,
         "vdot": linalg.vdot, "addmm": linalg.addmm, "addmv": linalg.addmv, "addr": linalg.addr,
         "addbmm": linalg.addbmm, "baddbmm": linalg.baddbmm,
+        **_decomposition_methods(),  # det, inverse, cholesky, svd, qr, ... (shendu.ops.solve / decompositions)
         "to_sparse": _to_sparse,  # shendu.sparse (a SparseTensor overrides the products it supports)
         # neural-network functions that PyTorch also offers as methods
         "softmax": fused.softmax, "log_softmax": fused.log_softmax, "softmin": fused.softmin,
