@@ -222,29 +222,8 @@ class ByteLevelBPETokenizer:
         return [p for p in self._special_re.split(text) if p]
 
     def _bpe(self, word: str) -> list[int]:
-        """One pre-token -> ids: its bytes, then the lowest-rank pair merged everywhere, repeatedly."""
-        ids = list(word.encode("utf-8").translate(_BYTE_TO_ID_TABLE))
-        ranks = self._ranks
-        while len(ids) > 1:
-            best, best_rank = None, None
-            for pair in zip(ids, ids[1:]):
-                r = ranks.get(pair)
-                if r is not None and (best_rank is None or r[0] < best_rank[0]):
-                    best, best_rank = pair, r
-            if best is None:
-                break
-            a, b = best
-            new = best_rank[1]
-            out, i, n = [], 0, len(ids)
-            while i < n:
-                if i < n - 1 and ids[i] == a and ids[i + 1] == b:
-                    out.append(new)
-                    i += 2
-                else:
-                    out.append(ids[i])
-                    i += 1
-            ids = out
-        return ids
+        """One pre-token -> ids: its bytes, then the merges by rank (``apply_merges``)."""
+        return apply_merges(list(word.encode("utf-8").translate(_BYTE_TO_ID_TABLE)), self._ranks)
 
     def encode(self, text: str) -> list[int]:
         """``text`` -> token ids. Special tokens in the text become their single ids."""
@@ -334,6 +313,31 @@ class ByteLevelBPETokenizer:
             self._tokens.append(text)
 
 
+def apply_merges(ids: list[int], ranks: dict[tuple[int, int], tuple[int, int]]) -> list[int]:
+    """Apply BPE merges to one pre-token's base ids: the lowest-rank pair present is merged everywhere,
+    repeatedly. ``ranks`` maps a pair of ids to (rank, merged id)."""
+    while len(ids) > 1:
+        best, best_rank = None, None
+        for pair in zip(ids, ids[1:]):
+            r = ranks.get(pair)
+            if r is not None and (best_rank is None or r[0] < best_rank[0]):
+                best, best_rank = pair, r
+        if best is None:
+            break
+        a, b = best
+        new = best_rank[1]
+        out, i, n = [], 0, len(ids)
+        while i < n:
+            if i < n - 1 and ids[i] == a and ids[i + 1] == b:
+                out.append(new)
+                i += 2
+            else:
+                out.append(ids[i])
+                i += 1
+        ids = out
+    return ids
+
+
 def _learn_merges(word_counts: Counter[str], max_merges: int, min_frequency: int,
                   tokens: list[str]) -> tuple[list[tuple[int, int]], dict[str, int]]:
     """The training loop over deduplicated pre-tokens; returns the merges as id pairs and counters.
@@ -342,13 +346,17 @@ def _learn_merges(word_counts: Counter[str], max_merges: int, min_frequency: int
     tokens and decides when two merges make the same string: like Hugging Face, such a merge reuses the
     existing id and does not grow the vocabulary.
     """
-    words: list[list[int]] = []
-    counts: list[int] = []
-    for w, c in word_counts.items():
-        ids = list(w.encode("utf-8").translate(_BYTE_TO_ID_TABLE))
-        if len(ids) > 1:
-            words.append(ids)
-            counts.append(c)
+    words = [list(w.encode("utf-8").translate(_BYTE_TO_ID_TABLE)) for w in word_counts]
+    return learn_merges(words, list(word_counts.values()), max_merges, min_frequency, tokens)
+
+
+def learn_merges(words: list[list[int]], counts: list[int], max_merges: int, min_frequency: int,
+                 tokens: list[str], join=str.__add__) -> tuple[list[tuple[int, int]], dict[str, int]]:
+    """Frequency-ranked merge training over words given as token ids with their counts (each word
+    once). ``join(left, right)`` names a merged token (WordPiece drops the right part's ``##``).
+    Returns the merges as id pairs and counters (see ``_learn_merges``)."""
+    kept = [(w, c) for w, c in zip(words, counts) if len(w) > 1]
+    words, counts = [w for w, _ in kept], [c for _, c in kept]
     pair_counts: dict[tuple[int, int], int] = {}
     where: dict[tuple[int, int], set[int]] = {}
     occurrences = 0
@@ -378,7 +386,7 @@ def _learn_merges(word_counts: Counter[str], max_merges: int, min_frequency: int
         if count < min_frequency:
             break
         a, b = pair
-        text = tokens[a] + tokens[b]
+        text = join(tokens[a], tokens[b])
         new = vocab.get(text)
         if new is None:
             new = vocab[text] = len(tokens)
