@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from shendu.grad_mode import no_grad
+from shendu.models.gpt_decode import decode_step, fast_decoding
 from shendu.nn import functional as F
 from shendu.nn import init
 from shendu.nn.containers import ModuleDict, ModuleList
@@ -451,19 +452,25 @@ class GPT(Module):
         am = attention_mask._data.astype(bool) if padded else xp.ones(seq.shape, dtype=bool)  # (B, T), grows
         done = xp.zeros(seq.shape[0], dtype=bool)                           # (B,)
         cache = self.new_cache() if use_cache else None
+        fast = cache is not None and fast_decoding(self)   # one token per step on arrays (gpt_decode.py)
         was_training = self.training
         self.eval()
         try:
             for _ in range(max_new_tokens):
                 with no_grad():
                     if cache is not None and cache.length and seq.shape[1] <= bs:
-                        x = self.hidden_states(Tensor._wrap(seq[:, -1:]), cache, seq.shape[1] - 1,
-                                               am if padded else None)
+                        if fast:
+                            logits = decode_step(self, seq[:, -1], cache, seq.shape[1] - 1, am if padded else None)
+                        else:
+                            x = self.hidden_states(Tensor._wrap(seq[:, -1:]), cache, seq.shape[1] - 1,
+                                                   am if padded else None)
+                            logits = self.lm_head(x[:, -1, :])._data
                     else:
                         context = seq[:, -bs:]                              # (B, <= block_size)
                         step_cache = cache if (cache is not None and seq.shape[1] <= bs) else None
                         x = self.hidden_states(Tensor._wrap(context), step_cache, 0, am[:, -bs:] if padded else None)
-                    logits = self.lm_head(x[:, -1, :])._data.astype(xp.float64)  # (B, V)
+                        logits = self.lm_head(x[:, -1, :])._data
+                    logits = logits.astype(xp.float64)                      # (B, V)
                 nxt = _pick(xp, logits, seq, am, temperature, top_k, top_p, penalty, generator)  # (B,)
                 nxt = xp.where(done, seq[:, -1], nxt)
                 seq = xp.concatenate([seq, nxt[:, None]], axis=1)
