@@ -1,25 +1,22 @@
-"""``shendu.onnx``: PyTorch's ``torch.onnx`` names; exporting to ONNX is not implemented yet."""
+"""``shendu.onnx``: PyTorch's ``torch.onnx`` names; ``export`` writes standard ONNX by tracing a forward.
+
+``export(model, args, f, input_names=..., output_names=..., dynamic_axes=..., opset_version=17)`` runs the
+forward once with a tracer on (``tracer.py``: ``Function.apply`` wrapped for the duration of the export
+only), maps each recorded op to ONNX nodes (``symbolic.py``, ``symbolic_nn.py``), keeps the weights as
+initializers named by their state_dict keys (``graph.py``) and writes the model through the ``onnx``
+package (an optional dependency: ``pip install shendu[onnx]``). Anything without a mapping raises
+``OnnxExporterError`` naming the op and the line of the model that called it.
+"""
 from __future__ import annotations
 
-
-class OnnxExporterError(RuntimeError):
-    """Raised for export failures (PyTorch's ``torch.onnx.OnnxExporterError``)."""
-
-
-def export(model, args=(), f=None, *more, **kwargs):
-    """Not implemented yet: raises ``NotImplementedError`` (save the weights with ``shendu.save`` instead)."""
-    raise NotImplementedError("shendu.onnx.export: ONNX export is not implemented yet; save the weights "
-                              "with shendu.save(model.state_dict(), path) (or shendu.io's safetensors) meanwhile")
+from shendu.onnx.exporter import TrainingMode, export, is_in_onnx_export
+from shendu.onnx.graph import OnnxExporterError
 
 
 def dynamo_export(model, *args, **kwargs):
-    """Not implemented yet: raises ``NotImplementedError``."""
-    raise NotImplementedError("shendu.onnx.dynamo_export: ONNX export is not implemented yet")
+    """Not supported: shendu exports by tracing; use ``shendu.onnx.export``."""
+    raise OnnxExporterError("shendu.onnx.dynamo_export: not supported; shendu exports by tracing "
+                            "(use shendu.onnx.export)")
 
 
-def is_in_onnx_export() -> bool:
-    """False: shendu never traces for ONNX (code can branch on it as in PyTorch)."""
-    return False
-
-
-__all__ = ["OnnxExporterError", "dynamo_export", "export", "is_in_onnx_export"]
+__all__ = ["OnnxExporterError", "TrainingMode", "dynamo_export", "export", "is_in_onnx_export"]

@@ -1,0 +1,494 @@
+"""Each Function class -> the ONNX nodes that compute it (pointwise, shape, index, reduction, products).
+
+A symbolic function is ``fn(g, r, r2) -> name (or one name per output, None where an output is not
+exported)``: ``g`` the ``Graph``, ``r`` the op's ``Record`` in the trace, ``r2`` the same record in the
+second trace at other sizes of the dynamic axes (None without dynamic axes), from which a setting that
+depends on the input sizes is recognised. ``shendu.onnx.symbolic_nn`` adds the layers' ops.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from shendu.onnx.graph import INT64_MAX, OnnxExporterError
+from shendu.ops import activation, binary, clamp, elementwise, fused, index, linalg, reduce, shape, special, trig
+
+SYMBOLIC: dict = {}
+
+
+def register(*classes):
+    def deco(fn):
+        for c in classes:
+            SYMBOLIC[c] = fn
+        return fn
+    return deco
+
+
+def op_name(r) -> str:
+    return f"{r.cls.__name__} (called from {r.caller})" if r.caller else r.cls.__name__
+
+
+def arg(g, r, r2, i: int, dtype=None) -> str:
+    """The name of positional input ``i`` (Python scalars become constants of ``dtype``)."""
+    x = r.args[i]
+    if x is None:
+        return None
+    name = g.value(x, r2.args[i] if r2 is not None else None, op_name(r), dtype)
+    return g.cast(name, dtype) if dtype is not None and hasattr(x, "dtype") else name
+
+
+def kwarg(g, r, r2, key: str, dtype=None) -> str:
+    return g.value(r.kwargs[key], r2.kwargs[key] if r2 is not None else None, op_name(r), dtype)
+
+
+def setting2(r2, key: str):
+    return None if r2 is None else r2.kwargs[key]
+
+
+def out_dtype(r) -> np.dtype:
+    return np.dtype(r.outs[0].dtype)
+
+
+def shape_of(x) -> tuple:
+    return tuple(getattr(x, "_data", x).shape)
+
+
+# -- pointwise -------------------------------------------------------------------------------
+_UNARY = {elementwise.Neg: "Neg", elementwise.Exp: "Exp", elementwise.Log: "Log", elementwise.Sqrt: "Sqrt",
+          elementwise.Reciprocal: "Reciprocal", elementwise.Abs: "Abs", elementwise.Sign: "Sign",
+          elementwise.Floor: "Floor", elementwise.Ceil: "Ceil", elementwise.Sigmoid: "Sigmoid",
+          elementwise.Relu: "Relu", special.Erf: "Erf", trig.Sin: "Sin", trig.Cos: "Cos", trig.Tan: "Tan",
+          trig.Asin: "Asin", trig.Acos: "Acos", trig.Atan: "Atan", trig.Sinh: "Sinh", trig.Cosh: "Cosh",
+          trig.Tanh: "Tanh", trig.Asinh: "Asinh", trig.Acosh: "Acosh", trig.Atanh: "Atanh",
+          elementwise.Clone: "Identity", shape.Contiguous: "Identity", elementwise.ToDevice: "Identity",
+          clamp.IsNan: "IsNaN", clamp.LogicalNot: "Not", activation.Hardswish: "HardSwish"}
+
+
+def _unary(g, r, r2):
+    return g.node(_UNARY[r.cls], [arg(g, r, r2, 0)])
+
+
+for _cls in _UNARY:
+    SYMBOLIC[_cls] = _unary
+
+
+@register(elementwise.Rsqrt)
+def _rsqrt(g, r, r2):
+    return g.node("Reciprocal", [g.node("Sqrt", [arg(g, r, r2, 0)])])
+
+
+@register(elementwise.Expm1, elementwise.Log1p, elementwise.Log2, elementwise.Log10, elementwise.Exp2)
+def _exp_log(g, r, r2):
+    x, dt = arg(g, r, r2, 0), out_dtype(r)
+    one = g.const(np.asarray(1, dt))
+    if r.cls is elementwise.Expm1:
+        return g.node("Sub", [g.node("Exp", [x]), one])
+    if r.cls is elementwise.Log1p:
+        return g.node("Log", [g.node("Add", [x, one])])
+    if r.cls is elementwise.Exp2:
+        return g.node("Pow", [g.const(np.asarray(2, dt)), x])
+    base = 2.0 if r.cls is elementwise.Log2 else 10.0
+    return g.node("Div", [g.node("Log", [x]), g.const(np.asarray(math.log(base), dt))])
+
+
+@register(elementwise.Round)
+def _round(g, r, r2):
+    if r.kwargs.get("decimals", 0):
+        raise OnnxExporterError(f"shendu.onnx.export: {op_name(r)}: round with decimals is not exportable")
+    return g.node("Round", [arg(g, r, r2, 0)])
+
+
+@register(elementwise.Cast)
+def _cast(g, r, r2):
+    return g.cast(arg(g, r, r2, 0), out_dtype(r), current=shape_of_dtype(r.args[0]))
+
+
+def shape_of_dtype(x):
+    return np.dtype(getattr(x, "dtype", np.asarray(x).dtype))
+
+
+_ARITH = {binary.Add: "Add", binary.Sub: "Sub", binary.Mul: "Mul", binary.Div: "Div",
+          binary.Maximum: "Max", binary.Minimum: "Min", linalg.MatMul: "MatMul"}
+
+
+def _operands(g, r, r2, dtype):
+    return [arg(g, r, r2, i, dtype=dtype) for i in range(len(r.args))]
+
+
+def _arith(g, r, r2):
+    return g.node(_ARITH[r.cls], _operands(g, r, r2, out_dtype(r)))
+
+
+for _cls in _ARITH:
+    SYMBOLIC[_cls] = _arith
+
+
+@register(binary.Pow)
+def _pow(g, r, r2):
+    return g.node("Pow", _operands(g, r, r2, out_dtype(r)))
+
+
+@register(binary.PowScalar)
+def _pow_scalar(g, r, r2):
+    dt = out_dtype(r)
+    return g.node("Pow", [arg(g, r, r2, 0, dt), g.const(np.asarray(r.kwargs["exponent"], dt))])
+
+
+@register(binary.ScalarPow)
+def _scalar_pow(g, r, r2):
+    dt = out_dtype(r)
+    return g.node("Pow", [g.const(np.asarray(r.kwargs["base"], dt)), arg(g, r, r2, 0, dt)])
+
+
+@register(linalg.Scale)
+def _scale(g, r, r2):
+    dt = out_dtype(r)
+    return g.node("Mul", [arg(g, r, r2, 0, dt), g.const(np.asarray(r.kwargs["factor"], dt))])
+
+
+def _common_dtype(args) -> np.dtype:
+    arrays = [getattr(a, "dtype", None) for a in args]
+    dts = [np.dtype(d) for d in arrays if d is not None]
+    dt = np.result_type(*dts) if dts else np.dtype(np.float32)
+    if dt.kind in "biu" and any(isinstance(a, float) for a in args):
+        dt = np.dtype(np.float32)
+    return dt
+
+
+_COMPARE = {binary.Eq: "Equal", binary.Lt: "Less", binary.Le: "LessOrEqual", binary.Gt: "Greater",
+            binary.Ge: "GreaterOrEqual", binary.And: "And", binary.Or: "Or", binary.Xor: "Xor"}
+
+
+@register(*_COMPARE, binary.Ne)
+def _compare(g, r, r2):
+    logical = r.cls in (binary.And, binary.Or, binary.Xor)
+    dt = np.dtype(bool) if logical else _common_dtype(r.args)
+    names = _operands(g, r, r2, dt)
+    if r.cls is binary.Ne:
+        return g.node("Not", [g.node("Equal", names)])
+    return g.node(_COMPARE[r.cls], names)
+
+
+@register(elementwise.Where)
+def _where(g, r, r2):
+    dt = out_dtype(r)
+    return g.node("Where", [arg(g, r, r2, 0, np.dtype(bool)), arg(g, r, r2, 1, dt), arg(g, r, r2, 2, dt)])
+
+
+# -- activations -------------------------------------------------------------------------------
+@register(activation.LeakyRelu)
+def _leaky_relu(g, r, r2):
+    return g.node("LeakyRelu", [arg(g, r, r2, 0)], alpha=float(r.kwargs["negative_slope"]))
+
+
+@register(activation.Elu)
+def _elu(g, r, r2):
+    dt, kw = out_dtype(r), r.kwargs
+    x = arg(g, r, r2, 0)
+    if kw.get("input_scale", 1.0) != 1.0:
+        x = g.node("Mul", [x, g.const(np.asarray(kw["input_scale"], dt))])
+    y = g.node("Elu", [x], alpha=float(kw["alpha"]))
+    if kw.get("scale", 1.0) != 1.0:
+        y = g.node("Mul", [y, g.const(np.asarray(kw["scale"], dt))])
+    return y
+
+
+@register(activation.Softplus)
+def _softplus(g, r, r2):
+    dt, beta, threshold = out_dtype(r), float(r.kwargs["beta"]), float(r.kwargs["threshold"])
+    x = arg(g, r, r2, 0)
+    bx = g.node("Mul", [x, g.const(np.asarray(beta, dt))]) if beta != 1.0 else x
+    soft = g.node("Softplus", [bx])
+    if beta != 1.0:
+        soft = g.node("Div", [soft, g.const(np.asarray(beta, dt))])
+    return g.node("Where", [g.node("Greater", [bx, g.const(np.asarray(threshold, dt))]), x, soft])
+
+
+@register(activation.Hardtanh)
+def _hardtanh(g, r, r2):
+    dt = out_dtype(r)
+    return g.node("Clip", [arg(g, r, r2, 0), g.const(np.asarray(r.kwargs["min_val"], dt)),
+                           g.const(np.asarray(r.kwargs["max_val"], dt))])
+
+
+@register(activation.Threshold)
+def _threshold(g, r, r2):
+    dt, x = out_dtype(r), arg(g, r, r2, 0)
+    return g.node("Where", [g.node("Greater", [x, g.const(np.asarray(r.kwargs["threshold"], dt))]), x,
+                            g.const(np.asarray(r.kwargs["value"], dt))])
+
+
+@register(activation.Hardsigmoid)
+def _hardsigmoid(g, r, r2):
+    return g.node("HardSigmoid", [arg(g, r, r2, 0)], alpha=1.0 / 6.0, beta=0.5)
+
+
+@register(clamp.Clamp)
+def _clamp(g, r, r2):
+    dt = out_dtype(r)
+    lo, hi = r.kwargs.get("min"), r.kwargs.get("max")
+    return g.node("Clip", [arg(g, r, r2, 0, dt), None if lo is None else g.const(np.asarray(lo, dt)),
+                           None if hi is None else g.const(np.asarray(hi, dt))])
+
+
+@register(clamp.ClampTensor)
+def _clamp_tensor(g, r, r2):
+    dt = out_dtype(r)
+    y = arg(g, r, r2, 0, dt)
+    if r.args[1] is not None:
+        y = g.node("Max", [y, arg(g, r, r2, 1, dt)])
+    if r.args[2] is not None:
+        y = g.node("Min", [y, arg(g, r, r2, 2, dt)])
+    return y
+
+
+@register(fused.Softmax, fused.LogSoftmax)
+def _softmax(g, r, r2):
+    op = "Softmax" if r.cls is fused.Softmax else "LogSoftmax"
+    return g.node(op, [arg(g, r, r2, 0)], axis=int(r.kwargs["axis"]))
+
+
+# -- products ------------------------------------------------------------------------------------
+@register(linalg.Linear)
+def _linear(g, r, r2):
+    x, w = arg(g, r, r2, 0), arg(g, r, r2, 1)
+    b = arg(g, r, r2, 2) if r.args[2] is not None else None
+    if shape_of(r.args[0]).__len__() == 2:
+        return g.node("Gemm", [x, w] + ([b] if b is not None else []), transB=1)
+    y = g.node("MatMul", [x, g.node("Transpose", [w], perm=[1, 0])])
+    return g.node("Add", [y, b]) if b is not None else y
+
+
+# -- reductions ------------------------------------------------------------------------------------
+def _axes(r, key="axes"):
+    axes = r.kwargs.get(key)
+    if axes is None:
+        return None
+    return [int(a) for a in (axes if isinstance(axes, (tuple, list)) else (axes,))]
+
+
+@register(reduce.Sum)
+def _sum(g, r, r2):
+    axes, x = _axes(r), arg(g, r, r2, 0)
+    keep = int(bool(r.kwargs.get("keepdim", False)))
+    x = g.cast(x, out_dtype(r), shape_of_dtype(r.args[0]))
+    return g.node("ReduceSum", [x] + ([g.ints(axes)] if axes is not None else []), keepdims=keep)
+
+
+@register(reduce.Extremum, reduce.LogSumExp, reduce.Prod)
+def _reduce_attr(g, r, r2):
+    if r.cls is reduce.Extremum:
+        op = "ReduceMax" if r.kwargs["largest"] else "ReduceMin"
+    else:
+        op = "ReduceLogSumExp" if r.cls is reduce.LogSumExp else "ReduceProd"
+    axes = _axes(r, "axis" if r.cls is reduce.Prod else "axes")
+    attrs = {"keepdims": int(bool(r.kwargs.get("keepdim", False)))}
+    if axes is not None:
+        attrs["axes"] = axes
+    x = arg(g, r, r2, 0)
+    if g.opset >= 18 and axes is not None:
+        return g.node(op, [x, g.ints(attrs.pop("axes"))], **attrs)
+    return g.node(op, [x], **attrs)
+
+
+@register(reduce.ArgExtremum)
+def _arg_extremum(g, r, r2):
+    op = "ArgMax" if r.kwargs["largest"] else "ArgMin"
+    x, axis = arg(g, r, r2, 0), r.kwargs["axis"]
+    keep = int(bool(r.kwargs.get("keepdim", False)))
+    if axis is None:
+        x, axis = g.node("Reshape", [x, g.ints([-1])]), 0
+    return g.node(op, [x], axis=int(axis), keepdims=keep, select_last_index=0)
+
+
+# -- shapes ----------------------------------------------------------------------------------------
+@register(shape.Reshape)
+def _reshape(g, r, r2):
+    x_shape, out_shape = shape_of(r.args[0]), shape_of(r.outs[0])
+    if r2 is None:
+        target = list(out_shape)
+    else:
+        x2_shape, out2_shape = shape_of(r2.args[0]), shape_of(r2.outs[0])
+        if len(out_shape) != len(out2_shape):
+            raise OnnxExporterError(f"shendu.onnx.export: {op_name(r)}: the reshape's rank changes with the sizes")
+        target = []
+        for i, (v, w) in enumerate(zip(out_shape, out2_shape)):
+            if v == w:
+                target.append(v)
+            elif i < len(x_shape) and x_shape[i] == v and x2_shape[i] == w and v != 0:
+                target.append(0)  # copy the input's size at this position
+            else:
+                target.append(None)
+        if target.count(None) == 1:
+            target[target.index(None)] = -1
+        elif None in target:
+            filled = [out_shape[i] if t is None else t for i, t in enumerate(target)]
+            filled2 = [out2_shape[i] if t is None else t for i, t in enumerate(target)]
+            return g.node("Reshape", [arg(g, r, r2, 0), g.sizes(filled, filled2, op_name(r))])
+    return g.node("Reshape", [arg(g, r, r2, 0), g.ints(target)])
+
+
+@register(shape.Permute)
+def _permute(g, r, r2):
+    return g.node("Transpose", [arg(g, r, r2, 0)], perm=[int(d) for d in r.kwargs["dims"]])
+
+
+@register(shape.Expand)
+def _expand(g, r, r2):
+    x_shape, out_shape = shape_of(r.args[0]), shape_of(r.outs[0])
+    out2 = shape_of(r2.outs[0]) if r2 is not None else None
+    lead = len(out_shape) - len(x_shape)
+    if out2 is not None:  # a size the input already has broadcasts from 1 (so it follows the input)
+        x2 = shape_of(r2.args[0])
+        keep = [i >= lead and x_shape[i - lead] == out_shape[i] and x2[i - lead] == out2[i]
+                for i in range(len(out_shape))]
+        out_shape = [1 if k else v for k, v in zip(keep, out_shape)]
+        out2 = [1 if k else v for k, v in zip(keep, out2)]
+    return g.node("Expand", [arg(g, r, r2, 0), g.sizes(out_shape, out2, op_name(r))])
+
+
+@register(shape.Cat)
+def _cat(g, r, r2):
+    dt = out_dtype(r)
+    return g.node("Concat", [arg(g, r, r2, i, dt) for i in range(len(r.args))], axis=int(r.kwargs["axis"]))
+
+
+@register(shape.Split)
+def _split(g, r, r2):
+    bounds, axis = r.kwargs["bounds"], int(r.kwargs["axis"])
+    b2 = setting2(r2, "bounds")
+    x = arg(g, r, r2, 0)
+    sizes = [hi - lo for lo, hi in bounds]
+    if b2 is not None and [hi - lo for lo, hi in b2] != sizes:
+        raise OnnxExporterError(f"shendu.onnx.export: {op_name(r)}: split sizes along a dynamic axis are not "
+                                "supported")
+    outs = g.node("Split", [x, g.ints(sizes)], n_out=len(sizes), axis=axis)
+    return outs if isinstance(outs, list) else [outs]
+
+
+@register(shape.Pad)
+def _pad(g, r, r2):
+    widths = r.kwargs["widths"]  # ((before, after), ...) per dim
+    pads = [int(w[0]) for w in widths] + [int(w[1]) for w in widths]
+    dt = out_dtype(r)
+    return g.node("Pad", [arg(g, r, r2, 0), g.ints(pads), g.const(np.asarray(r.kwargs["value"], dt))],
+                  mode="constant")
+
+
+@register(shape.Flip)
+def _flip(g, r, r2):
+    axes = _axes(r)
+    n = len(axes)
+    return g.node("Slice", [arg(g, r, r2, 0), g.ints([-1] * n), g.ints([-INT64_MAX] * n), g.ints(axes),
+                            g.ints([-1] * n)])
+
+
+@register(shape.Tile)
+def _tile(g, r, r2):
+    return g.node("Tile", [arg(g, r, r2, 0), g.ints(r.kwargs["reps"])])
+
+
+@register(shape.Triangle)
+def _triangle(g, r, r2):
+    return g.node("Trilu", [arg(g, r, r2, 0), g.const(np.asarray(r.kwargs["diagonal"], np.int64))],
+                  upper=int(bool(r.kwargs["upper"])))
+
+
+# -- indexing ----------------------------------------------------------------------------------------
+@register(index.Gather)
+def _gather_elements(g, r, r2):
+    return g.node("GatherElements", [arg(g, r, r2, 0), kwarg(g, r, r2, "index")], axis=int(r.kwargs["axis"]))
+
+
+def _bound(v, v2, g, op, default):
+    if v is None:
+        return default
+    if v2 is None or v == v2 or not isinstance(v2, int):
+        return int(v)
+    return g.size(int(v), int(v2), op)
+
+
+@register(index.GetItem)
+def _getitem(g, r, r2):
+    op = op_name(r)
+    idx = r.kwargs["index"]
+    idx2 = setting2(r2, "index")
+    items = list(idx) if isinstance(idx, tuple) else [idx]
+    items2 = (list(idx2) if isinstance(idx2, tuple) else [idx2]) if r2 is not None else [None] * len(items)
+    ndim = len(shape_of(r.args[0]))
+    x = arg(g, r, r2, 0)
+    if any(isinstance(i, np.ndarray) and i.dtype == np.bool_ for i in items):
+        raise OnnxExporterError(f"shendu.onnx.export: {op}: indexing with a bool mask is not exportable")
+    arrays = [k for k, i in enumerate(items) if isinstance(i, (np.ndarray, list))]
+    if arrays:  # one integer array among full slices: a Gather along its dim
+        k = arrays[0]
+        rest = [i for j, i in enumerate(items) if j != k]
+        if len(arrays) > 1 or any(not (isinstance(i, slice) and i == slice(None)) and i is not Ellipsis
+                                  for i in rest) or Ellipsis in items[:k]:
+            raise OnnxExporterError(f"shendu.onnx.export: {op}: only one integer-array index among full slices "
+                                    "is exportable (embedding lookups, x[:, idx])")
+        ind = g.value(np.asarray(items[k]) if isinstance(items[k], list) else items[k],
+                      items2[k] if isinstance(items2[k], np.ndarray) else None, op)
+        return g.node("Gather", [x, ind], axis=k)
+    # basic indexing: Ellipsis expanded, then one Slice, Gathers for the ints, Unsqueezes for the Nones
+    n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if Ellipsis in items:
+        e = items.index(Ellipsis)
+        fill = [slice(None)] * (ndim - n_real)
+        items = items[:e] + fill + items[e + 1:]
+        items2 = items2[:e] + fill + items2[e + 1:]
+    items += [slice(None)] * (ndim - sum(1 for i in items if i is not None))
+    items2 += [slice(None)] * (len(items) - len(items2))
+    starts, ends, axes, steps, ints, nones = [], [], [], [], [], []
+    dim = out_pos = 0
+    for item, item2 in zip(items, items2):
+        if item is None:
+            nones.append(out_pos)
+            out_pos += 1
+            continue
+        if isinstance(item, slice):
+            if item != slice(None):
+                step = 1 if item.step is None else int(item.step)
+                s2 = item2 if isinstance(item2, slice) else slice(None)
+                lo_default, hi_default = (0, INT64_MAX) if step > 0 else (-1, -INT64_MAX)
+                starts.append(_bound(item.start, s2.start, g, op, lo_default))
+                ends.append(_bound(item.stop, s2.stop, g, op, hi_default))
+                axes.append(dim)
+                steps.append(step)
+            out_pos += 1
+        else:
+            ints.append((dim, int(item)))
+        dim += 1
+    y = x
+    if axes:
+        def vec(vals):
+            if all(isinstance(v, int) for v in vals):
+                return g.ints(vals)
+            return g.node("Concat", [g.ints([v]) if isinstance(v, int) else v for v in vals], axis=0)
+        y = g.node("Slice", [y, vec(starts), vec(ends), g.ints(axes), g.ints(steps)])
+    for d, i in reversed(ints):
+        y = g.node("Gather", [y, g.const(np.asarray(i, np.int64))], axis=d)
+    if nones:
+        y = g.node("Unsqueeze", [y, g.ints(nones)])
+    if y is x:
+        y = g.node("Identity", [x])
+    return y
+
+
+from shendu.onnx import symbolic_nn  # noqa: E402,F401  (registers the layers' ops)
+
+
+@register(activation.Gelu)
+def _gelu(g, r, r2):
+    dt, x = out_dtype(r), arg(g, r, r2, 0)
+
+    def c(v):
+        return g.const(np.asarray(v, dt))
+    if r.kwargs["approximate"] == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = g.node("Mul", [g.node("Mul", [x, x]), x])
+        inner = g.node("Mul", [g.node("Add", [x, g.node("Mul", [cube, c(0.044715)])]), c(math.sqrt(2.0 / math.pi))])
+        phi = g.node("Add", [g.node("Tanh", [inner]), c(1.0)])
+    else:  # 0.5 x (1 + erf(x / sqrt 2)); ONNX's own Gelu needs opset 20
+        phi = g.node("Add", [g.node("Erf", [g.node("Mul", [x, c(math.sqrt(0.5))])]), c(1.0)])
+    return g.node("Mul", [g.node("Mul", [x, phi]), c(0.5)])
