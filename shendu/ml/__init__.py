@@ -12,8 +12,15 @@ from shendu.ml.base import (
     check_is_fitted,
     check_X_y,
 )
+from shendu.ml.cluster import KMeans, kmeans_plusplus
+from shendu.ml.decomposition import PCA
+from shendu.ml.ensemble import BaggingClassifier, RandomForestClassifier, RandomForestRegressor
+from shendu.ml.mixture import GaussianMixture
+from shendu.ml.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 __all__ = [
     "BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMixin", "NotFittedError",
     "check_array", "check_X_y", "check_is_fitted",
+    "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
+    "BaggingClassifier", "KMeans", "kmeans_plusplus", "GaussianMixture", "PCA",
 ]
