@@ -1,0 +1,373 @@
+"""Support vector machines: LinearSVC (dual coordinate descent) and kernel SVC (SMO).
+
+Both solve the soft-margin dual ``min_α ½ αᵀQα - Σα`` with ``Q_ij = y_i y_j k(x_i, x_j)``, labels
+y ∈ {-1, +1} and ``0 ≤ α_i ≤ C``; the primal weights are ``w = Σ_i α_i y_i φ(x_i)``.
+
+- LinearSVC follows liblinear's dual coordinate descent (Hsieh et al., 2008): the bias is an extra
+  feature of value ``intercept_scaling`` (so it is penalised, as in liblinear), every epoch updates
+  each α_i in a random order by its exact one-dimensional minimiser, and the fit stops when the
+  spread of the projected gradient is below ``tol``. Squared hinge: no upper bound on α and
+  ``1/(2C)`` added to Q's diagonal. Multiclass: one-vs-rest.
+- SVC follows libsvm's SMO with the second-order working-set selection (Fan, Chen and Lin, 2005): each
+  step picks the maximal-violating i, the j with the largest guaranteed decrease, solves the two-
+  variable problem in closed form under the box and ``yᵀα = 0``, updates the gradient with two kernel
+  columns, and stops when the KKT violation ``max_{I_up} -yG - min_{I_low} -yG`` is below ``tol``.
+  The kernel matrix is computed once per fit. Multiclass: one-vs-one with scikit-learn's layout of
+  ``support_``, ``n_support_``, ``dual_coef_`` and ``intercept_``, prediction by vote.
+
+Both coordinate loops are sequential by nature (each update depends on the previous one); the work
+inside an update is vector operations.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shendu.ml.base import BaseEstimator, ClassifierMixin, check_array, check_is_fitted, check_X_y, like_input
+
+__all__ = ["LinearSVC", "SVC", "kernel_matrix"]
+
+
+def kernel_matrix(A: np.ndarray, B: np.ndarray, kernel: str, gamma: float, degree: int, coef0: float) -> np.ndarray:
+    """k(a, b) for all pairs: linear ``a·b``, poly ``(γ a·b + coef0)^degree``, rbf ``exp(-γ‖a - b‖²)``,
+    sigmoid ``tanh(γ a·b + coef0)``."""
+    if kernel == "linear":
+        return A @ B.T
+    if kernel == "poly":
+        return (gamma * (A @ B.T) + coef0) ** degree
+    if kernel == "rbf":
+        sq = (A * A).sum(axis=1)[:, None] - 2.0 * (A @ B.T) + (B * B).sum(axis=1)[None, :]
+        return np.exp(-gamma * np.maximum(sq, 0.0))
+    if kernel == "sigmoid":
+        return np.tanh(gamma * (A @ B.T) + coef0)
+    raise ValueError(f"SVC: kernel must be 'linear', 'poly', 'rbf' or 'sigmoid', got {kernel!r}")
+
+
+# -- LinearSVC ------------------------------------------------------------------------------------
+def _dual_cd(Xh: np.ndarray, y: np.ndarray, C: float, loss: str, tol: float, max_iter: int, rng) -> tuple:
+    """liblinear's dual coordinate descent for one binary problem; returns (w, epochs)."""
+    n = Xh.shape[0]
+    if loss == "hinge":
+        U, Dii = C, 0.0
+    else:
+        U, Dii = np.inf, 0.5 / C
+    Xy = Xh * y[:, None]                                      # rows y_i x̂_i
+    Qii = (Xh * Xh).sum(axis=1) + Dii
+    alpha = np.zeros(n)
+    w = np.zeros(Xh.shape[1])
+    epoch = 0
+    for epoch in range(1, max_iter + 1):  # noqa: B007
+        pg_max, pg_min = -np.inf, np.inf
+        for i in rng.permutation(n).tolist():
+            a_i = alpha[i]
+            G = float(Xy[i] @ w) - 1.0 + Dii * a_i
+            if a_i == 0.0:
+                pg = min(G, 0.0)
+            elif a_i == U:
+                pg = max(G, 0.0)
+            else:
+                pg = G
+            pg_max, pg_min = max(pg_max, pg), min(pg_min, pg)
+            if pg != 0.0:
+                new = min(max(a_i - G / Qii[i], 0.0), U)
+                alpha[i] = new
+                w += (new - a_i) * Xy[i]
+        if pg_max - pg_min <= tol:
+            break
+    return w, epoch
+
+
+class LinearSVC(ClassifierMixin, BaseEstimator):
+    """Linear support vector classification, ``min ½‖ŵ‖² + C Σ_i ℓ(y_i ŵ·x̂_i)`` with x̂ = [x, intercept_scaling].
+
+    Args:
+        penalty: ``'l2'`` only. Default: ``'l2'``.
+        loss: ``'hinge'`` (``max(0, 1 - m)``) or ``'squared_hinge'`` (its square). Default: ``'squared_hinge'``.
+        dual: the dual solver (``True`` or ``'auto'``; the primal is not implemented). Default: ``'auto'``.
+        tol: the projected-gradient spread that stops the fit. Default: 1e-4.
+        C: the misclassification cost. Default: 1.0.
+        fit_intercept: append the constant feature. Default: True.
+        intercept_scaling: its value (the bias is ``intercept_scaling * ŵ_last``). Default: 1.0.
+        random_state: the seed of the coordinate order. Default: None.
+        max_iter: epochs at most. Default: 1000.
+
+    Attributes: ``classes_``, ``coef_`` (1 or n_classes, n_features), ``intercept_`` (1 or n_classes,),
+    ``n_iter_`` (the largest number of epochs over the one-vs-rest problems).
+    """
+
+    def __init__(self, penalty: str = "l2", loss: str = "squared_hinge", *, dual: Any = "auto", tol: float = 1e-4,
+                 C: float = 1.0, fit_intercept: bool = True, intercept_scaling: float = 1.0,
+                 random_state: int | None = None, max_iter: int = 1000):
+        self.penalty = penalty
+        self.loss = loss
+        self.dual = dual
+        self.tol = tol
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
+        self.random_state = random_state
+        self.max_iter = max_iter
+
+    def fit(self, X: Any, y: Any) -> LinearSVC:
+        X, y = check_X_y(X, y, estimator=self)
+        if self.penalty != "l2":
+            raise ValueError(f"LinearSVC: only penalty='l2' is implemented, got {self.penalty!r}")
+        if self.loss not in ("hinge", "squared_hinge"):
+            raise ValueError(f"LinearSVC: loss must be 'hinge' or 'squared_hinge', got {self.loss!r}")
+        if self.dual not in (True, "auto"):
+            raise ValueError("LinearSVC: only the dual coordinate-descent solver is implemented (dual=True or 'auto')")
+        if self.C <= 0:
+            raise ValueError(f"LinearSVC: C must be positive, got {self.C!r}")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        K = len(self.classes_)
+        if K < 2:
+            raise ValueError(f"LinearSVC: needs samples of at least 2 classes in y, got only {self.classes_.tolist()}")
+        X = X.astype(np.float64)
+        Xh = np.hstack([X, np.full((len(X), 1), float(self.intercept_scaling))]) if self.fit_intercept else X
+        rng = np.random.default_rng(self.random_state)
+        problems = [1] if K == 2 else range(K)                 # binary: classes_[1] is the positive class
+        W, iters = [], []
+        for k in problems:
+            w, it = _dual_cd(Xh, np.where(y_idx == k, 1.0, -1.0), float(self.C), self.loss, self.tol,
+                             self.max_iter, rng)
+            W.append(w)
+            iters.append(it)
+        W = np.stack(W)
+        self.coef_ = W[:, :X.shape[1]].copy()
+        self.intercept_ = W[:, -1] * self.intercept_scaling if self.fit_intercept else np.zeros(len(W))
+        self.n_iter_ = max(iters)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def decision_function(self, X: Any):
+        """Signed distances times ‖w‖: (n_samples,) for two classes, else (n_samples, n_classes)."""
+        check_is_fitted(self, "coef_")
+        Xn = check_array(X, estimator=self).astype(np.float64)
+        if Xn.shape[1] != self.n_features_in_:
+            raise ValueError(f"LinearSVC: X has {Xn.shape[1]} features, but the model was fitted "
+                             f"with {self.n_features_in_}")
+        Z = Xn @ self.coef_.T + self.intercept_
+        return like_input(Z[:, 0] if Z.shape[1] == 1 else Z, X)
+
+    def predict(self, X: Any):
+        Z = np.asarray(_raw(self.decision_function(X)))
+        idx = (Z > 0).astype(int) if Z.ndim == 1 else Z.argmax(axis=1)
+        return like_input(self.classes_[idx], X)
+
+
+def _raw(z):
+    return z._data if hasattr(z, "_data") else z
+
+
+# -- SVC --------------------------------------------------------------------------------------------
+def _smo(Kmat: np.ndarray, y: np.ndarray, C: float, tol: float, max_iter: int) -> tuple:
+    """libsvm's SMO (WSS3) on the kernel matrix; returns (α, ρ, iterations). Decision: Σ α_i y_i k_i(x) - ρ."""
+    n = len(y)
+    QD = np.diag(Kmat).copy()
+    alpha = np.zeros(n)
+    G = -np.ones(n)                                           # ∇ = Qα - e
+    limit = max_iter if max_iter > 0 else max(10_000_000, 100 * n)
+    pos = y > 0
+    it = 0
+    while it < limit:
+        up = np.where(pos, alpha < C, alpha > 0)              # I_up: α_i y_i can grow
+        low = np.where(pos, alpha > 0, alpha < C)             # I_low
+        myG = -y * G
+        if not up.any() or not low.any():
+            break
+        cand = np.where(up, myG, -np.inf)
+        i = int(cand.argmax())
+        g_max = cand[i]
+        g_min = np.where(low, myG, np.inf).min()
+        if g_max - g_min < tol:
+            break
+        # second-order choice of j among I_low with b = g_max - (-y_j G_j) > 0
+        b = g_max - myG
+        a = QD[i] + QD - 2.0 * Kmat[i]
+        a = np.where(a > 0, a, 1e-12)
+        gain = np.where(low & (b > 0), -(b * b) / a, np.inf)
+        j = int(gain.argmin())
+        it += 1
+        yi, yj = y[i], y[j]
+        ai, aj = alpha[i], alpha[j]
+        quad = QD[i] + QD[j] - 2.0 * Kmat[i, j]
+        quad = quad if quad > 0 else 1e-12
+        if yi != yj:
+            delta = (-G[i] - G[j]) / quad
+            diff = ai - aj
+            ai_new, aj_new = ai + delta, aj + delta
+            if diff > 0:
+                if aj_new < 0:
+                    aj_new, ai_new = 0.0, diff
+            elif ai_new < 0:
+                ai_new, aj_new = 0.0, -diff
+            if diff > 0:
+                if ai_new > C:
+                    ai_new, aj_new = C, C - diff
+            elif aj_new > C:
+                aj_new, ai_new = C, C + diff
+        else:
+            delta = (G[i] - G[j]) / quad
+            total = ai + aj
+            ai_new, aj_new = ai - delta, aj + delta
+            if total > C:
+                if ai_new > C:
+                    ai_new, aj_new = C, total - C
+            elif aj_new < 0:
+                aj_new, ai_new = 0.0, total
+            if total > C:
+                if aj_new > C:
+                    aj_new, ai_new = C, total - C
+            elif ai_new < 0:
+                ai_new, aj_new = 0.0, total
+        d_i, d_j = ai_new - ai, aj_new - aj
+        alpha[i], alpha[j] = ai_new, aj_new
+        G += y * (Kmat[:, i] * (yi * d_i) + Kmat[:, j] * (yj * d_j))   # Q[:, i] = y y_i K[:, i]
+    # ρ: the mean of y_i G_i over free vectors, else the middle of the feasible interval (libsvm)
+    yG = y * G
+    free = (alpha > 0) & (alpha < C)
+    if free.any():
+        rho = float(yG[free].mean())
+    else:
+        at_upper, at_lower = alpha >= C, alpha <= 0
+        ub_mask = (at_upper & ~pos) | (at_lower & pos)
+        lb_mask = (at_upper & pos) | (at_lower & ~pos)
+        ub = yG[ub_mask].min() if ub_mask.any() else np.inf
+        lb = yG[lb_mask].max() if lb_mask.any() else -np.inf
+        rho = float((ub + lb) / 2)
+    return alpha, rho, it
+
+
+class SVC(ClassifierMixin, BaseEstimator):
+    """Kernel support vector classification (C-SVC), solved by SMO.
+
+    Args:
+        C: the misclassification cost. Default: 1.0.
+        kernel: ``'linear'``, ``'poly'``, ``'rbf'`` or ``'sigmoid'``. Default: ``'rbf'``.
+        degree: the polynomial kernel's degree. Default: 3.
+        gamma: ``'scale'`` (1 / (n_features · X.var())), ``'auto'`` (1 / n_features) or a float. Default: ``'scale'``.
+        coef0: the poly/sigmoid kernels' constant. Default: 0.0.
+        tol: the KKT-violation tolerance that stops SMO. Default: 1e-3.
+        max_iter: SMO steps at most per binary problem (-1: no limit). Default: -1.
+        decision_function_shape: ``'ovr'`` (votes plus scaled confidences, (n, n_classes)) or ``'ovo'``
+            (the raw pairwise values, (n, n_classes·(n_classes-1)/2)). Default: ``'ovr'``.
+
+    Attributes:
+        classes_, support_ (indices of the support vectors, grouped by class), support_vectors_,
+        n_support_ (per class), dual_coef_ (n_classes - 1, n_SV): α_i y_i in libsvm's one-vs-one layout,
+        intercept_ (n_classes·(n_classes-1)/2,), n_iter_ (per pair), _gamma (the value used).
+        Two classes: ``decision_function > 0`` means ``classes_[1]``.
+    """
+
+    def __init__(self, *, C: float = 1.0, kernel: str = "rbf", degree: int = 3, gamma: Any = "scale",
+                 coef0: float = 0.0, tol: float = 1e-3, max_iter: int = -1, decision_function_shape: str = "ovr"):
+        self.C = C
+        self.kernel = kernel
+        self.degree = degree
+        self.gamma = gamma
+        self.coef0 = coef0
+        self.tol = tol
+        self.max_iter = max_iter
+        self.decision_function_shape = decision_function_shape
+
+    def _kernel(self, A, B):
+        return kernel_matrix(A, B, self.kernel, self._gamma, self.degree, self.coef0)
+
+    def fit(self, X: Any, y: Any) -> SVC:
+        X, y = check_X_y(X, y, estimator=self)
+        if self.C <= 0:
+            raise ValueError(f"SVC: C must be positive, got {self.C!r}")
+        if self.decision_function_shape not in ("ovr", "ovo"):
+            raise ValueError("SVC: decision_function_shape must be 'ovr' or 'ovo', "
+                             f"got {self.decision_function_shape!r}")
+        X = X.astype(np.float64)
+        if self.gamma == "scale":
+            var = X.var()
+            self._gamma = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
+        elif self.gamma == "auto":
+            self._gamma = 1.0 / X.shape[1]
+        elif isinstance(self.gamma, (int, float)) and self.gamma > 0:
+            self._gamma = float(self.gamma)
+        else:
+            raise ValueError(f"SVC: gamma must be 'scale', 'auto' or a positive float, got {self.gamma!r}")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        K = len(self.classes_)
+        if K < 2:
+            raise ValueError(f"SVC: needs samples of at least 2 classes in y, got only {self.classes_.tolist()}")
+        Kfull = self._kernel(X, X)                            # (n, n), once
+        coef = np.zeros((len(X), K - 1))                      # per sample, libsvm's dual_coef_ columns
+        rhos, iters = [], []
+        for a in range(K):
+            for b in range(a + 1, K):                         # one-vs-one: class a is +1
+                idx = np.flatnonzero((y_idx == a) | (y_idx == b))
+                yy = np.where(y_idx[idx] == a, 1.0, -1.0)
+                alpha, rho, it = _smo(Kfull[np.ix_(idx, idx)], yy, float(self.C), self.tol, self.max_iter)
+                coef[idx[yy > 0], b - 1] = (alpha * yy)[yy > 0]   # class a's vectors: row b - 1
+                coef[idx[yy < 0], a] = (alpha * yy)[yy < 0]       # class b's vectors: row a
+                rhos.append(rho)
+                iters.append(it)
+        is_sv = (coef != 0).any(axis=1)
+        order = np.lexsort((np.arange(len(X)), y_idx))        # grouped by class, then by index
+        self.support_ = order[is_sv[order]]
+        self.support_vectors_ = X[self.support_]
+        self.n_support_ = np.bincount(y_idx[self.support_], minlength=K).astype(np.int32)
+        self.dual_coef_ = coef[self.support_].T.copy()        # (K - 1, n_SV)
+        self.intercept_ = -np.asarray(rhos)
+        self.n_iter_ = np.asarray(iters)
+        if K == 2:                                            # positive decision = classes_[1]
+            self.dual_coef_, self.intercept_ = -self.dual_coef_, -self.intercept_
+        self.n_features_in_ = X.shape[1]
+        self._y_sv = y_idx[self.support_]
+        return self
+
+    def _ovo(self, Xn):
+        Ks = self._kernel(Xn, self.support_vectors_)          # (n, n_SV)
+        K = len(self.classes_)
+        if K == 2:
+            return (Ks @ self.dual_coef_[0] + self.intercept_[0])[:, None]
+        out, p = [], 0
+        for a in range(K):
+            for b in range(a + 1, K):
+                ma, mb = self._y_sv == a, self._y_sv == b
+                out.append(Ks[:, ma] @ self.dual_coef_[b - 1, ma] + Ks[:, mb] @ self.dual_coef_[a, mb]
+                           + self.intercept_[p])
+                p += 1
+        return np.stack(out, axis=1)                          # (n, K(K-1)/2): > 0 means the first class
+
+    def _check(self, X):
+        check_is_fitted(self, "support_")
+        Xn = check_array(X, estimator=self).astype(np.float64)
+        if Xn.shape[1] != self.n_features_in_:
+            raise ValueError(f"SVC: X has {Xn.shape[1]} features, but the model was fitted with {self.n_features_in_}")
+        return Xn
+
+    def _votes(self, dec):
+        K, n = len(self.classes_), len(dec)
+        votes, conf, p = np.zeros((n, K)), np.zeros((n, K)), 0
+        for a in range(K):
+            for b in range(a + 1, K):
+                votes[:, a] += dec[:, p] > 0
+                votes[:, b] += dec[:, p] <= 0
+                conf[:, a] += dec[:, p]
+                conf[:, b] -= dec[:, p]
+                p += 1
+        return votes, conf
+
+    def decision_function(self, X: Any):
+        """Two classes: (n_samples,) with > 0 meaning ``classes_[1]``. More: ``'ovr'`` gives votes +
+        conf / (3(|conf| + 1)) per class (scikit-learn's transform), ``'ovo'`` the pairwise values."""
+        dec = self._ovo(self._check(X))
+        if len(self.classes_) == 2:
+            return like_input(dec[:, 0], X)
+        if self.decision_function_shape == "ovo":
+            return like_input(dec, X)
+        votes, conf = self._votes(dec)
+        return like_input(votes + conf / (3.0 * (np.abs(conf) + 1.0)), X)
+
+    def predict(self, X: Any):
+        dec = self._ovo(self._check(X))
+        if len(self.classes_) == 2:
+            return like_input(self.classes_[(dec[:, 0] > 0).astype(int)], X)
+        votes, _ = self._votes(dec)
+        return like_input(self.classes_[votes.argmax(axis=1)], X)
