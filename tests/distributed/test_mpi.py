@@ -50,3 +50,10 @@ def test_a_raising_rank_fails_the_job_with_its_error(early):
     assert proc.returncode != 0
     assert "ValueError: rank one failed" in proc.stderr
     assert "unreachable" not in proc.stdout
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_zero_redundancy_optimizer_equals_adam_and_resumes(n):
+    proc = mpirun(n, "zero.py")
+    ok(proc, n, "zero")
+    print(proc.stdout)
