@@ -28,7 +28,7 @@ def flops(batch: int = BATCH, seq: int = BLOCK, d: int = EMBD, layers: int = LAY
     return 3 * batch * seq * per_token
 
 
-def torch_gpt(block_size: int = BLOCK):
+def torch_gpt(block_size: int = BLOCK, vocab: int = VOCAB):
     """The PyTorch GPT (nanoGPT's model.py, trimmed to this architecture). ``forward(idx, targets=None,
     cache=None)`` returns ``(logits, loss, cache)``; with a cache (a list of per-layer ``(k, v)``, ``None`` at
     first) it attends to the cached keys and values and returns them extended by ``idx``'s positions."""
@@ -83,12 +83,12 @@ def torch_gpt(block_size: int = BLOCK):
         def __init__(self):
             super().__init__()
             self.transformer = nn.ModuleDict(dict(
-                wte=nn.Embedding(VOCAB, EMBD),
+                wte=nn.Embedding(vocab, EMBD),
                 wpe=nn.Embedding(block_size, EMBD),
                 h=nn.ModuleList([Block() for _ in range(LAYERS)]),
                 ln_f=nn.LayerNorm(EMBD),
             ))
-            self.lm_head = nn.Linear(EMBD, VOCAB, bias=False)
+            self.lm_head = nn.Linear(EMBD, vocab, bias=False)
             self.transformer.wte.weight = self.lm_head.weight  # tied embeddings
             self.apply(self._init_weights)
             for name, p in self.named_parameters():  # GPT-2's scaled residual projections
@@ -117,14 +117,14 @@ def torch_gpt(block_size: int = BLOCK):
     return GPT()
 
 
-def shendu_config(block_size: int = BLOCK):
+def shendu_config(block_size: int = BLOCK, vocab: int = VOCAB):
     import shendu
     try:
         from shendu.models.gpt import GPT, GPTConfig
     except ImportError as e:
         raise RuntimeError(f"W4/W5 need shendu.models.GPT and GPTConfig (shendu/models/gpt.py), not importable "
                            f"in shendu {shendu.__file__}: {e}") from e
-    return GPT(GPTConfig(vocab_size=VOCAB, block_size=block_size, n_layer=LAYERS, n_head=HEADS, n_embd=EMBD,
+    return GPT(GPTConfig(vocab_size=vocab, block_size=block_size, n_layer=LAYERS, n_head=HEADS, n_embd=EMBD,
                          dropout=0.0, bias=True, tie_weights=True, pos="learned"))
 
 
