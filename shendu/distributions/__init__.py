@@ -1,0 +1,37 @@
+"""``shendu.distributions``: probability distributions with ``torch.distributions``' API.
+
+Each distribution has ``batch_shape`` / ``event_shape``, ``sample`` (and, where reparameterisable,
+the differentiable ``rsample``), ``log_prob``, ``entropy``, ``mean``, ``mode``, ``variance``,
+``stddev``, ``cdf`` / ``icdf`` where PyTorch has them, ``expand``, ``support`` and ``arg_constraints``
+(checked on construction unless ``validate_args=False``). ``kl_divergence(p, q)`` looks closed forms up
+in a registry (``register_kl``). Samples come from shendu's global generator (``shendu.manual_seed``).
+
+Families: Normal, Laplace, Uniform, Exponential (continuous.py); Gamma, Chi2, Beta, Dirichlet, StudentT
+(gamma.py); Bernoulli, Binomial, Geometric, Poisson, Categorical, OneHotCategorical (discrete.py);
+MultivariateNormal (multivariate_normal.py); TransformedDistribution, LogNormal (transformed.py);
+Independent, MixtureSameFamily (independent.py).
+"""
+from shendu.distributions import constraints, transforms
+from shendu.distributions.continuous import Exponential, Laplace, Normal, Uniform
+from shendu.distributions.discrete import Bernoulli, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
+from shendu.distributions.distribution import Distribution
+from shendu.distributions.gamma import Beta, Chi2, Dirichlet, Gamma, StudentT
+from shendu.distributions.independent import Independent, MixtureSameFamily
+from shendu.distributions.kl import kl_divergence, register_kl
+from shendu.distributions.multivariate_normal import MultivariateNormal
+from shendu.distributions.transformed import LogNormal, TransformedDistribution
+from shendu.distributions.transforms import (
+    AffineTransform,
+    ComposeTransform,
+    ExpTransform,
+    SigmoidTransform,
+    Transform,
+)
+
+__all__ = [
+    "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Chi2", "ComposeTransform", "Dirichlet",
+    "Distribution", "ExpTransform", "Exponential", "Gamma", "Geometric", "Independent", "Laplace", "LogNormal",
+    "MixtureSameFamily", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson", "SigmoidTransform",
+    "StudentT", "Transform", "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",
+    "transforms",
+]

@@ -1,0 +1,144 @@
+"""``TransformedDistribution`` (a base distribution pushed through bijections) and ``LogNormal``."""
+from __future__ import annotations
+
+from shendu.distributions import constraints
+from shendu.distributions.continuous import Normal
+from shendu.distributions.distribution import Distribution
+from shendu.distributions.transforms import ExpTransform, Transform
+from shendu.grad_mode import no_grad
+from shendu.size import Size
+
+__all__ = ["LogNormal", "TransformedDistribution", "sum_rightmost"]
+
+
+def sum_rightmost(value, dim: int):
+    """Sum the ``dim`` rightmost dimensions of ``value`` (a number passes through)."""
+    if dim == 0 or not hasattr(value, "sum"):
+        return value
+    return value.reshape(tuple(value.shape[:-dim]) + (-1,)).sum(-1)
+
+
+class TransformedDistribution(Distribution):
+    """``Y = f_n(... f_1(X))`` for ``X ~ base_distribution``:
+    ``log p(y) = log p_X(x) - Σ log |det ∂f_i|`` (change of variables)."""
+
+    arg_constraints: dict = {}
+
+    def __init__(self, base_distribution: Distribution, transforms, validate_args=None):
+        if isinstance(transforms, Transform):
+            transforms = [transforms]
+        if not all(isinstance(t, Transform) for t in transforms):
+            raise ValueError(f"transforms must be a Transform or a list of Transforms, got {transforms!r}")
+        self.transforms = list(transforms)
+        self.base_dist = base_distribution
+        shape = base_distribution.batch_shape + base_distribution.event_shape
+        event_dim = max([t.event_dim for t in self.transforms] + [len(base_distribution.event_shape)])
+        cut = len(shape) - event_dim
+        super().__init__(shape[:cut], shape[cut:], validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(TransformedDistribution, _instance)
+        batch_shape = Size(batch_shape)
+        base_batch = batch_shape + self.event_shape[:len(self.event_shape) - len(self.base_dist.event_shape)]
+        new.base_dist = self.base_dist.expand(base_batch)
+        new.transforms = self.transforms
+        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @constraints.dependent_property(is_discrete=False)
+    def support(self):
+        return self.transforms[-1].codomain if self.transforms else self.base_dist.support
+
+    @property
+    def has_rsample(self):
+        return self.base_dist.has_rsample
+
+    def sample(self, sample_shape=Size()):
+        with no_grad():
+            x = self.base_dist.sample(sample_shape)
+            for t in self.transforms:
+                x = t(x)
+            return x
+
+    def rsample(self, sample_shape=Size()):
+        x = self.base_dist.rsample(sample_shape)
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        event_dim = len(self.event_shape)
+        log_prob, y = 0.0, value
+        for t in reversed(self.transforms):
+            x = t.inv(y)
+            event_dim += t.domain.event_dim - t.codomain.event_dim
+            log_prob = log_prob - sum_rightmost(t.log_abs_det_jacobian(x, y), event_dim - t.domain.event_dim)
+            y = x
+        base = self.base_dist.log_prob(y)
+        return base + log_prob if isinstance(log_prob, float) else log_prob + sum_rightmost(
+            base, event_dim - len(self.base_dist.event_shape))
+
+    def _monotonize_cdf(self, value):
+        sign = 1
+        for t in self.transforms:
+            sign = sign * t.sign
+        if isinstance(sign, int) and sign == 1:
+            return value
+        return sign * (value - 0.5) + 0.5
+
+    def cdf(self, value):
+        for t in self.transforms[::-1]:
+            value = t.inv(value)
+        if self._validate_args:
+            self.base_dist._validate_sample(value)
+        return self._monotonize_cdf(self.base_dist.cdf(value))
+
+    def icdf(self, value):
+        value = self.base_dist.icdf(self._monotonize_cdf(value))
+        for t in self.transforms:
+            value = t(value)
+        return value
+
+
+class LogNormal(TransformedDistribution):
+    """``exp(X)`` for ``X ~ Normal(loc, scale)``."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        super().__init__(Normal(loc, scale, validate_args=validate_args), ExpTransform(),
+                         validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return super().expand(batch_shape, self._get_checked_instance(LogNormal, _instance))
+
+    @property
+    def loc(self):
+        return self.base_dist.loc
+
+    @property
+    def scale(self):
+        return self.base_dist.scale
+
+    @property
+    def mean(self):
+        return (self.loc + self.scale.pow(2) / 2).exp()
+
+    @property
+    def mode(self):
+        return (self.loc - self.scale.pow(2)).exp()
+
+    @property
+    def variance(self):
+        s2 = self.scale.pow(2)
+        return s2.expm1() * (2 * self.loc + s2).exp()
+
+    def entropy(self):
+        return self.base_dist.entropy() + self.loc
+
+
