@@ -46,7 +46,7 @@ __all__ = ["GPT", "GPTConfig", "KVCache"]
 
 POS = ("learned", "rope", "sinusoidal")
 NORMS = ("layernorm", "rmsnorm")
-MLPS = ("gelu", "swiglu")
+MLPS = ("gelu", "gelu_tanh", "swiglu")  # gelu_tanh: GPT-2's gelu_new
 
 
 @dataclass
@@ -187,15 +187,15 @@ class MLP(Module):
         super().__init__()
         self.kind = config.mlp
         C = config.n_embd
-        hidden = 4 * C if self.kind == "gelu" else 8 * ((8 * C // 3 + 7) // 8)
-        self.c_fc = Linear(C, hidden if self.kind == "gelu" else 2 * hidden, bias=config.bias)
+        hidden = 4 * C if self.kind != "swiglu" else 8 * ((8 * C // 3 + 7) // 8)
+        self.c_fc = Linear(C, hidden if self.kind != "swiglu" else 2 * hidden, bias=config.bias)
         self.c_proj = Linear(hidden, C, bias=config.bias)
         self.dropout = Dropout(config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.c_fc(x)                                                    # (B, T, 4C) or (B, T, 2 hidden)
-        if self.kind == "gelu":
-            h = F.gelu(h)
+        if self.kind != "swiglu":
+            h = F.gelu(h, approximate="tanh" if self.kind == "gelu_tanh" else "none")
         else:
             a, b = h.chunk(2, dim=-1)                                       # (B, T, hidden) each
             h = F.silu(a) * b
@@ -293,6 +293,15 @@ class GPT(Module):
             wpe.num_embeddings = block_size
         elif self.config.pos == "sinusoidal":
             self.transformer.wpe = SinusoidalPositionalEncoding(self.config.n_embd, max_len=block_size)
+
+    @classmethod
+    def from_pretrained(cls, path, **config_overrides) -> GPT:  # a Hugging Face GPT-2 directory
+        from shendu.models.gpt_pretrained import from_pretrained
+        return from_pretrained(cls, path, **config_overrides)
+
+    def save_pretrained(self, path) -> None:  # config.json + model.safetensors, as transformers saves GPT-2
+        from shendu.models.gpt_pretrained import save_pretrained
+        save_pretrained(self, path)
 
     def new_cache(self) -> KVCache:
         """An empty :class:`KVCache` for this model."""
