@@ -208,8 +208,9 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group=No
     n = pg.size()
     ok = (output_tensor.numel() == n * input_tensor.numel() and output_tensor.dtype == input_tensor.dtype)
     if not ok:
-        raise ValueError(f"all_gather_into_tensor: output has shape {tuple(output_tensor.shape)} ({output_tensor.dtype}); "
-                         f"expected {n} x input shape {tuple(input_tensor.shape)} ({input_tensor.dtype})")
+        raise ValueError(f"all_gather_into_tensor: output has shape {tuple(output_tensor.shape)} "
+                         f"({output_tensor.dtype}); expected {n} x input shape {tuple(input_tensor.shape)} "
+                         f"({input_tensor.dtype})")
     send, _ = _buffer(input_tensor, "all_gather_into_tensor")
     recv, standin = _buffer(output_tensor, "all_gather_into_tensor")
     stats.add(send.nbytes)
@@ -249,7 +250,8 @@ def reduce_scatter(output: Tensor, input_list: list, op=ReduceOp.SUM, group=None
     if pg is None:
         return None
     if len(input_list) != pg.size():
-        raise ValueError(f"reduce_scatter: input_list has {len(input_list)} tensors, expected the group size {pg.size()}")
+        raise ValueError(f"reduce_scatter: input_list has {len(input_list)} tensors, expected the group size "
+                         f"{pg.size()}")
     _check_same(input_list, output, "reduce_scatter")
     stacked = Tensor._wrap(np.stack([np.asarray(t._data) for t in input_list]))
     return reduce_scatter_tensor(output, stacked, op, group, async_op)
@@ -402,7 +404,8 @@ def all_gather_object(object_list: list, obj, group=None) -> None:
     object_list[:] = pg.comm.allgather(obj)
 
 
-def broadcast_object_list(object_list: list, src: int = 0, group=None, device=None, group_src: int | None = None) -> None:
+def broadcast_object_list(object_list: list, src: int = 0, group=None, device=None,
+                          group_src: int | None = None) -> None:
     """Replace ``object_list``'s items on every rank with rank ``src``'s (pickled)."""
     pg = resolve(group)
     if pg is None:

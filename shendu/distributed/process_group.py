@@ -124,7 +124,8 @@ def resolve(group) -> ProcessGroup | None:
     if group is GroupMember.NON_GROUP_MEMBER:
         return None
     if not isinstance(group, ProcessGroup):
-        raise TypeError(f"group must be a ProcessGroup made by new_group (or None for WORLD), got {type(group).__name__}")
+        raise TypeError(f"group must be a ProcessGroup made by new_group (or None for WORLD), got "
+                        f"{type(group).__name__}")
     return group
 
 
@@ -153,10 +154,14 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
                            "processes over MPI: use backend='mpi' (or 'gloo', an alias here)")
     if name not in (Backend.MPI, Backend.GLOO):
         raise RuntimeError(f"init_process_group: unknown backend {backend!r}; shendu has 'mpi' ('gloo' runs on MPI)")
+    env_size = int(os.environ.get("WORLD_SIZE", -1)) if world_size in (-1, None) else int(world_size)
+    if env_size > 1 and not _under_mpi_launcher():
+        raise RuntimeError(f"init_process_group: world_size {env_size} asked for, but this process was not started by "
+                           f"an MPI launcher; run 'mpiexec -n {env_size} python ...' or "
+                           f"'shendu run --nproc {env_size} script.py'")
     MPI = _mpi()
     comm = MPI.COMM_WORLD
     size, me = comm.Get_size(), comm.Get_rank()
-    env_size = int(os.environ.get("WORLD_SIZE", -1)) if world_size in (-1, None) else int(world_size)
     if env_size not in (-1, size):
         how = "world_size" if world_size not in (-1, None) else "the WORLD_SIZE environment variable"
         raise RuntimeError(f"init_process_group: {how} is {env_size} but this MPI job has {size} process(es); "

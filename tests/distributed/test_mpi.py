@@ -57,3 +57,10 @@ def test_zero_redundancy_optimizer_equals_adam_and_resumes(n):
     proc = mpirun(n, "zero.py")
     ok(proc, n, "zero")
     print(proc.stdout)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_pipeline_loss_equals_single_process(n):
+    proc = mpirun(n, "pipeline.py")
+    ok(proc, n, "pipeline")
+    print(proc.stdout)

@@ -31,7 +31,8 @@ for name, make_opt in [("sgd-momentum", lambda p: torch.optim.SGD(p, lr=0.1, mom
         ref_opt.zero_grad()
         nn.functional.mse_loss(ref(X), Y).backward()
         ref_opt.step()
-    model = DDP(make_model(0 if r == 0 else 100 + r), bucket_cap_mb=0.0002)  # a different init per rank: DDP broadcasts rank 0's
+    # a different init on the other ranks: DDP broadcasts rank 0's
+    model = DDP(make_model(0 if r == 0 else 100 + r), bucket_cap_mb=0.0002)
     assert len(model._buckets) > 1
     assert list(model.state_dict()) == ["module." + k for k in model.module.state_dict()]
     opt = make_opt(model.parameters())
