@@ -1,7 +1,7 @@
 """Factor-and-solve linear algebra: cholesky, solve_triangular, inv, solve, det, slogdet and friends.
 
 Each op with a backward of its own (``Cholesky``, ``SolveTriangular``, ``Inv``, ``Solve``, ``Det``,
-``LogAbsDet``, ``CholeskySolve``, ``Pinv``) writes that backward with shendu ops, so ``create_graph``
+``SlogDet``, ``CholeskySolve``, ``Pinv``) writes that backward with shendu ops, so ``create_graph``
 gives second derivatives; the rest (cholesky_inverse, matrix_power, lstsq, logdet) are compositions.
 Errors follow PyTorch's ``torch.linalg.LinAlgError`` messages: the batch element and the pivot or
 leading minor that failed.
@@ -401,25 +401,28 @@ def det(A: Tensor, *, out: Tensor | None = None) -> Tensor:
     return _write_out(out, Det.apply(A), "linalg.det")
 
 
-class LogAbsDet(Function):
-    """``log|det(A)|``; gradient ``g A^{-T}``."""
+class SlogDet(Function):
+    """``(sign, log|det(A)|)``; the gradient comes through logabsdet only (``g A^{-T}``), as in PyTorch."""
+
+    _materialize_grads = False
 
     def forward(ctx, a):
-        return array_module(a).linalg.slogdet(a)[1]
+        return tuple(array_module(a).linalg.slogdet(a))
 
-    def backward(ctx, grad):
+    def backward(ctx, grad_sign, grad):
+        if grad is None:
+            return None
         (A,) = ctx.inputs
         return grad.unsqueeze(-1).unsqueeze(-1) * inv(A).mT
 
 
 def slogdet(A: Tensor, *, out=None) -> tuple:
-    """``(sign, logabsdet)`` of ``det(A)``: overflow-safe for large matrices; sign is not differentiable.
+    """``(sign, logabsdet)`` of ``det(A)``: overflow-safe for large matrices; the sign gets no gradient.
 
     Shape: (*, n, n) -> sign (*), logabsdet (*).
     """
     check_matrix(A, "linalg.slogdet")
-    sign = Tensor._wrap(A._xp().linalg.slogdet(A._data)[0])
-    result = slogdet_result(sign, LogAbsDet.apply(A))
+    result = slogdet_result(*SlogDet.apply(A))
     if out is not None:
         for o, r in zip(out, result):
             _write_out(o, r, "linalg.slogdet")
