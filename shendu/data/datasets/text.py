@@ -19,7 +19,9 @@ from shendu.data.dataset import Dataset
 from shendu.random import Generator, _generator
 from shendu.tensor import Tensor
 
-_SKIP_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__"})
+# Third-party code, tests, and encodings/ (generated codec tables: 256-line dictionaries of byte values that
+# would teach a language model tables rather than Python).
+_SKIP_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__", "encodings"})
 
 
 class CharTokenizer:
@@ -136,7 +138,7 @@ class Corpus:
 
 
 def stdlib_files(root: str | None = None) -> list[str]:
-    """The stdlib's ``*.py`` files (relative paths, sorted), minus third-party and test directories."""
+    """The stdlib's ``*.py`` files (relative paths, sorted), minus third-party, test and codec-table directories."""
     root = root or sysconfig.get_paths()["stdlib"]
     out = []
     for d, dirs, files in os.walk(root):
