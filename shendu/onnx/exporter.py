@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from shendu.onnx.graph import Graph, OnnxExporterError, Symbol
+from shendu.onnx.patches import export_patches
 from shendu.onnx.tracer import trace
 from shendu.tensor import Tensor
 
@@ -48,7 +49,7 @@ def _export_mode(model, training):
         model.eval()
     _exporting[0] = True
     try:
-        with no_grad():
+        with no_grad(), export_patches():
             yield
     finally:
         _exporting[0] = False
@@ -220,6 +221,8 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
             _write(g, writes[w])
             w += 1
         fn = SYMBOLIC.get(r.cls)
+        if fn is None and not r.cls.raw and all(id(a) in g.names for a in r.outs if a is not None):
+            continue  # a custom Function whose forward ran shendu ops: those are its graph already
         if fn is None:
             supported = sorted({c.__name__ for c in SYMBOLIC})
             raise OnnxExporterError(

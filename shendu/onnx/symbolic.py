@@ -12,7 +12,22 @@ import math
 import numpy as np
 
 from shendu.onnx.graph import INT64_MAX, OnnxExporterError
-from shendu.ops import activation, binary, clamp, elementwise, fused, index, linalg, reduce, shape, special, trig
+from shendu.ops import (
+    activation,
+    binary,
+    clamp,
+    distance,
+    elementwise,
+    fused,
+    index,
+    linalg,
+    reduce,
+    resize,
+    scan,
+    shape,
+    special,
+    trig,
+)
 
 SYMBOLIC: dict = {}
 
@@ -492,3 +507,68 @@ def _gelu(g, r, r2):
     else:  # 0.5 x (1 + erf(x / sqrt 2)); ONNX's own Gelu needs opset 20
         phi = g.node("Add", [g.node("Erf", [g.node("Mul", [x, c(math.sqrt(0.5))])]), c(1.0)])
     return g.node("Mul", [g.node("Mul", [x, phi]), c(0.5)])
+
+
+@register(activation.Hardshrink, activation.Softshrink)
+def _shrink(g, r, r2):
+    bias = 0.0 if r.cls is activation.Hardshrink else float(r.kwargs["lambd"])
+    return g.node("Shrink", [arg(g, r, r2, 0)], lambd=float(r.kwargs["lambd"]), bias=bias)
+
+
+@register(special.Erfc)
+def _erfc(g, r, r2):
+    return g.node("Sub", [g.const(np.asarray(1, out_dtype(r))), g.node("Erf", [arg(g, r, r2, 0)])])
+
+
+@register(trig.Atan2)
+def _atan2(g, r, r2):
+    dt = out_dtype(r)
+    y, x = arg(g, r, r2, 0, dt), arg(g, r, r2, 1, dt)
+    zero, pi = g.const(np.asarray(0, dt)), g.const(np.asarray(math.pi, dt))
+    base = g.node("Atan", [g.node("Div", [y, x])])
+    shift = g.node("Where", [g.node("Less", [y, zero]), g.node("Neg", [pi]), pi])
+    return g.node("Where", [g.node("Less", [x, zero]), g.node("Add", [base, shift]), base])
+
+
+@register(scan.CumSum)
+def _cumsum(g, r, r2):
+    return g.node("CumSum", [arg(g, r, r2, 0), g.const(np.asarray(r.kwargs["axis"], np.int64))])
+
+
+@register(distance.VectorNorm)
+def _vector_norm(g, r, r2):
+    p, axes, keep = r.kwargs["p"], r.kwargs["axes"], int(bool(r.kwargs["keepdim"]))
+    x = arg(g, r, r2, 0)
+    attrs = {"keepdims": keep}
+    if axes is not None:
+        attrs["axes"] = [int(a) for a in (axes if isinstance(axes, (tuple, list)) else (axes,))]
+    if p == 2:
+        return g.node("ReduceL2", [x], **attrs)
+    if p == 1:
+        return g.node("ReduceL1", [x], **attrs)
+    if p == math.inf:
+        return g.node("ReduceMax", [g.node("Abs", [x])], **attrs)
+    raise OnnxExporterError(f"shendu.onnx.export: {op_name(r)}: vector norm with p={p} is not exportable "
+                            "(p = 1, 2, inf are)")
+
+
+@register(linalg.Einsum)
+def _einsum(g, r, r2):
+    dt = out_dtype(r)
+    return g.node("Einsum", [arg(g, r, r2, i, dt) for i in range(len(r.args))], equation=r.kwargs["equation"])
+
+
+@register(resize.Resample)
+def _resample(g, r, r2):
+    axis, index, weight = int(r.kwargs["axis"]), r.kwargs["index"], r.kwargs["weight"]
+    x = arg(g, r, r2, 0)
+    nd = len(shape_of(r.args[0]))
+    axis = axis % nd
+    if index.shape[1] == 1:
+        y = g.node("Gather", [x, g.const(index[:, 0].astype(np.int64))], axis=axis)
+        return g.node("Mul", [y, g.const(weight[:, 0].reshape((-1,) + (1,) * (nd - axis - 1)))]) \
+            if weight is not None else y
+    y = g.node("Gather", [x, g.const(index.astype(np.int64))], axis=axis)             # (..., o, k, ...)
+    w = weight if weight is not None else np.ones(index.shape, out_dtype(r))
+    y = g.node("Mul", [y, g.const(w.reshape(w.shape + (1,) * (nd - axis - 1)).astype(out_dtype(r)))])
+    return g.node("ReduceSum", [y, g.ints([axis + 1])], keepdims=0)

@@ -29,6 +29,19 @@ def _conv(g, r, r2):
                   dilations=list(geom.dilation), group=int(geom.groups))
 
 
+@register(conv.ConvolutionTranspose)
+def _conv_transpose(g, r, r2):
+    geom, (H, W) = r.kwargs["geom"], r.kwargs["x_shape"][2:]
+    (pt, pb, pl, pr), (sh, sw), (dh, dw) = geom.padding, geom.stride, geom.dilation
+    (Hi, Wi), (kh, kw) = shape_of(r.args[0])[2:], shape_of(r.args[1])[2:]
+    extra = [H - ((Hi - 1) * sh - pt - pb + dh * (kh - 1) + 1), W - ((Wi - 1) * sw - pl - pr + dw * (kw - 1) + 1)]
+    inputs = [arg(g, r, r2, 0), arg(g, r, r2, 1)]
+    if r.args[2] is not None:
+        inputs.append(arg(g, r, r2, 2))
+    return g.node("ConvTranspose", inputs, strides=[sh, sw], pads=[pt, pl, pb, pr], dilations=[dh, dw],
+                  group=int(geom.groups), output_padding=extra)
+
+
 def _pool_pads(x_shape, pg) -> list:
     (H, W), (ph, pw), (eh, ew) = x_shape[-2:], pg.padding, pg.extent
     # the end padding that makes ONNX's floor formula give exactly shendu's (ceil-mode aware) output size
