@@ -404,15 +404,17 @@ class BertPredictionHeadTransform(Module):
 
 
 class BertLMPredictionHead(Module):
-    """transform, then the decoder onto the vocabulary (its weight tied to the word embeddings; its bias
-    is ``cls.predictions.bias``)."""
+    """transform, then the decoder onto the vocabulary. With ``tie_word_embeddings`` (the default) its weight is
+    the word embeddings' and its bias is ``cls.predictions.bias``; untied, the decoder has its own of each
+    (and ``cls.predictions.bias`` is unused, as in transformers)."""
 
     def __init__(self, config: BertConfig):
         super().__init__()
         self.transform = BertPredictionHeadTransform(config)
-        self.decoder = Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.decoder = Linear(config.hidden_size, config.vocab_size)
         self.bias = Parameter(np.zeros(config.vocab_size, dtype=np.float32))
-        self.decoder.bias = self.bias
+        if config.tie_word_embeddings:
+            self.decoder.bias = self.bias
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.transform(x))                            # (N, T, V)
@@ -447,13 +449,11 @@ class BertPreTrainingHeads(Module):
 
 
 def _tie_decoder(model, predictions: BertLMPredictionHead) -> None:
-    """The decoder shares the word embeddings (tie_word_embeddings) and always shares ``predictions.bias``;
-    shared entries are not written by save_pretrained (as transformers)."""
-    tied = ["cls.predictions.decoder.bias"]
+    """With tie_word_embeddings the decoder shares the word embeddings (and ``predictions.bias``); shared
+    entries are not written by save_pretrained (as transformers)."""
     if model.config.tie_word_embeddings:
         predictions.decoder.weight = model.bert.embeddings.word_embeddings.weight
-        tied.append("cls.predictions.decoder.weight")
-    model._tied_keys = tuple(tied)
+        model._tied_keys = ("cls.predictions.decoder.weight", "cls.predictions.decoder.bias")
 
 
 def _mlm_loss(logits: Tensor, labels: Tensor | None) -> Tensor | None:
