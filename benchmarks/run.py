@@ -35,6 +35,7 @@ WORKLOAD_MODULES = {
     "W3": "benchmarks.workloads.w3_lstm",
     "W4": "benchmarks.workloads.w4_gpt",
     "W5": "benchmarks.workloads.w5_generate",
+    "W6": "benchmarks.workloads.w6_bert",
 }
 
 
