@@ -258,11 +258,17 @@ def _newton_logistic(Xa, y_idx, K, lam, fit_intercept, tol, max_iter):
                 H[k, :, k, :] += (Xa.T * P[:, k]) @ Xa
             H = H.reshape(K * p1, K * p1) / n
         H[np.diag_indices(K * p1)] += lam * np.tile(mask, K)
+        if K > 1:
+            # Softmax is unchanged by adding the same vector to every class row, so H is singular along
+            # Σ_k Θ_k for the unpenalised columns (the intercept; all of them without a penalty). The
+            # gradient is always zero along that direction, so adding curvature there only pins it.
+            free = (1.0 - mask) if lam > 0 else np.ones(p1)
+            H += np.kron(np.ones((K, K)) / K, np.diag(free))
         g = grad.reshape(-1)
         try:
             step = -np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
-            step = -np.linalg.lstsq(H, g, rcond=None)[0]    # unpenalised softmax: H is singular along Σ_k W_k
+            step = -np.linalg.lstsq(H, g, rcond=None)[0]    # collinear features: the minimum-norm step
         step = step.reshape(K, p1)
         t, slope = 1.0, float(g @ step.reshape(-1))
         for _ in range(40):
@@ -335,6 +341,8 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
         T, n_iter = solve(Xa, y_idx, K, lam, self.fit_intercept, self.tol, self.max_iter)
         self.coef_ = T[:, :X.shape[1]].copy()               # (1 or n_classes, n_features)
         self.intercept_ = T[:, -1].copy() if self.fit_intercept else np.zeros(K)
+        if K > 1:
+            self.intercept_ -= self.intercept_.mean()       # the softmax's free shift: sum-zero, like scikit-learn
         self.n_iter_ = np.array([n_iter])
         self.n_features_in_ = X.shape[1]
         return self
