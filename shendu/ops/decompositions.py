@@ -294,7 +294,7 @@ class QR(Function):
             gQ = Y @ gV.mT if gQ is None else gQ + Y @ gV.mT
         gX = _qr_backward_tall(gQ, gU, Q, U)
         gY = Q @ gV if gV is not None else Tensor._wrap(Q._xp().zeros(V.shape, dtype=V.dtype))
-        from shendu.ops.combine import cat
+        from shendu.ops.shape import cat
         return cat([gX, gY], -1)
 
 
