@@ -97,22 +97,24 @@ def _axes_of(spec, name: str) -> dict:
     return {int(a): f"{name}_dynamic_axes_{k + 1}" for k, a in enumerate(spec)}
 
 
-def _resized(args: tuple, names: list, dynamic: dict, attempt: int) -> tuple:
-    """The args with each dynamic axis resized (by its own amount), values repeated to fill."""
+def _perturbed(args: tuple, names: list, dynamic: dict, attempt: int) -> tuple | None:
+    """The args for the second trace: each dynamic axis resized (each symbol by its own amount, values
+    repeated to fill), and every tensor's values rotated by one place, so that a constant computed from the
+    input values (which the graph would freeze) shows up as a difference between the traces."""
     symbols = sorted({s for n in names for s in _axes_of(dynamic.get(n, {}), n).values()})
     delta = {s: (i + 1) * (1 if attempt == 0 else -1) for i, s in enumerate(symbols)}
     out = []
     for a, name in zip(args, names):
-        axes = _axes_of(dynamic.get(name, {}), name) if isinstance(a, Tensor) else {}
-        if not axes:
+        if not isinstance(a, Tensor):
             out.append(a)
             continue
         shape = list(a.shape)
-        for ax, s in axes.items():
+        for ax, s in _axes_of(dynamic.get(name, {}), name).items():
             shape[ax] += delta[s]
             if shape[ax] < 1:
                 return None
-        out.append(Tensor._wrap(np.resize(a._data, shape).astype(a._data.dtype)))
+        data = np.resize(a._data, shape) if shape != list(a.shape) else a._data
+        out.append(Tensor._wrap(np.roll(data.reshape(-1), 1).reshape(shape).astype(a._data.dtype)))
     return tuple(out)
 
 
@@ -166,31 +168,27 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
 
     with _export_mode(model, training):
         result, tr = trace(model, *pos, **kw)
-        tr2 = None
-        if any(names[i] in dynamic for i in tensor_pos):
-            for attempt in (0, 1):
-                pos2 = _resized(pos, names, dynamic, attempt)
-                if pos2 is None:
-                    continue
-                try:
-                    result2, tr2 = trace(model, *pos2, **kw)
-                    break
-                except Exception:  # noqa: BLE001 - a size the model rejects: try shrinking instead
-                    if attempt == 1:
-                        raise
-            else:
-                pos2 = None
-            if tr2 is None:
-                raise OnnxExporterError("shendu.onnx.export: could not run the model at other sizes of the "
-                                        "dynamic axes (needed to tell which sizes are dynamic)")
+        tr2 = result2 = error = None
+        for attempt in (0, 1):  # the second trace: other sizes of the dynamic axes, other values
+            pos2 = _perturbed(pos, names, dynamic, attempt)
+            if pos2 is None:
+                continue
+            try:
+                result2, tr2 = trace(model, *pos2, **kw)
+                break
+            except Exception as e:  # noqa: BLE001 - a size the model rejects: try shrinking instead
+                error = e
+        if tr2 is None:
+            raise OnnxExporterError("shendu.onnx.export: could not run the model at other sizes of the dynamic "
+                                    f"axes (needed to tell which sizes are dynamic): {error}") from error
     outputs = _flatten(result, [])
     if not outputs:
         raise OnnxExporterError("shendu.onnx.export: the model returned no Tensor")
-    if tr2 is not None:
-        outputs2 = _flatten(result2, [])
-        if [r.cls for r in tr.records] != [r.cls for r in tr2.records] or len(outputs2) != len(outputs):
-            raise OnnxExporterError("shendu.onnx.export: the model runs different ops at other sizes of the dynamic "
-                                    "axes (a Python branch on a size); it cannot be exported with these dynamic axes")
+    outputs2 = _flatten(result2, [])
+    if [r.cls for r in tr.records] != [r.cls for r in tr2.records] or len(outputs2) != len(outputs):
+        raise OnnxExporterError("shendu.onnx.export: the model runs different ops at other sizes of the dynamic "
+                                "axes or other input values (a Python branch on a size or a value); it cannot "
+                                "be exported as one graph")
 
     g = Graph(opset)
     helper = g.helper

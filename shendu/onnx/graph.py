@@ -41,6 +41,7 @@ class Graph:
         self.nodes: list = []
         self.initializers: dict = {}          # name -> TensorProto
         self.names: dict = {}                 # id(array) -> value name
+        self.arrays: dict = {}                # id(array) -> the array (to recognise reshaped views of it)
         self.kinds: dict = {}                 # value name -> "param" | "input" | "const" | "node"
         self.dtypes: dict = {}                # value name -> NumPy dtype
         self.symbols: list = []
@@ -57,6 +58,7 @@ class Graph:
 
     def bind(self, array, name: str | None) -> None:
         self.names[id(array)] = name
+        self.arrays[id(array)] = array
         if name is not None:
             self.dtypes.setdefault(name, np.dtype(array.dtype))
 
@@ -104,6 +106,9 @@ class Graph:
                     self.used_params[name] = arr
                 return name
             arr2 = x2._data if isinstance(x2, Tensor) else x2
+            view = self._view_of(arr, arr2 if isinstance(arr2, np.ndarray) else None, op)
+            if view is not None:
+                return view
             name = self.constant(arr, arr2 if isinstance(arr2, np.ndarray) else None, op)
             self.bind(arr, name)
             return name
@@ -111,6 +116,24 @@ class Graph:
             return self.const(np.asarray(arr, dtype=dtype if dtype is not None else None))
         raise OnnxExporterError(f"shendu.onnx.export: {op} got an input of type {type(x).__name__}, "
                                 "expected a Tensor, an array or a number")
+
+    def _view_of(self, arr: np.ndarray, arr2, op: str) -> str | None:
+        """A reshaped view of a named array (``idx.reshape(-1)`` inside an op's wrapper): its Reshape."""
+        base = arr.base
+        if base is None:
+            return None
+        for key, src in self.arrays.items():
+            name = self.names.get(key)
+            if name is None or src.size != arr.size or not (src is base or src.base is base):
+                continue
+            if src.flags.c_contiguous and arr.flags.c_contiguous and src.dtype == arr.dtype:
+                if name in self.used_params or self.kinds.get(name) == "param":
+                    self.used_params[name] = src
+                if arr.ndim == 1:
+                    return self.node("Reshape", [name, self.ints([-1])])
+                shape = arr.shape if arr2 is None else arr2.shape
+                return self.node("Reshape", [name, self.sizes(arr.shape, shape, op)])
+        return None
 
     def constant(self, arr: np.ndarray, arr2, op: str) -> str:
         """A model constant; rebuilt in the graph when the second trace shows it depends on the sizes."""

@@ -261,6 +261,15 @@ def test_unsupported_op_names_the_op_and_caller():
     assert sd.onnx.is_in_onnx_export() is False
 
 
+def test_constant_computed_from_input_values_is_an_error():
+    class TopK(nn.Module):
+        def forward(self, x):
+            return x.topk(2, dim=1).values * 2.0  # values computed outside any op: frozen by a trace
+
+    with pytest.raises(sd.onnx.OnnxExporterError, match="changes with the input values"):
+        sd.onnx.export(TopK(), (sd.randn(2, 5),), io.BytesIO())
+
+
 def test_size_dependent_branch_is_an_error():
     class Branch(nn.Module):
         def forward(self, x):
