@@ -162,20 +162,6 @@ class Gap(NamedTuple):
 # the REST of the program as usual (parity and marks), and then reports an expected failure naming
 # what is missing. Once the feature lands, the program passes unpatched (then delete the entry).
 KNOWN_GAPS: dict[str, list[Gap]] = {
-    "classic_regression": [
-        Gap(AttributeError, r"module 'shendu.linalg' has no attribute 'lstsq'",
-            "torch.linalg.lstsq (shendu/linalg.py)",
-            (("coef = torch.linalg.lstsq(A, y_t).solution",
-              "coef = torch.from_numpy(np.linalg.lstsq(A.numpy(), y_t.numpy(), rcond=None)[0])"),)),
-        Gap(AttributeError, r"module 'shendu.linalg' has no attribute 'solve'",
-            "torch.linalg.solve (shendu/linalg.py)",
-            (("normal = torch.linalg.solve(A.T @ A, A.T @ y_t)",
-              "normal = torch.from_numpy(np.linalg.solve((A.T @ A).numpy(), (A.T @ y_t).numpy()))"),)),
-        Gap(AttributeError, r"module 'shendu.linalg' has no attribute 'svd'",
-            "torch.linalg.svd (shendu/linalg.py)",
-            (("U, S, Vh = torch.linalg.svd(X_t - X_t.mean(0), full_matrices=False)",
-              "U, S, Vh = map(torch.from_numpy, np.linalg.svd((X_t - X_t.mean(0)).numpy(), full_matrices=False))"),)),
-    ],
 }
 
 
