@@ -120,6 +120,7 @@ int = int32  # noqa: A001
 
 from shendu import amp, autograd, nn, optim, utils  # noqa: E402,F401  (they import the names above)
 from shendu import linalg  # noqa: E402,F401,I001
+from shendu import distributions  # noqa: E402,F401,I001
 from shendu.nn.summary import summary  # noqa: E402  (a Keras-style model table; not in torch)
 
 # Every op module is imported by now: give Tensor its operators and methods, once.
@@ -156,7 +157,7 @@ __all__ = [
     "subtract", "tan", "threshold", "true_divide", "xlogy",
     "digamma", "lgamma", "mvlgamma", "polygamma",
     "addbmm", "addmm", "addmv", "addr", "baddbmm", "cdist", "chain_matmul", "cosine_similarity", "ger",
-    "inner", "linalg", "mv", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle", "vdot",
+    "distributions", "inner", "linalg", "mv", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle", "vdot",
     "cholesky", "cholesky_inverse", "cholesky_solve", "det", "inverse", "logdet", "matrix_power", "pinverse", "qr",
     "slogdet", "svd",
     "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",
