@@ -13,8 +13,6 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from scipy.linalg import solve_triangular
-from scipy.special import logsumexp
 
 from shendu.ml.base import BaseEstimator, check_array, check_is_fitted, like_input
 from shendu.ml.cluster import KMeans, _rng, kmeans_plusplus
@@ -25,6 +23,13 @@ _COV_TYPES = ("full", "tied", "diag", "spherical")
 _ILL_DEFINED = ("GaussianMixture: fitting failed because some components have an ill-defined empirical "
                 "covariance (for instance caused by singleton or collapsed samples). Try fewer components, "
                 "a larger reg_covar, or scaled input data.")
+
+
+def logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    """log Σ exp(a) along ``axis``, shifted by the maximum so nothing overflows."""
+    m = a.max(axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return np.log(np.exp(a - m).sum(axis=axis)) + np.squeeze(m, axis=axis)
 
 
 def _estimate_parameters(X: np.ndarray, resp: np.ndarray, reg_covar: float, cov_type: str):
@@ -53,14 +58,11 @@ def _precision_cholesky(cov: np.ndarray, cov_type: str) -> np.ndarray:
     """The Cholesky factor L of each precision Σ⁻¹ = L Lᵀ (upper-triangular, scikit-learn's layout)."""
     if cov_type in ("full", "tied"):
         mats = cov[None] if cov_type == "tied" else cov
-        out = np.empty_like(mats)
-        eye = np.eye(mats.shape[-1])
-        for k, c in enumerate(mats):
-            try:
-                chol = np.linalg.cholesky(c)
-            except np.linalg.LinAlgError:
-                raise ValueError(_ILL_DEFINED) from None
-            out[k] = solve_triangular(chol, eye, lower=True).T
+        try:
+            chol = np.linalg.cholesky(mats)                                       # (k, d, d) lower
+        except np.linalg.LinAlgError:
+            raise ValueError(_ILL_DEFINED) from None
+        out = np.swapaxes(np.linalg.solve(chol, np.broadcast_to(np.eye(mats.shape[-1]), mats.shape)), 1, 2)
         return out[0] if cov_type == "tied" else out
     if np.any(cov <= 0.0):
         raise ValueError(_ILL_DEFINED)
