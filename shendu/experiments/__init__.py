@@ -49,6 +49,9 @@ EXPERIMENTS = {
                           250, 12),
     "seq2seq": Experiment(_PKG + "seq2seq", "Attention encoder-decoder reversing digit strings: greedy vs beam search",
                           75, 10),
+    "bayesian-regression": Experiment(_PKG + "bayesian_regression",
+                                      "Bayesian linear regression: predictive band as N grows, evidence against M",
+                                      10, 6),
 }
 
 
