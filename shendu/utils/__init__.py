@@ -1,4 +1,5 @@
-"""``shendu.utils``: PyTorch's ``torch.utils`` names (``shendu.utils.data.DataLoader``)."""
-from shendu.utils import data
+"""``shendu.utils``: PyTorch's ``torch.utils`` names (``shendu.utils.data.DataLoader``,
+``shendu.utils.checkpoint.checkpoint``)."""
+from shendu.utils import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
