@@ -49,9 +49,12 @@ EXPERIMENTS = {
                           250, 12),
     "seq2seq": Experiment(_PKG + "seq2seq", "Attention encoder-decoder reversing digit strings: greedy vs beam search",
                           75, 10),
+    "least-squares": Experiment(_PKG + "least_squares", "Least squares four ways: normal equations, QR, SVD, gradient "
+                                "descent against the condition number", 15, 5),
     "bayesian-regression": Experiment(_PKG + "bayesian_regression",
                                       "Bayesian linear regression: predictive band as N grows, evidence against M",
                                       10, 6),
+    "svm": Experiment(_PKG + "svm", "Support vector machines: the margin, soft margin against C, kernels", 10, 6),
 }
 
 
