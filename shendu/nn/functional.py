@@ -129,8 +129,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         raise IndexError(f"embedding: index {int(idx.max()) if idx.max() >= V else int(idx.min())} "
                          f"is out of range for an embedding table of {V} rows")
     out = weight[input]
-    if padding_idx is not None and weight.requires_grad:
-        # The pad row's lookups contribute no gradient: mask them out of the graph.
+    from shendu.grad_mode import _state
+    if padding_idx is not None and weight.requires_grad and _state.enabled:
+        # The pad row's lookups contribute no gradient: mask them out of the graph (nothing to mask without one).
         keep = (idx != (padding_idx % V))[..., None].astype(weight.dtype)
         out = out * Tensor._wrap(keep) + Tensor._wrap((1 - keep) * weight._data[padding_idx % V])
     return out
