@@ -102,6 +102,46 @@ def test_head_outputs_and_losses_match_transformers(checkpoints, name):
         assert max_err(so[key], ho[key]) < TOL * (10 if key == "loss" else 1), (name, key)
 
 
+@pytest.mark.parametrize("name", ["BertModel", "BertForPreTraining", "BertForQuestionAnswering"])
+def test_no_grad_array_path_matches_transformers(checkpoints, name):
+    """Under no_grad the encoder runs on raw arrays (sub-batches on the thread pool): same results."""
+    path, hf = checkpoints[name]
+    sd = getattr(sb, name).from_pretrained(path)
+    ids, mask, types = inputs()
+    ho, graph = run_both(hf, sd, ids, mask, types)
+    with shendu.no_grad():
+        _, fast = run_both(hf, sd, ids, mask, types)
+    for key in fast.keys():
+        assert not fast[key].requires_grad
+        assert max_err(fast[key], ho[key]) < TOL, key
+        assert max_err(fast[key], graph[key]) < TOL, key
+
+
+@pytest.mark.parametrize("act", ["gelu", "gelu_new", "relu", "silu"])
+def test_activations_match_transformers_both_paths(tmp_path, act, monkeypatch):
+    torch.manual_seed(7)
+    hf = transformers.BertModel(hf_config(hidden_act=act)).eval()
+    hf.save_pretrained(tmp_path)
+    sd = sb.BertModel.from_pretrained(tmp_path)
+    ids, mask, types = inputs(2)
+    monkeypatch.setattr(sb, "_SUB_BATCH_TOKENS", T)  # one sequence per sub-batch: the cutting is exercised
+    monkeypatch.setattr(sb, "_GELU_CHUNK", 100)  # GELU pieces with a ragged last one
+    ho, graph = run_both(hf, sd, ids, mask, types)
+    with shendu.no_grad():
+        _, fast = run_both(hf, sd, ids, mask, types)
+    for key in ("last_hidden_state", "pooler_output"):
+        assert max_err(graph[key], ho[key]) < TOL, key
+        assert max_err(fast[key], ho[key]) < TOL, key
+
+
+def test_array_gelu_against_exact_erf():
+    x = np.linspace(-9, 9, 100001).astype(np.float32)
+    y = x.copy()
+    sb._gelu_(y)
+    want = torch.nn.functional.gelu(torch.tensor(x, dtype=torch.float64)).numpy()
+    assert np.abs(y - want).max() < 1e-6
+
+
 def test_state_dict_keys_are_transformers(checkpoints):
     for name in HEAD_NAMES:
         hf_keys = {k for k in checkpoints[name][1].state_dict() if not k.endswith("_ids")}
