@@ -12,7 +12,8 @@ from shendu import backend
 from shendu.tensor import Tensor
 
 __all__ = [
-    "Constraint", "boolean", "cat", "dependent", "dependent_property", "greater_than", "greater_than_eq",
+    "Constraint", "MixtureSameFamilyConstraint", "boolean", "cat",
+    "dependent", "dependent_property", "greater_than", "greater_than_eq",
     "half_open_interval", "independent", "integer_interval", "interval", "is_dependent", "less_than",
     "lower_cholesky", "lower_triangular", "multinomial", "nonnegative", "nonnegative_integer", "one_hot",
     "positive", "positive_definite", "positive_integer", "positive_semidefinite", "real", "real_vector",
@@ -302,6 +303,32 @@ class _Cat(Constraint):
             pieces.append(c.check(value.narrow(self.dim, start, n)))
             start += n
         return _cat(pieces, self.dim)
+
+
+class MixtureSameFamilyConstraint(Constraint):
+    """A component's support with the mixture's component dim put back before checking."""
+
+    def __init__(self, base_constraint: Constraint):
+        self.base_constraint = base_constraint
+
+    @property
+    def is_discrete(self):
+        return self.base_constraint.is_discrete
+
+    @property
+    def event_dim(self):
+        return self.base_constraint.event_dim
+
+    def check(self, value):
+        value = _t(value)
+        if value.dim() < self.event_dim:
+            raise ValueError(f"Expected value.dim() >= {self.event_dim} but got {value.dim()}")
+        result = self.base_constraint.check(value.unsqueeze(-1 - self.event_dim))
+        keep = value.dim() - self.event_dim
+        return result.reshape(tuple(result.shape[:keep]) + (-1,)).all(-1)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.base_constraint!r})"
 
 
 dependent = _Dependent()
