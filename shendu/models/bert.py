@@ -273,12 +273,13 @@ _ERF_A = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
 
 
 def _gelu_(x: np.ndarray) -> None:
-    """x <- x Φ(x) = x (1 + erf(x/√2)) / 2, in place, piece by piece (cache-sized temporaries)."""
+    """x <- x Φ(x), in place, piece by piece (cache-sized temporaries), written as
+    ``max(x, 0) - |x| erfc(|x|/√2) / 2`` (the same for either sign of x, so no sign pass)."""
     flat = x.reshape(-1)
     n = min(flat.size, _GELU_CHUNK)
     u, t, r = (np.empty(n, dtype=x.dtype) for _ in range(3))
-    half, p = x.dtype.type(math.sqrt(0.5)), x.dtype.type(_ERF_P * math.sqrt(0.5))
-    a5, a4, a3, a2, a1 = (x.dtype.type(a) for a in _ERF_A)
+    p = x.dtype.type(_ERF_P * math.sqrt(0.5))
+    a5, a4, a3, a2, a1 = (x.dtype.type(0.5 * a) for a in _ERF_A)  # the 1/2 folded into P
     for start in range(0, flat.size, n):
         xs = flat[start:start + n]
         m = xs.size
@@ -290,16 +291,14 @@ def _gelu_(x: np.ndarray) -> None:
         np.multiply(tt, a5, out=rr)
         for a in (a4, a3, a2, a1):
             rr += a
-            rr *= tt                       # t P(t), Horner
-        np.multiply(uu, uu, out=uu)
-        uu *= -0.5
-        np.exp(uu, out=uu)                 # exp(-x²/2)
-        rr *= uu                           # erfc(|x|/√2)
-        np.subtract(1, rr, out=rr)         # erf(|x|/√2)
-        np.copysign(rr, xs, out=rr)        # erf(x/√2)
-        rr += 1
-        xs *= rr
-        xs *= 0.5                          # x (1 + erf) / 2
+            rr *= tt                       # t P(t) / 2, Horner
+        np.multiply(xs, xs, out=tt)
+        tt *= -0.5
+        np.exp(tt, out=tt)                 # exp(-x²/2)
+        rr *= tt
+        rr *= uu                           # |x| erfc(|x|/√2) / 2
+        np.maximum(xs, 0, out=xs)
+        xs -= rr
 
 
 def _activation_(name: str, x: np.ndarray) -> None:
