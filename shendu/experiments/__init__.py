@@ -51,6 +51,8 @@ EXPERIMENTS = {
                           75, 10),
     "least-squares": Experiment(_PKG + "least_squares", "Least squares four ways: normal equations, QR, SVD, gradient "
                                 "descent against the condition number", 15, 5),
+    "numerical": Experiment(_PKG + "numerical", "Newton vs gradient descent (quadratic, Rosenbrock), projected "
+                            "gradient, KKT and the augmented Lagrangian", 15, 6),
     "bayesian-regression": Experiment(_PKG + "bayesian_regression",
                                       "Bayesian linear regression: predictive band as N grows, evidence against M",
                                       10, 6),
