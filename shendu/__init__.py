@@ -110,6 +110,7 @@ from shendu.tensor_api import (  # noqa: I001
 )
 from shendu.type_info import finfo, iinfo  # noqa: I001
 from shendu import accelerator, backends, cuda, onnx, random, sparse  # noqa: E402,F401,I001
+from shendu import distributed  # noqa: E402,F401,I001  (mpi4py loads only in init_process_group)
 # ---- end of the surface block ----
 
 bool = bool_  # noqa: A001 - PyTorch's name; the builtin stays reachable as builtins.bool
@@ -135,7 +136,7 @@ __all__ = [
     "IntTensor", "LongTensor", "ShortTensor", "Size", "accelerator", "amp", "asarray", "dtype", "e", "inf", "nan", "pi",
     "backends", "bfloat16",
     "cdouble",
-    "cfloat", "complex64", "complex128", "cuda", "default_generator", "empty_strided", "finfo",
+    "cfloat", "complex64", "complex128", "cuda", "default_generator", "distributed", "empty_strided", "finfo",
     "get_default_device", "get_printoptions", "iinfo", "is_complex", "is_floating_point", "is_nonzero",
     "is_storage", "is_tensor", "layout", "numel", "onnx", "poisson", "random", "set_default_device",
     "set_printoptions", "sparse", "sparse_coo", "sparse_coo_tensor", "strided",
