@@ -2,8 +2,10 @@
 tokens, padding (right or left), batches and the ``return_tensors`` choice, in one base class.
 
 A subclass (``BertTokenizer``, ``GPT2Tokenizer``) supplies ``_encode_text(text) -> ids`` (no special
-tokens), ``build_inputs_with_special_tokens``, ``create_token_type_ids_from_sequences`` and
-``get_special_tokens_mask``, and sets ``pad_token_id``, ``model_input_names`` and ``padding_side``.
+tokens), ``build_inputs_with_special_tokens``, ``create_token_type_ids_from_sequences``,
+``get_special_tokens_mask`` and ``all_special_tokens``; it keeps its vocabulary as ``_ids`` (token -> id)
+and ``_tokens`` (id -> token), and names its special-token attributes in ``special_names`` (each
+``x_token`` then has an ``x_token_id``) and the tokenizer_config.json fields it reads in ``config_keys``.
 
 Truncation follows ``tokenizers``' ``truncate_encodings``: the room left after the special tokens is
 shared out so that ``longest_first`` keeps the shorter text whole when it fits in its half and splits
@@ -11,6 +13,8 @@ the room evenly otherwise (the first text gets the smaller half).
 """
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,17 +63,22 @@ class PairEncoder:
     """The base of shendu's Hugging Face-style tokenizers (see the module docstring)."""
 
     model_input_names: tuple[str, ...] = ("input_ids", "token_type_ids", "attention_mask")
+    special_names: tuple[str, ...] = ()
+    config_keys: tuple[str, ...] = ()
     padding_side: str = "right"
     truncation_side: str = "right"
     model_max_length: int = VERY_LARGE_INTEGER
+    unk_token: str | None = None
     pad_token: str | None = None
+    clean_up_tokenization_spaces: bool = False
 
     # ----------------------------------------------------------- subclass API
     def _encode_text(self, text: str) -> list[int]:
         raise NotImplementedError
 
-    def convert_tokens_to_ids(self, tokens):  # pragma: no cover - subclasses
-        raise NotImplementedError
+    @property
+    def all_special_tokens(self) -> list[str]:
+        return [getattr(self, n) for n in self.special_names if getattr(self, n) is not None]
 
     def build_inputs_with_special_tokens(self, ids: list[int], pair: list[int] | None = None) -> list[int]:
         return list(ids) + ([] if pair is None else list(pair))
@@ -84,9 +93,84 @@ class PairEncoder:
         """How many special tokens ``build_inputs_with_special_tokens`` adds around one text or a pair."""
         return len(self.build_inputs_with_special_tokens([], [] if pair else None))
 
+    # ------------------------------------------------------------ vocabulary
+    def __getattr__(self, name: str):
+        if name.endswith("_token_id") and name[:-3] in type(self).special_names:
+            token = getattr(self, name[:-3])
+            return None if token is None else self._ids[token]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
     @property
-    def pad_token_id(self) -> int | None:
-        return None if self.pad_token is None else self.convert_tokens_to_ids(self.pad_token)
+    def vocab_size(self) -> int:
+        return len(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def get_vocab(self) -> dict[str, int]:
+        """Token -> id (a copy)."""
+        return dict(self._ids)
+
+    @property
+    def all_special_ids(self) -> list[int]:
+        return [self._ids[t] for t in self.all_special_tokens]
+
+    def convert_tokens_to_ids(self, tokens: str | list[str]):
+        """A token -> its id (the unknown token's if it has none), or a list of them."""
+        unk = None if self.unk_token is None else self._ids.get(self.unk_token)
+        if isinstance(tokens, str):
+            return self._ids.get(tokens, unk)
+        return [self._ids.get(t, unk) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids: int | list[int], skip_special_tokens: bool = False):
+        if isinstance(ids, int):
+            return self._tokens[ids]
+        special = set(self.all_special_ids) if skip_special_tokens else set()
+        return [self._tokens[int(i)] for i in ids if int(i) not in special]
+
+    def _decode_ids(self, ids) -> list[int]:
+        """Ids to decode (a list, array or tensor, flattened) as ints, checked against the vocabulary."""
+        flat = getattr(ids, "_data", ids)
+        flat = [int(i) for i in (flat.reshape(-1).tolist() if hasattr(flat, "reshape") else flat)]
+        bad = [i for i in flat if not 0 <= i < len(self._tokens)]
+        if bad:
+            raise ValueError(f"{type(self).__name__}.decode: ids {bad[:10]} are not in the vocabulary of "
+                             f"{len(self._tokens)} tokens")
+        return flat
+
+    def _clean_up(self, text: str, clean_up_tokenization_spaces: bool | None) -> str:
+        on = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
+        return clean_up_tokenization(text) if on else text
+
+    def batch_decode(self, sequences, **kwargs) -> list[str]:
+        return [self.decode(s, **kwargs) for s in sequences]
+
+    # ------------------------------------------------------ tokenizer config
+    @classmethod
+    def _read_config(cls, path: str | os.PathLike) -> tuple[str, dict]:
+        """(directory, __init__ keywords) from a Hugging Face tokenizer directory's tokenizer_config.json
+        and special_tokens_map.json (``config_keys`` and the ``special_names``)."""
+        path = os.fspath(path)
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"{cls.__name__}.from_pretrained: {path!r} is not a directory")
+        config = read_json(os.path.join(path, "tokenizer_config.json"))
+        for key, value in read_json(os.path.join(path, "special_tokens_map.json")).items():
+            config.setdefault(key, value)
+        kwargs = {k: config[k] for k in cls.config_keys if config.get(k) is not None}
+        kwargs.update({k: special_content(config[k]) for k in cls.special_names if config.get(k) is not None})
+        return path, kwargs
+
+    def _write_config(self, path: str | os.PathLike, config: dict) -> list[str]:
+        """Write tokenizer_config.json (``config`` + the special tokens) and special_tokens_map.json."""
+        specials = {n: getattr(self, n) for n in self.special_names if getattr(self, n) is not None}
+        config = {"tokenizer_class": type(self).__name__, "model_max_length": self.model_max_length,
+                  "padding_side": self.padding_side, "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
+                  **config, **specials}
+        files = [os.path.join(path, n) for n in ("tokenizer_config.json", "special_tokens_map.json")]
+        for name, obj in zip(files, (config, specials)):
+            with open(name, "w", encoding="utf-8") as f:
+                json.dump(obj, f, ensure_ascii=False, indent=2)
+        return files
 
     # ---------------------------------------------------------------- encode
     def encode(self, text: str, text_pair: str | None = None, add_special_tokens: bool = True,
@@ -221,3 +305,27 @@ class PairEncoder:
                 arr = tensor(arr)
             res[k] = arr
         return res
+
+
+def clean_up_tokenization(text: str) -> str:
+    """Hugging Face's ``clean_up_tokenization``: no space before ``. ? ! ,`` and English contractions."""
+    for a, b in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+                 (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
+        text = text.replace(a, b)
+    return text
+
+
+def special_content(value) -> str | None:
+    """A special token as tokenizer_config.json writes it: a string or an AddedToken dict."""
+    return value.get("content") if isinstance(value, dict) else value
+
+
+def read_json(path: str) -> dict:
+    """A JSON file's object, {} if the file does not exist."""
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"tokenizer: {path} is not valid JSON ({e})") from None

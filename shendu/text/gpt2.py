@@ -20,8 +20,7 @@ import re
 from collections.abc import Iterable
 
 from shendu.text.bpe import _ALPHABET, _SPLIT, apply_merges
-from shendu.text.encoding import VERY_LARGE_INTEGER, PairEncoder
-from shendu.text.wordpiece import _read_json, _special_content, clean_up_tokenization
+from shendu.text.encoding import VERY_LARGE_INTEGER, PairEncoder, read_json, special_content
 
 __all__ = ["GPT2Tokenizer"]
 
@@ -45,7 +44,10 @@ class GPT2Tokenizer(PairEncoder):
     """
 
     model_input_names = ("input_ids", "attention_mask")
-    unk_token = bos_token = eos_token = None
+    special_names = SPECIAL_NAMES
+    config_keys = ("add_prefix_space", "add_bos_token", "model_max_length", "padding_side", "truncation_side",
+                   "errors", "clean_up_tokenization_spaces")
+    bos_token = eos_token = None
     additional_special_tokens: list[str] = []
 
     def __init__(self, vocab: str | os.PathLike | dict[str, int], merges: str | os.PathLike | list,
@@ -65,8 +67,8 @@ class GPT2Tokenizer(PairEncoder):
         if padding_side not in ("right", "left") or truncation_side not in ("right", "left"):
             raise ValueError(f"GPT2Tokenizer: padding_side and truncation_side must be 'right' or 'left', got "
                              f"{padding_side!r}, {truncation_side!r}")
-        self.decoder = {i: t for t, i in vocab.items()}
-        self.encoder = dict(vocab)  # from here on, a special token set below joins the vocabulary if missing
+        self.decoder = self._tokens = {i: t for t, i in vocab.items()}
+        self.encoder = self._ids = dict(vocab)  # from here on, a special token set joins the vocabulary if missing
         self.unk_token, self.bos_token, self.eos_token, self.pad_token = unk_token, bos_token, eos_token, pad_token
         self.additional_special_tokens = list(additional_special_tokens)
         self.errors, self.add_prefix_space, self.add_bos_token = errors, add_prefix_space, add_bos_token
@@ -88,12 +90,7 @@ class GPT2Tokenizer(PairEncoder):
     # ----------------------------------------------------------- special tokens
     @property
     def all_special_tokens(self) -> list[str]:
-        named = [getattr(self, n) for n in SPECIAL_NAMES if getattr(self, n, None) is not None]
-        return list(dict.fromkeys(named + self.additional_special_tokens))
-
-    @property
-    def all_special_ids(self) -> list[int]:
-        return [self.encoder[t] for t in self.all_special_tokens]
+        return list(dict.fromkeys(super().all_special_tokens + self.additional_special_tokens))
 
     def __setattr__(self, name: str, value) -> None:
         super().__setattr__(name, value)
@@ -107,22 +104,6 @@ class GPT2Tokenizer(PairEncoder):
             specials = sorted(self.all_special_tokens if "encoder" in self.__dict__ else [], key=len, reverse=True)
             self.__dict__["_special_re"] = re.compile("(" + "|".join(map(re.escape, specials)) + ")") \
                 if specials else None
-
-    def __getattr__(self, name: str):
-        if name.endswith("_token_id") and name[:-3] in SPECIAL_NAMES:
-            tok = getattr(self, name[:-3])
-            return None if tok is None else self.encoder[tok]
-        raise AttributeError(f"GPT2Tokenizer has no attribute {name!r}")
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.encoder)
-
-    def __len__(self) -> int:
-        return len(self.encoder)
-
-    def get_vocab(self) -> dict[str, int]:
-        return dict(self.encoder)
 
     def __repr__(self) -> str:
         return f"GPT2Tokenizer(vocab_size={self.vocab_size}, merges={len(self.bpe_ranks)})"
@@ -152,18 +133,6 @@ class GPT2Tokenizer(PairEncoder):
         """Text -> token strings (GPT-2's alphabet: ``Ġ`` is a space)."""
         return [self.decoder[i] for i in self._encode_text(text)]
 
-    def convert_tokens_to_ids(self, tokens: str | list[str]):
-        unk = self.encoder.get(self.unk_token) if self.unk_token is not None else None
-        if isinstance(tokens, str):
-            return self.encoder.get(tokens, unk)
-        return [self.encoder.get(t, unk) for t in tokens]
-
-    def convert_ids_to_tokens(self, ids: int | list[int], skip_special_tokens: bool = False):
-        if isinstance(ids, int):
-            return self.decoder[ids]
-        special = set(self.all_special_ids) if skip_special_tokens else set()
-        return [self.decoder[int(i)] for i in ids if int(i) not in special]
-
     def build_inputs_with_special_tokens(self, ids: list[int], pair: list[int] | None = None) -> list[int]:
         """``ids (+ pair)``, each after ``bos_token`` when ``add_bos_token``."""
         bos = [self.bos_token_id] if self.add_bos_token else []
@@ -176,27 +145,15 @@ class GPT2Tokenizer(PairEncoder):
     def decode(self, ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None) -> str:
         """Ids (a list, array or tensor) -> text: the tokens' bytes joined and decoded as UTF-8
         (``errors``: ``'replace'``); special tokens as written."""
-        flat = getattr(ids, "_data", ids)
-        flat = [int(i) for i in (flat.reshape(-1).tolist() if hasattr(flat, "reshape") else flat)]
-        bad = [i for i in flat if i not in self.decoder]
-        if bad:
-            raise ValueError(f"GPT2Tokenizer.decode: ids {bad[:10]} are not in the vocabulary of "
-                             f"{len(self.encoder)} tokens")
         special = set(self.all_special_tokens)
         chunks, buf = [], bytearray()
-        for tok in self.convert_ids_to_tokens(flat, skip_special_tokens):
+        for tok in self.convert_ids_to_tokens(self._decode_ids(ids), skip_special_tokens):
             if tok in special:
                 chunks.append(buf.decode("utf-8", errors=self.errors) + tok)
                 buf = bytearray()
             else:
                 buf.extend(_BYTE_OF_CHAR[c] for c in tok if c in _BYTE_OF_CHAR)
-        text = "".join(chunks) + buf.decode("utf-8", errors=self.errors)
-        if self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces:
-            text = clean_up_tokenization(text)
-        return text
-
-    def batch_decode(self, sequences, **kwargs) -> list[str]:
-        return [self.decode(s, **kwargs) for s in sequences]
+        return self._clean_up("".join(chunks) + buf.decode("utf-8", errors=self.errors), clean_up_tokenization_spaces)
 
     # ------------------------------------------------------------- save/load
     @classmethod
@@ -204,25 +161,17 @@ class GPT2Tokenizer(PairEncoder):
         """Load a Hugging Face GPT-2 tokenizer directory: vocab.json + merges.txt (or the BPE model of
         tokenizer.json) and tokenizer_config.json's special tokens, add_prefix_space, add_bos_token,
         padding_side and model_max_length; ``overrides`` win over the files."""
-        path = os.fspath(path)
-        if not os.path.isdir(path):
-            raise FileNotFoundError(f"GPT2Tokenizer.from_pretrained: {path!r} is not a directory")
-        config = _read_json(os.path.join(path, "tokenizer_config.json"))
-        for key, value in _read_json(os.path.join(path, "special_tokens_map.json")).items():
-            config.setdefault(key, value)
-        kwargs = {k: config[k] for k in ("add_prefix_space", "add_bos_token", "model_max_length", "padding_side",
-                                         "truncation_side", "errors", "clean_up_tokenization_spaces")
-                  if config.get(k) is not None}
-        kwargs.update({k: _special_content(config[k]) for k in SPECIAL_NAMES if config.get(k) is not None})
+        path, kwargs = cls._read_config(path)
+        config = read_json(os.path.join(path, "tokenizer_config.json"))
         extra = config.get("additional_special_tokens") or config.get("extra_special_tokens") or []
         if isinstance(extra, list) and extra:
-            kwargs["additional_special_tokens"] = [_special_content(t) for t in extra]
+            kwargs["additional_special_tokens"] = [special_content(t) for t in extra]
         vocab_file, merges_file = os.path.join(path, "vocab.json"), os.path.join(path, "merges.txt")
         tok_json = os.path.join(path, "tokenizer.json")
         if os.path.exists(vocab_file) and os.path.exists(merges_file):
             vocab, merges = vocab_file, merges_file
         elif os.path.exists(tok_json):
-            model = _read_json(tok_json).get("model", {})
+            model = read_json(tok_json).get("model", {})
             if model.get("type") != "BPE":
                 raise ValueError(f"GPT2Tokenizer.from_pretrained: {tok_json} holds a {model.get('type')!r} model, "
                                  f"not BPE")
@@ -238,18 +187,12 @@ class GPT2Tokenizer(PairEncoder):
         transformers' GPT2Tokenizer.from_pretrained reads); returns the paths written."""
         path = os.fspath(path)
         os.makedirs(path, exist_ok=True)
-        specials = {n: getattr(self, n) for n in SPECIAL_NAMES if getattr(self, n) is not None}
+        config = {"add_prefix_space": self.add_prefix_space, "add_bos_token": self.add_bos_token, "errors": self.errors}
         if self.additional_special_tokens:
-            specials["additional_special_tokens"] = self.additional_special_tokens
-        config = {"tokenizer_class": "GPT2Tokenizer", "add_prefix_space": self.add_prefix_space,
-                  "add_bos_token": self.add_bos_token, "errors": self.errors, "model_max_length": self.model_max_length,
-                  "padding_side": self.padding_side, "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
-                  **specials}
-        files = [os.path.join(path, n) for n in ("vocab.json", "merges.txt", "tokenizer_config.json",
-                                                 "special_tokens_map.json")]
+            config["additional_special_tokens"] = self.additional_special_tokens
+        files = [os.path.join(path, n) for n in ("vocab.json", "merges.txt")]
+        with open(files[0], "w", encoding="utf-8") as f:
+            json.dump(self.encoder, f, ensure_ascii=False)
         with open(files[1], "w", encoding="utf-8") as f:
             f.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in self.bpe_ranks))
-        for name, obj in ((files[0], self.encoder), (files[2], config), (files[3], specials)):
-            with open(name, "w", encoding="utf-8") as f:
-                json.dump(obj, f, ensure_ascii=False, indent=None if name == files[0] else 2)
-        return files
+        return files + self._write_config(path, config)

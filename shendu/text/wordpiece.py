@@ -22,14 +22,14 @@ characters by code point, the ``##`` characters by code point, then the merges a
 """
 from __future__ import annotations
 
-import json
 import os
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
 from shendu.text.bpe import learn_merges
-from shendu.text.encoding import VERY_LARGE_INTEGER, PairEncoder
+from shendu.text.encoding import VERY_LARGE_INTEGER, PairEncoder, read_json
 
 __all__ = ["BasicTokenizer", "BertTokenizer", "WordPieceTrainer", "WordpieceTokenizer"]
 
@@ -132,11 +132,6 @@ class WordpieceTokenizer:
         return pieces
 
 
-def _special_content(value) -> str | None:
-    """A special token as tokenizer_config.json writes it: a string or an AddedToken dict."""
-    return value.get("content") if isinstance(value, dict) else value
-
-
 class BertTokenizer(PairEncoder):
     """BERT's tokenizer: ``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]`` with token_type_ids 0 then 1.
 
@@ -152,6 +147,10 @@ class BertTokenizer(PairEncoder):
             ``clean_up_tokenization``). Default: False (transformers 5's BERT).
     """
 
+    special_names = SPECIAL_NAMES
+    config_keys = ("do_lower_case", "tokenize_chinese_chars", "strip_accents", "model_max_length", "padding_side",
+                   "truncation_side", "clean_up_tokenization_spaces", "never_split")
+
     def __init__(self, vocab: str | os.PathLike | list[str], do_lower_case: bool = True,
                  never_split: Iterable[str] | None = None, unk_token: str = "[UNK]", sep_token: str = "[SEP]",
                  pad_token: str = "[PAD]", cls_token: str = "[CLS]", mask_token: str = "[MASK]",
@@ -164,8 +163,8 @@ class BertTokenizer(PairEncoder):
                 vocab = [line.rstrip() for line in f.read().split("\n")]
                 while vocab and not vocab[-1]:
                     vocab.pop()
-        self.ids_to_tokens = list(vocab)
-        self.vocab = {t: i for i, t in enumerate(self.ids_to_tokens)}
+        self.ids_to_tokens = self._tokens = list(vocab)
+        self.vocab = self._ids = {t: i for i, t in enumerate(self.ids_to_tokens)}
         self.unk_token, self.sep_token, self.pad_token = unk_token, sep_token, pad_token
         self.cls_token, self.mask_token = cls_token, mask_token
         for name in SPECIAL_NAMES:
@@ -185,32 +184,8 @@ class BertTokenizer(PairEncoder):
         self._set_special_split()
 
     def _set_special_split(self) -> None:
-        import re
         specials = sorted(set(self.all_special_tokens), key=len, reverse=True)  # longest match first
         self._special_re = re.compile("(" + "|".join(map(re.escape, specials)) + ")")
-
-    @property
-    def all_special_tokens(self) -> list[str]:
-        return [getattr(self, n) for n in ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token")]
-
-    @property
-    def all_special_ids(self) -> list[int]:
-        return [self.vocab[t] for t in self.all_special_tokens]
-
-    def __getattr__(self, name: str):
-        if name.endswith("_token_id") and name[:-3] in SPECIAL_NAMES:
-            return self.vocab[getattr(self, name[:-3])]
-        raise AttributeError(f"BertTokenizer has no attribute {name!r}")
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.ids_to_tokens)
-
-    def __len__(self) -> int:
-        return len(self.ids_to_tokens)
-
-    def get_vocab(self) -> dict[str, int]:
-        return dict(self.vocab)
 
     def __repr__(self) -> str:
         return (f"BertTokenizer(vocab_size={self.vocab_size}, do_lower_case={self.do_lower_case}, "
@@ -235,19 +210,6 @@ class BertTokenizer(PairEncoder):
                 out.extend(toks)
         return out
 
-    def convert_tokens_to_ids(self, tokens: str | list[str]) -> int | list[int]:
-        """A token -> its id (``[UNK]``'s if unknown), or a list of them."""
-        unk = self.vocab[self.unk_token]
-        if isinstance(tokens, str):
-            return self.vocab.get(tokens, unk)
-        return [self.vocab.get(t, unk) for t in tokens]
-
-    def convert_ids_to_tokens(self, ids: int | list[int], skip_special_tokens: bool = False):
-        if isinstance(ids, int):
-            return self.ids_to_tokens[ids]
-        special = set(self.all_special_ids) if skip_special_tokens else set()
-        return [self.ids_to_tokens[int(i)] for i in ids if int(i) not in special]
-
     def _encode_text(self, text: str) -> list[int]:
         return self.convert_tokens_to_ids(self.tokenize(text))
 
@@ -267,26 +229,14 @@ class BertTokenizer(PairEncoder):
     def decode(self, ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None) -> str:
         """Ids (a list, array or tensor) -> text: tokens joined by spaces, ``##`` pieces glued to the one
         before, and no space before ``. , ! ?`` (tokenizers' WordPiece decoder)."""
-        flat = getattr(ids, "_data", ids)
-        flat = [int(i) for i in (flat.reshape(-1).tolist() if hasattr(flat, "reshape") else flat)]
-        bad = [i for i in flat if not 0 <= i < len(self.ids_to_tokens)]
-        if bad:
-            raise ValueError(f"BertTokenizer.decode: ids {bad[:10]} are not in the vocabulary of "
-                             f"{len(self.ids_to_tokens)} tokens")
         parts = []
-        for k, tok in enumerate(self.convert_ids_to_tokens(flat, skip_special_tokens)):
+        for k, tok in enumerate(self.convert_ids_to_tokens(self._decode_ids(ids), skip_special_tokens)):
             if k and tok.startswith("##"):
                 tok = tok[2:]
             elif k:
                 tok = " " + tok
             parts.append(tok.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ","))
-        text = "".join(parts)
-        if self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces:
-            text = clean_up_tokenization(text)
-        return text
-
-    def batch_decode(self, sequences, **kwargs) -> list[str]:
-        return [self.decode(s, **kwargs) for s in sequences]
+        return self._clean_up("".join(parts), clean_up_tokenization_spaces)
 
     # ------------------------------------------------------------- save/load
     @classmethod
@@ -294,28 +244,19 @@ class BertTokenizer(PairEncoder):
         """Load a Hugging Face BERT tokenizer directory: vocab.txt (or the WordPiece vocab of
         tokenizer.json) and tokenizer_config.json's do_lower_case, special tokens, strip_accents,
         tokenize_chinese_chars and model_max_length; ``overrides`` win over the files."""
-        path = os.fspath(path)
-        if not os.path.isdir(path):
-            raise FileNotFoundError(f"BertTokenizer.from_pretrained: {path!r} is not a directory")
-        config = _read_json(os.path.join(path, "tokenizer_config.json"))
-        for key, value in _read_json(os.path.join(path, "special_tokens_map.json")).items():
-            config.setdefault(key, value)
-        kwargs = {k: config[k] for k in ("do_lower_case", "tokenize_chinese_chars", "strip_accents",
-                                         "model_max_length", "padding_side", "truncation_side",
-                                         "clean_up_tokenization_spaces", "never_split") if config.get(k) is not None}
-        kwargs.update({k: _special_content(config[k]) for k in SPECIAL_NAMES if config.get(k) is not None})
+        path, kwargs = cls._read_config(path)
         vocab_file, tok_json = os.path.join(path, "vocab.txt"), os.path.join(path, "tokenizer.json")
         if os.path.exists(vocab_file):
             vocab = vocab_file
         elif os.path.exists(tok_json):
-            state = _read_json(tok_json)
+            state = read_json(tok_json)
             model = state.get("model", {})
             if model.get("type") != "WordPiece":
                 raise ValueError(f"BertTokenizer.from_pretrained: {tok_json} holds a {model.get('type')!r} model, "
                                  f"not WordPiece")
             vocab = sorted(model["vocab"], key=model["vocab"].get)
             norm = state.get("normalizer") or {}
-            if norm.get("type") == "BertNormalizer" and "do_lower_case" not in config:
+            if norm.get("type") == "BertNormalizer" and "do_lower_case" not in kwargs:
                 kwargs["do_lower_case"] = norm.get("lowercase", True)
         else:
             raise FileNotFoundError(f"BertTokenizer.from_pretrained: {path!r} has neither vocab.txt nor "
@@ -328,20 +269,14 @@ class BertTokenizer(PairEncoder):
         BertTokenizer.from_pretrained reads); returns the paths written."""
         path = os.fspath(path)
         os.makedirs(path, exist_ok=True)
-        specials = {n: getattr(self, n) for n in SPECIAL_NAMES}
-        config = {"tokenizer_class": "BertTokenizer", "do_lower_case": self.do_lower_case,
-                  "strip_accents": self.strip_accents, "tokenize_chinese_chars": self.tokenize_chinese_chars,
-                  "model_max_length": self.model_max_length, "padding_side": self.padding_side,
-                  "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces, **specials}
+        config = {"do_lower_case": self.do_lower_case, "strip_accents": self.strip_accents,
+                  "tokenize_chinese_chars": self.tokenize_chinese_chars}
         if self.basic_tokenizer.never_split:
             config["never_split"] = sorted(self.basic_tokenizer.never_split)
-        files = [os.path.join(path, n) for n in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")]
-        with open(files[0], "w", encoding="utf-8") as f:
+        vocab_file = os.path.join(path, "vocab.txt")
+        with open(vocab_file, "w", encoding="utf-8") as f:
             f.write("".join(t + "\n" for t in self.ids_to_tokens))
-        for name, obj in zip(files[1:], (config, specials)):
-            with open(name, "w", encoding="utf-8") as f:
-                json.dump(obj, f, ensure_ascii=False, indent=2)
-        return files
+        return [vocab_file, *self._write_config(path, config)]
 
     @classmethod
     def train(cls, texts: str | Iterable[str], vocab_size: int = 30000, do_lower_case: bool = True,
@@ -354,24 +289,6 @@ class BertTokenizer(PairEncoder):
             ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"))]
         vocab = WordPieceTrainer(vocab_size, min_frequency, specials, limit_alphabet).train(texts, basic)
         return cls(vocab, do_lower_case=do_lower_case, **kwargs)
-
-
-def clean_up_tokenization(text: str) -> str:
-    """Hugging Face's ``clean_up_tokenization``: no space before ``. ? ! ,`` and English contractions."""
-    for a, b in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
-                 (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
-        text = text.replace(a, b)
-    return text
-
-
-def _read_json(path: str) -> dict:
-    if not os.path.exists(path):
-        return {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"tokenizer: {path} is not valid JSON ({e})") from None
 
 
 class WordPieceTrainer:
