@@ -17,10 +17,11 @@ from shendu.autograd.inplace import bump_version
 from shendu.distributed.process_group import _mpi, resolve
 from shendu.tensor import Tensor
 
-__all__ = ["ReduceOp", "Work", "all_gather", "all_gather_into_tensor", "all_gather_object", "all_reduce",
-           "all_to_all_single", "barrier", "broadcast", "broadcast_object_list", "gather", "gather_object",
-           "irecv", "isend", "recv", "reduce", "reduce_scatter", "reduce_scatter_tensor", "scatter",
-           "scatter_object_list", "send", "stats"]
+__all__ = ["P2POp", "ReduceOp", "Work", "all_gather", "all_gather_into_tensor", "all_gather_object", "all_reduce",
+           "all_to_all", "all_to_all_single", "barrier", "batch_isend_irecv", "broadcast", "broadcast_object_list",
+           "gather", "gather_object", "irecv", "isend", "monitored_barrier", "recv", "recv_object_list", "reduce",
+           "reduce_scatter", "reduce_scatter_tensor", "scatter", "scatter_object_list", "send", "send_object_list",
+           "stats"]
 
 
 class ReduceOp(enum.Enum):
@@ -439,3 +440,72 @@ def scatter_object_list(scatter_object_output_list: list, scatter_object_input_l
     got = pg.comm.scatter(list(scatter_object_input_list) if pg.rank() == root else None, root=root)
     scatter_object_output_list[0] = got
 
+
+
+def send_object_list(object_list: list, dst: int | None = None, group=None, device=None,
+                     group_dst: int | None = None) -> None:
+    """Send the picklable items of ``object_list`` to rank ``dst``."""
+    pg = resolve(group)
+    peer = group_dst if group_dst is not None else pg.group_rank(dst, "send_object_list: dst")
+    pg.comm.send(list(object_list), dest=peer, tag=0x50B)
+
+
+def recv_object_list(object_list: list, src: int | None = None, group=None, device=None,
+                     group_src: int | None = None) -> int:
+    """Fill ``object_list`` with the items rank ``src`` sent (any rank when None); returns the sender."""
+    MPI = _mpi()
+    pg = resolve(group)
+    peer = group_src if group_src is not None else (MPI.ANY_SOURCE if src is None else
+                                                   pg.group_rank(src, "recv_object_list: src"))
+    status = MPI.Status()
+    got = pg.comm.recv(source=peer, tag=0x50B, status=status)
+    object_list[:len(got)] = got
+    return pg.ranks[status.Get_source()]
+
+
+def all_to_all(output_tensor_list: list, input_tensor_list: list, group=None, async_op: bool = False):
+    """Rank r sends ``input_tensor_list[k]`` to rank k and receives rank k's ``[r]`` into ``output_tensor_list[k]``."""
+    pg = resolve(group)
+    if pg is None:
+        return None
+    n = pg.size()
+    if len(input_tensor_list) != n or len(output_tensor_list) != n:
+        raise ValueError(f"all_to_all: both lists need the group size {n} tensors, got {len(input_tensor_list)} "
+                         f"and {len(output_tensor_list)}")
+    _check_same(input_tensor_list, input_tensor_list[0], "all_to_all")
+    _check_same(output_tensor_list, input_tensor_list[0], "all_to_all")
+    send = np.ascontiguousarray(np.stack([np.asarray(t._data) for t in input_tensor_list]))
+    recv = np.empty_like(send)
+    stats.add(send.nbytes)
+    pg.comm.Alltoall(send, recv)
+    for t, part in zip(output_tensor_list, recv):
+        t._data[...] = part
+        _bump(t)
+    return _done(async_op)
+
+
+class P2POp:
+    """One point-to-point operation for ``batch_isend_irecv``: ``P2POp(isend, tensor, peer)``."""
+
+    def __init__(self, op, tensor: Tensor, peer: int | None = None, group=None, tag: int = 0,
+                 group_peer: int | None = None):
+        if op not in (isend, irecv):
+            raise ValueError("P2POp: op must be shendu.distributed.isend or shendu.distributed.irecv")
+        self.op, self.tensor, self.peer, self.group = op, tensor, peer, group
+        self.tag, self.group_peer = tag, group_peer
+
+
+def batch_isend_irecv(p2p_op_list: list) -> list:
+    """Start every ``P2POp`` (nonblocking); returns their ``Work``s to ``wait()`` on."""
+    works = []
+    for p in p2p_op_list:
+        if p.op is isend:
+            works.append(isend(p.tensor, p.peer, p.group, p.tag, group_dst=p.group_peer))
+        else:
+            works.append(irecv(p.tensor, p.peer, p.group, p.tag, group_src=p.group_peer))
+    return works
+
+
+def monitored_barrier(group=None, timeout=None, wait_all_ranks: bool = False) -> None:
+    """A barrier (MPI has no per-call timeout: a rank that never arrives blocks, or aborts the job if it raised)."""
+    barrier(group)

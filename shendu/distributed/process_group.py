@@ -15,10 +15,42 @@ import sys
 import traceback
 from datetime import timedelta
 
-__all__ = ["Backend", "GroupMember", "ProcessGroup", "destroy_process_group", "get_backend", "get_group_rank",
-           "get_global_rank", "get_process_group_ranks", "get_rank", "get_world_size", "init_process_group",
-           "is_available", "is_gloo_available", "is_initialized", "is_mpi_available", "is_nccl_available",
-           "is_torchelastic_launched", "new_group"]
+__all__ = ["Backend", "DistBackendError", "DistError", "GroupMember", "ProcessGroup", "default_pg_timeout",
+           "destroy_process_group", "get_backend", "get_default_backend_for_device", "get_global_rank",
+           "get_group_rank", "get_node_local_rank", "get_process_group_ranks", "get_rank", "get_world_size",
+           "init_process_group", "is_available", "is_backend_available", "is_gloo_available", "is_initialized",
+           "is_mpi_available", "is_nccl_available", "is_torchelastic_launched", "new_group"]
+
+
+default_pg_timeout = timedelta(minutes=30)
+
+
+class DistError(RuntimeError):
+    """Errors of the distributed package (PyTorch's ``DistError``)."""
+
+
+class DistBackendError(DistError):
+    """An error the communication backend reported."""
+
+
+def get_node_local_rank(fallback_rank: int | None = None) -> int:
+    """This process's rank on its machine (``LOCAL_RANK`` or MPI's local rank variable)."""
+    for name in ("LOCAL_RANK", "MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK"):
+        if name in os.environ:
+            return int(os.environ[name])
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError("get_node_local_rank: LOCAL_RANK is not set (start the job with shendu run or mpiexec)")
+
+
+def is_backend_available(backend: str) -> bool:
+    return str(backend).lower() in ("mpi", "gloo") and is_available()
+
+
+def get_default_backend_for_device(device) -> str:
+    if "cuda" in str(device):
+        raise RuntimeError("get_default_backend_for_device: shendu has no GPU backend for distributed (MPI on CPU)")
+    return Backend.MPI
 
 
 class Backend(str):

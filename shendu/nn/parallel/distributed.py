@@ -212,8 +212,5 @@ class DistributedDataParallel(Module):
         self._ready = 0
 
     # -- PyTorch's surface ----------------------------------------------------------------------
-    def __getstate__(self):
-        raise TypeError("DistributedDataParallel cannot be pickled; save .module.state_dict() instead")
-
     def extra_repr(self) -> str:
         return f"world_size={self._pg.size()}, buckets={len(self._buckets)}"

@@ -86,6 +86,26 @@ if n > 1:
     for q in reqs:
         q.wait()
     np.testing.assert_array_equal(buf2.numpy(), value(prv))
+    buf3 = torch.zeros(3, 4)
+    for q in dist.batch_isend_irecv([dist.P2POp(dist.isend, torch.tensor(value(r)), nxt),
+                                     dist.P2POp(dist.irecv, buf3, prv)]):
+        q.wait()
+    np.testing.assert_array_equal(buf3.numpy(), value(prv))
+    if r == 0:
+        dist.send_object_list([{"from": 0}, 7], dst=1)
+    elif r == 1:
+        got = [None, None]
+        assert dist.recv_object_list(got, src=0) == 0 and got == [{"from": 0}, 7]
+# all_to_all: rank r's k-th input goes to rank k's r-th output
+ins = [torch.tensor(value(10 * r + k)) for k in range(n)]
+outs2 = [torch.zeros(3, 4) for _ in range(n)]
+dist.all_to_all(outs2, ins)
+for k in range(n):
+    np.testing.assert_array_equal(outs2[k].numpy(), value(10 * k + r))
+single = torch.zeros(n * 3, 4)
+dist.all_to_all_single(single, torch.tensor(np.concatenate([value(10 * r + k) for k in range(n)])))
+np.testing.assert_array_equal(single.numpy(), np.concatenate([value(10 * k + r) for k in range(n)]))
+dist.monitored_barrier()
 # objects
 objs = [None] * n
 dist.all_gather_object(objs, {"rank": r, "word": "x" * r})
