@@ -152,6 +152,18 @@ def test_save_pretrained_round_trips_through_hf(pair, tmp_path):
         assert back(text)["input_ids"] == ours(text)["input_ids"] == again(text)["input_ids"]
 
 
+@pytest.mark.parametrize("options", [dict(strip_accents=False), dict(strip_accents=True),
+                                     dict(tokenize_chinese_chars=False)])
+def test_normalizer_options_equal_hf(pair, options):
+    _, _, directory = pair
+    ours = BertTokenizer.from_pretrained(directory, **options)
+    hf = transformers.BertTokenizer.from_pretrained(str(directory), **options)
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        text = random_text(rng, 12)
+        assert ours(text)["input_ids"] == hf(text)["input_ids"], (repr(text), options)
+
+
 def test_strip_accents_and_chinese_options():
     vocab = SPECIALS + list("abceé中文") + ["##é", "##b"]
     keep = BertTokenizer(vocab, do_lower_case=True, strip_accents=False)
