@@ -63,8 +63,8 @@ def _flatten(out, acc: list) -> list:
     elif isinstance(out, (tuple, list)):
         for o in out:
             _flatten(o, acc)
-    elif isinstance(out, dict):
-        for o in out.values():
+    elif isinstance(out, dict) or callable(getattr(out, "to_tuple", None)):  # dicts, ModelOutput (non-None fields)
+        for o in (out.values() if isinstance(out, dict) else out.to_tuple()):
             _flatten(o, acc)
     elif out is not None and not isinstance(out, (int, float, bool, str)):
         raise OnnxExporterError(f"shendu.onnx.export: the model returned a {type(out).__name__}; expected "
@@ -97,12 +97,16 @@ def _axes_of(spec, name: str) -> dict:
     return {int(a): f"{name}_dynamic_axes_{k + 1}" for k, a in enumerate(spec)}
 
 
+_PRIMES = (3, 5, 7, 11, 13, 17, 19, 23)
+
+
 def _perturbed(args: tuple, names: list, dynamic: dict, attempt: int) -> tuple | None:
     """The args for the second trace: each dynamic axis resized (each symbol by its own amount, values
     repeated to fill), and every tensor's values rotated by one place, so that a constant computed from the
     input values (which the graph would freeze) shows up as a difference between the traces."""
     symbols = sorted({s for n in names for s in _axes_of(dynamic.get(n, {}), n).values()})
-    delta = {s: (i + 1) * (1 if attempt == 0 else -1) for i, s in enumerate(symbols)}
+    steps = _PRIMES if attempt < 2 else range(1, len(symbols) + 1)  # small steps when primes do not fit
+    delta = {s: steps[i % len(steps)] * (1 if attempt % 2 == 0 else -1) for i, s in enumerate(symbols)}
     out = []
     for a, name in zip(args, names):
         if not isinstance(a, Tensor):
@@ -150,7 +154,7 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
     """
     import onnx
 
-    from shendu.onnx.symbolic import SYMBOLIC, op_name
+    from shendu.onnx.symbolic import DYNAMIC_SETTINGS, SYMBOLIC, op_name, same_setting
 
     opset = 17 if opset_version is None else int(opset_version)
     if opset < 17:
@@ -169,7 +173,7 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
     with _export_mode(model, training):
         result, tr = trace(model, *pos, **kw)
         tr2 = result2 = error = None
-        for attempt in (0, 1):  # the second trace: other sizes of the dynamic axes, other values
+        for attempt in range(4):  # the second trace: other sizes of the dynamic axes, other values
             pos2 = _perturbed(pos, names, dynamic, attempt)
             if pos2 is None:
                 continue
@@ -227,7 +231,14 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
                 f"shendu.onnx.export: the op {r.cls.__name__} ({r.cls.__module__}.{r.cls.__qualname__}"
                 f"{', called from ' + r.caller if r.caller else ''}) has no ONNX mapping; supported ops: "
                 f"{', '.join(supported)}")
-        r2 = tr2.records[k] if tr2 is not None else None
+        r2 = tr2.records[k]
+        dynamic_ok = DYNAMIC_SETTINGS.get(r.cls, frozenset())
+        for key, value in r.kwargs.items():
+            if key not in dynamic_ok and not same_setting(value, r2.kwargs.get(key)):
+                raise OnnxExporterError(
+                    f"shendu.onnx.export: {op_name(r)}: its setting {key}={_short(value)} changes with the input "
+                    f"sizes or values ({_short(r2.kwargs.get(key))} in the second trace), which this op's export "
+                    "cannot follow; keep it fixed, or leave that axis static")
         outs = fn(g, r, r2)
         outs = outs if isinstance(outs, list) else [outs]
         if len(outs) != len(r.outs):
@@ -278,6 +289,13 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
         else:
             f.write(data)
     return model_proto
+
+
+def _short(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape} {value.dtype}>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _write(g: Graph, write) -> None:

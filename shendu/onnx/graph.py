@@ -69,6 +69,17 @@ class Graph:
                                                 name=outs[0].lstrip("/") + "_node", **attrs))
         return outs[0] if n_out == 1 else outs
 
+    def reduce(self, op: str, x: str, axes, keepdims: bool) -> str:
+        """A Reduce* node over ``axes`` (None: all): axes an attribute before opset 18 (ReduceSum: 13), an
+        input from then on."""
+        since = 13 if op == "ReduceSum" else 18
+        if axes is None:
+            return self.node(op, [x], keepdims=int(keepdims))
+        axes = [int(a) for a in axes]
+        if self.opset >= since:
+            return self.node(op, [x, self.ints(axes)], keepdims=int(keepdims))
+        return self.node(op, [x], axes=axes, keepdims=int(keepdims))
+
     # -- constants -----------------------------------------------------------------------------
     def const(self, value, dtype=None) -> str:
         """An initializer holding ``value`` (small ones are shared)."""
@@ -113,7 +124,7 @@ class Graph:
             self.bind(arr, name)
             return name
         if isinstance(arr, (bool, int, float, np.generic)):
-            return self.const(np.asarray(arr, dtype=dtype if dtype is not None else None))
+            return self.number(arr, x2, dtype, op)
         raise OnnxExporterError(f"shendu.onnx.export: {op} got an input of type {type(x).__name__}, "
                                 "expected a Tensor, an array or a number")
 
@@ -134,6 +145,28 @@ class Graph:
                 shape = arr.shape if arr2 is None else arr2.shape
                 return self.node("Reshape", [name, self.sizes(arr.shape, shape, op)])
         return None
+
+    def number(self, v, v2, dtype, op: str) -> str:
+        """A Python number input; one that differs between the traces came from the sizes (a mean's 1/n, a
+        standard deviation's 1/sqrt(n - 1)) and is computed from them in the graph."""
+        dt = np.dtype(dtype) if dtype is not None else np.asarray(v).dtype
+        if dt == np.float64 and dtype is None:
+            dt = np.dtype(np.float32)
+        if v2 is None or v == v2 or not isinstance(v2, (int, float, np.generic)):
+            return self.const(np.asarray(v, dtype=dt))
+        for form, f in (("n", lambda a: a), ("1/n", lambda a: 1.0 / a), ("1/sqrt(n)", lambda a: 1.0 / (a * a))):
+            a, b = f(float(v)) if v else None, f(float(v2)) if v2 else None
+            if a is None or b is None or abs(a - round(a)) > 1e-6 * max(1.0, abs(a)) or \
+                    abs(b - round(b)) > 1e-6 * max(1.0, abs(b)):
+                continue
+            n = self.cast(self.scalar_size(int(round(a)), int(round(b)), op), dt, np.dtype(np.int64))
+            if form == "n":
+                return n
+            if form == "1/n":
+                return self.node("Reciprocal", [n])
+            return self.node("Reciprocal", [self.node("Sqrt", [n])])
+        raise OnnxExporterError(f"shendu.onnx.export: {op} takes a number ({v}) that changes with the input sizes "
+                                f"({v2} at other sizes) and is no size n, 1/n or 1/sqrt(n) the exporter can rebuild")
 
     def constant(self, arr: np.ndarray, arr2, op: str) -> str:
         """A model constant; rebuilt in the graph when the second trace shows it depends on the sizes."""
@@ -181,23 +214,39 @@ class Graph:
         return self._dims[key]
 
     def size(self, v: int, v2, op: str = ""):
-        """A size: the int itself when both traces agree, else the name of a 1-D int64 tensor computing it."""
+        """A size: the int itself when both traces agree, else the name of a 1-D int64 tensor computing it.
+
+        The forms: a dynamic axis, a multiple of one, a product of two, one plus a constant. Two different
+        forms that fit both traces are ambiguous and raise (the second trace's sizes move by distinct primes,
+        which makes that rare)."""
         if v2 is None or v == v2:
             return int(v)
-        syms = self.symbols
+        syms = list({s.name: s for s in reversed(self.symbols)}.values())[::-1]  # one per symbol name
+        fits = []
         for s in syms:
             if (s.size, s.size2) == (v, v2):
-                return self.dim_of(s.value, s.axis)
+                fits.append((s.name, lambda s=s: self.dim_of(s.value, s.axis)))
         for s in syms:
-            if v % s.size == 0 and (v // s.size) * s.size2 == v2:
-                return self.node("Mul", [self.dim_of(s.value, s.axis), self.ints([v // s.size])])
+            c = v // s.size
+            if c > 1 and v % s.size == 0 and c * s.size2 == v2:
+                fits.append((f"{c}*{s.name}", lambda s=s, c=c: self.node("Mul", [self.dim_of(s.value, s.axis),
+                                                                              self.ints([c])])))
         for i, a in enumerate(syms):
             for b in syms[i:]:
                 if a.size * b.size == v and a.size2 * b.size2 == v2:
-                    return self.node("Mul", [self.dim_of(a.value, a.axis), self.dim_of(b.value, b.axis)])
+                    fits.append((f"{a.name}*{b.name}", lambda a=a, b=b: self.node(
+                        "Mul", [self.dim_of(a.value, a.axis), self.dim_of(b.value, b.axis)])))
         for s in syms:
-            if v - s.size == v2 - s.size2:
-                return self.node("Add", [self.dim_of(s.value, s.axis), self.ints([v - s.size])])
+            k = v - s.size
+            if k and k == v2 - s.size2:
+                fits.append((f"{s.name}{k:+d}", lambda s=s, k=k: self.node("Add", [self.dim_of(s.value, s.axis),
+                                                                                 self.ints([k])])))
+        if len(fits) == 1:
+            return fits[0][1]()
+        if fits:
+            raise OnnxExporterError(
+                f"shendu.onnx.export: {op} uses a size {v} ({v2} at other sizes) that fits several expressions of "
+                f"the dynamic axes ({', '.join(f for f, _ in fits)}); export with other example sizes")
         raise OnnxExporterError(
             f"shendu.onnx.export: {op} uses a size {v} that changes with the dynamic axes ({v2} at other sizes) "
             f"but matches none of them ({', '.join(f'{s.name}={s.size}' for s in syms)}); sizes must be a dynamic "

@@ -30,14 +30,31 @@ from shendu.ops import (
 )
 
 SYMBOLIC: dict = {}
+#: The settings each op's symbolic function reads from both traces itself (sizes that may follow the dynamic
+#: axes, arrays that are graph values); every other setting must be the same in both traces.
+DYNAMIC_SETTINGS: dict = {}
 
 
-def register(*classes):
+def register(*classes, dynamic: tuple = ()):
     def deco(fn):
         for c in classes:
             SYMBOLIC[c] = fn
+            DYNAMIC_SETTINGS[c] = frozenset(dynamic)
         return fn
     return deco
+
+
+def same_setting(a, b) -> bool:
+    """Whether a setting is the same in both traces (arrays by value, tuples item by item)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and \
+            np.array_equal(a, b)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(same_setting(x, y) for x, y in zip(a, b))
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):
+        return a is b
 
 
 def op_name(r) -> str:
@@ -288,7 +305,7 @@ def _sum(g, r, r2):
     axes, x = _axes(r), arg(g, r, r2, 0)
     keep = int(bool(r.kwargs.get("keepdim", False)))
     x = g.cast(x, out_dtype(r), shape_of_dtype(r.args[0]))
-    return g.node("ReduceSum", [x] + ([g.ints(axes)] if axes is not None else []), keepdims=keep)
+    return g.reduce("ReduceSum", x, axes, keep)
 
 
 @register(reduce.Extremum, reduce.LogSumExp, reduce.Prod)
@@ -298,13 +315,7 @@ def _reduce_attr(g, r, r2):
     else:
         op = "ReduceLogSumExp" if r.cls is reduce.LogSumExp else "ReduceProd"
     axes = _axes(r, "axis" if r.cls is reduce.Prod else "axes")
-    attrs = {"keepdims": int(bool(r.kwargs.get("keepdim", False)))}
-    if axes is not None:
-        attrs["axes"] = axes
-    x = arg(g, r, r2, 0)
-    if g.opset >= 18 and axes is not None:
-        return g.node(op, [x, g.ints(attrs.pop("axes"))], **attrs)
-    return g.node(op, [x], **attrs)
+    return g.reduce(op, arg(g, r, r2, 0), axes, bool(r.kwargs.get("keepdim", False)))
 
 
 @register(reduce.ArgExtremum)
@@ -318,7 +329,7 @@ def _arg_extremum(g, r, r2):
 
 
 # -- shapes ----------------------------------------------------------------------------------------
-@register(shape.Reshape)
+@register(shape.Reshape, dynamic=("shape",))
 def _reshape(g, r, r2):
     x_shape, out_shape = shape_of(r.args[0]), shape_of(r.outs[0])
     if r2 is None:
@@ -349,7 +360,7 @@ def _permute(g, r, r2):
     return g.node("Transpose", [arg(g, r, r2, 0)], perm=[int(d) for d in r.kwargs["dims"]])
 
 
-@register(shape.Expand)
+@register(shape.Expand, dynamic=("shape",))
 def _expand(g, r, r2):
     x_shape, out_shape = shape_of(r.args[0]), shape_of(r.outs[0])
     out2 = shape_of(r2.outs[0]) if r2 is not None else None
@@ -369,7 +380,7 @@ def _cat(g, r, r2):
     return g.node("Concat", [arg(g, r, r2, i, dt) for i in range(len(r.args))], axis=int(r.kwargs["axis"]))
 
 
-@register(shape.Split)
+@register(shape.Split, dynamic=("bounds",))
 def _split(g, r, r2):
     bounds, axis = r.kwargs["bounds"], int(r.kwargs["axis"])
     b2 = setting2(r2, "bounds")
@@ -411,7 +422,7 @@ def _triangle(g, r, r2):
 
 
 # -- indexing ----------------------------------------------------------------------------------------
-@register(index.Gather)
+@register(index.Gather, dynamic=("index",))
 def _gather_elements(g, r, r2):
     return g.node("GatherElements", [arg(g, r, r2, 0), kwarg(g, r, r2, "index")], axis=int(r.kwargs["axis"]))
 
@@ -424,7 +435,7 @@ def _bound(v, v2, g, op, default):
     return g.size(int(v), int(v2), op)
 
 
-@register(index.GetItem)
+@register(index.GetItem, dynamic=("index",))
 def _getitem(g, r, r2):
     op = op_name(r)
     idx = r.kwargs["index"]
@@ -535,21 +546,24 @@ def _cumsum(g, r, r2):
     return g.node("CumSum", [arg(g, r, r2, 0), g.const(np.asarray(r.kwargs["axis"], np.int64))])
 
 
-@register(distance.VectorNorm)
+@register(distance.VectorNorm, reduce.PNorm)
 def _vector_norm(g, r, r2):
-    p, axes, keep = r.kwargs["p"], r.kwargs["axes"], int(bool(r.kwargs["keepdim"]))
+    p, keep, dt = r.kwargs["p"], bool(r.kwargs["keepdim"]), out_dtype(r)
+    axes = _axes(r)
     x = arg(g, r, r2, 0)
-    attrs = {"keepdims": keep}
-    if axes is not None:
-        attrs["axes"] = [int(a) for a in (axes if isinstance(axes, (tuple, list)) else (axes,))]
     if p == 2:
-        return g.node("ReduceL2", [x], **attrs)
+        return g.reduce("ReduceL2", x, axes, keep)
     if p == 1:
-        return g.node("ReduceL1", [x], **attrs)
+        return g.reduce("ReduceL1", x, axes, keep)
     if p == math.inf:
-        return g.node("ReduceMax", [g.node("Abs", [x])], **attrs)
-    raise OnnxExporterError(f"shendu.onnx.export: {op_name(r)}: vector norm with p={p} is not exportable "
-                            "(p = 1, 2, inf are)")
+        return g.reduce("ReduceMax", g.node("Abs", [x]), axes, keep)
+    if p == -math.inf:
+        return g.reduce("ReduceMin", g.node("Abs", [x]), axes, keep)
+    if p == 0:  # the count of non-zeros
+        nonzero = g.cast(g.node("Not", [g.node("Equal", [x, g.const(np.asarray(0, dt))])]), dt, np.dtype(bool))
+        return g.reduce("ReduceSum", nonzero, axes, keep)
+    powered = g.node("Pow", [g.node("Abs", [x]), g.const(np.asarray(p, dt))])
+    return g.node("Pow", [g.reduce("ReduceSum", powered, axes, keep), g.const(np.asarray(1.0 / p, dt))])
 
 
 @register(linalg.Einsum)
@@ -571,4 +585,4 @@ def _resample(g, r, r2):
     y = g.node("Gather", [x, g.const(index.astype(np.int64))], axis=axis)             # (..., o, k, ...)
     w = weight if weight is not None else np.ones(index.shape, out_dtype(r))
     y = g.node("Mul", [y, g.const(w.reshape(w.shape + (1,) * (nd - axis - 1)).astype(out_dtype(r)))])
-    return g.node("ReduceSum", [y, g.ints([axis + 1])], keepdims=0)
+    return g.reduce("ReduceSum", y, [axis + 1], False)

@@ -29,7 +29,7 @@ def _conv(g, r, r2):
                   dilations=list(geom.dilation), group=int(geom.groups))
 
 
-@register(conv.ConvolutionTranspose)
+@register(conv.ConvolutionTranspose, dynamic=("x_shape",))
 def _conv_transpose(g, r, r2):
     geom, (H, W) = r.kwargs["geom"], r.kwargs["x_shape"][2:]
     (pt, pb, pl, pr), (sh, sw), (dh, dw) = geom.padding, geom.stride, geom.dilation
@@ -67,7 +67,7 @@ def _pool_sum(g, r, r2):
     return g.node("Mul", [avg, g.const(np.asarray(k, out_dtype(r)))])  # a window sum = mean · k (zero padding)
 
 
-@register(norm.BatchNorm)
+@register(norm.BatchNorm, dynamic=("running_mean", "running_var"))
 def _batch_norm(g, r, r2):
     kw = r.kwargs
     if kw["training"] or kw["running_mean"] is None:
@@ -94,7 +94,7 @@ def _rms_norm(g, r, r2):
     n, dt = int(r.kwargs["n"]), out_dtype(r)
     x = arg(g, r, r2, 0)
     axes = list(range(-n, 0))
-    ms = g.node("ReduceMean", [g.node("Mul", [x, x])], axes=axes, keepdims=1)
+    ms = g.reduce("ReduceMean", g.node("Mul", [x, x]), axes, True)
     eps = r.kwargs["eps"]
     if eps is None:
         eps = float(np.finfo(dt).eps)
@@ -102,7 +102,7 @@ def _rms_norm(g, r, r2):
     return g.node("Mul", [y, arg(g, r, r2, 1)]) if r.args[1] is not None else y
 
 
-@register(attention.ScaledDotProductAttention)
+@register(attention.ScaledDotProductAttention, dynamic=("keep",))
 def _sdpa(g, r, r2):
     kw, dt = r.kwargs, out_dtype(r)
     if kw["dropout_p"] > 0.0:
