@@ -1,7 +1,8 @@
 """``python -m shendu.distributed.launch script.py args...``: what each rank of ``shendu run`` executes.
 
 It sets PyTorch's launcher variables (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``,
-from MPI's ``PMI_*``/``OMPI_*``) so torchrun-style programs find them, installs the hook that turns an
+from MPI's ``PMI_*``/``OMPI_*``) so torchrun-style programs find them, gives each rank its share of the
+machine's cores (``SHENDU_NUM_THREADS``, unless it or ``OMP_NUM_THREADS`` is set), installs the hook that turns an
 uncaught exception on any rank into that rank's traceback plus an MPI abort of the whole job (so the
 other ranks don't wait forever), then runs the script as ``__main__``.
 """
@@ -23,6 +24,11 @@ def set_launcher_env(environ=os.environ) -> None:
                 environ[name] = environ[src]
                 break
     environ.setdefault("LOCAL_RANK", environ.get("RANK", "0"))
+    if "SHENDU_NUM_THREADS" not in environ and "OMP_NUM_THREADS" not in environ:
+        # the machine's cores shared among its ranks, instead of every rank's pool taking them all
+        local = int(environ.get("LOCAL_WORLD_SIZE", environ.get("WORLD_SIZE", "1")))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        environ["SHENDU_NUM_THREADS"] = str(max(1, cores // max(1, local)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,10 @@ def test_launcher_sets_torchrun_variables():
     env = {"PMI_RANK": "1", "PMI_SIZE": "3", "MPI_LOCALRANKID": "1", "MPI_LOCALNRANKS": "3"}
     launch.set_launcher_env(env)
     assert (env["RANK"], env["WORLD_SIZE"], env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"]) == ("1", "3", "1", "3")
+    assert int(env["SHENDU_NUM_THREADS"]) == max(1, len(os.sched_getaffinity(0)) // 3)
+    kept = {"PMI_RANK": "0", "PMI_SIZE": "2", "OMP_NUM_THREADS": "4"}
+    launch.set_launcher_env(kept)
+    assert "SHENDU_NUM_THREADS" not in kept
 
 
 def test_single_process_errors():

@@ -1,8 +1,8 @@
 """``DistributedDataParallel``: one model replica per process, gradients averaged over MPI in buckets.
 
 At wrap time rank 0's parameters and buffers are broadcast, so every replica starts equal. Parameters
-are grouped into buckets of about ``bucket_cap_mb`` (in reverse registration order, roughly the order
-backward produces their gradients, as PyTorch does). A post-accumulate-grad hook on each parameter
+are grouped into buckets of about ``bucket_cap_mb`` (the first of 1 MiB; in reverse registration order,
+roughly the order backward produces their gradients, as PyTorch does). A post-accumulate-grad hook on each parameter
 marks it ready; when a bucket's last gradient is ready its gradients are packed into one flat buffer
 and a nonblocking ``Iallreduce`` starts while backward goes on. When the last parameter's hook runs,
 every bucket is waited for and the averaged gradients are written back into ``.grad``.
@@ -131,9 +131,11 @@ class DistributedDataParallel(Module):
     @staticmethod
     def _make_buckets(params: list, cap_bytes: float) -> list:
         buckets, current, size = [], [], 0
+        first_cap = min(cap_bytes, 2 ** 20)  # PyTorch's first bucket is 1 MiB: the last layers' reduction starts early
         for p in reversed(params):
             nbytes = p.numel() * p._data.dtype.itemsize
-            if current and (size + nbytes > cap_bytes or p._data.dtype != current[0]._data.dtype):
+            limit = first_cap if not buckets else cap_bytes
+            if current and (size + nbytes > limit or p._data.dtype != current[0]._data.dtype):
                 buckets.append(_Bucket(current, current[0]._data.dtype))
                 current, size = [], 0
             current.append(p)
