@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from shendu.cli import chat, demo, experiment, generate, train
+from shendu.cli import chat, demo, experiment, generate, size, train
 from shendu.cli import run as run_command
 from shendu.cli._common import HelpFormatter, Parser, UsageError
 
@@ -44,6 +44,7 @@ def build_parser() -> Parser:
     generate.add_parser(sub)
     chat.add_parser(sub)
     run_command.add_parser(sub)
+    size.add_parser(sub)
     return parser
 
 

@@ -1,5 +1,5 @@
 """``shendu.utils``: PyTorch's ``torch.utils`` names (``shendu.utils.data.DataLoader``,
-``shendu.utils.checkpoint.checkpoint``)."""
-from shendu.utils import checkpoint, data
+``shendu.utils.checkpoint.checkpoint``, ``shendu.utils.flop_counter.FlopCounterMode``)."""
+from shendu.utils import checkpoint, data, flop_counter
 
-__all__ = ["checkpoint", "data"]
+__all__ = ["checkpoint", "data", "flop_counter"]
