@@ -16,6 +16,8 @@ from shendu.text.wordpiece import BasicTokenizer, BertTokenizer, WordPieceTraine
 
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
+# transformers 5's BertTokenizer is tokenizers' (its WordPiece decoder); 4.x's slow one decodes differently
+HF_DECODER = int(transformers.__version__.split(".")[0]) >= 5
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 DOCS = ([inspect.getdoc(m) or "" for m in (json, collections, string, textwrap, re, inspect)]
@@ -64,8 +66,9 @@ def test_ids_tokens_decode_equal_hf_on_random_text(pair):
             ids = ours(text)["input_ids"]
             assert ids == hf(text)["input_ids"], repr(text)
             assert ours.tokenize(text) == hf.tokenize(text), repr(text)
-            assert ours.decode(ids) == hf.decode(ids)
-            assert ours.decode(ids, skip_special_tokens=True) == hf.decode(ids, skip_special_tokens=True)
+            if HF_DECODER:
+                assert ours.decode(ids) == hf.decode(ids)
+                assert ours.decode(ids, skip_special_tokens=True) == hf.decode(ids, skip_special_tokens=True)
 
 
 def test_sentences_from_the_docs_equal_hf(pair):
