@@ -244,10 +244,12 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
         if len(outs) != len(r.outs):
             raise OnnxExporterError(f"shendu.onnx.export: {op_name(r)}: {len(outs)} ONNX outputs for "
                                     f"{len(r.outs)} op outputs")
-        for arr, name in zip(r.outs, outs):
+        for arr, arr2, name in zip(r.outs, r2.outs, outs):
             g.bind(arr, name)
             if name is not None:
                 g.dtypes[name] = np.dtype(arr.dtype)
+                if hasattr(arr, "shape") and hasattr(arr2, "shape"):
+                    g.note_shapes(name, arr.shape, arr2.shape)
     for k in range(w, len(writes)):
         _write(g, writes[k])
 

@@ -45,6 +45,7 @@ class Graph:
         self.kinds: dict = {}                 # value name -> "param" | "input" | "const" | "node"
         self.dtypes: dict = {}                # value name -> NumPy dtype
         self.symbols: list = []
+        self.derived: list = []               # dims of op outputs that follow the dynamic axes
         self.params: dict = {}                # id(array) -> (state_dict key, array), filled by the exporter
         self.used_params: dict = {}           # key -> array of the parameters the graph reads
         self._count = 0
@@ -172,11 +173,15 @@ class Graph:
         """A model constant; rebuilt in the graph when the second trace shows it depends on the sizes."""
         if arr2 is None or (arr2.shape == arr.shape and np.array_equal(arr, arr2, equal_nan=True)):
             return self.const(arr)
+        flat, flat2 = arr.reshape(-1), arr2.reshape(-1)
+        if arr2.shape == arr.shape and flat.size and (flat == flat[0]).all() and (flat2 == flat2[0]).all() \
+                and arr.dtype.kind in "iuf":  # one number that follows the sizes (an average's 1/n), broadcast
+            n = self.number(flat[0].item(), flat2[0].item(), arr.dtype, op)
+            return self.node("Expand", [n, self.ints(arr.shape)])
         if arr2.shape == arr.shape:
             raise OnnxExporterError(
                 f"shendu.onnx.export: a constant input of {op} (shape {arr.shape}, {arr.dtype}) changes with the "
                 "input values, so it cannot be baked into the graph; compute it with shendu ops instead")
-        flat, flat2 = arr.reshape(-1), arr2.reshape(-1)
         if arr.ndim == arr2.ndim and flat.size and flat2.size and (flat == flat[0]).all() \
                 and (flat2 == flat[0]).all():
             shape = self.sizes(arr.shape, arr2.shape, op)
@@ -243,6 +248,10 @@ class Graph:
                                                                                  self.ints([k])])))
         if len(fits) == 1:
             return fits[0][1]()
+        if not fits:
+            derived = self._derived_size(v, v2)
+            if derived is not None:
+                return derived
         if fits:
             raise OnnxExporterError(
                 f"shendu.onnx.export: {op} uses a size {v} ({v2} at other sizes) that fits several expressions of "
@@ -251,6 +260,30 @@ class Graph:
             f"shendu.onnx.export: {op} uses a size {v} that changes with the dynamic axes ({v2} at other sizes) "
             f"but matches none of them ({', '.join(f'{s.name}={s.size}' for s in syms)}); sizes must be a dynamic "
             "axis, a multiple of one, a product of two, or one plus a constant")
+
+    def _derived_size(self, v: int, v2: int):
+        """A size read off an intermediate value's shape (an output size of a convolution, say): one dim of
+        it, or the product of two dims of the same value, that moves from ``v`` to ``v2`` between the traces."""
+        for s in self.derived:
+            if (s.size, s.size2) == (v, v2):
+                return self.dim_of(s.value, s.axis)
+        by_value: dict = {}
+        for s in self.derived:
+            by_value.setdefault(s.value, []).append(s)
+        for dims in by_value.values():
+            for i, a in enumerate(dims):
+                for b in dims[i + 1:]:
+                    if a.size * b.size == v and a.size2 * b.size2 == v2:
+                        return self.node("Mul", [self.dim_of(a.value, a.axis), self.dim_of(b.value, b.axis)])
+        return None
+
+    def note_shapes(self, name: str, shape: tuple, shape2: tuple) -> None:
+        """Keep the dims of an op's output that change between the traces, for ``_derived_size``."""
+        if name is None or len(shape) != len(shape2) or len(self.derived) > 4096:
+            return
+        for axis, (a, b) in enumerate(zip(shape, shape2)):
+            if a != b:
+                self.derived.append(Symbol(f"{name}[{axis}]", name, axis, int(a), int(b)))
 
     def scalar_size(self, v: int, v2, op: str = "") -> str:
         s = self.size(v, v2, op)

@@ -48,21 +48,43 @@ def _pool_pads(x_shape, pg) -> list:
     return [ph, pw, max(eh - H - ph, 0), max(ew - W - pw, 0)]
 
 
-@register(pool.MaxPool)
+def _pooling(r, r2):
+    """(pg, pads, global): the pooling's geometry, which must not depend on the sizes of the dynamic axes
+    except for a global pool (one window over the whole image, ``adaptive_*_pool2d(1)``)."""
+    pg, pg2 = r.kwargs["pg"], r2.kwargs["pg"]
+    hw, hw2 = shape_of(r.args[0])[-2:], shape_of(r2.args[0])[-2:]
+    pads = _pool_pads(shape_of(r.args[0]), pg)
+    whole = pg.out == (1, 1) and tuple(pg.kernel) == tuple(hw) and not any(pg.padding)
+    if pg2 == pg and hw2 == hw:
+        return pg, pads, whole
+    if whole and pg2.out == (1, 1) and tuple(pg2.kernel) == tuple(hw2) and not any(pg2.padding):
+        return pg, pads, True
+    if (pg.kernel, pg.stride, pg.padding, pg.dilation) == (pg2.kernel, pg2.stride, pg2.padding, pg2.dilation) \
+            and pads == _pool_pads(shape_of(r2.args[0]), pg2):
+        return pg, pads, False
+    raise OnnxExporterError(f"shendu.onnx.export: {op_name(r)}: a pooling whose windows change with the dynamic "
+                            f"axes ({pg} vs {pg2}) is not exportable")
+
+
+@register(pool.MaxPool, dynamic=("pg",))
 def _max_pool(g, r, r2):
-    pg = r.kwargs["pg"]
+    pg, pads, whole = _pooling(r, r2)
+    if whole:
+        return [g.reduce("ReduceMax", arg(g, r, r2, 0), [-2, -1], True), None]
     y = g.node("MaxPool", [arg(g, r, r2, 0)], kernel_shape=list(pg.kernel), strides=list(pg.stride),
-               pads=_pool_pads(shape_of(r.args[0]), pg), dilations=list(pg.dilation))
+               pads=pads, dilations=list(pg.dilation))
     return [y, None]  # the second output (window codes) is shendu's own bookkeeping
 
 
-@register(pool.PoolSum)
+@register(pool.PoolSum, dynamic=("pg",))
 def _pool_sum(g, r, r2):
-    pg = r.kwargs["pg"]
+    pg, pads, whole = _pooling(r, r2)
+    if whole:
+        return g.reduce("ReduceSum", arg(g, r, r2, 0), [-2, -1], True)
     if any(d != 1 for d in pg.dilation):
         raise OnnxExporterError(f"shendu.onnx.export: {op_name(r)}: dilated average pooling is not exportable")
     avg = g.node("AveragePool", [arg(g, r, r2, 0)], kernel_shape=list(pg.kernel), strides=list(pg.stride),
-                 pads=_pool_pads(shape_of(r.args[0]), pg), count_include_pad=1)
+                 pads=pads, count_include_pad=1)
     k = int(np.prod(pg.kernel))
     return g.node("Mul", [avg, g.const(np.asarray(k, out_dtype(r)))])  # a window sum = mean · k (zero padding)
 

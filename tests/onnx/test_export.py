@@ -326,3 +326,12 @@ def test_reductions_conv1d_embedding():
     _, sess = export(model, (idx,), dynamic_axes={"idx": {0: "N", 1: "T"}})
     check(model, sess, idx)
     check(model, sess, sd.tensor([[4, 4, 0], [9, 8, 1], [0, 0, 0]]))
+
+
+def test_fully_convolutional_dynamic_image_size():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(4, 6, 3, stride=2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 2))
+    x = sd.randn(2, 3, 16, 12)
+    _, sess = export(model, (x,), input_names=["image"], dynamic_axes={"image": {0: "N", 2: "H", 3: "W"}})
+    check(model, sess, x)
+    check(model, sess, sd.randn(1, 3, 20, 26))
