@@ -12,7 +12,7 @@ import string
 
 import numpy as np
 
-from shendu import threads
+from shendu import dtypes, threads
 from shendu.autograd.function import Function
 from shendu.autograd.inplace import write_out
 from shendu.backend import array_module
@@ -21,6 +21,7 @@ from shendu.tensor import Tensor
 # Products of at least this many multiply-adds are split by rows across shendu's pool (BLAS itself runs
 # at one thread: shendu/threads.py); below it, handing rows to a pool thread costs more than it saves.
 SPLIT_MULTIPLY_ADDS = 1 << 22
+_BFLOAT16 = np.dtype(dtypes.bfloat16)
 _MIN_ROWS = 16  # rows per piece at least: thinner pieces run BLAS's kernels at poor efficiency
 
 
@@ -32,6 +33,8 @@ def product(a, b):
     the rows; a and b with the same batch dims split along the first; anything else (broadcast batch
     dims, CuPy arrays) is one ``a @ b``.
     """
+    if a.dtype is _BFLOAT16:  # ml_dtypes' matmul loop returns float32: the product stays bfloat16, as in PyTorch
+        return (a @ b).astype(_BFLOAT16)
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim < 2:
         return a @ b
     K, N = a.shape[-1], b.shape[-1]

@@ -222,3 +222,14 @@ def test_out_argument_of_products():
     assert grown.shape == (2, 4)
     with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
         sd.matmul(a.requires_grad_(), b, out=sd.empty(2, 4))
+
+
+def test_bfloat16_products_stay_bfloat16_like_torch():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 5, 6)).astype(np.float32), rng.standard_normal((6, 4)).astype(np.float32)
+    sa, sb = sd.tensor(a).to(sd.bfloat16), sd.tensor(b).to(sd.bfloat16)
+    ta, tb = torch.tensor(a).bfloat16(), torch.tensor(b).bfloat16()
+    for got, want in ((sa @ sb, ta @ tb), (sd.nn.functional.linear(sa, sb.T), torch.nn.functional.linear(ta, tb.T)),
+                      (sd.bmm(sa, sa.mT), torch.bmm(ta, ta.mT))):
+        assert got.dtype == sd.bfloat16
+        np.testing.assert_allclose(got.float().numpy(), want.float().numpy(), rtol=2e-2, atol=2e-2)
