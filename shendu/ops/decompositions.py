@@ -36,6 +36,18 @@ def _keep_outputs(outs: tuple) -> tuple:
     return outs
 
 
+def _write_outs(out, result, op: str):
+    """Copy ``result`` (a Tensor or a namedtuple of them) into the caller's ``out`` tensor(s)."""
+    if out is None:
+        return result
+    from shendu.autograd.inplace import write_out
+    if isinstance(result, Tensor):
+        return write_out(out, result, op)
+    if len(out) != len(result):
+        raise TypeError(f"{op}: out must be a tuple of {len(result)} tensors, got {len(out)}")
+    return type(result)(*(write_out(o, r, op) for o, r in zip(out, result)))
+
+
 # -- SVD ------------------------------------------------------------------------------------------
 class SVD(Function):
     """``A = U diag(S) Vh``; PyTorch's svd_backward (full matrices use their first min(m, n) vectors)."""
@@ -101,7 +113,7 @@ def svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None, out
     Shape: (*, m, n) -> U (*, m, m), S (*, k), Vh (*, n, n).
     """
     check_matrix(A, "linalg.svd", square=False)
-    return svd_result(*_keep_outputs(SVD.apply(A, full_matrices=bool(full_matrices))))
+    return _write_outs(out, svd_result(*_keep_outputs(SVD.apply(A, full_matrices=bool(full_matrices)))), "linalg.svd")
 
 
 def svdvals(A: Tensor, *, driver: str | None = None, out=None) -> Tensor:
@@ -110,7 +122,7 @@ def svdvals(A: Tensor, *, driver: str | None = None, out=None) -> Tensor:
     Shape: (*, m, n) -> (*, min(m, n)).
     """
     check_matrix(A, "linalg.svdvals", square=False)
-    return svd_result(*_keep_outputs(SVD.apply(A, full_matrices=False))).S
+    return _write_outs(out, svd_result(*_keep_outputs(SVD.apply(A, full_matrices=False))).S, "linalg.svdvals")
 
 
 def svd_legacy(input: Tensor, some: bool = True, compute_uv: bool = True) -> tuple:
@@ -169,13 +181,15 @@ def eigh(A: Tensor, UPLO: str = "L", *, out=None) -> tuple:
     Shape: (*, n, n) -> eigenvalues (*, n), eigenvectors (*, n, n).
     """
     check_matrix(A, "linalg.eigh")
-    return eigh_result(*_keep_outputs(Eigh.apply(A, UPLO=_check_uplo(UPLO, "linalg.eigh"))))
+    return _write_outs(out, eigh_result(*_keep_outputs(Eigh.apply(A, UPLO=_check_uplo(UPLO, "linalg.eigh")))),
+                       "linalg.eigh")
 
 
 def eigvalsh(A: Tensor, UPLO: str = "L", *, out=None) -> Tensor:
     """Eigenvalues of symmetric matrices in ascending order (gradient ``V diag(g) V^T``). Shape: (*, n, n) -> (*, n)."""
     check_matrix(A, "linalg.eigvalsh")
-    return eigh_result(*_keep_outputs(Eigh.apply(A, UPLO=_check_uplo(UPLO, "linalg.eigvalsh")))).eigenvalues
+    values = eigh_result(*_keep_outputs(Eigh.apply(A, UPLO=_check_uplo(UPLO, "linalg.eigvalsh")))).eigenvalues
+    return _write_outs(out, values, "linalg.eigvalsh")
 
 
 # -- general eigendecomposition (complex results) ----------------------------------------------------------
@@ -230,13 +244,13 @@ def eig(A: Tensor, *, out=None) -> tuple:
     Shape: (*, n, n) -> eigenvalues (*, n), eigenvectors (*, n, n), complex.
     """
     check_matrix(A, "linalg.eig")
-    return eig_result(*_keep_outputs(Eig.apply(A)))
+    return _write_outs(out, eig_result(*_keep_outputs(Eig.apply(A))), "linalg.eig")
 
 
 def eigvals(A: Tensor, *, out=None) -> Tensor:
     """Eigenvalues of a general square matrix, complex. Shape: (*, n, n) -> (*, n)."""
     check_matrix(A, "linalg.eigvals")
-    return eig_result(*_keep_outputs(Eig.apply(A))).eigenvalues
+    return _write_outs(out, eig_result(*_keep_outputs(Eig.apply(A))).eigenvalues, "linalg.eigvals")
 
 
 # -- QR --------------------------------------------------------------------------------------------------
@@ -308,7 +322,7 @@ def qr(A: Tensor, mode: str = "reduced", *, out=None) -> tuple:
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' "
                            "(default), 'r', or 'complete'")
-    return qr_result(*_keep_outputs(QR.apply(A, mode=mode)))
+    return _write_outs(out, qr_result(*_keep_outputs(QR.apply(A, mode=mode))), "linalg.qr")
 
 
 def qr_legacy(input: Tensor, some: bool = True) -> tuple:
