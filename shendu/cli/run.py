@@ -1,4 +1,5 @@
-"""``shendu run --nproc N [--hosts h1,h2] script.py args...``: a multi-process job through mpiexec.
+"""``shendu run --nproc N [--hosts h1,h2] script.py args...`` (or ``-m MODULE args...``): a multi-process
+job through mpiexec.
 
 Each of the N processes runs ``python -m shendu.distributed.launch script.py args...`` (PyTorch's
 ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` set; a rank that raises aborts the job with its traceback). The
@@ -31,7 +32,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="comma-separated hosts to spread the processes over (default: this machine)")
     p.add_argument("--mpiexec", default=None, metavar="PATH", help="the mpiexec to use (default: next to python, "
                    "else on PATH)")
-    p.add_argument("script", help="the Python script to run (or -m MODULE)")
+    p.add_argument("-m", dest="module", default=None, metavar="MODULE",
+                   help="run a module as 'python -m MODULE' does (e.g. -m shendu train gpt ...)")
+    p.add_argument("script", nargs="?", default=None, help="the Python script to run")
     p.add_argument("script_args", nargs=argparse.REMAINDER, help="arguments passed on to the script")
     p.set_defaults(func=run, parser=p)
     return p
@@ -55,8 +58,14 @@ def mpiexec_command(mpiexec: str, nproc: int, script: str, script_args: list[str
 
 
 def run(args) -> int:
-    if args.script != "-m" and not os.path.isfile(args.script):
+    if args.module is not None:
+        target, rest = "-m", [args.module, *([args.script] if args.script is not None else []), *args.script_args]
+    elif args.script is None:
+        raise UsageError("give a script to run (or -m MODULE) (see 'shendu run --help')", "shendu run")
+    elif not os.path.isfile(args.script):
         raise UsageError(f"no such script: {args.script}", "shendu run")
+    else:
+        target, rest = args.script, list(args.script_args)
     if args.hosts is not None and not [h for h in args.hosts.split(",") if h.strip()]:
         raise UsageError(f"--hosts needs host names separated by commas, got {args.hosts!r}", "shendu run")
     mpiexec = find_mpiexec(args.mpiexec)
@@ -64,7 +73,7 @@ def run(args) -> int:
         print("shendu run: mpiexec not found (looked next to python and on PATH); install the MPI runtime with "
               "pip install \"shendu[distributed]\" or a system MPI", file=sys.stderr)
         return 1
-    cmd = mpiexec_command(mpiexec, args.nproc, args.script, list(args.script_args), args.hosts)
+    cmd = mpiexec_command(mpiexec, args.nproc, target, rest, args.hosts)
     try:
         return subprocess.call(cmd)
     except KeyboardInterrupt:

@@ -30,9 +30,11 @@ def test_script_arguments_pass_through(tmp_path, monkeypatch):
     script.write_text("")
     seen = {}
     monkeypatch.setattr(run_cli, "find_mpiexec", lambda explicit=None: "/bin/mpiexec")
-    monkeypatch.setattr(run_cli.subprocess, "call", lambda cmd: seen.setdefault("cmd", cmd) and 7)
+    monkeypatch.setattr(run_cli.subprocess, "call", lambda cmd: seen.update(cmd=cmd) or 7)
     assert main(["run", "--nproc", "2", str(script), "--lr", "0.1", "-v"]) == 7
     assert seen["cmd"][-4:] == [str(script), "--lr", "0.1", "-v"] and seen["cmd"][1:3] == ["-n", "2"]
+    assert main(["run", "--nproc", "3", "-m", "shendu", "train", "gpt", "--epochs", "1"]) == 7
+    assert seen["cmd"][-7:] == ["shendu.distributed.launch", "-m", "shendu", "train", "gpt", "--epochs", "1"]
 
 
 def test_missing_mpiexec_is_one_line(tmp_path, monkeypatch, capsys):
