@@ -56,8 +56,9 @@ from shendu.ops.linalg import (  # noqa: I001  (products, distances and resizing
 )
 from shendu.ops.distance import cdist, cosine_similarity, pairwise_distance, pdist  # noqa: I001
 from shendu.ops.solve import (  # noqa: I001  (torch.det, torch.inverse, ...: the linalg families' top-level names)
-    cholesky_inverse, cholesky_solve, det, inverse, logdet, matrix_power, pinverse, slogdet,
+    cholesky_inverse, cholesky_solve, det, inverse, logdet, slogdet,
 )
+from shendu.ops.matrix_functions import matrix_exp, matrix_power, pinverse  # noqa: I001
 from shendu.ops.solve import _cholesky_legacy as cholesky  # noqa: I001
 from shendu.ops.decompositions import qr_legacy as qr, svd_legacy as svd  # noqa: I001
 from shendu.ops.resize import pixel_shuffle, pixel_unshuffle  # noqa: I001
@@ -159,8 +160,8 @@ __all__ = [
     "digamma", "lgamma", "mvlgamma", "polygamma",
     "addbmm", "addmm", "addmv", "addr", "baddbmm", "cdist", "chain_matmul", "cosine_similarity", "ger",
     "distributions", "inner", "linalg", "mv", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle", "vdot",
-    "cholesky", "cholesky_inverse", "cholesky_solve", "det", "inverse", "logdet", "matrix_power", "pinverse", "qr",
-    "slogdet", "svd",
+    "cholesky", "cholesky_inverse", "cholesky_solve", "det", "inverse", "logdet", "matrix_exp", "matrix_power",
+    "pinverse", "qr", "slogdet", "svd",
     "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",
     "Function", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any",
     "arange", "argmax", "argmin", "as_tensor", "autograd", "bernoulli", "bmm", "bool",

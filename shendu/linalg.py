@@ -5,10 +5,22 @@ The ops live in ``shendu.ops.linalg`` (products), ``shendu.ops.distance`` (vecto
 ``shendu.ops.decompositions`` (svd, eigh, eig, qr) and ``shendu.ops.matrix_norm`` (matrix norms,
 rank, condition number); this module only gathers them under PyTorch's names.
 """
+from shendu.ops.combine import diagonal as _diagonal
 from shendu.ops.combine import linalg_cross as cross
 from shendu.ops.decompositions import eig, eigh, eigvals, eigvalsh, qr, svd, svdvals
 from shendu.ops.distance import vector_norm
 from shendu.ops.linalg import matmul, multi_dot, vdot
+from shendu.ops.matrix_functions import (
+    lstsq,
+    matrix_exp,
+    matrix_power,
+    pinv,
+    solve_ex,
+    tensorinv,
+    tensorsolve,
+    vander,
+    vecdot,
+)
 from shendu.ops.matrix_norm import cond, matrix_norm, matrix_rank, norm
 from shendu.ops.solve import (
     LinAlgError,
@@ -17,16 +29,20 @@ from shendu.ops.solve import (
     det,
     inv,
     inv_ex,
-    lstsq,
-    matrix_power,
-    pinv,
     slogdet,
     solve,
     solve_triangular,
 )
 
+
+def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1):
+    """``torch.linalg.diagonal``: ``torch.diagonal`` with the last two dims as the default."""
+    return _diagonal(A, offset, dim1, dim2)
+
+
 __all__ = [
-    "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "eig", "eigh", "eigvals", "eigvalsh", "inv",
-    "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
-    "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vdot", "vector_norm",
+    "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
+    "eigvalsh", "inv", "inv_ex", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank",
+    "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals",
+    "tensorinv", "tensorsolve", "vander", "vdot", "vecdot", "vector_norm",
 ]

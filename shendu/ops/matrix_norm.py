@@ -14,7 +14,8 @@ import numpy as np
 from shendu.ops.decompositions import svdvals
 from shendu.ops.dims import wrap_dim
 from shendu.ops.distance import vector_norm
-from shendu.ops.solve import check_matrix, default_rtol, inv
+from shendu.ops.matrix_functions import default_rtol
+from shendu.ops.solve import check_matrix, inv
 from shendu.tensor import Tensor
 
 _INF = math.inf

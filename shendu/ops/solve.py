@@ -1,14 +1,14 @@
-"""Factor-and-solve linear algebra: cholesky, solve_triangular, inv, solve, det, slogdet and friends.
+"""Factor-and-solve linear algebra: cholesky, solve_triangular, inv, solve, det, slogdet, cholesky_solve.
 
 Each op with a backward of its own (``Cholesky``, ``SolveTriangular``, ``Inv``, ``Solve``, ``Det``,
-``SlogDet``, ``CholeskySolve``, ``Pinv``) writes that backward with shendu ops, so ``create_graph``
-gives second derivatives; the rest (cholesky_inverse, matrix_power, lstsq, logdet) are compositions.
+``SlogDet``, ``CholeskySolve``) writes that backward with shendu ops, so ``create_graph`` gives
+second derivatives; the rest (cholesky_inverse, inv_ex, logdet) are compositions. Pseudo-inverses,
+least squares and matrix functions are in ``shendu.ops.matrix_functions``.
 Errors follow PyTorch's ``torch.linalg.LinAlgError`` messages: the batch element and the pivot or
 leading minor that failed.
 """
 from __future__ import annotations
 
-import operator
 from collections import namedtuple
 
 import numpy as np
@@ -25,7 +25,6 @@ class LinAlgError(RuntimeError):
 cholesky_ex_result = namedtuple("linalg_cholesky_ex", ["L", "info"])
 inv_ex_result = namedtuple("linalg_inv_ex", ["inverse", "info"])
 slogdet_result = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
-lstsq_result = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
 
 
 # -- checks shared by the linalg families ----------------------------------------------------------
@@ -482,154 +481,6 @@ def cholesky_inverse(L: Tensor, upper: bool = False, *, out: Tensor | None = Non
     xp = L._xp()
     eye = Tensor._wrap(xp.broadcast_to(xp.eye(L.shape[-1], dtype=L.dtype), L.shape).copy())
     return _write_out(out, cholesky_solve(eye, L, upper), "cholesky_inverse")
-
-
-# -- pseudo-inverse, least squares, powers --------------------------------------------------------------
-def default_rtol(A: Tensor, atol, rtol):
-    """PyTorch's tolerance rule: rtol = eps * max(m, n) unless given, and 0 when only a positive atol is."""
-    if rtol is None:
-        atol_positive = atol is not None and (
-            bool((atol._data > 0).any()) if isinstance(atol, Tensor) else atol > 0)
-        rtol = 0.0 if atol_positive else float(np.finfo(A.dtype).eps) * max(A.shape[-2], A.shape[-1])
-    return 0.0 if atol is None else atol, rtol
-
-
-def _raw(v, xp):
-    return v._data if isinstance(v, Tensor) else v
-
-
-class Pinv(Function):
-    """Moore-Penrose pseudo-inverse through the SVD (eigh with ``hermitian``); PyTorch's pinv_backward."""
-
-    def forward(ctx, a, *, atol, rtol, hermitian):
-        xp = array_module(a)
-        if hermitian:
-            w, V = xp.linalg.eigh(a)
-            s = xp.abs(w)
-            smax = s.max(-1, keepdims=True) if s.shape[-1] else s
-        else:
-            U, s, Vh = xp.linalg.svd(a, full_matrices=False)
-            smax = s[..., :1]
-        atol, rtol = xp.asarray(atol, dtype=a.dtype)[..., None], xp.asarray(rtol, dtype=a.dtype)[..., None]
-        thresh = xp.maximum(atol, rtol * smax)
-        keep = s > thresh
-        with np.errstate(divide="ignore"):
-            if hermitian:
-                inv_w = xp.where(keep, 1 / xp.where(keep, w, 1), 0).astype(a.dtype)
-                return (V * inv_w[..., None, :]) @ V.swapaxes(-1, -2).conj()
-            inv_s = xp.where(keep, 1 / xp.where(keep, s, 1), 0).astype(a.dtype)
-        return Vh.swapaxes(-1, -2).conj() @ (inv_s[..., :, None] * U.swapaxes(-1, -2).conj())
-
-    def backward(ctx, grad):
-        (A,) = ctx.inputs
-        P = ctx.output
-        m, n = A.shape[-2], A.shape[-1]
-        Ph, gh = P.mT, grad.mT
-        if m <= n:
-            K = gh @ P
-            KPh = K @ Ph
-            gA = -(P @ K).mT + KPh - (A @ P) @ KPh + (Ph @ P) @ (gh - K @ A)
-        else:
-            K = P @ gh
-            PhK = Ph @ K
-            gA = -(K @ P).mT + (gh - A @ K) @ P @ Ph + PhK - PhK @ P @ A
-        return gA
-
-
-def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out: Tensor | None = None) -> Tensor:
-    """Moore-Penrose pseudo-inverse: singular values at most ``max(atol, rtol * sigma_max)`` count as zero
-    (rtol defaults to ``eps * max(m, n)``, or 0 when only a positive atol is given).
-
-    Shape: (*, m, n) -> (*, n, m).
-    """
-    check_matrix(A, "linalg.pinv", square=hermitian)
-    atol, rtol = default_rtol(A, atol, rtol)
-    xp = A._xp()
-    result = Pinv.apply(A, atol=_raw(atol, xp), rtol=_raw(rtol, xp), hermitian=bool(hermitian))
-    return _write_out(out, result, "linalg.pinv")
-
-
-def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
-    """``torch.pinverse(input, rcond=1e-15)``: ``linalg.pinv`` with ``rtol=rcond``."""
-    return pinv(input, rtol=rcond)
-
-
-_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
-
-
-def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> tuple:
-    """Least-squares solution of ``A X = B``: ``(solution, residuals, rank, singular_values)``.
-
-    The solution is the minimum-norm one, ``pinv(A) @ B`` with singular values below ``rcond *
-    sigma_max`` (default ``eps * max(m, n)``) dropped; its gradient is PyTorch's (through pinv).
-    ``residuals`` (squared, per column) is filled when m > n, A has full rank and the driver is not
-    'gelsy'; ``rank`` for every driver but 'gels'; ``singular_values`` for 'gelsd' and 'gelss'.
-
-    Shape: A (*, m, n), B (*, m, k) or (*, m) -> solution (*, n, k) or (*, n).
-    """
-    op = "torch.linalg.lstsq"
-    check_matrix(A, op, square=False)
-    if not isinstance(B, Tensor):
-        raise TypeError(f"{op}: expected B to be a Tensor, got {type(B).__name__}")
-    if A.dtype != B.dtype:
-        raise RuntimeError(f"{op}: Expected input and other to have the same dtype, but got input's dtype "
-                           f"{A.dtype} and other's dtype {B.dtype}")
-    if not (0 <= A.ndim - B.ndim <= 1):
-        raise RuntimeError(f"{op}: input.dim() must be greater or equal to other.dim() and "
-                           f"(input.dim() - other.dim()) <= 1 (got {A.ndim} and {B.ndim})")
-    driver = "gelsy" if driver is None else driver
-    if driver not in _DRIVERS:
-        raise RuntimeError(f"{op}: parameter `driver` should be one of {_DRIVERS}, got {driver!r}")
-    vector = B.ndim == A.ndim - 1
-    b = B.unsqueeze(-1) if vector else B
-    m, n = A.shape[-2], A.shape[-1]
-    if b.shape[-2] != m:
-        raise RuntimeError(f"{op}: input.size(-2) should match other.size(-2) (got {m} and {b.shape[-2]})")
-    if rcond is None:
-        rcond = float(np.finfo(A.dtype).eps) * max(m, n)
-    P = pinv(A, rtol=rcond)
-    X = P @ b
-    xp = A._xp()
-    s = xp.linalg.svd(A._data, compute_uv=False)
-    thresh = rcond * (s[..., :1] if s.shape[-1] else s)
-    rank_arr = (s > thresh).sum(-1).astype(np.int64)
-    empty = Tensor._wrap(xp.zeros(0, dtype=A.dtype))
-    residuals = empty
-    if driver != "gelsy" and m > n and bool((rank_arr == n).all()):
-        residuals = ((A @ X - b) ** 2).sum(-2)
-        if vector:
-            residuals = residuals.squeeze(-1)
-    rank = Tensor._wrap(xp.asarray(rank_arr)) if driver != "gels" else Tensor._wrap(xp.zeros(0, dtype=np.int64))
-    sv = Tensor._wrap(s) if driver in ("gelsd", "gelss") else empty
-    return lstsq_result(X.squeeze(-1) if vector else X, residuals, rank, sv)
-
-
-def matrix_power(A: Tensor, n: int, *, out: Tensor | None = None) -> Tensor:
-    """``A`` to an integer power by repeated squaring; negative powers invert first, 0 gives the identity.
-
-    Shape: (*, m, m) -> (*, m, m).
-    """
-    op = "linalg.matrix_power"
-    if not isinstance(A, Tensor) or A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        shape = getattr(A, "shape", None)
-        raise RuntimeError(f"{op}: A must be batches of square matrices, got shape {shape}")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"{op}: n must be an integer, got {type(n).__name__}") from None
-    if n == 0:
-        xp = A._xp()
-        return _write_out(out, Tensor._wrap(xp.broadcast_to(xp.eye(A.shape[-1], dtype=A.dtype), A.shape).copy()), op)
-    base = inv(A) if n < 0 else A
-    n = abs(n)
-    result = None
-    while n:  # binary powering: log2(n) products
-        if n & 1:
-            result = base if result is None else result @ base
-        n >>= 1
-        if n:
-            base = base @ base
-    return _write_out(out, result, op)
 
 
 def _write_out(out, result: Tensor, op: str) -> Tensor:
