@@ -64,3 +64,8 @@ def test_pipeline_loss_equals_single_process(n):
     proc = mpirun(n, "pipeline.py")
     ok(proc, n, "pipeline")
     print(proc.stdout)
+
+
+def test_pytorch_style_program_under_shendu_run(tmp_path):
+    ok(mpirun(2, "torch_style.py", str(tmp_path)), 2, "torch-style")
+    assert os.listdir(tmp_path) == ["ckpt.safetensors"]
