@@ -143,6 +143,7 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
             parameter names, ``output`` / ``output_0``, ``output_1``, ...).
         opset_version: the ONNX opset. Default: 17
         do_constant_folding: accepted (onnxruntime folds the weight reorderings itself).
+        keep_initializers_as_inputs: also list the weights as graph inputs (overridable at run time).
         dynamic_axes: ``{name: {axis: "symbol"}}`` or ``{name: [axes]}`` for inputs and outputs: those
             axes get symbolic sizes, and sizes computed from them become Shape computations in the graph.
         kwargs: keyword arguments of the forward (as a trailing dict in ``args``).
@@ -169,6 +170,12 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
     names += _default_input_names(model, len(pos))[len(names):len(pos)] if len(names) < len(pos) else []
     names = names[:len(pos)]
     dynamic = dict(dynamic_axes or {})
+    arrays = [a._data for a in pos if isinstance(a, Tensor)]
+    if hasattr(model, "parameters"):
+        arrays += [p._data for p in model.parameters()]
+    if any(not isinstance(a, np.ndarray) for a in arrays):
+        raise OnnxExporterError("shendu.onnx.export: the model or its inputs live on a GPU; export traces on the "
+                                "CPU: call model.to('cpu') and pass CPU tensors")
 
     with _export_mode(model, training):
         result, tr = trace(model, *pos, **kw)
@@ -274,7 +281,7 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
     for key, arr in g.used_params.items():
         if export_params:
             initializers.append(g.numpy_helper.from_array(np.array(arr, order="C", copy=True), key))
-        else:
+        if not export_params or keep_initializers_as_inputs:
             graph_inputs.append(helper.make_tensor_value_info(key, g._onnx_type(arr.dtype), list(arr.shape)))
     name = type(model).__name__ if not inspect.isfunction(model) else model.__name__
     graph = helper.make_graph(g.nodes, f"main_graph_{name}", graph_inputs, graph_outputs, initializers)

@@ -211,6 +211,10 @@ def test_export_params_false_makes_weights_inputs():
     got = sess.run(None, {"input": x.numpy(), "weight": model.weight.detach().numpy(),
                               "bias": model.bias.detach().numpy()})[0]
     np.testing.assert_allclose(got, model(x).detach().numpy(), atol=1e-5)
+    proto, sess = export(model, (x,), keep_initializers_as_inputs=True)
+    assert [i.name for i in proto.graph.input] == ["input", "weight", "bias"]
+    assert sorted(i.name for i in proto.graph.initializer) == ["bias", "weight"]
+    check(model, sess, x)
 
 
 def test_in_place_ops_and_custom_function():
