@@ -182,7 +182,6 @@ class Distribution:
                              f"values:\n{value}")
 
     def __repr__(self) -> str:
-        names = [k for k in self.arg_constraints if k in self.__dict__]
-        args = ", ".join(f"{k}: {self.__dict__[k].item() if self.__dict__[k].numel() == 1 else self.__dict__[k].size()}"
-                         for k in names)
+        params = [(k, self.__dict__[k]) for k in self.arg_constraints if k in self.__dict__]
+        args = ", ".join(f"{k}: {v.item() if v.numel() == 1 else v.shape!r}" for k, v in params)
         return f"{type(self).__name__}({args})"

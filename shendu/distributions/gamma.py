@@ -269,8 +269,9 @@ class Beta(Distribution):
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         c1, c0 = broadcast_all(concentration1, concentration0)
-        self._dirichlet = Dirichlet(stack([c1, c0], -1), validate_args=validate_args)
+        self._dirichlet = Dirichlet(stack([c1, c0], -1), validate_args=False)  # checked below, by name
         super().__init__(self._dirichlet._batch_shape, validate_args=validate_args)
+        self._dirichlet._validate_args = self._validate_args
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Beta, _instance)
