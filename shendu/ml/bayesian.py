@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from shendu.ml.base import BaseEstimator, RegressorMixin, check_array, check_is_fitted, check_X_y, like_input
+from shendu.ml.base import BaseEstimator, RegressorMixin, check_array, check_is_fitted, check_X_y, like_input, tdot
 
 __all__ = ["BayesianLinearRegression"]
 
@@ -66,7 +66,7 @@ class BayesianLinearRegression(RegressorMixin, BaseEstimator):
                              f"beta={self.beta!r}")
         phi = self._design(X)
         N, M = phi.shape
-        gram, phit = phi.T @ phi, phi.T @ t
+        gram, phit = tdot(phi, phi), tdot(phi, t)
         eig = np.clip(np.linalg.eigvalsh(gram), 0.0, None)     # of ΦᵀΦ; βΦᵀΦ's are β·eig
         alpha, beta = float(self.alpha), float(self.beta)
         self.n_iter_ = 0
@@ -105,7 +105,7 @@ class BayesianLinearRegression(RegressorMixin, BaseEstimator):
     @staticmethod
     def _log_evidence(phi, t, alpha, beta, m):
         N, M = phi.shape
-        A = beta * (phi.T @ phi)
+        A = beta * tdot(phi, phi)
         A[np.diag_indices_from(A)] += alpha
         E = 0.5 * beta * float(((t - phi @ m) ** 2).sum()) + 0.5 * alpha * float(m @ m)
         _, logdet = np.linalg.slogdet(A)
@@ -117,7 +117,7 @@ class BayesianLinearRegression(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "mean_")
         X, t = check_X_y(X, y, y_numeric=True, estimator=self)
         phi, t = self._design(X), t.astype(np.float64)
-        m, _ = self._posterior(phi.T @ phi, phi.T @ t, self.alpha_, self.beta_)
+        m, _ = self._posterior(tdot(phi, phi), tdot(phi, t), self.alpha_, self.beta_)
         return self._log_evidence(phi, t, self.alpha_, self.beta_, m)
 
     def predict(self, X: Any, return_std: bool = False):

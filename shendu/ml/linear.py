@@ -29,6 +29,7 @@ from shendu.ml.base import (
     check_is_fitted,
     check_X_y,
     like_input,
+    tdot,
 )
 
 __all__ = ["LinearRegression", "Ridge", "Lasso", "LogisticRegression", "SoftmaxRegression"]
@@ -112,12 +113,12 @@ class Ridge(_LinearModel):
             raise ValueError(f"Ridge: alpha must be a non-negative float, got {self.alpha!r}")
         n, p = Xc.shape
         if p <= n:
-            A = Xc.T @ Xc
+            A = tdot(Xc, Xc)
             A[np.diag_indices(p)] += self.alpha
-            return np.linalg.solve(A, Xc.T @ yc)
+            return np.linalg.solve(A, tdot(Xc, yc))
         K = Xc @ Xc.T                                        # the dual (kernel) form: w = Xcᵀ (K + αI)⁻¹ yc
         K[np.diag_indices(n)] += self.alpha
-        return Xc.T @ np.linalg.solve(K, yc)
+        return tdot(Xc, np.linalg.solve(K, yc))
 
 
 class Lasso(_LinearModel):
@@ -157,7 +158,7 @@ class Lasso(_LinearModel):
     def _solve_one(self, X, y):
         n, p = X.shape
         alpha_n = self.alpha * n
-        G, q, yy = X.T @ X, X.T @ y, float(y @ y)
+        G, q, yy = tdot(X, X), tdot(X, y), float(y @ y)
         diag = np.diag(G).copy()
         w = np.zeros(p)
         Gw = np.zeros(p)                                     # G @ w, kept up to date
@@ -242,7 +243,7 @@ def _newton_logistic(Xa, y_idx, K, lam, fit_intercept, tol, max_iter):
     for n_iter in range(1, max_iter + 1):  # noqa: B007
         Z = Xa @ T.T
         P = _sigmoid(Z) if K == 1 else _softmax(Z)          # (n, K)
-        grad = (P - Y).T @ Xa / n + lam * T * mask           # (K, p1)
+        grad = tdot(P - Y, Xa) / n + lam * T * mask           # (K, p1)
         if np.abs(grad).max() <= tol:
             n_iter -= 1
             break
@@ -252,7 +253,7 @@ def _newton_logistic(Xa, y_idx, K, lam, fit_intercept, tol, max_iter):
         else:
             # H[(k,a),(l,b)] = Σ_i p_ik (δ_kl - p_il) x_ia x_ib / n
             PX = (P[:, :, None] * Xa[:, None, :]).reshape(n, K * p1)   # (n, K·p1)
-            H = -(np.ascontiguousarray(PX.T) @ PX)
+            H = -tdot(PX, PX)
             H = H.reshape(K, p1, K, p1)
             for k in range(K):                               # the diagonal blocks Xᵀ diag(p_k) X
                 H[k, :, k, :] += (Xa.T * P[:, k]) @ Xa

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from shendu.ml.base import BaseEstimator, ClassifierMixin, check_array, check_is_fitted, check_X_y, like_input
+from shendu.ml.base import BaseEstimator, ClassifierMixin, check_array, check_is_fitted, check_X_y, like_input, tdot
 
 __all__ = ["GaussianNB", "MultinomialNB"]
 
@@ -64,8 +64,8 @@ class GaussianNB(_BaseNB):
         X, Y = self._fit_classes(X, y)
         counts = Y.sum(axis=0)                                      # (K,)
         self.epsilon_ = self.var_smoothing * float(X.var(axis=0).max())
-        self.theta_ = (Y.T @ X) / counts[:, None]                   # (K, p)
-        self.var_ = (Y.T @ X**2) / counts[:, None] - self.theta_**2
+        self.theta_ = tdot(Y, X) / counts[:, None]                   # (K, p)
+        self.var_ = tdot(Y, X**2) / counts[:, None] - self.theta_**2
         self.var_ = np.maximum(self.var_, 0.0) + self.epsilon_
         self.class_count_ = counts
         if self.priors is None:
@@ -114,7 +114,7 @@ class MultinomialNB(_BaseNB):
             raise ValueError(f"MultinomialNB: alpha must be >= 0, got {self.alpha!r}")
         K = Y.shape[1]
         self.class_count_ = Y.sum(axis=0)
-        self.feature_count_ = Y.T @ X
+        self.feature_count_ = tdot(Y, X)
         smoothed = self.feature_count_ + self.alpha
         with np.errstate(divide="ignore"):
             self.feature_log_prob_ = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))

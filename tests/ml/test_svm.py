@@ -96,3 +96,13 @@ def test_svm_errors():
         LinearSVC().fit(X, y[:-1])
     with pytest.raises(ValueError, match="loss must be 'hinge' or 'squared_hinge'"):
         LinearSVC(loss="log").fit(X, y)
+
+
+def test_linear_svc_primal_and_dual_agree():
+    X, y = load("wine")
+    primal = LinearSVC(C=0.2, tol=1e-10, dual=False).fit(X, y)               # Newton on the primal
+    dual = LinearSVC(C=0.2, tol=1e-8, dual=True, max_iter=5000, random_state=1).fit(X, y)
+    np.testing.assert_allclose(primal.coef_, dual.coef_, atol=1e-4 * np.abs(primal.coef_).max())
+    assert primal.n_iter_ < 30
+    with pytest.raises(ValueError, match="loss='hinge' is only solved in the dual"):
+        LinearSVC(loss="hinge", dual=False).fit(X, y)
