@@ -308,14 +308,21 @@ def _short(value) -> str:
 
 
 def _write(g: Graph, write) -> None:
-    """An in-place write: the target's storage now holds the written value (cast/broadcast to its shape)."""
+    """An in-place write: the target's storage now holds the written value (cast/broadcast to its shape).
+    Tensors sharing that memory (the tensor a view was taken from) become stale (``Graph.value``)."""
     _, target, value = write
+    for key, other in g.arrays.items():
+        if other is not target and g.names.get(key) is not None and np.may_share_memory(other, target) \
+                and np.shares_memory(other, target):
+            g.stale[key] = target
+    g.stale.pop(id(target), None)
     src = g.value(value, None, "an in-place write")
     if value.dtype != target.dtype:
         src = g.cast(src, target.dtype)
     if value.shape != target.shape:
         src = g.node("Expand", [src, g.ints(target.shape)])
     g.names[id(target)] = src
+    g.arrays[id(target)] = target
     g.dtypes[src] = np.dtype(target.dtype)
 
 

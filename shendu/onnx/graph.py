@@ -46,6 +46,7 @@ class Graph:
         self.dtypes: dict = {}                # value name -> NumPy dtype
         self.symbols: list = []
         self.derived: list = []               # dims of op outputs that follow the dynamic axes
+        self.stale: dict = {}                 # id(array) -> the view it was written through
         self.params: dict = {}                # id(array) -> (state_dict key, array), filled by the exporter
         self.used_params: dict = {}           # key -> array of the parameters the graph reads
         self._count = 0
@@ -102,12 +103,18 @@ class Graph:
     def ints(self, values) -> str:
         return self.const(np.asarray(list(values), dtype=np.int64))
 
-    def value(self, x, x2=None, op: str = "", dtype=None) -> str:
+    def value(self, x, x2=None, op: str = "", dtype=None, stale_ok: bool = False) -> str:
         """The name of an op's input ``x`` (a Tensor, raw array or Python scalar); ``x2`` is the same input
-        in the second trace (or None). Python scalars become constants of ``dtype``."""
+        in the second trace (or None). Python scalars become constants of ``dtype``. A tensor whose memory
+        was written through another (a view) is stale: reading it raises, unless ``stale_ok``."""
         from shendu.tensor import Tensor
         arr = x._data if isinstance(x, Tensor) else x
         if isinstance(arr, np.ndarray):
+            if id(arr) in self.stale and not stale_ok:
+                raise OnnxExporterError(
+                    f"shendu.onnx.export: {op} reads a tensor (shape {tuple(arr.shape)}) that was changed in place "
+                    "through a view of it; the graph cannot follow writes through views: use out-of-place ops (or "
+                    "x[index] = value on the tensor itself)")
             if id(arr) in self.names:
                 name = self.names[id(arr)]
                 if name is None:

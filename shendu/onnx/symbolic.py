@@ -25,6 +25,7 @@ from shendu.ops import (
     reduce,
     resize,
     scan,
+    setitem,
     shape,
     special,
     trig,
@@ -490,6 +491,50 @@ def _resample(g, r, r2):
     w = weight if weight is not None else np.ones(index.shape, out_dtype(r))
     y = g.node("Mul", [y, g.const(w.reshape(w.shape + (1,) * (nd - axis - 1)).astype(out_dtype(r)))])
     return g.reduce("ReduceSum", y, [axis + 1], False)
+
+
+@register(setitem.Assign, index.IndexPut, dynamic=("index",))
+def _assign(g, r, r2):
+    """``x[index] = value`` (and ``index_put``): a ScatterElements into the flattened tensor at the written
+    positions, found by indexing an arange of x's shape (so every NumPy index form works); static shapes."""
+    op = op_name(r)
+    x_shape, idx = shape_of(r.args[0]), r.kwargs["index"]
+    if shape_of(r2.args[0]) != x_shape:
+        raise OnnxExporterError(f"shendu.onnx.export: {op}: an indexed write into a tensor whose shape follows "
+                                "the dynamic axes is not exportable")
+    if not same_setting(idx, r2.kwargs["index"]):
+        raise OnnxExporterError(f"shendu.onnx.export: {op}: the written positions change with the inputs (an index "
+                                "computed from the input values) and cannot be frozen into the graph")
+    accumulate = bool(r.kwargs.get("accumulate", False))
+    positions = np.arange(int(np.prod(x_shape)), dtype=np.int64).reshape(x_shape)[idx]
+    if accumulate and np.unique(positions).size != positions.size:
+        raise OnnxExporterError(f"shendu.onnx.export: {op}: an accumulating write with repeated positions is not "
+                                "exportable")
+    dt = out_dtype(r)
+    x_arr, v_arr = r.args[0]._data, getattr(r.args[1], "_data", r.args[1])
+    through = g.stale.get(id(x_arr))
+    stale_ok = through is not None and through is v_arr and _positions_in(v_arr, x_arr) is not None and \
+        np.array_equal(np.sort(_positions_in(v_arr, x_arr).reshape(-1)), np.sort(positions.reshape(-1)))
+    x = g.value(r.args[0], r2.args[0], op, stale_ok=stale_ok)  # ``x[i] += v``: the view's new values land here
+    value = arg(g, r, r2, 1, dt)
+    updates = g.node("Reshape", [g.node("Expand", [value, g.ints(positions.shape)]), g.ints([-1])])
+    flat = g.node("Reshape", [x, g.ints([-1])])
+    out = g.node("ScatterElements", [flat, g.const(positions.reshape(-1)), updates], axis=0,
+                 reduction="add" if accumulate else "none")
+    return g.node("Reshape", [out, g.ints(x_shape)])
+
+
+def _positions_in(view: np.ndarray, base: np.ndarray):
+    """The flat positions in ``base`` (C-contiguous) of each element of ``view`` (same memory), or None."""
+    if not base.flags.c_contiguous or view.dtype != base.dtype:
+        return None
+    item = base.itemsize
+    offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    if offset % item or any(st % item for st in view.strides):
+        return None
+    flat = np.arange(base.size, dtype=np.int64)
+    return np.lib.stride_tricks.as_strided(flat[offset // item:], shape=view.shape,
+                                           strides=tuple(st // item * flat.itemsize for st in view.strides)).copy()
 
 
 from shendu.onnx import symbolic_activation, symbolic_nn  # noqa: E402,F401  (register their ops)

@@ -243,6 +243,17 @@ def test_in_place_ops_and_custom_function():
     check(model, sess, sd.randn(5, 4))
 
 
+def test_in_place_write_through_a_view_is_an_error():
+    class ViewWrite(nn.Module):
+        def forward(self, x):
+            y = x * 2.0
+            y[:, :2].mul_(3.0)  # changes y through a view
+            return y
+
+    with pytest.raises(sd.onnx.OnnxExporterError, match="changed in place through a view"):
+        sd.onnx.export(ViewWrite(), (sd.randn(2, 4),), io.BytesIO())
+
+
 def test_is_in_onnx_export():
     seen = []
 
@@ -339,3 +350,18 @@ def test_fully_convolutional_dynamic_image_size():
     _, sess = export(model, (x,), input_names=["image"], dynamic_axes={"image": {0: "N", 2: "H", 3: "W"}})
     check(model, sess, x)
     check(model, sess, sd.randn(1, 3, 20, 26))
+
+
+def test_indexed_writes():
+    class Writes(nn.Module):
+        def forward(self, x):
+            y = x * 1.0
+            y[:, 0] = 0.0
+            y[1] = x[0] * 2
+            y[..., -1] += 5.0
+            return y.index_put((sd.tensor([0, 2]),), sd.ones(4), accumulate=True)
+
+    model = Writes()
+    x = sd.randn(3, 4)
+    _, sess = export(model, (x,))
+    check(model, sess, x)
