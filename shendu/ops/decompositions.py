@@ -48,6 +48,26 @@ def _write_outs(out, result, op: str):
     return type(result)(*(write_out(o, r, op) for o, r in zip(out, result)))
 
 
+def _refuse_repeated(keys, op: str, what: str, values) -> None:
+    """Raise where the vector gradient's formula would divide by zero: two equal ``keys`` in one matrix.
+
+    PyTorch returns inf/nan there (and warns in its documentation); the gradient of the vectors is not
+    defined at a repeated value, so a clear error is more useful than a nan in the parameters.
+    """
+    if keys.shape[-1] < 2:
+        return
+    xp = array_module(keys)
+    ordered = xp.sort(keys, axis=-1)
+    equal = ordered[..., 1:] == ordered[..., :-1]
+    if bool(equal.any()):
+        flat = xp.sort(values, axis=-1).reshape(-1, values.shape[-1])
+        b, i = (int(v) for v in np.argwhere(equal.reshape(-1, keys.shape[-1] - 1))[0])
+        where = f" (batch element {b})" if keys.ndim > 1 else ""
+        raise RuntimeError(f"{op}: backward through the vectors is not defined: the {what} are repeated"
+                           f"{where} ({float(flat[b, i])!r} twice); only losses of the {what} themselves (or "
+                           f"of their invariant subspaces, computed another way) are differentiable there")
+
+
 # -- SVD ------------------------------------------------------------------------------------------
 class SVD(Function):
     """``A = U diag(S) Vh``; PyTorch's svd_backward (full matrices use their first min(m, n) vectors)."""
@@ -78,6 +98,7 @@ class SVD(Function):
         VhgV = None if gVh is None else Vh @ gVh.mT
         UhgU = None if UhgU is None else UhgU - UhgU.mT
         VhgV = None if VhgV is None else VhgV - VhgV.mT
+        _refuse_repeated(S._data ** 2, "linalg.svd", "singular values", S._data)
         S2 = S * S
         xp = S._xp()
         eye = Tensor._wrap(xp.eye(k, dtype=S.dtype))
@@ -156,6 +177,7 @@ class Eigh(Function):
             if gL is None:
                 return None
             return (V * gL.unsqueeze(-2)) @ V.mT
+        _refuse_repeated(L._data, "linalg.eigh", "eigenvalues", L._data)
         VhgV = V.mT @ gV
         VhgV = 0.5 * (VhgV - VhgV.mT)
         n = L.shape[-1]

@@ -69,7 +69,12 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
         result = vector_norm(A, 2, (d0, d1), keepdim)
     elif ord in ("nuc", 2, -2):
         s = svdvals(_to_last(A, d0, d1))
-        result = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        if ord == "nuc":
+            result = s.sum(-1)
+        elif s.numel() == 0:  # no singular values (or no matrices): PyTorch gives 0
+            result = s.sum(-1)
+        else:
+            result = s.amax(-1) if ord == 2 else s.amin(-1)
         result = _restore(result, d0, d1, keepdim)
     else:
         # 1: max over columns of the column sums (sum over rows, dim d0); inf: the same transposed

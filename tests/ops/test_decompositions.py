@@ -168,3 +168,17 @@ def test_errors():
         sd.linalg.qr(x, mode="r").R.sum().backward()
     with pytest.raises(RuntimeError, match="not differentiable when mode='complete' and nrows > ncols"):
         sd.linalg.qr(sd.randn(4, 2, requires_grad=True), mode="complete").Q.sum().backward()
+
+
+def test_vector_gradients_at_repeated_values_raise_but_value_gradients_work():
+    x = sd.eye(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"linalg.eigh: backward through the vectors is not defined: the "
+                                           r"eigenvalues are repeated \(1.0 twice\)"):
+        sd.linalg.eigh(x).eigenvectors.sum().backward()
+    sd.linalg.eigvalsh(x).sum().backward()  # the eigenvalues' gradient V diag(g) V^T is fine
+    np.testing.assert_allclose(x.grad._data, np.eye(3))
+    y = sd.stack([sd.diag(sd.tensor([3.0, 2.0])), sd.eye(2)]).requires_grad_()
+    with pytest.raises(RuntimeError, match=r"linalg.svd: .*singular values are repeated \(batch element 1\)"):
+        sd.linalg.svd(y).U.sum().backward()
+    sd.linalg.svdvals(y).sum().backward()
+    np.testing.assert_allclose(y.grad._data, np.broadcast_to(np.eye(2), (2, 2, 2)))
