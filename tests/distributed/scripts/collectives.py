@@ -122,6 +122,17 @@ if r in (0, n - 1):
 else:
     assert z.item() == r and dist.get_rank(g) == -1
 dist.barrier()
+# mistakes raise naming the op and what was expected (on every rank, before any communication)
+for call, words in [(lambda: dist.all_gather([torch.zeros(3, 4)] * (n + 1), torch.zeros(3, 4)), "all_gather"),
+                    (lambda: dist.all_gather([torch.zeros(2)] * n, torch.zeros(3, 4)), "every rank"),
+                    (lambda: dist.reduce_scatter_tensor(torch.zeros(2), torch.zeros(2 * n + 1)), "reduce_scatter"),
+                    (lambda: dist.broadcast(torch.zeros(2), src=n), "not part of the group"),
+                    (lambda: dist.all_reduce([1.0]), "expected a Tensor")]:
+    try:
+        call()
+        raise AssertionError(f"no error for {words}")
+    except (ValueError, TypeError) as e:
+        assert words in str(e), (words, str(e))
 # DistributedSampler takes world size and rank from the process group; ranks partition the padded order
 sampler = DistributedSampler(range(11), seed=3)
 sampler.set_epoch(2)
