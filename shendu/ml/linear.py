@@ -159,28 +159,31 @@ class Lasso(_LinearModel):
         n, p = X.shape
         alpha_n = self.alpha * n
         G, q, yy = tdot(X, X), tdot(X, y), float(y @ y)
-        diag = np.diag(G).copy()
-        w = np.zeros(p)
+        diag, q_l = np.diag(G).tolist(), q.tolist()           # Python floats: the scalar work stays cheap
+        rows = [np.ascontiguousarray(G[j]) for j in range(p)]  # G is symmetric: row j = column j
+        w = [0.0] * p
         Gw = np.zeros(p)                                     # G @ w, kept up to date
         tol = self.tol * yy
         gap, n_iter = tol + 1.0, 0
         for n_iter in range(1, self.max_iter + 1):  # noqa: B007 (n_iter is reported)
             w_max = d_w_max = 0.0
             for j in range(p):
-                if diag[j] == 0.0:
+                d = diag[j]
+                if d == 0.0:
                     continue
                 w_j = w[j]
-                rho = q[j] - Gw[j] + diag[j] * w_j           # X_jᵀ(r + X_j w_j)
-                new = np.sign(rho) * max(abs(rho) - alpha_n, 0.0) / diag[j]
+                rho = q_l[j] - float(Gw[j]) + d * w_j        # X_jᵀ(r + X_j w_j)
+                new = (rho - alpha_n if rho > alpha_n else rho + alpha_n if rho < -alpha_n else 0.0) / d
                 if new != w_j:
-                    Gw += G[:, j] * (new - w_j)
+                    Gw += rows[j] * (new - w_j)
                     w[j] = new
-                d_w_max = max(d_w_max, abs(new - w_j))
+                    d_w_max = max(d_w_max, abs(new - w_j))
                 w_max = max(w_max, abs(new))
             if w_max == 0.0 or d_w_max / w_max < self.tol or n_iter == self.max_iter:
-                gap = self._duality_gap(w, Gw, q, yy, alpha_n)
+                gap = self._duality_gap(np.array(w), Gw, q, yy, alpha_n)
                 if gap < tol:
                     break
+        w = np.array(w)
         return w, n_iter, gap / n
 
     @staticmethod

@@ -46,35 +46,69 @@ def kernel_matrix(A: np.ndarray, B: np.ndarray, kernel: str, gamma: float, degre
 
 # -- LinearSVC ------------------------------------------------------------------------------------
 def _dual_cd(Xh: np.ndarray, y: np.ndarray, C: float, loss: str, tol: float, max_iter: int, rng) -> tuple:
-    """liblinear's dual coordinate descent for one binary problem; returns (w, epochs)."""
+    """liblinear's dual coordinate descent with shrinking for one binary problem; returns (w, epochs).
+
+    Shrinking (liblinear's rule): a variable at a bound whose gradient points out of the box by more
+    than the previous epoch's extreme projected gradient leaves the active set; when the active set
+    converges, everything is checked once more before stopping.
+    """
     n = Xh.shape[0]
     if loss == "hinge":
         U, Dii = C, 0.0
     else:
         U, Dii = np.inf, 0.5 / C
     Xy = Xh * y[:, None]                                      # rows y_i x̂_i
-    Qii = (Xh * Xh).sum(axis=1) + Dii
-    alpha = np.zeros(n)
+    rows = list(Xy)
+    Qii = ((Xh * Xh).sum(axis=1) + Dii).tolist()
+    alpha = [0.0] * n
     w = np.zeros(Xh.shape[1])
+    index = list(range(n))
+    active = n
+    pg_max_old, pg_min_old = np.inf, -np.inf
     epoch = 0
-    for epoch in range(1, max_iter + 1):  # noqa: B007
+    while epoch < max_iter:
         pg_max, pg_min = -np.inf, np.inf
-        for i in rng.permutation(n).tolist():
+        order = rng.permutation(active).tolist()
+        index[:active] = [index[k] for k in order]
+        s = 0
+        while s < active:
+            i = index[s]
             a_i = alpha[i]
-            G = float(Xy[i] @ w) - 1.0 + Dii * a_i
+            G = float(rows[i] @ w) - 1.0 + Dii * a_i
+            pg = 0.0
             if a_i == 0.0:
-                pg = min(G, 0.0)
+                if G > pg_max_old:                             # shrink: stays at 0
+                    active -= 1
+                    index[s], index[active] = index[active], index[s]
+                    continue
+                if G < 0.0:
+                    pg = G
             elif a_i == U:
-                pg = max(G, 0.0)
+                if G < pg_min_old:                             # shrink: stays at C
+                    active -= 1
+                    index[s], index[active] = index[active], index[s]
+                    continue
+                if G > 0.0:
+                    pg = G
             else:
                 pg = G
-            pg_max, pg_min = max(pg_max, pg), min(pg_min, pg)
-            if pg != 0.0:
+            if pg > pg_max:
+                pg_max = pg
+            if pg < pg_min:
+                pg_min = pg
+            if abs(pg) > 1e-12:
                 new = min(max(a_i - G / Qii[i], 0.0), U)
                 alpha[i] = new
-                w += (new - a_i) * Xy[i]
+                w += (new - a_i) * rows[i]
+            s += 1
+        epoch += 1
         if pg_max - pg_min <= tol:
-            break
+            if active == n:
+                break
+            active, pg_max_old, pg_min_old = n, np.inf, -np.inf   # unshrink and check everything
+            continue
+        pg_max_old = pg_max if pg_max > 0 else np.inf
+        pg_min_old = pg_min if pg_min < 0 else -np.inf
     return w, epoch
 
 
