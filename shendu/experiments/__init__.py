@@ -63,7 +63,7 @@ EXPERIMENTS = {
     "classic-ml": Experiment(_PKG + "classic_ml", "Every shendu.ml classifier: decision regions, accuracy against "
                              "scikit-learn and an MLP"),
     "distributions": Experiment(_PKG + "distributions", "Densities, sampling, the central limit theorem, forward vs "
-                                "reverse KL"),
+                                "reverse KL", 10, 5),
 }
 
 
