@@ -8,6 +8,7 @@ direction, each rank receiving the gradient of its output and sending the gradie
 Gradients are scaled by ``1 / n_microbatches``, so with a mean loss over equal micro-batches they equal
 the single-process gradients of the whole batch, and the mean of the micro-batch losses is its loss.
 
+``Schedule1F1B`` gives the same gradients holding fewer micro-batches' activations at a time.
 The names follow ``torch.distributed.pipelining`` (``PipelineStage``, ``ScheduleGPipe``); the splitting
 helpers are ``split_sequential`` (an ``nn.Sequential``) and ``split_gpt`` (a ``shendu.models.GPT``: the
 embeddings go with the first blocks, the final norm and the head with the last; a tied head's gradient
@@ -21,7 +22,7 @@ from shendu.nn.containers import ModuleList, Sequential
 from shendu.nn.module import Module
 from shendu.tensor import Tensor
 
-__all__ = ["PipelineStage", "ScheduleGPipe", "split_gpt", "split_sequential"]
+__all__ = ["PipelineStage", "Schedule1F1B", "ScheduleGPipe", "split_gpt", "split_sequential"]
 
 _DTYPES = ["float32", "float64", "float16", "int64", "int32", "bool"]
 _HEADER = 10
@@ -129,12 +130,14 @@ class PipelineStage:
     def _peer(self, offset: int) -> int:
         return self._pg.ranks[self.stage_index + offset]
 
-    def send(self, t: Tensor, offset: int, tag: int) -> None:
+    def send(self, t: Tensor, offset: int, tag: int) -> list:
+        """Start sending ``t`` (a header with its shape and dtype, then its data); returns the Works to wait on."""
         arr = np.ascontiguousarray(t._data)
         header = np.zeros(_HEADER, np.int64)
         header[0], header[1:1 + arr.ndim], header[-1] = arr.ndim, arr.shape, _DTYPES.index(arr.dtype.name)
-        self._dist.send(Tensor._wrap(header), self._peer(offset), self.group, tag=2 * tag)
-        self._dist.send(Tensor._wrap(arr), self._peer(offset), self.group, tag=2 * tag + 1)
+        peer = self._peer(offset)
+        return [self._dist.isend(Tensor._wrap(header), peer, self.group, tag=2 * tag),
+                self._dist.isend(Tensor._wrap(arr), peer, self.group, tag=2 * tag + 1)]
 
     def recv(self, offset: int, tag: int) -> Tensor:
         header = Tensor._wrap(np.zeros(_HEADER, np.int64))
@@ -145,26 +148,28 @@ class PipelineStage:
         return out
 
 
-class ScheduleGPipe:
-    """GPipe: all micro-batches forward, then all backward (PyTorch's ``ScheduleGPipe``).
+class _Schedule:
+    """Runs a stage's list of actions, ``("F", i)`` forward and ``("B", i)`` backward of micro-batch ``i``.
 
-    Args:
-        stage: this rank's ``PipelineStage``.
-        n_microbatches: how many pieces ``step`` splits the batch (dim 0) into.
-        loss_fn: ``loss_fn(output, target)`` on the last stage; None runs forward only.
-        scale_grads: divide gradients by ``n_microbatches`` (default True).
+    Sends are nonblocking (waited for at the end of the step), so two neighbours sending to each other
+    at once (an activation one way, a gradient the other) never deadlock.
     """
+
+    name = "schedule"
 
     def __init__(self, stage: PipelineStage, n_microbatches: int, loss_fn=None, scale_grads: bool = True):
         if n_microbatches < 1:
-            raise ValueError(f"ScheduleGPipe: n_microbatches must be >= 1, got {n_microbatches}")
+            raise ValueError(f"{type(self).__name__}: n_microbatches must be >= 1, got {n_microbatches}")
         self.stage, self.n_microbatches, self.loss_fn, self.scale_grads = stage, n_microbatches, loss_fn, scale_grads
+
+    def _order(self, train: bool) -> list:
+        raise NotImplementedError
 
     def _split(self, x, what: str) -> list:
         if x is None:
             return [None] * self.n_microbatches
         if x.shape[0] < self.n_microbatches:
-            raise ValueError(f"ScheduleGPipe: {what} has {x.shape[0]} rows, fewer than n_microbatches="
+            raise ValueError(f"{type(self).__name__}: {what} has {x.shape[0]} rows, fewer than n_microbatches="
                              f"{self.n_microbatches}")
         return list(x.tensor_split(self.n_microbatches, dim=0))
 
@@ -181,41 +186,44 @@ class ScheduleGPipe:
         train = self.loss_fn is not None
         inputs = self._split(args[0], "the input") if st.is_first else [None] * n
         targets = self._split(target, "target") if st.is_last and train else [None] * n
-        kept, outputs, mb_losses = [], [], []
-        for i in range(n):
-            if st.is_first:
-                x = inputs[i]
-            else:
-                x = st.recv(-1, i)
-                if train and x.dtype.kind == "f":
-                    x.requires_grad_(True)
-            if train:
-                out = st.submod(x)
-            else:
-                with no_grad():
-                    out = st.submod(x)
-            if st.is_last:
-                outputs.append(out.detach())
+        kept, outputs, mb_losses, pending = {}, [None] * n, [None] * n, []
+        scale = 1.0 / n if self.scale_grads else 1.0
+        for kind, i in self._order(train):
+            if kind == "F":
+                if st.is_first:
+                    x = inputs[i]
+                else:
+                    x = st.recv(-1, i)
+                    if train and x.dtype.kind == "f":
+                        x.requires_grad_(True)
                 if train:
-                    mb_losses.append(self.loss_fn(out, targets[i]))
+                    out = st.submod(x)
+                else:
+                    with no_grad():
+                        out = st.submod(x)
+                if st.is_last:
+                    outputs[i] = out.detach()
+                    if train:
+                        mb_losses[i] = self.loss_fn(out, targets[i])
+                else:
+                    pending += st.send(out.detach(), +1, i)
+                if train:
+                    kept[i] = (x, out)
             else:
-                st.send(out.detach(), +1, i)
-            kept.append((x, out))
-        if train:
-            scale = 1.0 / n if self.scale_grads else 1.0
-            for i in range(n):
-                x, out = kept[i]
+                x, out = kept.pop(i)  # the micro-batch's activations are freed after its backward
                 if st.is_last:
                     (mb_losses[i] * scale).backward()
                 else:
-                    grad = st.recv(+1, n + i)
-                    out.backward(grad)
+                    out.backward(st.recv(+1, n + i))
                 if not st.is_first:
                     g = x.grad if x.grad is not None else Tensor._wrap(np.zeros(x.shape, x._data.dtype))
-                    st.send(g, -1, n + i)
+                    pending += st.send(g, -1, n + i)
+        for work in pending:
+            work.wait()
+        if train:
             self._sum_tied()
         if losses is not None and st.is_last:
-            losses.extend(loss.detach() for loss in mb_losses)
+            losses.extend(loss.detach() for loss in mb_losses if loss is not None)
         return cat(outputs, dim=0) if st.is_last else None
 
     def _sum_tied(self) -> None:
@@ -232,3 +240,39 @@ class ScheduleGPipe:
                 p.grad = _engine_grad(total)
             else:
                 p.grad._data[...] = total
+
+
+class ScheduleGPipe(_Schedule):
+    """GPipe: all micro-batches forward, then all backward (PyTorch's ``ScheduleGPipe``).
+
+    Every stage holds all ``n_microbatches`` micro-batches' activations at the turn.
+
+    Args:
+        stage: this rank's ``PipelineStage``.
+        n_microbatches: how many pieces ``step`` splits the batch (dim 0) into.
+        loss_fn: ``loss_fn(output, target)`` on the last stage; None runs forward only.
+        scale_grads: divide gradients by ``n_microbatches`` (default True).
+    """
+
+    def _order(self, train: bool) -> list:
+        n = self.n_microbatches
+        return [("F", i) for i in range(n)] + ([("B", i) for i in range(n)] if train else [])
+
+
+class Schedule1F1B(_Schedule):
+    """One-forward-one-backward (PyTorch's ``Schedule1F1B``, PipeDream-flush): the same gradients as GPipe.
+
+    Stage ``s`` of ``S`` runs ``S - s - 1`` warm-up forwards, then alternates a forward and a backward,
+    so it holds at most ``S - s`` micro-batches' activations instead of all of them. Arguments as
+    :class:`ScheduleGPipe`.
+    """
+
+    def _order(self, train: bool) -> list:
+        n = self.n_microbatches
+        if not train:
+            return [("F", i) for i in range(n)]
+        warm = min(self.stage.num_stages - self.stage.stage_index - 1, n)
+        order = [("F", i) for i in range(warm)]
+        for i in range(warm, n):
+            order += [("F", i), ("B", i - warm)]
+        return order + [("B", i) for i in range(n - warm, n)]

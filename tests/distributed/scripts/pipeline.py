@@ -6,7 +6,7 @@ import numpy as np
 import shendu as torch
 import shendu.distributed as dist
 from shendu import nn
-from shendu.distributed.pipeline import PipelineStage, ScheduleGPipe, split_gpt, split_sequential
+from shendu.distributed.pipeline import PipelineStage, Schedule1F1B, ScheduleGPipe, split_gpt, split_sequential
 from shendu.models import GPT, GPTConfig
 
 dist.init_process_group("mpi")
@@ -19,7 +19,7 @@ def lm_loss(logits, targets):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
-def check(make, split, x, y, loss_fn, steps=3, chunks=2):
+def check(make, split, x, y, loss_fn, steps=3, chunks=2, schedule_class=ScheduleGPipe):
     global worst
     ref = make()
     ref_opt = torch.optim.SGD(ref.parameters(), lr=0.5, momentum=0.9)
@@ -34,7 +34,7 @@ def check(make, split, x, y, loss_fn, steps=3, chunks=2):
     model = make()
     stage = PipelineStage(split(model, n)[r], r, n)
     opt = torch.optim.SGD(list(dict.fromkeys(stage.submod.parameters())), lr=0.5, momentum=0.9)
-    schedule = ScheduleGPipe(stage, chunks, loss_fn=loss_fn)
+    schedule = schedule_class(stage, chunks, loss_fn=loss_fn)
     got = []
     for _ in range(steps):
         opt.zero_grad()
@@ -57,7 +57,7 @@ def check(make, split, x, y, loss_fn, steps=3, chunks=2):
         worst = max(worst, err)
         assert err < 3e-5, (got, ref_losses)
     # forward only (no loss_fn): the last stage returns the whole batch's output, as the model gives it
-    out = ScheduleGPipe(stage, chunks).step(x if r == 0 else None)
+    out = schedule_class(stage, chunks).step(x if r == 0 else None)
     if r == n - 1:
         want = ref(x)
         want = want[0] if isinstance(want, tuple) else want
@@ -70,11 +70,13 @@ rng = np.random.default_rng(0)
 cfg = dict(vocab_size=17, block_size=8, n_layer=3, n_head=2, n_embd=16)
 idx = torch.tensor(rng.integers(0, 17, (4, 8)))
 tgt = torch.tensor(rng.integers(0, 17, (4, 8)))
-for extra in [{}, {"pos": "rope", "tie_weights": False}]:
+for extra, schedule_class in [({}, ScheduleGPipe), ({}, Schedule1F1B),
+                              ({"pos": "rope", "tie_weights": False}, ScheduleGPipe)]:
     def make_gpt(extra=extra):
         torch.manual_seed(0)
         return GPT(GPTConfig(**cfg, **extra))
-    check(make_gpt, split_gpt, idx, tgt, lm_loss)
+    check(make_gpt, split_gpt, idx, tgt, lm_loss, chunks=4 if schedule_class is Schedule1F1B else 2,
+          schedule_class=schedule_class)
 
 
 def make_mlp():
@@ -84,7 +86,7 @@ def make_mlp():
 
 x = torch.tensor(rng.standard_normal((6, 5)).astype(np.float32))
 y = torch.tensor(rng.standard_normal((6, 3)).astype(np.float32))
-check(make_mlp, split_sequential, x, y, F.mse_loss, chunks=3)
+check(make_mlp, split_sequential, x, y, F.mse_loss, chunks=3, schedule_class=Schedule1F1B)
 if r == n - 1:
     print(f"pipeline max error (losses and parameters) vs single process: {worst:.3g}")
 print(f"rank {r}/{n} pipeline OK")
