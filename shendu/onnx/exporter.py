@@ -155,8 +155,6 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
     """
     import onnx
 
-    from shendu.onnx.symbolic import DYNAMIC_SETTINGS, SYMBOLIC, op_name, same_setting
-
     opset = 17 if opset_version is None else int(opset_version)
     if opset < 17:
         raise OnnxExporterError(f"shendu.onnx.export: opset_version {opset} is not supported; use 17 or later "
@@ -179,23 +177,10 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
 
     with _export_mode(model, training):
         result, tr = trace(model, *pos, **kw)
-        tr2 = result2 = error = None
-        for attempt in range(4):  # the second trace: other sizes of the dynamic axes, other values
-            pos2 = _perturbed(pos, names, dynamic, attempt)
-            if pos2 is None:
-                continue
-            try:
-                result2, tr2 = trace(model, *pos2, **kw)
-                break
-            except Exception as e:  # noqa: BLE001 - a size the model rejects: try shrinking instead
-                error = e
-        if tr2 is None:
-            raise OnnxExporterError("shendu.onnx.export: could not run the model at other sizes of the dynamic "
-                                    f"axes (needed to tell which sizes are dynamic): {error}") from error
-    outputs = _flatten(result, [])
+        pos2, result2, tr2 = _second_trace(model, pos, names, dynamic, kw)
+    outputs, outputs2 = _flatten(result, []), _flatten(result2, [])
     if not outputs:
         raise OnnxExporterError("shendu.onnx.export: the model returned no Tensor")
-    outputs2 = _flatten(result2, [])
     if [r.cls for r in tr.records] != [r.cls for r in tr2.records] or len(outputs2) != len(outputs):
         raise OnnxExporterError("shendu.onnx.export: the model runs different ops at other sizes of the dynamic "
                                 "axes or other input values (a Python branch on a size or a value); it cannot "
@@ -203,15 +188,14 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
 
     g = Graph(opset)
     helper = g.helper
-    params = {}
     if hasattr(model, "state_dict"):
+        params = {}
         for key, t in model.state_dict(keep_vars=True).items():
             if isinstance(t, Tensor):
-                params.setdefault(id(t._data), (key, t._data))
-    for key, arr in params.values():
-        g.bind(arr, key)
-        g.kinds[key] = "param"
-
+                params.setdefault(id(t._data), (key, t._data))  # tied weights: the first key names them
+        for key, arr in params.values():
+            g.bind(arr, key)
+            g.kinds[key] = "param"
     graph_inputs = []
     for i in tensor_pos:
         a, name = pos[i], names[i]
@@ -222,6 +206,54 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
         graph_inputs.append(helper.make_tensor_value_info(name, g._onnx_type(a._data.dtype), dims))
         for ax, sym in axes.items():
             g.symbols.append(Symbol(sym, name, ax, a.shape[ax], pos2[i].shape[ax]))
+    _emit_records(g, tr, tr2)
+    graph_outputs = _emit_outputs(g, outputs, outputs2, output_names, dynamic)
+
+    initializers = list(g.initializers.values())
+    for key, arr in g.used_params.items():
+        if export_params:
+            initializers.append(g.numpy_helper.from_array(np.array(arr, order="C", copy=True), key))
+        if not export_params or keep_initializers_as_inputs:
+            graph_inputs.append(helper.make_tensor_value_info(key, g._onnx_type(arr.dtype), list(arr.shape)))
+    name = type(model).__name__ if not inspect.isfunction(model) else model.__name__
+    graph = helper.make_graph(g.nodes, f"main_graph_{name}", graph_inputs, graph_outputs, initializers)
+    model_proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                                    producer_name="shendu", producer_version=_version())
+    model_proto.ir_version = min(onnx.IR_VERSION, 8 if opset <= 17 else 9)
+    if f is not None:
+        data = model_proto.SerializeToString()
+        if isinstance(f, (str, os.PathLike)):
+            with open(f, "wb") as fh:
+                fh.write(data)
+        elif isinstance(f, io.TextIOBase):
+            raise OnnxExporterError("shendu.onnx.export: f must be a path or a binary file-like object")
+        else:
+            f.write(data)
+    return model_proto
+
+
+def _second_trace(model, pos: tuple, names: list, dynamic: dict, kw: dict):
+    """(inputs, result, Trace) of the second run: other sizes of the dynamic axes (+primes, -primes, then
+    small steps, whichever the model accepts) and other values."""
+    error = None
+    attempts = range(4) if any(_axes_of(dynamic.get(n, {}), n) for n in names) else range(1)
+    for attempt in attempts:
+        pos2 = _perturbed(pos, names, dynamic, attempt)
+        if pos2 is None:
+            continue
+        try:
+            result2, tr2 = trace(model, *pos2, **kw)
+            return pos2, result2, tr2
+        except Exception as e:  # noqa: BLE001 - sizes the model rejects: try the next ones
+            error = e
+    raise OnnxExporterError("shendu.onnx.export: could not run the model a second time at other sizes of the "
+                            "dynamic axes / other input values (needed to tell what depends on them): "
+                            f"{type(error).__name__}: {error}") from error
+
+
+def _emit_records(g: Graph, tr, tr2) -> None:
+    """Every recorded op (and in-place write, in order) as ONNX nodes."""
+    from shendu.onnx.symbolic import DYNAMIC_SETTINGS, SYMBOLIC, op_name, same_setting
 
     writes = sorted(tr.writes, key=lambda w: w[0])
     w = 0
@@ -233,11 +265,10 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
         if fn is None and not r.cls.raw and all(id(a) in g.names for a in r.outs if a is not None):
             continue  # a custom Function whose forward ran shendu ops: those are its graph already
         if fn is None:
-            supported = sorted({c.__name__ for c in SYMBOLIC})
             raise OnnxExporterError(
                 f"shendu.onnx.export: the op {r.cls.__name__} ({r.cls.__module__}.{r.cls.__qualname__}"
                 f"{', called from ' + r.caller if r.caller else ''}) has no ONNX mapping; supported ops: "
-                f"{', '.join(supported)}")
+                f"{', '.join(sorted({c.__name__ for c in SYMBOLIC}))}")
         r2 = tr2.records[k]
         dynamic_ok = DYNAMIC_SETTINGS.get(r.cls, frozenset())
         for key, value in r.kwargs.items():
@@ -260,44 +291,26 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
     for k in range(w, len(writes)):
         _write(g, writes[k])
 
+
+def _emit_outputs(g: Graph, outputs: list, outputs2: list, output_names, dynamic: dict) -> list:
+    """The graph outputs (Identity nodes onto the given names), dims symbolic where they follow the sizes."""
     out_names = list(output_names or [])
     default = ["output"] if len(outputs) == 1 else [f"output_{i}" for i in range(len(outputs))]
     out_names += default[len(out_names):len(outputs)]
-    graph_outputs = []
-    for i, (t, name) in enumerate(zip(outputs, out_names)):
-        src = g.value(t, outputs2[i] if tr2 is not None else None, "the model's output")
-        g.nodes.append(helper.make_node("Identity", [src], [name], name=f"{name}_output"))
+    infos = []
+    for t, t2, name in zip(outputs, outputs2, out_names):
+        src = g.value(t, t2, "the model's output")
+        g.nodes.append(g.helper.make_node("Identity", [src], [name], name=f"{name}_output"))
         axes = _axes_of(dynamic.get(name, {}), name)
         dims = list(t.shape)
         for d in range(len(dims)):
             if d in axes:
                 dims[d] = axes[d]
-            elif tr2 is not None and outputs2[i].shape[d] != dims[d]:
-                match = [s.name for s in g.symbols if (s.size, s.size2) == (dims[d], outputs2[i].shape[d])]
+            elif t2.shape[d] != dims[d]:
+                match = [s.name for s in g.symbols if (s.size, s.size2) == (dims[d], t2.shape[d])]
                 dims[d] = match[0] if match else f"{name}_dim_{d}"
-        graph_outputs.append(helper.make_tensor_value_info(name, g._onnx_type(t._data.dtype), dims))
-
-    initializers = [tensor for tensor in g.initializers.values()]
-    for key, arr in g.used_params.items():
-        if export_params:
-            initializers.append(g.numpy_helper.from_array(np.array(arr, order="C", copy=True), key))
-        if not export_params or keep_initializers_as_inputs:
-            graph_inputs.append(helper.make_tensor_value_info(key, g._onnx_type(arr.dtype), list(arr.shape)))
-    name = type(model).__name__ if not inspect.isfunction(model) else model.__name__
-    graph = helper.make_graph(g.nodes, f"main_graph_{name}", graph_inputs, graph_outputs, initializers)
-    model_proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                                    producer_name="shendu", producer_version=_version())
-    model_proto.ir_version = min(onnx.IR_VERSION, 8 if opset <= 17 else 9)
-    if f is not None:
-        data = model_proto.SerializeToString()
-        if isinstance(f, (str, os.PathLike)):
-            with open(f, "wb") as fh:
-                fh.write(data)
-        elif isinstance(f, io.TextIOBase):
-            raise OnnxExporterError("shendu.onnx.export: f must be a path or a binary file-like object")
-        else:
-            f.write(data)
-    return model_proto
+        infos.append(g.helper.make_tensor_value_info(name, g._onnx_type(t._data.dtype), dims))
+    return infos
 
 
 def _short(value) -> str:

@@ -3,9 +3,10 @@
 ``trace(fn)`` runs ``fn`` once with ``Function.apply`` wrapped (the classmethod on
 ``shendu.autograd.function.Function`` is replaced for the duration of the call and restored in ``finally``),
 so the hot path pays nothing outside an export. Each call becomes a ``Record``: the Function class, its
-positional inputs as given (Tensors or raw values), its keyword settings, the ctx after forward and its
-outputs' raw arrays. In-place writes (``x += y``, ``x.add_(y)``) go through ``autograd.inplace.write``,
-which is wrapped too, so the written tensor's storage is known to hold the new value from then on.
+positional inputs as given (Tensors or raw values), its keyword settings and its outputs' raw arrays.
+In-place writes (``x += y``, ``x.add_(y)``) go through ``autograd.inplace.write``, which is wrapped too,
+so the written tensor's storage is known to hold the new value from then on (``patches.py`` makes the
+untracked arithmetic fast path take that route during an export).
 """
 from __future__ import annotations
 
@@ -18,12 +19,11 @@ from shendu.tensor import Tensor
 @dataclass
 class Record:
     """One ``Function.apply`` call: ``cls``, ``args`` (positional, as given), ``kwargs`` (settings),
-    ``ctx`` (after forward), ``outs`` (the raw output arrays), ``caller`` ("module:line" that called it)."""
+    ``outs`` (the raw output arrays), ``caller`` ("module:line" that called it)."""
 
     cls: type
     args: tuple
     kwargs: dict
-    ctx: object
     outs: tuple
     caller: str = ""
 
@@ -62,8 +62,7 @@ def trace(fn, *args, **kwargs):
         out = original_apply.__func__(cls, *a, **kw)
         outs = out if type(out) is tuple else (out,)
         arrays = tuple(o._data if isinstance(o, Tensor) else o for o in outs)
-        ctx = outs[0]._ctx if isinstance(outs[0], Tensor) else None
-        tr.records.append(Record(cls, a, kw, ctx, arrays, _caller()))
+        tr.records.append(Record(cls, a, kw, arrays, _caller()))
         tr.keep.append((a, kw, out))
         return out
 
