@@ -11,6 +11,7 @@ untracked arithmetic fast path take that route during an export).
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass, field
 
 from shendu.tensor import Tensor
@@ -57,9 +58,12 @@ def trace(fn, *args, **kwargs):
     original_apply = Function.__dict__["apply"]
     original_write = inplace_module.write
     tr = Trace()
+    owner = threading.get_ident()
 
     def apply(cls, *a, **kw):
         out = original_apply.__func__(cls, *a, **kw)
+        if threading.get_ident() != owner:  # another thread's ops (a data loader's) are not the model's
+            return out
         outs = out if type(out) is tuple else (out,)
         arrays = tuple(o._data if isinstance(o, Tensor) else o for o in outs)
         tr.records.append(Record(cls, a, kw, arrays, _caller()))
@@ -68,6 +72,8 @@ def trace(fn, *args, **kwargs):
 
     def write(t, value, op, *rest, **kw):
         result = original_write(t, value, op, *rest, **kw)
+        if threading.get_ident() != owner:
+            return result
         tr.writes.append((len(tr.records), t._data, value))
         tr.keep.append((t, value))
         return result
