@@ -59,6 +59,7 @@ from shendu.ops.solve import (  # noqa: I001  (torch.det, torch.inverse, ...: th
     cholesky_inverse, cholesky_solve, det, inverse, logdet, slogdet,
 )
 from shendu.ops.matrix_functions import matrix_exp, matrix_power, pinverse  # noqa: I001
+from shendu.ops.lu import lu_unpack  # noqa: I001
 from shendu.ops.solve import _cholesky_legacy as cholesky  # noqa: I001
 from shendu.ops.decompositions import qr_legacy as qr, svd_legacy as svd  # noqa: I001
 from shendu.ops.resize import pixel_shuffle, pixel_unshuffle  # noqa: I001
@@ -121,6 +122,7 @@ float = float32  # noqa: A001
 int = int32  # noqa: A001
 
 from shendu import amp, autograd, nn, optim, utils  # noqa: E402,F401  (they import the names above)
+from shendu.amp import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
 from shendu import linalg  # noqa: E402,F401,I001
 from shendu import distributions  # noqa: E402,F401,I001
 from shendu.nn.summary import summary  # noqa: E402  (a Keras-style model table; not in torch)
@@ -134,7 +136,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BFloat16Tensor", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
-    "IntTensor", "LongTensor", "ShortTensor", "Size", "accelerator", "amp", "asarray", "dtype", "e", "inf", "nan", "pi",
+    "IntTensor", "LongTensor", "ShortTensor", "Size", "accelerator", "amp", "autocast", "get_autocast_dtype",
+    "is_autocast_enabled", "asarray", "dtype", "e", "inf", "nan", "pi",
     "backends", "bfloat16",
     "cdouble",
     "cfloat", "complex64", "complex128", "cuda", "default_generator", "distributed", "empty_strided", "finfo",
@@ -161,7 +164,7 @@ __all__ = [
     "addbmm", "addmm", "addmv", "addr", "baddbmm", "cdist", "chain_matmul", "cosine_similarity", "ger",
     "distributions", "inner", "linalg", "mv", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle", "vdot",
     "cholesky", "cholesky_inverse", "cholesky_solve", "det", "inverse", "logdet", "matrix_exp", "matrix_power",
-    "pinverse", "qr", "slogdet", "svd",
+    "lu_unpack", "pinverse", "qr", "slogdet", "svd",
     "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",
     "Function", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any",
     "arange", "argmax", "argmin", "as_tensor", "autograd", "bernoulli", "bmm", "bool",

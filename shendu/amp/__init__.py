@@ -1,29 +1,10 @@
-"""``shendu.amp``: mixed-precision training helpers (PyTorch's ``torch.amp``).
+"""``shendu.amp``: mixed precision (PyTorch's ``torch.amp``).
 
-``GradScaler`` (dynamic loss scaling) is here; ``autocast`` (PyTorch's per-op casting to float16 or
-bfloat16) is not implemented yet: entering it raises, naming what to do instead.
+``autocast`` runs PyTorch's lists of ops in a lower precision (products and convolutions) or in
+float32 (losses) inside its block (``autocast_mode.py``); ``GradScaler`` scales the loss so float16
+gradients do not underflow, skipping the steps whose gradients overflowed (``grad_scaler.py``).
 """
+from shendu.amp.autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled
 from shendu.amp.grad_scaler import GradScaler
 
-
-class autocast:  # noqa: N801 - PyTorch's name
-    """Not implemented yet: ``autocast(enabled=True)`` raises ``NotImplementedError``; ``enabled=False`` is a no-op."""
-
-    def __init__(self, device_type: str = "cpu", dtype=None, enabled: bool = True, cache_enabled=None):
-        self.enabled = bool(enabled)
-        if self.enabled:
-            raise NotImplementedError(
-                "shendu.amp.autocast (reduced-precision autocasting) is not implemented yet; "
-                "run in float32, or pass enabled=False")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    def __call__(self, fn):
-        return fn
-
-
-__all__ = ["GradScaler", "autocast"]
+__all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_enabled"]

@@ -44,7 +44,7 @@ def fast_decoding(model) -> bool:
     for block in model.transformer.h:
         if type(block) is not Block or type(block.attn) is not CausalSelfAttention or type(block.mlp) is not MLP:
             return False
-        if block.mlp.kind not in ("gelu", "swiglu"):
+        if block.mlp.kind not in ("gelu", "gelu_tanh", "swiglu"):
             return False
     norms = [model.transformer.ln_f] + [n for b in model.transformer.h for n in (b.ln_1, b.ln_2)]
     return all(type(n) in (LayerNorm, RMSNorm) and len(n.normalized_shape) == 1 for n in norms)
@@ -113,8 +113,8 @@ def decode_step(model, tokens, cache, start_pos: int, key_mask=None):
         x = x + _linear(attn.c_proj, y.reshape(B, 1, C))                    # (B, 1, C)
         mlp = block.mlp
         h = _linear(mlp.c_fc, _norm(block.ln_2, x))
-        if mlp.kind == "gelu":
-            h = Gelu.forward(_Scratch(), h, approximate="none")
+        if mlp.kind in ("gelu", "gelu_tanh"):
+            h = Gelu.forward(_Scratch(), h, approximate="tanh" if mlp.kind == "gelu_tanh" else "none")
         else:
             a, b = xp.split(h, 2, axis=-1)
             h = a * sigmoid_array(a) * b

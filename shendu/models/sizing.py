@@ -44,7 +44,7 @@ OPTIMIZER_STATES = {"adamw": 2, "adam": 2, "sgd": 1, "none": 0}
 def _mlp_width(config: GPTConfig) -> tuple[int, int]:
     """(hidden width, c_fc output width) of the MLP (``shendu.models.gpt.MLP``)."""
     C = config.n_embd
-    if config.mlp == "gelu":
+    if config.mlp != "swiglu":      # gelu, gelu_tanh
         return 4 * C, 4 * C
     hidden = 8 * ((8 * C // 3 + 7) // 8)
     return hidden, 2 * hidden

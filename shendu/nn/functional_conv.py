@@ -8,6 +8,7 @@ unequal windows is a product with a small (out, in) averaging matrix per axis. I
 """
 from __future__ import annotations
 
+from shendu.amp import autocast_mode as _amp
 from shendu.grad_mode import is_grad_enabled
 from shendu.ops import pool
 from shendu.ops.conv import Convolution, ConvolutionTranspose, Fold, Geometry, Unfold
@@ -80,7 +81,7 @@ def _check_input(op: str, input: Tensor, weight: Tensor | None = None) -> None:
     if input.ndim != 4:
         raise RuntimeError(f"{op}: expected a 3-D (unbatched: C, H, W) or 4-D (batched: N, C, H, W) input, "
                            f"got shape {tuple(input.shape)}")
-    if input.dtype.kind != "f":
+    if not input.is_floating_point():
         raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
     if weight is not None:
         if weight.ndim != 4:
@@ -107,6 +108,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     pixel at the bottom/right, as PyTorch does).
     """
     op = _op
+    if _amp.active:
+        input, weight, bias = _amp.cast(op, input, weight, bias)
     _check_input(op, input, weight)
     O, Cg, kh, kw = weight.shape
     geom = _geometry(op, (kh, kw), stride, padding, dilation, groups)
@@ -129,6 +132,8 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     Ho = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1.
     """
     op = _op
+    if _amp.active:
+        input, weight, bias = _amp.cast(op, input, weight, bias)
     _check_input(op, input, weight)
     Cin, Cg, kh, kw = weight.shape
     if isinstance(padding, str):

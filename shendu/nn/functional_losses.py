@@ -13,9 +13,11 @@ saturated float32 sigmoid produces.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
+from shendu.amp import autocast_mode as _amp
 from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.grad_mode import is_grad_enabled
@@ -26,6 +28,21 @@ from shendu.ops.fused import _move_class_last, composite_backward, softmax_cross
 from shendu.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
+
+
+def _float32_under_autocast(loss):
+    """Under ``autocast`` the loss takes its floating inputs in float32 (PyTorch's float32 list)."""
+    name = loss.__name__
+
+    @functools.wraps(loss)
+    def run(*args, **kwargs):
+        if _amp.active:
+            args = _amp.cast(name, *args)
+            if kwargs:
+                keys = list(kwargs)
+                kwargs = dict(zip(keys, _amp.cast(name, *(kwargs[k] for k in keys))))
+        return loss(*args, **kwargs)
+    return run
 
 
 # -- reduction -----------------------------------------------------------------------------------
@@ -92,6 +109,7 @@ def _elementwise_weight(loss: Tensor, weight: Tensor | None, input: Tensor, op: 
 
 
 # -- regression losses --------------------------------------------------------------------------
+@_float32_under_autocast
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
              weight: Tensor | None = None) -> Tensor:
     """(input - target)² elementwise; with ``weight`` (input's shape), 'mean' is Σ w d² / Σ w as in PyTorch."""
@@ -105,6 +123,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, redu
     return _reduce(loss, reduction, "mse_loss")
 
 
+@_float32_under_autocast
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
             weight: Tensor | None = None) -> Tensor:
     """|input - target| elementwise; with ``weight`` (input's shape), 'mean' is Σ w|d| / Σ w as in PyTorch."""
@@ -117,6 +136,7 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduc
     return _reduce(loss, reduction, "l1_loss")
 
 
+@_float32_under_autocast
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
     """0.5 d² where |d| < delta, else delta (|d| - 0.5 delta), for d = input - target.
@@ -134,6 +154,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     return _reduce(_elementwise_weight(loss, weight, input, "huber_loss"), reduction, "huber_loss")
 
 
+@_float32_under_autocast
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
     """0.5 d² / beta where |d| < beta, else |d| - 0.5 beta (beta = 0 is the L1 loss)."""
@@ -148,6 +169,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
+@_float32_under_autocast
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
                      size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
     """Poisson negative log-likelihood: exp(x) - t x (``log_input``) or x - t log(x + eps).
@@ -198,6 +220,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False, ep
 
 
 # -- classification: cross-entropy and NLL ---------------------------------------------------------
+@_float32_under_autocast
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                   ignore_index: int = -100, reduce=None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
@@ -239,6 +262,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     return out
 
 
+@_float32_under_autocast
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood -w_y x_y of log-probabilities (N, C) or (N, C, d1, ...) at class indices.
@@ -316,6 +340,7 @@ def _bce_composite(x: Tensor, t: Tensor, w) -> Tensor:
     return loss * Tensor._wrap(w) if w is not None else loss
 
 
+@_float32_under_autocast
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                          reduce=None, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of probabilities ``input`` in [0, 1] against ``target`` (same shape).
@@ -346,6 +371,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
+@_float32_under_autocast
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                      size_average=None, reduce=None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
@@ -367,6 +393,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 
 
 # -- divergences ----------------------------------------------------------------------------------
+@_float32_under_autocast
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
            log_target: bool = False) -> Tensor:
     """Pointwise KL divergence t (log t - input) of log-probabilities ``input`` from ``target``.
@@ -398,6 +425,7 @@ def _sign_target(target, like: Tensor, op: str, shape: tuple) -> Tensor:
     return target
 
 
+@_float32_under_autocast
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """max(0, -y (x1 - x2) + margin): y = 1 asks x1 to rank above x2 by ``margin``, y = -1 below."""
@@ -409,6 +437,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     return _reduce(relu(-target * (input1 - input2) + margin), reduction, "margin_ranking_loss")
 
 
+@_float32_under_autocast
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
     """input where target = 1, max(0, margin - input) where target = -1 (distances and ±1 labels)."""
@@ -420,6 +449,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
     return _reduce(loss, reduction, "hinge_embedding_loss")
 
 
+@_float32_under_autocast
 def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                      reduction: str = "mean") -> Tensor:
     """log(1 + exp(-y x)) elementwise: a smooth two-class hinge on ±1 labels."""
@@ -456,6 +486,7 @@ def _class_target(target, input: Tensor, op: str) -> tuple:
     return (input if input.ndim == 2 else input.reshape(1, -1)), target
 
 
+@_float32_under_autocast
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
                       weight: Tensor | None = None, size_average=None, reduce=None,
                       reduction: str = "mean") -> Tensor:
@@ -492,6 +523,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     return _reduce(loss, reduction, "multi_margin_loss")
 
 
+@_float32_under_autocast
 def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                            reduction: str = "mean") -> Tensor:
     """Σ_{j ∈ targets} Σ_{i ∉ targets} max(0, 1 - (x_j - x_i)) / C per sample (multi-label hinge).
@@ -522,6 +554,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     return _reduce(loss, reduction, "multilabel_margin_loss")
 
 
+@_float32_under_autocast
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
                           size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """1 - cos(x1, x2) where target = 1, max(0, cos(x1, x2) - margin) where target = -1.
@@ -549,6 +582,7 @@ def _triplet_check(anchor: Tensor, positive: Tensor, negative: Tensor, op: str) 
                            f"or (D,), got {anchor.shape}, {positive.shape} and {negative.shape}")
 
 
+@_float32_under_autocast
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
                         p: float = 2, eps: float = 1e-6, swap: bool = False, size_average=None,
                         reduce=None, reduction: str = "mean") -> Tensor:

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from shendu import threads
+from shendu.amp import autocast_mode as _amp
 from shendu.autograd.function import Function
 from shendu.autograd.inplace import apply_inplace
 from shendu.backend import array_module
@@ -275,6 +276,8 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x`` for x > 0, else ``weight * x``; ``weight`` has 1 element or one per channel (dim 1).
     At 0 the input's gradient is the slope and the slope's is 0, as in PyTorch."""
+    if _amp.active:
+        input, weight = _amp.cast("prelu", input, weight)
     if weight.ndim != 1 and weight.numel() != 1:
         raise RuntimeError(f"prelu: weight must be 1-D, got shape {tuple(weight.shape)}")
     n = weight.numel()

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from shendu.amp import autocast_mode as _amp
 from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.grad_mode import is_grad_enabled
@@ -144,11 +145,13 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     Shape: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).
     """
     op = "scaled_dot_product_attention"
+    if _amp.active:
+        query, key, value, attn_mask = _amp.cast(op, query, key, value, attn_mask)
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor) or t.ndim < 2:
             raise RuntimeError(f"{op}: expected {name} to be a tensor with at least 2 dims, got "
                                f"{getattr(t, 'shape', type(t).__name__)}")
-    if not (query.dtype == key.dtype == value.dtype) or query.dtype.kind != "f":
+    if not (query.dtype == key.dtype == value.dtype) or not query.is_floating_point():
         raise RuntimeError(f"{op}: expected query, key, and value to have the same floating dtype, got "
                            f"query.dtype: {query.dtype}, key.dtype: {key.dtype} and value.dtype: {value.dtype}")
     if not 0.0 <= dropout_p <= 1.0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from shendu import backend
+from shendu.amp import autocast_mode as _amp
 from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.ops.dims import wrap_dim
@@ -412,6 +413,8 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
 
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``input`` with its slices at ``index`` along ``dim`` replaced by ``source``'s."""
+    if _amp.active:
+        input, source = _amp.cast("index_copy", input, source)
     d, idx = _dim_index(input, dim, index, "index_copy")
     expected = input.shape[:d] + idx.shape + input.shape[d + 1:]
     if tuple(source.shape) != expected:

@@ -13,6 +13,7 @@ import string
 import numpy as np
 
 from shendu import dtypes, threads
+from shendu.amp import autocast_mode as _amp
 from shendu.autograd.function import Function
 from shendu.autograd.inplace import write_out
 from shendu.backend import array_module
@@ -131,6 +132,13 @@ def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor
     """Matrix product with PyTorch's rules for 1-D operands and broadcast batch dims."""
     if out is not None:
         return write_out(out, matmul(input, other), "matmul")
+    if _amp.active:
+        input, other = _amp.cast("matmul", input, other)
+    return _matmul(input, other)
+
+
+def _matmul(input: Tensor, other: Tensor) -> Tensor:
+    """``matmul`` without autocasting (for the products autocast leaves in their inputs' dtype: dot, mv, ...)."""
     if input.ndim == 0 or other.ndim == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dim, got shapes "
                            f"{input.shape} and {other.shape}")
@@ -154,6 +162,8 @@ def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
     """
     if out is not None:
         return write_out(out, mm(input, mat2), "mm")
+    if _amp.active:
+        input, mat2 = _amp.cast("mm", input, mat2)
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got shapes {input.shape} and {mat2.shape}")
     return MatMul.apply(input, mat2)
@@ -166,6 +176,8 @@ def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
     """
     if out is not None:
         return write_out(out, bmm(input, mat2), "bmm")
+    if _amp.active:
+        input, mat2 = _amp.cast("bmm", input, mat2)
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise RuntimeError(f"bmm: expected 3-D tensors with equal batch size, got shapes "
                            f"{input.shape} and {mat2.shape}")
@@ -177,7 +189,7 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
     if input.ndim != 1 or other.ndim != 1 or input.shape != other.shape:
         raise RuntimeError(f"dot: expected two 1-D tensors of equal length, got shapes "
                            f"{input.shape} and {other.shape}")
-    return matmul(input, other)
+    return _matmul(input, other)
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
@@ -198,7 +210,9 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
     if input.ndim != 2 or vec.ndim != 1 or input.shape[1] != vec.shape[0]:
         raise RuntimeError(f"mv: expected a 2-D matrix (n, m) and a 1-D vector (m,), got shapes {input.shape} "
                            f"and {vec.shape}")
-    return matmul(input, vec)
+    if _amp.active:
+        input, vec = _amp.cast("mv", input, vec)
+    return _matmul(input, vec)
 
 
 def inner(input: Tensor, other: Tensor) -> Tensor:
@@ -217,7 +231,7 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:
     if input.ndim != 1 or other.ndim != 1 or input.shape != other.shape:
         raise RuntimeError(f"vdot: expected two 1-D tensors of equal length, got shapes {input.shape} "
                            f"and {other.shape}")
-    return matmul(input, other)
+    return _matmul(input, other)
 
 
 class Scale(Function):
@@ -256,26 +270,36 @@ def _broadcasts(a: tuple, b: tuple) -> bool:
 
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2): mat1 (n, m), mat2 (m, p), input broadcastable to (n, p)."""
+    if _amp.active:
+        input, mat1, mat2 = _amp.cast("addmm", input, mat1, mat2)
     return _plus_scaled(mm(mat1, mat2), input, beta, alpha, "addmm")
 
 
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * (mat @ vec): mat (n, m), vec (m,), input broadcastable to (n,)."""
+    if _amp.active:
+        input, mat, vec = _amp.cast("addmv", input, mat, vec)
     return _plus_scaled(mv(mat, vec), input, beta, alpha, "addmv")
 
 
 def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * outer(vec1, vec2): vec1 (n,), vec2 (m,), input broadcastable to (n, m)."""
+    if _amp.active:
+        input, vec1, vec2 = _amp.cast("addr", input, vec1, vec2)
     return _plus_scaled(outer(vec1, vec2), input, beta, alpha, "addr")
 
 
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * bmm(batch1, batch2): (b, n, m) @ (b, m, p), input broadcastable to (b, n, p)."""
+    if _amp.active:
+        input, batch1, batch2 = _amp.cast("baddbmm", input, batch1, batch2)
     return _plus_scaled(bmm(batch1, batch2), input, beta, alpha, "baddbmm")
 
 
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * Σ_b batch1[b] @ batch2[b]: (b, n, m), (b, m, p) -> (n, p)."""
+    if _amp.active:
+        input, batch1, batch2 = _amp.cast("addbmm", input, batch1, batch2)
     if batch1.ndim != 3 or batch2.ndim != 3 or batch1.shape[0] != batch2.shape[0] \
             or batch1.shape[2] != batch2.shape[1]:
         raise RuntimeError(f"addbmm: expected 3-D batches (b, n, m) and (b, m, p), got shapes {batch1.shape} "
@@ -289,6 +313,8 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
 def multi_dot(tensors) -> Tensor:
     """The product of a chain of matrices in the cheapest order (the first and last may be 1-D)."""
     tensors = list(tensors)
+    if _amp.active:
+        tensors = list(_amp.cast("multi_dot", *tensors))
     if len(tensors) < 2:
         raise RuntimeError(f"multi_dot: expected at least 2 tensors, got {len(tensors)}")
     first_1d, last_1d = tensors[0].ndim == 1, tensors[-1].ndim == 1
@@ -342,6 +368,8 @@ def chain_matmul(*matrices) -> Tensor:
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b: input (*, in_features), weight (out_features, in_features), bias (out_features)."""
+    if _amp.active:
+        input, weight, bias = _amp.cast("linear", input, weight, bias)
     return Linear.apply(input, weight, bias)
 
 

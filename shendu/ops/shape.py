@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from shendu.amp import autocast_mode as _amp
 from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.ops.dims import wrap_dim, wrap_dims
@@ -353,6 +354,8 @@ def cat(tensors, dim: int = 0) -> Tensor:
     Shape: the inputs agree on every dim but ``dim``; the output's ``dim`` is the sum of theirs.
     """
     tensors = list(tensors)
+    if _amp.active:
+        tensors = list(_amp.cast("cat", *tensors))
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of tensors")
     ref = tensors[0]
