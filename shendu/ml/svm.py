@@ -242,37 +242,37 @@ def _raw(z):
 def _smo(Kmat: np.ndarray, y: np.ndarray, C: float, tol: float, max_iter: int) -> tuple:
     """libsvm's SMO (WSS3) on the kernel matrix; returns (α, ρ, iterations). Decision: Σ α_i y_i k_i(x) - ρ."""
     n = len(y)
+    Kmat = np.ascontiguousarray(Kmat)                         # rows (= columns: K is symmetric) contiguous
     QD = np.diag(Kmat).copy()
     alpha = np.zeros(n)
-    G = -np.ones(n)                                           # ∇ = Qα - e
+    myG = y.astype(np.float64).copy()                         # -y_t G_t with G = ∇ = Qα - e (G = -1 at α = 0)
     limit = max_iter if max_iter > 0 else max(10_000_000, 100 * n)
     pos = y > 0
+    up = pos.copy()                                           # I_up (α_t y_t can grow) at α = 0
+    low = ~pos                                                # I_low (α_t y_t can shrink)
+    neg_inf, pos_inf = np.full(n, -np.inf), np.full(n, np.inf)
     it = 0
     while it < limit:
-        up = np.where(pos, alpha < C, alpha > 0)              # I_up: α_i y_i can grow
-        low = np.where(pos, alpha > 0, alpha < C)             # I_low
-        myG = -y * G
-        if not up.any() or not low.any():
-            break
-        cand = np.where(up, myG, -np.inf)
+        cand = np.where(up, myG, neg_inf)
         i = int(cand.argmax())
         g_max = cand[i]
-        g_min = np.where(low, myG, np.inf).min()
-        if g_max - g_min < tol:
+        low_g = np.where(low, myG, pos_inf)
+        if g_max - low_g.min() < tol:
             break
-        # second-order choice of j among I_low with b = g_max - (-y_j G_j) > 0
-        b = g_max - myG
-        a = QD[i] + QD - 2.0 * Kmat[i]
-        a = np.where(a > 0, a, 1e-12)
-        gain = np.where(low & (b > 0), -(b * b) / a, np.inf)
+        # second-order choice of j among I_low with b = g_max - (-y_j G_j) > 0: the largest guaranteed decrease
+        b = g_max - low_g                                     # -inf outside I_low
+        a = (QD[i] - 2.0 * Kmat[i]) + QD
+        np.maximum(a, 1e-12, out=a)
+        gain = np.where(b > 0, -(b * b) / a, pos_inf)
         j = int(gain.argmin())
         it += 1
         yi, yj = y[i], y[j]
         ai, aj = alpha[i], alpha[j]
+        Gi, Gj = -yi * myG[i], -yj * myG[j]
         quad = QD[i] + QD[j] - 2.0 * Kmat[i, j]
         quad = quad if quad > 0 else 1e-12
         if yi != yj:
-            delta = (-G[i] - G[j]) / quad
+            delta = (-Gi - Gj) / quad
             diff = ai - aj
             ai_new, aj_new = ai + delta, aj + delta
             if diff > 0:
@@ -286,7 +286,7 @@ def _smo(Kmat: np.ndarray, y: np.ndarray, C: float, tol: float, max_iter: int) -
             elif aj_new > C:
                 aj_new, ai_new = C, C + diff
         else:
-            delta = (G[i] - G[j]) / quad
+            delta = (Gi - Gj) / quad
             total = ai + aj
             ai_new, aj_new = ai - delta, aj + delta
             if total > C:
@@ -301,7 +301,15 @@ def _smo(Kmat: np.ndarray, y: np.ndarray, C: float, tol: float, max_iter: int) -
                 ai_new, aj_new = 0.0, total
         d_i, d_j = ai_new - ai, aj_new - aj
         alpha[i], alpha[j] = ai_new, aj_new
-        G += y * (Kmat[:, i] * (yi * d_i) + Kmat[:, j] * (yj * d_j))   # Q[:, i] = y y_i K[:, i]
+        # G += Q[:, i] d_i + Q[:, j] d_j with Q[:, t] = y y_t K[:, t], so -yG changes by -(y_i d_i K_i + y_j d_j K_j)
+        myG -= (yi * d_i) * Kmat[i] + (yj * d_j) * Kmat[j]
+        for t in (i, j):
+            a_t = alpha[t]
+            if pos[t]:
+                up[t], low[t] = a_t < C, a_t > 0
+            else:
+                up[t], low[t] = a_t > 0, a_t < C
+    G = -y * myG
     # ρ: the mean of y_i G_i over free vectors, else the middle of the feasible interval (libsvm)
     yG = y * G
     free = (alpha > 0) & (alpha < C)
