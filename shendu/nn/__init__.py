@@ -52,7 +52,7 @@ from shendu.nn.layers.transformer import (  # noqa: I001
 
 from shendu.nn import utils  # noqa: E402,F401,I001  (utils.clip_grad may use the names above)
 from shendu.nn import parallel  # noqa: E402,F401,I001
-from shendu.nn.parallel import DataParallel  # noqa: E402,I001
+from shendu.nn.parallel import DataParallel, SyncBatchNorm  # noqa: E402,I001
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Bilinear", "Buffer", "CELU", "Dropout", "Dropout1d",
@@ -62,7 +62,7 @@ __all__ = [
     "ParameterList", "RMSNorm", "RReLU", "ReLU", "ReLU6", "Residual", "SELU", "Sequential", "SiLU", "Sigmoid",
     "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink",
     "Threshold", "Unflatten", "functional", "init",
-    "penalties", "summary", "utils", "DataParallel", "parallel",
+    "penalties", "summary", "utils", "DataParallel", "SyncBatchNorm", "parallel",
     "BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HingeEmbeddingLoss", "HuberLoss",
     "KLDivLoss", "L1Loss", "MSELoss", "MultiMarginLoss", "NLLLoss", "SmoothL1Loss",
     "CosineSimilarity", "GaussianNLLLoss", "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",

@@ -40,5 +40,6 @@ def data_parallel(module: Module, inputs, device_ids=None, output_device=None, d
 
 
 from shendu.nn.parallel.distributed import DistributedDataParallel  # noqa: E402
+from shendu.nn.parallel.sync_batchnorm import SyncBatchNorm  # noqa: E402
 
-__all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
+__all__ = ["DataParallel", "DistributedDataParallel", "SyncBatchNorm", "data_parallel"]

@@ -94,6 +94,33 @@ for _ in range(2):
 assert m.module.unused.weight.grad is None
 np.testing.assert_allclose(m.module.used.weight.grad.numpy(),
                            (xb.sum(0, keepdim=True) * (n + 1) / 2).expand(2, 3).numpy(), rtol=1e-5)
+
+# SyncBatchNorm under DDP == BatchNorm on the whole batch: outputs, input and parameter gradients, running stats
+def make_cnn():
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 3, 3))
+
+
+xs = torch.tensor(np.random.default_rng(5).standard_normal((2 * n, 2, 7, 7)).astype(np.float32))
+up = torch.tensor(np.random.default_rng(6).standard_normal((2 * n, 3, 3, 3)).astype(np.float32))
+ref = make_cnn()
+xr = xs.clone().requires_grad_(True)
+ref_out = ref(xr)
+(ref_out * up).mean().backward()
+sync = DDP(nn.SyncBatchNorm.convert_sync_batchnorm(make_cnn()))
+assert isinstance(sync.module[1], nn.SyncBatchNorm)
+part = slice(2 * r, 2 * r + 2)
+xl = xs[part].clone().requires_grad_(True)
+out = sync(xl)
+(out * up[part]).sum().mul(n / up.numel()).backward()
+np.testing.assert_allclose(out.detach().numpy(), ref_out[part].detach().numpy(), rtol=1e-4, atol=1e-5)
+np.testing.assert_allclose(xl.grad.numpy() / n, xr.grad[part].numpy(), rtol=1e-4, atol=1e-6)
+for p, q in zip(sync.parameters(), ref.parameters()):
+    np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-6)
+for name in ("running_mean", "running_var", "num_batches_tracked"):
+    np.testing.assert_allclose(getattr(sync.module[1], name).numpy(), getattr(ref[1], name).numpy(), rtol=1e-5,
+                               atol=1e-6)
+
 if r == 0:
     print(f"DDP max parameter error vs single process: {worst:.3g}")
 print(f"rank {r}/{n} ddp OK")
