@@ -15,6 +15,7 @@ import numpy as np
 
 from shendu.autograd.function import Function
 from shendu.backend import array_module
+from shendu.grad_mode import is_grad_enabled
 from shendu.tensor import Tensor
 
 
@@ -39,6 +40,9 @@ def check_matrix(A, op: str, square: bool = True, name: str = "A") -> None:
     if square and A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"{op}: {name} must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if A.dtype.kind == "c" and A.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{op}: gradients of complex inputs are not implemented (shendu's linear algebra "
+                           "differentiates real matrices; detach the input or use a real dtype)")
 
 
 def check_same_dtype(A: Tensor, B: Tensor, op: str) -> None:
