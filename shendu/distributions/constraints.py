@@ -39,6 +39,7 @@ class Constraint:
     event_dim = 0
 
     def check(self, value) -> Tensor:
+        """A bool tensor: True where ``value`` (per event) lies in the region."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -126,6 +127,8 @@ class _OneHot(Constraint):
 
 
 class _IntegerInterval(Constraint):
+    """Integers in [lower_bound, upper_bound]."""
+
     is_discrete = True
 
     def __init__(self, lower_bound, upper_bound):
@@ -160,6 +163,8 @@ class _Real(Constraint):
 
 
 class _GreaterThan(Constraint):
+    """Reals above lower_bound."""
+
     def __init__(self, lower_bound):
         self.lower_bound = lower_bound
 
@@ -171,6 +176,8 @@ class _GreaterThan(Constraint):
 
 
 class _GreaterThanEq(_GreaterThan):
+    """Reals at or above lower_bound."""
+
     def check(self, value):
         return self.lower_bound <= _t(value)
 
@@ -179,6 +186,8 @@ class _GreaterThanEq(_GreaterThan):
 
 
 class _LessThan(Constraint):
+    """Reals below upper_bound."""
+
     def __init__(self, upper_bound):
         self.upper_bound = upper_bound
 
@@ -190,6 +199,8 @@ class _LessThan(Constraint):
 
 
 class _Interval(Constraint):
+    """The closed interval [lower_bound, upper_bound]."""
+
     def __init__(self, lower_bound, upper_bound):
         self.lower_bound, self.upper_bound = lower_bound, upper_bound
 
@@ -202,6 +213,8 @@ class _Interval(Constraint):
 
 
 class _HalfOpenInterval(_Interval):
+    """The half-open interval [lower_bound, upper_bound)."""
+
     def check(self, value):
         value = _t(value)
         return (self.lower_bound <= value) & (value < self.upper_bound)
@@ -221,6 +234,8 @@ class _Simplex(Constraint):
 
 
 class _Multinomial(Constraint):
+    """Non-negative integer vectors summing to at most upper_bound."""
+
     is_discrete = True
     event_dim = 1
 

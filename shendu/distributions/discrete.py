@@ -47,6 +47,7 @@ class _ProbsOrLogits(Distribution):
 
     @property
     def param_shape(self) -> Size:
+        """The shape of ``probs`` / ``logits``."""
         return (self.probs if "probs" in self.__dict__ else self.logits).shape
 
     def _expand_pl(self, cls, batch_shape, _instance, extra=()):
@@ -307,6 +308,7 @@ class Categorical(Distribution):
 
     @property
     def param_shape(self) -> Size:
+        """The shape of ``probs`` / ``logits`` (batch_shape + (K,))."""
         return self._param.shape
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
@@ -379,14 +381,17 @@ class OneHotCategorical(Distribution):
 
     @property
     def probs(self):
+        """The category probabilities (last dim)."""
         return self._categorical.probs
 
     @property
     def logits(self):
+        """The normalised log-probabilities (last dim)."""
         return self._categorical.logits
 
     @property
     def param_shape(self):
+        """The shape of ``probs`` / ``logits``."""
         return self._categorical.param_shape
 
     @property

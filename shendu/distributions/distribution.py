@@ -84,10 +84,12 @@ class Distribution:
 
     @property
     def batch_shape(self) -> Size:
+        """The shape over which the parameters are batched (independent distributions)."""
         return self._batch_shape
 
     @property
     def event_shape(self) -> Size:
+        """The shape of a single draw."""
         return self._event_shape
 
     @property
@@ -102,18 +104,22 @@ class Distribution:
 
     @property
     def mean(self) -> Tensor:
+        """The mean, of shape ``batch_shape + event_shape``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement mean")
 
     @property
     def mode(self) -> Tensor:
+        """The mode (the most likely value; NaN where there is none)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement mode")
 
     @property
     def variance(self) -> Tensor:
+        """The variance of each coordinate (the diagonal of the covariance for multivariate ones)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement variance")
 
     @property
     def stddev(self) -> Tensor:
+        """The standard deviation, ``variance.sqrt()``."""
         return self.variance.sqrt()
 
     def sample(self, sample_shape=Size()) -> Tensor:
@@ -127,22 +133,28 @@ class Distribution:
         raise NotImplementedError(f"{type(self).__name__} has no rsample (has_rsample is False)")
 
     def sample_n(self, n: int) -> Tensor:
+        """``sample((n,))`` (deprecated in PyTorch)."""
         warnings.warn("sample_n will be deprecated. Use .sample((n,)) instead", UserWarning, stacklevel=2)
         return self.sample(Size((n,)))
 
     def log_prob(self, value: Tensor) -> Tensor:
+        """The log density (or log mass) at ``value``; shape: ``value``'s without the event dims."""
         raise NotImplementedError
 
     def cdf(self, value: Tensor) -> Tensor:
+        """The cumulative distribution function P(X <= value)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement cdf")
 
     def icdf(self, value: Tensor) -> Tensor:
+        """The inverse CDF (quantile function) at probabilities ``value``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement icdf")
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
+        """Every value of a discrete support along a new leading dim (``expand``: broadcast over the batch)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement enumerate_support")
 
     def entropy(self) -> Tensor:
+        """The (differential) entropy in nats, of shape ``batch_shape``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement entropy")
 
     def perplexity(self) -> Tensor:

@@ -196,6 +196,7 @@ class Chi2(Gamma):
 
     @property
     def df(self):
+        """The degrees of freedom (twice the concentration)."""
         return self.concentration * 2
 
 
@@ -283,10 +284,12 @@ class Beta(Distribution):
 
     @property
     def concentration1(self):
+        """α, the exponent of x."""
         return self._dirichlet.concentration[..., 0]
 
     @property
     def concentration0(self):
+        """β, the exponent of 1 - x."""
         return self._dirichlet.concentration[..., 1]
 
     @property

@@ -130,10 +130,12 @@ class MixtureSameFamily(Distribution):
 
     @property
     def mixture_distribution(self):
+        """The Categorical over the K components."""
         return self._mixture_distribution
 
     @property
     def component_distribution(self):
+        """The K components (the last batch dim)."""
         return self._component_distribution
 
     def _pad_mixture_dims(self, x):

@@ -119,10 +119,12 @@ class LogNormal(TransformedDistribution):
 
     @property
     def loc(self):
+        """The mean of log X."""
         return self.base_dist.loc
 
     @property
     def scale(self):
+        """The standard deviation of log X."""
         return self.base_dist.scale
 
     @property

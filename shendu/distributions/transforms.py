@@ -29,14 +29,17 @@ class Transform:
 
     @property
     def event_dim(self) -> int:
+        """How many rightmost dims one event of the input has."""
         return self.domain.event_dim
 
     @property
     def inv(self) -> Transform:
+        """The inverse transform (``T.inv(T(x)) == x``)."""
         return _InverseTransform(self)
 
     @property
     def sign(self) -> int:
+        """+1 for an increasing map, -1 for a decreasing one."""
         raise NotImplementedError
 
     def __call__(self, x: Tensor) -> Tensor:
@@ -49,12 +52,15 @@ class Transform:
         raise NotImplementedError
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        """``log |det dy/dx|`` at ``x`` (with ``y = T(x)``), per event."""
         raise NotImplementedError
 
     def forward_shape(self, shape):
+        """The output shape for an input of ``shape``."""
         return shape
 
     def inverse_shape(self, shape):
+        """The input shape for an output of ``shape``."""
         return shape
 
     def __eq__(self, other) -> bool:
@@ -158,6 +164,7 @@ class AffineTransform(Transform):
 
     @property
     def domain(self):
+        """Real numbers (vectors when ``event_dim`` > 0)."""
         return constraints.real if self._event_dim == 0 else constraints.independent(constraints.real,
                                                                                      self._event_dim)
 
@@ -196,10 +203,12 @@ class ComposeTransform(Transform):
 
     @property
     def domain(self):
+        """The first part's domain."""
         return self.parts[0].domain if self.parts else constraints.real
 
     @property
     def codomain(self):
+        """The last part's codomain."""
         return self.parts[-1].codomain if self.parts else constraints.real
 
     @property
