@@ -61,7 +61,7 @@ from shendu.ops.solve import (  # noqa: I001  (torch.det, torch.inverse, ...: th
 from shendu.ops.matrix_functions import matrix_exp, matrix_power, pinverse  # noqa: I001
 from shendu.ops.lu import lu_unpack  # noqa: I001
 from shendu.ops.solve import _cholesky_legacy as cholesky  # noqa: I001
-from shendu.ops.decompositions import qr_legacy as qr, svd_legacy as svd  # noqa: I001
+from shendu.ops.decompositions import geqrf, orgqr, ormqr, qr_legacy as qr, svd_legacy as svd  # noqa: I001
 from shendu.ops.resize import pixel_shuffle, pixel_unshuffle  # noqa: I001
 from shendu.ops.recurrent import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: I001
 from shendu.ops.reduce import (
@@ -164,7 +164,7 @@ __all__ = [
     "addbmm", "addmm", "addmv", "addr", "baddbmm", "cdist", "chain_matmul", "cosine_similarity", "ger",
     "distributions", "inner", "linalg", "mv", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle", "vdot",
     "cholesky", "cholesky_inverse", "cholesky_solve", "det", "inverse", "logdet", "matrix_exp", "matrix_power",
-    "lu_unpack", "pinverse", "qr", "slogdet", "svd",
+    "geqrf", "lu_unpack", "orgqr", "ormqr", "pinverse", "qr", "slogdet", "svd",
     "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",
     "Function", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any",
     "arange", "argmax", "argmin", "as_tensor", "autograd", "bernoulli", "bmm", "bool",

@@ -8,7 +8,7 @@ rank, condition number); this module only gathers them under PyTorch's names.
 """
 from shendu.ops.combine import diagonal as _diagonal
 from shendu.ops.combine import linalg_cross as cross
-from shendu.ops.decompositions import eig, eigh, eigvals, eigvalsh, qr, svd, svdvals
+from shendu.ops.decompositions import eig, eigh, eigvals, eigvalsh, householder_product, qr, svd, svdvals
 from shendu.ops.distance import vector_norm
 from shendu.ops.linalg import matmul, multi_dot, vdot
 from shendu.ops.lu import lu, lu_factor, lu_factor_ex, lu_solve
@@ -44,7 +44,8 @@ def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1):
 
 __all__ = [
     "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
-    "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp",
-    "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
-    "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vdot", "vecdot", "vector_norm",
+    "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
+    "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
+    "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander",
+    "vdot", "vecdot", "vector_norm",
 ]

@@ -71,7 +71,7 @@ def _decomposition_methods() -> dict:
     return {"det": sv.det, "inverse": sv.inverse, "cholesky": sv._cholesky_legacy, "slogdet": sv.slogdet,
             "logdet": sv.logdet, "pinverse": mf.pinverse, "matrix_power": mf.matrix_power, "matrix_exp": mf.matrix_exp,
             "cholesky_solve": sv.cholesky_solve, "cholesky_inverse": sv.cholesky_inverse,
-            "svd": dec.svd_legacy, "qr": dec.qr_legacy}
+            "svd": dec.svd_legacy, "qr": dec.qr_legacy, "geqrf": dec.geqrf, "orgqr": dec.orgqr, "ormqr": dec.ormqr}
 
 
 def _bind_tensor_methods(Tensor) -> None:

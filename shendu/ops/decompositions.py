@@ -1,4 +1,5 @@
-"""Matrix decompositions: svd, svdvals, eigh, eigvalsh, eig, eigvals, qr (and torch.svd / torch.qr).
+"""Matrix decompositions: svd, svdvals, eigh, eigvalsh, eig, eigvals, qr (and torch.svd / torch.qr), and
+LAPACK's Householder form of QR (geqrf, householder_product / orgqr, ormqr).
 
 ``SVD``, ``Eigh`` and ``QR`` have backward formulas of their own, PyTorch's (gauge-invariant for the
 singular and eigen vectors: only the parts of their gradients a gauge-invariant loss can produce
@@ -26,6 +27,7 @@ eigh_result = namedtuple("linalg_eigh", ["eigenvalues", "eigenvectors"])
 eig_result = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
 qr_result = namedtuple("linalg_qr", ["Q", "R"])
 qr_legacy_result = namedtuple("qr", ["Q", "R"])
+geqrf_result = namedtuple("geqrf", ["a", "tau"])
 
 
 def _keep_outputs(outs: tuple) -> tuple:
@@ -351,3 +353,69 @@ def qr_legacy(input: Tensor, some: bool = True) -> tuple:
     """``torch.qr(input, some=True)``: the reduced (``some``) or complete QR decomposition."""
     Q, R = qr(input, "reduced" if some else "complete")
     return qr_legacy_result(Q, R)
+
+
+# -- Householder reflectors (LAPACK's geqrf / orgqr / ormqr) ------------------------------------------
+def geqrf(input: Tensor) -> tuple:
+    """``torch.geqrf``: QR in LAPACK's packed form ``(a, tau)``: R on and above the diagonal of a, the
+    Householder vectors below it (not differentiable, as in PyTorch). Shape: (*, m, n) -> a (*, m, n), tau (*, k)."""
+    check_matrix(input, "geqrf", square=False)
+    xp = input._xp()
+    h, tau = xp.linalg.qr(input._data, mode="raw")
+    return geqrf_result(Tensor._wrap(xp.ascontiguousarray(h.swapaxes(-1, -2)).astype(input.dtype)),
+                        Tensor._wrap(tau.astype(input.dtype)))
+
+
+def _reflector(A: Tensor, i: int) -> Tensor:
+    """v_i = (0, ..., 0, 1, A[i+1:, i]): the i-th Householder vector stored in A's column i. (*, m)."""
+    xp = A._xp()
+    m = A.shape[-2]
+    below = Tensor._wrap((xp.arange(m) > i).astype(A.dtype))
+    one = Tensor._wrap((xp.arange(m) == i).astype(A.dtype))
+    return A.narrow(-1, i, 1).squeeze(-1) * below + one
+
+
+def _apply_reflector(X: Tensor, v: Tensor, t: Tensor, left: bool) -> Tensor:
+    """(I - t v vᵀ) X (``left``) or X (I - t v vᵀ), batched; t (*,) and v (*, m)."""
+    if left:
+        return X - (t.unsqueeze(-1) * v).unsqueeze(-1) * (v.unsqueeze(-2) @ X)
+    return X - (X @ v.unsqueeze(-1)) * (t.unsqueeze(-1) * v).unsqueeze(-2)
+
+
+def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
+    """The first n columns of ``H_1 H_2 ... H_k``, ``H_i = I - tau_i v_i v_iᵀ`` with v_i stored below the
+    diagonal of A's column i (LAPACK's orgqr). Differentiable in A and tau (a composition).
+
+    Shape: A (*, m, n), tau (*, k) with k <= n <= m -> (*, m, n).
+    """
+    op = "linalg.householder_product"
+    check_matrix(A, op, square=False)
+    m, n = A.shape[-2], A.shape[-1]
+    k = tau.shape[-1]
+    if n > m:
+        raise RuntimeError(f"{op}: input.shape[-2] must be greater than or equal to input.shape[-1] (got {m}, {n})")
+    if k > n:
+        raise RuntimeError(f"{op}: input.shape[-1] must be greater than or equal to tau.shape[-1] (got {n}, {k})")
+    xp = A._xp()
+    Q = Tensor._wrap(xp.broadcast_to(xp.eye(m, n, dtype=A.dtype), A.shape).copy())
+    for i in reversed(range(k)):  # H_1 (H_2 (... (H_k E)))
+        Q = _apply_reflector(Q, _reflector(A, i), tau.narrow(-1, i, 1).squeeze(-1), left=True)
+    return _write_outs(out, Q, op)
+
+
+def orgqr(input: Tensor, tau: Tensor) -> Tensor:
+    """``torch.orgqr``: the same as ``linalg.householder_product``."""
+    return householder_product(input, tau)
+
+
+def ormqr(input: Tensor, tau: Tensor, other: Tensor, left: bool = True, transpose: bool = False, *,
+          out=None) -> Tensor:
+    """``torch.ormqr``: ``other`` multiplied by the full Q = H_1 ... H_k of ``geqrf``'s output: Q C, Qᵀ C
+    (``transpose``), C Q or C Qᵀ (``left=False``). Differentiable (a composition)."""
+    k = tau.shape[-1]
+    # left: Q C applies H_k first, Qᵀ C applies H_1 first; right: C Q applies H_1 first, C Qᵀ H_k first
+    order = range(k) if left == transpose else reversed(range(k))
+    X = other
+    for i in order:
+        X = _apply_reflector(X, _reflector(input, i), tau.narrow(-1, i, 1).squeeze(-1), left=left)
+    return _write_outs(out, X, "ormqr")

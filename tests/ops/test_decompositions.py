@@ -182,3 +182,25 @@ def test_vector_gradients_at_repeated_values_raise_but_value_gradients_work():
         sd.linalg.svd(y).U.sum().backward()
     sd.linalg.svdvals(y).sum().backward()
     np.testing.assert_allclose(y.grad._data, np.broadcast_to(np.eye(2), (2, 2, 2)))
+
+
+def test_geqrf_householder_product_ormqr_match_pytorch():
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((2, 5, 3))
+    h, tau = sd.geqrf(sd.from_numpy(a))
+    th, ttau = torch.geqrf(torch.from_numpy(a))
+    np.testing.assert_allclose(h._data, th.numpy(), atol=1e-12)
+    np.testing.assert_allclose(tau._data, ttau.numpy(), atol=1e-12)
+    for left in (True, False):
+        for transpose in (True, False):
+            c = rng.standard_normal((2, 5, 4) if left else (2, 4, 5))
+            np.testing.assert_allclose(sd.ormqr(h, tau, sd.from_numpy(c), left, transpose)._data,
+                                       torch.ormqr(th, ttau, torch.from_numpy(c), left, transpose).numpy(), atol=1e-12)
+    np.testing.assert_allclose(h.orgqr(tau)._data, torch.linalg.householder_product(th, ttau).numpy(), atol=1e-12)
+
+
+HOUSEHOLDER = [
+    both("householder_product", lambda a, t: lib_of(a).linalg.householder_product(a, t), [(4, 3), (2,)]),
+    both("householder_product_batched", lambda a, t: lib_of(a).linalg.householder_product(a, t), [(2, 4, 3), (2, 3)]),
+]
+test_householder_parity, test_householder_gradcheck, test_householder_gradgradcheck = spec_tests(HOUSEHOLDER)
