@@ -1,0 +1,84 @@
+"""Transforms and TransformedDistribution against torch.distributions: forward, inverse, log|det J|,
+and a transformed distribution's log_prob / cdf / icdf / rsample gradients (an increasing and a
+decreasing chain)."""
+import numpy as np
+import pytest
+import torch
+
+import shendu as sd
+
+X = np.linspace(-2.0, 2.0, 9)
+
+
+def _pair(build):
+    return build(sd.distributions, sd), build(torch.distributions, torch)
+
+
+TRANSFORMS = [
+    ("exp", lambda D, lib: D.transforms.ExpTransform()),
+    ("sigmoid", lambda D, lib: D.transforms.SigmoidTransform()),
+    ("affine", lambda D, lib: D.transforms.AffineTransform(lib.tensor(0.5, dtype=lib.float64),
+                                                           lib.tensor(-2.0, dtype=lib.float64))),
+    ("affine_number", lambda D, lib: D.transforms.AffineTransform(1.0, 3.0)),
+    ("compose", lambda D, lib: D.transforms.ComposeTransform([D.transforms.AffineTransform(0.0, 2.0),
+                                                              D.transforms.ExpTransform()])),
+    ("inverse", lambda D, lib: D.transforms.ExpTransform().inv),
+]
+
+
+@pytest.mark.parametrize("name,build", TRANSFORMS, ids=[t[0] for t in TRANSFORMS])
+def test_transform_matches_torch(name, build):
+    s, t = _pair(build)
+    x = np.exp(X) if name == "inverse" else X
+    xs, xt = sd.tensor(x, dtype=sd.float64), torch.tensor(x, dtype=torch.float64)
+    ys, yt = s(xs), t(xt)
+    np.testing.assert_allclose(ys.numpy(), yt.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(s.inv(ys).numpy(), t.inv(yt).numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(s.log_abs_det_jacobian(xs, ys).numpy(), t.log_abs_det_jacobian(xt, yt).numpy(),
+                               rtol=1e-10, atol=1e-12)
+    assert repr(s.domain) == repr(t.domain) and repr(s.codomain) == repr(t.codomain)
+
+
+BUILDS = [
+    ("logistic_normal", lambda D, lib: D.TransformedDistribution(
+        D.Normal(lib.tensor([0.2, -0.4], dtype=lib.float64, requires_grad=True), 1.3),
+        [D.transforms.SigmoidTransform()])),
+    ("decreasing_affine_exp", lambda D, lib: D.TransformedDistribution(
+        D.Exponential(lib.tensor([1.5, 0.5], dtype=lib.float64, requires_grad=True)),
+        [D.transforms.AffineTransform(1.0, -2.0)])),
+]
+
+
+@pytest.mark.parametrize("name,build", BUILDS, ids=[b[0] for b in BUILDS])
+def test_transformed_distribution_matches_torch(name, build):
+    s, t = _pair(build)
+    values = np.array([[0.3, 0.6], [0.1, 0.9]]) if name == "logistic_normal" else np.array([[0.5, -1.0], [-3.0, 0.9]])
+    g = np.random.default_rng(0).normal(size=values.shape)
+    for method in ("log_prob", "cdf"):
+        got = getattr(s, method)(sd.tensor(values, dtype=sd.float64))
+        want = getattr(t, method)(torch.tensor(values, dtype=torch.float64))
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-10, err_msg=method)
+        (got * sd.tensor(g)).sum().backward()
+        (want * torch.tensor(g)).sum().backward()
+    sp = next(v for v in vars(s.base_dist).values() if isinstance(v, sd.Tensor) and v.requires_grad)
+    tp = next(v for v in vars(t.base_dist).values() if isinstance(v, torch.Tensor) and v.requires_grad)
+    np.testing.assert_allclose(sp.grad.numpy(), tp.grad.numpy(), rtol=1e-9)
+    if name == "decreasing_affine_exp":
+        q = np.array([0.2, 0.7])
+        np.testing.assert_allclose(s.icdf(sd.tensor(q, dtype=sd.float64)).detach().numpy(),
+                                   t.icdf(torch.tensor(q, dtype=torch.float64)).detach().numpy(), rtol=1e-10)
+    assert tuple(s.sample((3,)).shape) == (3, 2)
+    assert repr(s.support) == repr(t.support)
+
+
+def test_lognormal_rsample_is_exp_of_the_normal_draw():
+    sd.manual_seed(0)
+    x = sd.distributions.LogNormal(sd.tensor([0.0, 1.0]), sd.tensor([0.5, 0.1])).rsample((4,))
+    sd.manual_seed(0)
+    z = sd.distributions.Normal(sd.tensor([0.0, 1.0]), sd.tensor([0.5, 0.1])).rsample((4,))
+    np.testing.assert_allclose(x.numpy(), z.exp().numpy(), rtol=1e-6)
+
+
+def test_bad_transform_list():
+    with pytest.raises(ValueError, match="transforms must be a Transform"):
+        sd.distributions.TransformedDistribution(sd.distributions.Normal(0.0, 1.0), [lambda x: x])
