@@ -182,6 +182,7 @@ class BertSelfAttention(Module):
         self.dropout_prob = config.attention_probs_dropout_prob
 
     def forward(self, x: Tensor, keep: Tensor | None = None, output_attentions: bool = False):
+        """``keep``: bool (N, 1, 1, T), False for padded keys, or None."""
         N, T, C = x.shape
         H, D = self.num_attention_heads, self.attention_head_size
         q = self.query(x).view(N, T, H, D).transpose(1, 2)                # (N, H, T, D)
@@ -191,11 +192,12 @@ class BertSelfAttention(Module):
         probs = None
         if output_attentions:  # the probabilities are wanted: the attention written out
             scores = q.matmul(k.transpose(-1, -2)) * (1.0 / math.sqrt(D))  # (N, H, T, T)
-            if keep is not None:
-                scores = scores.masked_fill(~keep, -math.inf)
+            if keep is not None:  # transformers' eager attention: a sequence of only padding attends uniformly
+                scores = scores + Tensor._wrap(_additive_mask(keep._data, scores.dtype))
             probs = F.softmax(scores, dim=-1)                             # (N, H, T, T)
             y = F.dropout(probs, p, self.training).matmul(v)              # (N, H, T, D)
         else:
+            # (a sequence of only padding gets zero context, as transformers' sdpa attention)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=p)  # (N, H, T, D)
         return y.transpose(1, 2).reshape(N, T, C), probs                  # (N, T, C)
 
@@ -335,8 +337,10 @@ def _layer_arrays(layer: BertLayer, D: int) -> tuple:
             ffn_out.dense.bias._data, ffn_out.LayerNorm.weight._data, ffn_out.LayerNorm.bias._data)
 
 
-def _encode_rows(x: np.ndarray, neg: np.ndarray | None, layers: list, H: int, eps: float, act: str) -> np.ndarray:
-    """The encoder on a sub-batch ``x`` (n, T, C); ``neg`` (n, 1, 1, T) is 0 / -inf for padded keys."""
+def _encode_rows(x: np.ndarray, neg: np.ndarray | None, alive: np.ndarray | None, layers: list, H: int, eps: float,
+                 act: str) -> np.ndarray:
+    """The encoder on a sub-batch ``x`` (n, T, C); ``neg`` (n, 1, 1, T) is 0, or float32's min for padded keys;
+    ``alive`` (n, 1, 1, 1) is 0 for a sequence of only padding (its context is 0, as the fused attention's)."""
     n, T, C = x.shape
     D = C // H
     rows = x.reshape(n * T, C)
@@ -344,13 +348,17 @@ def _encode_rows(x: np.ndarray, neg: np.ndarray | None, layers: list, H: int, ep
         qkv = rows @ w_qkv.T                                              # (nT, 3C)
         qkv += b_qkv
         qkv5 = qkv.reshape(n, T, 3, H, D)
-        q, k, v = (qkv5[:, :, i].transpose(0, 2, 1, 3) for i in range(3))  # (n, H, T, D) strided views
-        s = q @ k.transpose(0, 1, 3, 2)                                   # (n, H, T, T), already scaled
+        q = qkv5[:, :, 0].transpose(0, 2, 1, 3)                           # (n, H, T, D) strided view
+        k_t = np.ascontiguousarray(qkv5[:, :, 1].transpose(0, 2, 3, 1))   # (n, H, D, T)
+        v = np.ascontiguousarray(qkv5[:, :, 2].transpose(0, 2, 1, 3))     # (n, H, T, D)
+        s = q @ k_t                                                       # (n, H, T, T), already scaled
         if neg is not None:
             s += neg
-        s -= s.max(axis=-1, keepdims=True)
+        s -= np.fmax.reduce(s, axis=-1, keepdims=True)
         np.exp(s, out=s)
         s *= 1.0 / s.sum(axis=-1, keepdims=True)                          # softmax over the keys
+        if alive is not None:
+            s *= alive
         ctx = np.empty((n, T, H, D), dtype=x.dtype)
         np.matmul(s, v, out=ctx.transpose(0, 2, 1, 3))                    # (n, H, T, D) written as (n, T, H, D)
         a = ctx.reshape(n * T, C) @ w_o.T                                 # (nT, C)
@@ -371,17 +379,20 @@ def _inference_encoder(encoder: BertEncoder, x: np.ndarray, keep: np.ndarray | N
     from shendu import threads
     N, T, C = x.shape
     layers = [_layer_arrays(layer, C // config.num_attention_heads) for layer in encoder.layer]
-    neg = None
+    neg = alive = None
     if keep is not None:
-        neg = np.where(keep, np.float32(0), np.float32(-np.inf)).astype(x.dtype)  # (N, 1, 1, T)
+        neg = _additive_mask(keep, x.dtype)  # (N, 1, 1, T)
+        if not keep.any(axis=-1).all():
+            alive = keep.any(axis=-1, keepdims=True).astype(x.dtype)  # (N, 1, 1, 1)
     out = np.empty_like(x)
     step = max(1, _SUB_BATCH_TOKENS // T)
 
     def block(start: int, stop: int) -> None:
         for a in range(start, stop, step):
             b = min(a + step, stop)
-            out[a:b] = _encode_rows(np.ascontiguousarray(x[a:b]), None if neg is None else neg[a:b], layers,
-                                    config.num_attention_heads, config.layer_norm_eps, config.hidden_act)
+            out[a:b] = _encode_rows(np.ascontiguousarray(x[a:b]), None if neg is None else neg[a:b],
+                                    None if alive is None else alive[a:b], layers, config.num_attention_heads,
+                                    config.layer_norm_eps, config.hidden_act)
 
     threads.parallel_for(block, N, min_chunk=1, blas=True)
     return out
@@ -401,14 +412,14 @@ class BertEncoder(Module):
             return False
         return not (is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters())))
 
-    def forward(self, x: Tensor, keep: Tensor | None = None, output_hidden_states: bool = False,
+    def forward(self, x: Tensor, keep: np.ndarray | None = None, output_hidden_states: bool = False,
                 output_attentions: bool = False):
         if self._raw_ok(x, output_hidden_states, output_attentions):
-            out = _inference_encoder(self, x._data, None if keep is None else keep._data, self.config)
-            return Tensor._wrap(out), None, None
+            return Tensor._wrap(_inference_encoder(self, x._data, keep, self.config)), None, None
+        keep_t = None if keep is None else Tensor._wrap(keep)
         hidden, attentions = ((x,) if output_hidden_states else None), (() if output_attentions else None)
         for layer in self.layer:
-            x, probs = layer(x, keep, output_attentions)
+            x, probs = layer(x, keep_t, output_attentions)
             if output_hidden_states:
                 hidden += (x,)
             if output_attentions:
@@ -461,8 +472,14 @@ class BertPreTrainedModel(PreTrainedModel, Module):
         return {rename(k): v for k, v in state.items()}
 
 
-def _padding_keep(attention_mask: Tensor | None, N: int, T: int) -> Tensor | None:
-    """(N, T) 1 = token, 0 = padding -> a bool (N, 1, 1, T) mask of the keys that take part (None: all)."""
+def _additive_mask(keep: np.ndarray, dtype) -> np.ndarray:
+    """0 where a key takes part, the dtype's most negative value where it is padding (transformers' extended
+    mask: a padded key's weight is exactly 0; a sequence that is all padding attends uniformly, never NaN)."""
+    return np.where(keep, dtype.type(0), np.finfo(dtype).min).astype(dtype, copy=False)
+
+
+def _padding_keep(attention_mask: Tensor | None, N: int, T: int) -> np.ndarray | None:
+    """(N, T) 1 = token, 0 = padding -> a bool (N, 1, 1, T) array of the keys that take part (None: all)."""
     if attention_mask is None:
         return None
     if tuple(attention_mask.shape) != (N, T):
@@ -471,7 +488,7 @@ def _padding_keep(attention_mask: Tensor | None, N: int, T: int) -> Tensor | Non
     keep = attention_mask._data.astype(bool, copy=False)
     if keep.all():
         return None  # nothing padded: the unmasked attention is the same and faster
-    return Tensor._wrap(keep[:, None, None, :])
+    return keep[:, None, None, :]
 
 
 class BertModel(BertPreTrainedModel):

@@ -117,6 +117,20 @@ def test_no_grad_array_path_matches_transformers(checkpoints, name):
         assert max_err(fast[key], graph[key]) < TOL, key
 
 
+def test_all_padding_sequence_matches_transformers(checkpoints):
+    """A sequence whose mask is all 0 gets zero attention context (transformers' sdpa), never NaN, in both paths."""
+    path, hf = checkpoints["BertModel"]
+    sd = sb.BertModel.from_pretrained(path)
+    ids, mask, types = inputs()
+    mask[0] = 0
+    ho, graph = run_both(hf, sd, ids, mask, types)
+    with shendu.no_grad():
+        _, fast = run_both(hf, sd, ids, mask, types)
+    for out in (graph, fast):
+        assert np.isfinite(out.last_hidden_state.detach().numpy()).all()
+        assert max_err(out.last_hidden_state, ho.last_hidden_state) < TOL
+
+
 @pytest.mark.parametrize("act", ["gelu", "gelu_new", "relu", "silu"])
 def test_activations_match_transformers_both_paths(tmp_path, act, monkeypatch):
     torch.manual_seed(7)
