@@ -59,10 +59,12 @@ class stats:
 
     @classmethod
     def reset(cls) -> None:
+        """Start counting from zero."""
         cls.bytes_sent, cls.calls = 0, 0
 
     @classmethod
     def add(cls, nbytes: int) -> None:
+        """Count one call handing ``nbytes`` to MPI."""
         cls.bytes_sent += int(nbytes)
         cls.calls += 1
 
@@ -111,6 +113,7 @@ class Work:
         self._request, self._finish, self._done = request, finish, request is None
 
     def wait(self, timeout=None) -> bool:
+        """Block until the operation completes and its result is in place; returns True."""
         if not self._done:
             if self._request is not None:
                 self._request.Wait()
@@ -120,14 +123,17 @@ class Work:
         return True
 
     def is_completed(self) -> bool:
+        """Whether it has completed (finishing it if MPI says it is done), without blocking."""
         if not self._done and self._request is not None and self._request.Test():
             self.wait()
         return self._done
 
     def is_success(self) -> bool:
+        """Whether it completed (MPI errors abort the job instead)."""
         return self.is_completed()
 
     def result(self) -> list:
+        """PyTorch returns output tensors here for some collectives; the results are in place, so []."""
         return []
 
 

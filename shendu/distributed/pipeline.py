@@ -140,6 +140,7 @@ class PipelineStage:
                 self._dist.isend(Tensor._wrap(arr), peer, self.group, tag=2 * tag + 1)]
 
     def recv(self, offset: int, tag: int) -> Tensor:
+        """Receive a tensor sent by ``send`` from the stage ``offset`` away (its header first)."""
         header = Tensor._wrap(np.zeros(_HEADER, np.int64))
         self._dist.recv(header, self._peer(offset), self.group, tag=2 * tag)
         h = header._data

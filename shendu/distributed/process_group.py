@@ -44,10 +44,12 @@ def get_node_local_rank(fallback_rank: int | None = None) -> int:
 
 
 def is_backend_available(backend: str) -> bool:
+    """True for ``"mpi"`` and ``"gloo"`` (run on MPI) when mpi4py is installed."""
     return str(backend).lower() in ("mpi", "gloo") and is_available()
 
 
 def get_default_backend_for_device(device) -> str:
+    """``"mpi"`` for CPU devices (the one backend here); a GPU device raises."""
     if "cuda" in str(device):
         raise RuntimeError("get_default_backend_for_device: shendu has no GPU backend for distributed (MPI on CPU)")
     return Backend.MPI
@@ -84,6 +86,7 @@ def is_available() -> bool:
 
 
 def is_mpi_available() -> bool:
+    """True when mpi4py is installed (``is_available``)."""
     return is_available()
 
 
@@ -93,10 +96,12 @@ def is_gloo_available() -> bool:
 
 
 def is_nccl_available() -> bool:
+    """False: shendu has no NCCL backend."""
     return False
 
 
 def is_torchelastic_launched() -> bool:
+    """False: shendu jobs start under mpiexec, not torchelastic."""
     return False
 
 
@@ -108,9 +113,11 @@ class ProcessGroup:
         self._group_rank = {g: i for i, g in enumerate(self.ranks)}
 
     def rank(self) -> int:
+        """This process's rank in the group."""
         return self.comm.Get_rank()
 
     def size(self) -> int:
+        """The number of ranks in the group."""
         return self.comm.Get_size()
 
     def group_rank(self, global_rank: int, what: str = "rank") -> int:
@@ -237,14 +244,17 @@ def get_world_size(group=None) -> int:
 
 
 def get_group_rank(group: ProcessGroup, global_rank: int) -> int:
+    """The rank inside ``group`` of WORLD rank ``global_rank`` (ValueError when not a member)."""
     return resolve(group).group_rank(global_rank)
 
 
 def get_global_rank(group: ProcessGroup, group_rank: int) -> int:
+    """The WORLD rank of rank ``group_rank`` of ``group``."""
     return resolve(group).ranks[group_rank]
 
 
 def get_process_group_ranks(group: ProcessGroup) -> list[int]:
+    """The WORLD ranks in ``group``, in group-rank order."""
     return list(resolve(group).ranks)
 
 
