@@ -16,7 +16,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from shendu.autograd.function import Function
+from shendu.autograd.function import Function, once_differentiable
 from shendu.backend import array_module
 from shendu.ops.solve import check_matrix, solve_triangular
 from shendu.tensor import Tensor
@@ -233,7 +233,8 @@ class Eig(Function):
         cdt = _complex_dtype(a.dtype)
         return L.astype(cdt), V.astype(cdt)
 
-    def backward(ctx, gL, gV):  # on raw arrays (complex): the result is not differentiable again
+    @once_differentiable
+    def backward(ctx, gL, gV):  # on raw arrays (complex): differentiating it again raises
         (A,) = ctx.inputs
         L, V = (o._data for o in ctx.outs)
         xp = array_module(L)
