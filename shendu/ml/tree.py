@@ -101,121 +101,154 @@ class _BaseTree(BaseEstimator):
         if self.min_impurity_decrease < 0:
             raise ValueError(f"{name}: min_impurity_decrease must be >= 0, got {self.min_impurity_decrease}")
 
-    # -- the search for one node's best split --------------------------------------------------
-    def _best_split(self, X: np.ndarray, S: np.ndarray, w: np.ndarray, features: np.ndarray,
-                    codes: np.ndarray | None = None):
-        """(feature, threshold) of the best split of a node's samples X (n, d) with weighted per-sample
-        statistics S (n, K) (w·one-hot class, or (w·y, w·y²)) and weights w (n,), over ``features``;
-        ``codes`` (n,) are the class indices of a classifier's samples. None if no split is valid.
-
-        Samples with equal values of a feature cannot be separated, so the statistics are first summed
-        per run of equal values (one ``bincount`` over all features' runs), and the children's impurities
-        are computed at the run boundaries only (the valid thresholds) from cumulative sums over the runs.
-        """
-        n, K = S.shape
-        F = len(features)
-        xs_t = X[:, features].T                                      # (F, n)
-        order = np.argsort(xs_t, axis=1, kind="stable")              # (F, n)
-        xs = np.take_along_axis(xs_t, order, axis=1)                 # (F, n) each feature's sorted values
-        change = xs[:, 1:] > xs[:, :-1]                              # (F, n-1) a new run starts
-        first = np.concatenate([np.ones((F, 1), bool), change], axis=1).ravel()  # (F·n,) run starts
-        gid = np.cumsum(first) - 1                                   # (F·n,) run id, runs ordered by feature
-        G = int(gid[-1]) + 1
-        flat = order.ravel()
-        if codes is not None:  # classes: one bincount over (run, class) pairs
-            stats = np.bincount(gid * K + codes[flat], weights=w[flat], minlength=G * K).reshape(G, K)
-        else:
-            stats = np.stack([np.bincount(gid, weights=S[flat, k], minlength=G) for k in range(K)], 1)  # (G, K)
-        counts = np.bincount(gid, minlength=G)                       # (G,) samples per run
-        run_w = np.bincount(gid, weights=w[flat], minlength=G)       # (G,)
-        starts = np.flatnonzero(first)                               # (G,) flat position of each run's start
-        feature_of = starts // n                                     # (G,) which feature a run belongs to
-        # cumulative sums over the runs, restarted at every feature: the left child of "split after run g"
-        cs, cc, cw = np.cumsum(stats, 0), np.cumsum(counts), np.cumsum(run_w)
-        feat_first = np.searchsorted(feature_of, np.arange(F))       # (F,) first run of each feature
-        base = feat_first[feature_of] - 1                            # run before this feature's first run
-        prev = base >= 0
-        left = cs - np.where(prev[:, None], cs[np.maximum(base, 0)], 0.0)
-        n_left = cc - np.where(prev, cc[np.maximum(base, 0)], 0)
-        wl = cw - np.where(prev, cw[np.maximum(base, 0)], 0.0)
-        right, wr = S.sum(0) - left, w.sum() - wl
-        last = np.append(feature_of[1:] != feature_of[:-1], True)   # the last run of a feature: no split after
-        valid = ~last & (n_left >= self._min_leaf) & (n - n_left >= self._min_leaf)
-        if not valid.any():
-            return None
-        g = np.flatnonzero(valid)
-        left, right, wl, wr = left[g], right[g], wl[g], wr[g]
-        if self.criterion == "gini":
-            # Σ over children of w·gini = w_total − Σ_k L_k²/w_L − Σ_k R_k²/w_R
-            score = -((left * left).sum(1) / np.maximum(wl, _EPS) + (right * right).sum(1) / np.maximum(wr, _EPS))
-        elif self.criterion == "squared_error":
-            # Σ over children of SSE = Σ w y² − (Σ w y)²/w_L − (Σ w y)²/w_R; the Σ w y² term is the same for all
-            score = -(left[:, 0] ** 2 / np.maximum(wl, _EPS) + right[:, 0] ** 2 / np.maximum(wr, _EPS))
-        else:
-            score = wl * _impurity(left, wl, self.criterion) + wr * _impurity(right, wr, self.criterion)
-        best = g[int(np.argmin(score))]                              # ties: the first feature, lowest threshold
-        lo, hi = xs.ravel()[starts[best]], xs.ravel()[starts[best + 1]]
-        threshold = (lo + hi) / 2.0
-        if threshold == hi:  # the midpoint rounded up to the right value: keep that value on the right
-            threshold = lo
-        return int(features[feature_of[best]]), float(threshold)
-
+    # -- growing the tree, one depth level at a time ------------------------------------------
     def _build(self, X: np.ndarray, S: np.ndarray, w: np.ndarray, rng, codes=None) -> None:
-        n_samples, n_features = X.shape
-        n_try = _n_features_to_try(self.max_features, n_features, type(self).__name__)
+        """Grow the tree breadth-first: every node of a depth level searches its best split at once.
+
+        At each level the samples of the nodes still to be split are laid out, for every candidate feature
+        (a row), sorted by (node, feature value). Runs of equal values within a node cannot be separated, so
+        the per-sample statistics S·w (w·one-hot class, or (w·y, w·y²)) are summed per run (one
+        ``bincount``), cumulative sums restarted at each (feature, node) segment give the left child's
+        statistics at every valid threshold, the weighted child impurity is scored at all of them together,
+        and a lexicographic sort by (node, score) picks each node's best (ties: the first feature in the
+        node's feature order, then the lowest threshold). ``codes`` are a classifier's class indices.
+        """
+        n, d = X.shape
+        K = S.shape[1]
+        n_try = _n_features_to_try(self.max_features, d, type(self).__name__)
         max_depth = np.inf if self.max_depth is None else self.max_depth
-        weighted_total = w.sum()
-        left_c, right_c, feat, thr, val, imp, n_node, w_node, depth_of = [], [], [], [], [], [], [], [], []
+        cap = 2 * n + 1
+        left_c, right_c = np.full(cap, -1, np.intp), np.full(cap, -1, np.intp)
+        feat, thr = np.full(cap, -2, np.intp), np.full(cap, -2.0)
+        stats, weight = np.zeros((cap, K)), np.zeros(cap)
+        count, depth_of = np.zeros(cap, np.intp), np.zeros(cap, np.intp)
+        Sw = S * w[:, None]
+        stats[0], weight[0], count[0] = Sw.sum(0), w.sum(), n
+        n_nodes = 1
+        node_of = np.zeros(n, np.intp)                                # each sample's current node
+        frontier = np.array([0])
+        order0 = np.argsort(X, axis=0, kind="stable").T               # (d, n) each feature's sorted samples
+        if n_try < d:
+            rank = np.empty((n, d), np.int64)                         # position in each feature's sorted order
+            np.put_along_axis(rank, order0.T, np.arange(n)[:, None], axis=0)
+        XT = np.ascontiguousarray(X.T)
+        while len(frontier):
+            imp = _impurity(stats[frontier], weight[frontier], self.criterion)
+            grow = ((depth_of[frontier] < max_depth) & (count[frontier] >= self._min_split)
+                    & (count[frontier] >= 2 * self._min_leaf) & (imp > _EPS))
+            A = frontier[grow]                                        # nodes to split at this level
+            if not len(A):
+                break
+            loc = np.full(n_nodes, -1)
+            loc[A] = np.arange(len(A))
+            sample_loc = loc[node_of]                                 # (n,) local node index, -1: settled
+            if n_try == d:
+                seq = order0[(sample_loc >= 0)[order0]].reshape(d, -1)   # (d, m) by value, active samples
+                keys = sample_loc[seq].astype(np.int16 if len(A) < 2 ** 15 else np.int64)  # int16: a radix sort
+                seq = np.take_along_axis(seq, np.argsort(keys, axis=1, kind="stable"), axis=1)
+                V = np.take_along_axis(XT, seq, axis=1)              # (d, m) values, sorted by (node, value)
+                feats = None
+            else:
+                act = np.flatnonzero(sample_loc >= 0)
+                feats = np.argsort(rng.random_sample((len(A), d)), axis=1)[:, :n_try]   # (A, F) per node
+                fs = feats[sample_loc[act]]                           # (m, F) each slot's feature per sample
+                key = sample_loc[act][:, None] * n + rank[act[:, None], fs]
+                perm = np.argsort(key.T, axis=1)                      # (F, m) by (node, value)
+                seq = act[perm]
+                V = X[seq, feats[sample_loc[seq], np.arange(n_try)[:, None]]]
+            R, m = seq.shape
+            node_seq = sample_loc[seq]                                # (R, m) local node of each position
+            new_seg = np.ones((R, m), bool)
+            new_seg[:, 1:] = node_seq[:, 1:] != node_seq[:, :-1]
+            first = new_seg.copy()
+            first[:, 1:] |= V[:, 1:] > V[:, :-1]                      # a run of equal values starts
+            flat_first = first.ravel()
+            gid = np.cumsum(flat_first) - 1
+            G = int(gid[-1]) + 1
+            flat_seq = seq.ravel()
+            if codes is not None:
+                run_stats = np.bincount(gid * K + codes[flat_seq], weights=w[flat_seq],
+                                        minlength=G * K).reshape(G, K)
+            else:
+                run_stats = np.stack([np.bincount(gid, weights=Sw[flat_seq, k], minlength=G) for k in range(K)], 1)
+            run_w = np.bincount(gid, weights=w[flat_seq], minlength=G)
+            run_n = np.bincount(gid, minlength=G)
+            starts = np.flatnonzero(flat_first)                      # (G,) flat position of each run
+            run_node = node_seq.ravel()[starts]
+            seg_first = new_seg.ravel()[starts]                       # the run opens a (feature, node) segment
+            seg_start = np.flatnonzero(seg_first)
+            base = seg_start[np.cumsum(seg_first) - 1] - 1            # the run before the segment's first
+            has = base >= 0
+            bi = np.maximum(base, 0)
+            cs, cw, cn = np.cumsum(run_stats, 0), np.cumsum(run_w), np.cumsum(run_n)
+            left = cs - np.where(has[:, None], cs[bi], 0.0)
+            wl = cw - np.where(has, cw[bi], 0.0)
+            nl = cn - np.where(has, cn[bi], 0)
+            node_ids = A[run_node]
+            seg_last = np.append(seg_first[1:], True)
+            valid = ~seg_last & (nl >= self._min_leaf) & (count[node_ids] - nl >= self._min_leaf)
+            g = np.flatnonzero(valid)
+            if not len(g):
+                break
+            left, wl, nl, node_ids = left[g], wl[g], nl[g], node_ids[g]
+            right, wr = stats[node_ids] - left, weight[node_ids] - wl
+            if self.criterion == "gini":
+                score = -((left * left).sum(1) / np.maximum(wl, _EPS) + (right * right).sum(1) / np.maximum(wr, _EPS))
+            elif self.criterion == "squared_error":
+                score = -(left[:, 0] ** 2 / np.maximum(wl, _EPS) + right[:, 0] ** 2 / np.maximum(wr, _EPS))
+            else:
+                score = wl * _impurity(left, wl, self.criterion) + wr * _impurity(right, wr, self.criterion)
+            order = np.lexsort((score, run_node[g]))                  # by node, then score; stable: row order
+            best = order[np.append(True, run_node[g][order][1:] != run_node[g][order][:-1])]
+            b = g[best]                                               # each splittable node's best run
+            parents = A[run_node[b]]
+            rows = starts[b] // m
+            lo, hi = V.ravel()[starts[b]], V.ravel()[starts[b + 1]]
+            t = (lo + hi) / 2.0
+            t = np.where(t == hi, lo, t)                              # midpoint rounded up: keep hi on the right
+            f = rows if feats is None else feats[run_node[b], rows]
+            ls, lw, ln = left[best], wl[best], nl[best]
+            rs, rw, rn = stats[parents] - ls, weight[parents] - lw, count[parents] - ln
+            if self.min_impurity_decrease > 0:
+                dec = (weight[parents] * _impurity(stats[parents], weight[parents], self.criterion)
+                       - lw * _impurity(ls, lw, self.criterion) - rw * _impurity(rs, rw, self.criterion))
+                keep = dec / weight[0] + _EPS >= self.min_impurity_decrease
+                parents, f, t, ls, lw, ln, rs, rw, rn = (a[keep] for a in (parents, f, t, ls, lw, ln, rs, rw, rn))
+                if not len(parents):
+                    break
+            P = len(parents)
+            lid = n_nodes + 2 * np.arange(P)
+            rid = lid + 1
+            left_c[parents], right_c[parents], feat[parents], thr[parents] = lid, rid, f, t
+            stats[lid], weight[lid], count[lid] = ls, lw, ln
+            stats[rid], weight[rid], count[rid] = rs, rw, rn
+            depth_of[lid] = depth_of[rid] = depth_of[parents] + 1
+            n_nodes += 2 * P
+            moving = np.flatnonzero(left_c[node_of] >= 0)             # samples of the nodes just split
+            pn = node_of[moving]
+            go_left = X[moving, feat[pn]] <= thr[pn]
+            node_of[moving] = np.where(go_left, left_c[pn], right_c[pn])
+            frontier = np.concatenate([lid, rid])
+            frontier.sort()
 
-        def new_node(idx, depth):
-            node_w = w[idx].sum()
-            stats = (S[idx] * w[idx, None]).sum(0)
-            left_c.append(-1), right_c.append(-1), feat.append(-2), thr.append(-2.0)
-            val.append(stats / max(node_w, _EPS) if self.criterion != "squared_error"
-                       else np.array([stats[0] / max(node_w, _EPS)]))
-            imp.append(float(_impurity(stats, np.asarray(node_w), self.criterion)))
-            n_node.append(len(idx)), w_node.append(node_w), depth_of.append(depth)
-            return len(left_c) - 1
-
-        stack = [(np.arange(n_samples), new_node(np.arange(n_samples), 0), 0)]
-        while stack:
-            idx, node, depth = stack.pop()
-            n = len(idx)
-            if depth >= max_depth or n < self._min_split or n < 2 * self._min_leaf or imp[node] <= _EPS:
-                continue
-            features = rng.permutation(n_features)[:n_try] if n_try < n_features else np.arange(n_features)
-            Xn, wn = X[idx], w[idx]
-            split = self._best_split(Xn, S[idx] * wn[:, None], wn, features, None if codes is None else codes[idx])
-            if split is None:
-                continue
-            f, t = split
-            go_left = Xn[:, f] <= t
-            li, ri = idx[go_left], idx[~go_left]
-            left, right = new_node(li, depth + 1), new_node(ri, depth + 1)
-            decrease = (w_node[node] * imp[node] - w_node[left] * imp[left] - w_node[right] * imp[right])
-            if decrease / weighted_total + _EPS < self.min_impurity_decrease:
-                for _ in range(2):  # undo the two children
-                    for lst in (left_c, right_c, feat, thr, val, imp, n_node, w_node, depth_of):
-                        lst.pop()
-                continue
-            left_c[node], right_c[node], feat[node], thr[node] = left, right, f, t
-            stack.append((ri, right, depth + 1))
-            stack.append((li, left, depth + 1))
-
+        N = n_nodes
+        stats, weight = stats[:N], weight[:N]
+        if self.criterion == "squared_error":
+            value = (stats[:, 0] / np.maximum(weight, _EPS))[:, None]
+        else:
+            value = stats / np.maximum(weight, _EPS)[:, None]
         self.tree_ = SimpleNamespace(
-            children_left=np.array(left_c, dtype=np.intp), children_right=np.array(right_c, dtype=np.intp),
-            feature=np.array(feat, dtype=np.intp), threshold=np.array(thr, dtype=np.float64),
-            value=np.array(val, dtype=np.float64), impurity=np.array(imp, dtype=np.float64),
-            n_node_samples=np.array(n_node, dtype=np.intp), weighted_n_node_samples=np.array(w_node),
-            node_count=len(left_c), max_depth=int(max(depth_of)), depth=np.array(depth_of, dtype=np.intp))
+            children_left=left_c[:N], children_right=right_c[:N], feature=feat[:N], threshold=thr[:N],
+            value=value, impurity=_impurity(stats, weight, self.criterion), n_node_samples=count[:N],
+            weighted_n_node_samples=weight, node_count=N, max_depth=int(depth_of[:N].max()), depth=depth_of[:N])
         t = self.tree_
         internal = t.children_left >= 0
-        gain = np.zeros(len(left_c))
+        gain = np.zeros(N)
         gain[internal] = (t.weighted_n_node_samples[internal] * t.impurity[internal]
                           - t.weighted_n_node_samples[t.children_left[internal]] * t.impurity[t.children_left[internal]]
                           - t.weighted_n_node_samples[t.children_right[internal]]
                           * t.impurity[t.children_right[internal]])
-        importances = np.bincount(t.feature[internal], weights=gain[internal], minlength=n_features)
+        importances = np.bincount(t.feature[internal], weights=gain[internal], minlength=d)
         self.feature_importances_ = importances / importances.sum() if importances.sum() > 0 else importances
 
     def _fit(self, X, S, sample_weight, n_features):
