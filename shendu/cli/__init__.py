@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from shendu.cli import chat, demo, experiment, generate, size, train
+from shendu.cli import finetune as finetune_command
 from shendu.cli import run as run_command
 from shendu.cli._common import HelpFormatter, Parser, UsageError
 
@@ -45,6 +46,7 @@ def build_parser() -> Parser:
     chat.add_parser(sub)
     run_command.add_parser(sub)
     size.add_parser(sub)
+    finetune_command.add_parser(sub)
     return parser
 
 
