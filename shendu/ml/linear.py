@@ -8,7 +8,8 @@ input and output conventions.
   when X is rank deficient, as scikit-learn).
 - Ridge: ``min ‖y - Xw - b‖² + alpha ‖w‖²`` in closed form, ``(XcᵀXc + alpha I) w = Xcᵀyc``.
 - Lasso: ``min 1/(2n) ‖y - Xw - b‖² + alpha ‖w‖₁`` (scikit-learn's objective) by cyclic
-  coordinate descent on the Gram matrix, stopped by the duality gap like scikit-learn's ``cd_fast``.
+  coordinate descent on the Gram matrix, stopped by the duality gap like scikit-learn's ``cd_fast``,
+  with an exact active-set finish once the signs settle.
 - LogisticRegression: ``min C Σ_i loss_i + ½‖W‖²`` (l2) or ``Σ_i loss_i`` (None), sigmoid for two
   classes and multinomial (softmax) for more, solved by Newton's method (``'newton-cholesky'``,
   exact Hessian, backtracking line search) or by L-BFGS through shendu autograd (``'lbfgs'``).
@@ -129,7 +130,10 @@ class Lasso(_LinearModel):
     ``w_j ← S(X_jᵀr + ‖X_j‖² w_j, n·alpha) / ‖X_j‖²``. The updates run on the Gram matrix XᵀX
     (O(n_features) per coordinate); every sweep whose largest update is below ``tol`` times the
     largest weight computes the duality gap, and the fit stops when the gap is below
-    ``tol · ‖y‖²`` (scikit-learn's rule). The sweep over coordinates is sequential by nature.
+    ``tol · ‖y‖²`` (scikit-learn's rule). The sweep over coordinates is sequential by nature. Once
+    two sweeps agree on the signs of w, an active-set finish (feature-sign search: exact solves on the
+    support) is tried and kept only if its duality gap passes the same test, so ``n_iter_`` is
+    usually far below scikit-learn's for the same optimum.
 
     Args:
         alpha: the L1 strength. Default: 1.0.
