@@ -492,7 +492,7 @@ class SoftmaxRegression(_LogisticBase):
     Args:
         C: inverse regularisation strength (``None``-like ``float('inf')`` means no penalty). Default: 1.0.
         fit_intercept: Default: True.
-        tol: gradient tolerance (largest entry). Default: 1e-6.
+        tol: gradient tolerance (largest entry), LogisticRegression's default. Default: 1e-4.
         max_iter: iterations at most. Default: 500.
         solver: ``'lbfgs'`` or ``'newton-cholesky'``. Default: ``'lbfgs'``.
 
@@ -500,7 +500,7 @@ class SoftmaxRegression(_LogisticBase):
     """
     _multinomial_always = True
 
-    def __init__(self, C: float = 1.0, *, fit_intercept: bool = True, tol: float = 1e-6, max_iter: int = 500,
+    def __init__(self, C: float = 1.0, *, fit_intercept: bool = True, tol: float = 1e-4, max_iter: int = 500,
                  solver: str = "lbfgs"):
         self.C = C
         self.fit_intercept = fit_intercept
