@@ -323,4 +323,6 @@ RECIPES: dict[str, Recipe] = {
                   "pretrain a GPT (BPE or characters) on a text file (--data) or the Python stdlib"),
     "sft": Recipe("shendu.train.sft_recipe", "SFTConfig", "run_sft",
                   "instruction-tune a 'train gpt' run (--base) on the built-in instructions, chat template"),
+    "bert": Recipe("shendu.train.bert", "BertTrainConfig", "run_bert",
+                   "pretrain a BERT (masked LM, optional NSP, WordPiece) on a text file (--data) or the stdlib"),
 }
