@@ -98,6 +98,7 @@ def _axes_of(spec, name: str) -> dict:
 
 
 _PRIMES = (3, 5, 7, 11, 13, 17, 19, 23)
+_IR_VERSION = {17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10}
 
 
 def _perturbed(args: tuple, names: list, dynamic: dict, attempt: int) -> tuple | None:
@@ -219,7 +220,7 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
     graph = helper.make_graph(g.nodes, f"main_graph_{name}", graph_inputs, graph_outputs, initializers)
     model_proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                                     producer_name="shendu", producer_version=_version())
-    model_proto.ir_version = min(onnx.IR_VERSION, 8 if opset <= 17 else 9)
+    model_proto.ir_version = min(onnx.IR_VERSION, _IR_VERSION.get(opset, 11))  # the oldest IR the opset allows
     if f is not None:
         data = model_proto.SerializeToString()
         if isinstance(f, (str, os.PathLike)):
