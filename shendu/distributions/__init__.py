@@ -9,16 +9,19 @@ in a registry (``register_kl``). Samples come from shendu's global generator (``
 Families: Normal, Laplace, Uniform, Exponential (continuous.py); Gamma, Chi2, Beta, Dirichlet, StudentT
 (gamma.py); Bernoulli, Binomial, Geometric, Poisson, Categorical, OneHotCategorical (discrete.py);
 MultivariateNormal (multivariate_normal.py); TransformedDistribution, LogNormal (transformed.py);
-Independent, MixtureSameFamily (independent.py).
+Independent, MixtureSameFamily (independent.py); Cauchy, HalfCauchy, HalfNormal, Gumbel, Weibull, Pareto
+(tails.py); Multinomial, NegativeBinomial (counts.py).
 """
 from shendu.distributions import constraints, transforms
 from shendu.distributions.continuous import Exponential, Laplace, Normal, Uniform
+from shendu.distributions.counts import Multinomial, NegativeBinomial
 from shendu.distributions.discrete import Bernoulli, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
 from shendu.distributions.distribution import Distribution
 from shendu.distributions.gamma import Beta, Chi2, Dirichlet, Gamma, StudentT
 from shendu.distributions.independent import Independent, MixtureSameFamily
 from shendu.distributions.kl import kl_divergence, register_kl
 from shendu.distributions.multivariate_normal import MultivariateNormal
+from shendu.distributions.tails import Cauchy, Gumbel, HalfCauchy, HalfNormal, Pareto, Weibull
 from shendu.distributions.transformed import LogNormal, TransformedDistribution
 from shendu.distributions.transforms import (
     AffineTransform,
@@ -29,6 +32,7 @@ from shendu.distributions.transforms import (
 )
 
 __all__ = [
+    "Cauchy", "Gumbel", "HalfCauchy", "HalfNormal", "Multinomial", "NegativeBinomial", "Pareto", "Weibull",
     "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Chi2", "ComposeTransform", "Dirichlet",
     "Distribution", "ExpTransform", "Exponential", "Gamma", "Geometric", "Independent", "Laplace", "LogNormal",
     "MixtureSameFamily", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson", "SigmoidTransform",

@@ -38,6 +38,12 @@ MOMENTS = [
     ("Mixture", lambda: D.MixtureSameFamily(D.Categorical(probs=sd.tensor([0.3, 0.7])),
                                             D.Normal(sd.tensor([-2.0, 1.0]), sd.tensor([0.5, 1.0])))),
     ("Independent", lambda: D.Independent(D.Exponential(sd.tensor([1.0, 3.0])), 1)),
+    ("HalfNormal", lambda: D.HalfNormal(sd.tensor([0.5, 2.0]))),
+    ("Gumbel", lambda: D.Gumbel(sd.tensor([0.0, 1.0]), sd.tensor([1.0, 0.5]))),
+    ("Weibull", lambda: D.Weibull(sd.tensor([1.0, 2.0]), sd.tensor([1.5, 3.0]))),
+    ("Pareto", lambda: D.Pareto(sd.tensor([1.0, 0.5]), sd.tensor([9.0, 12.0]))),
+    ("Multinomial", lambda: D.Multinomial(7, probs=sd.tensor([0.2, 0.3, 0.5]))),
+    ("NegativeBinomial", lambda: D.NegativeBinomial(sd.tensor([2.0, 5.5]), probs=sd.tensor([0.3, 0.6]))),
 ]
 
 
@@ -78,18 +84,18 @@ def test_sample_has_no_graph_and_rsample_has_one():
         D.Poisson(sd.tensor([1.0])).rsample()
 
 
-@pytest.mark.parametrize("name", ["Normal", "Laplace", "Uniform", "Exponential", "LogNormal"])
+@pytest.mark.parametrize("name", ["Normal", "Laplace", "Uniform", "Exponential", "LogNormal", "Gumbel", "Cauchy"])
 def test_rsample_pathwise_gradients_are_exact(name):
     """x = T(noise; θ): the gradient of ⟨g, x⟩ is the analytic ∂x/∂θ at the drawn x, under a random g."""
     sd.manual_seed(2)
     a, b = _f64([0.3, -0.7, 1.1], [0.8, 1.5, 0.6])
-    dist = {"Normal": D.Normal, "Laplace": D.Laplace, "LogNormal": D.LogNormal,
+    dist = {"Normal": D.Normal, "Laplace": D.Laplace, "LogNormal": D.LogNormal, "Gumbel": D.Gumbel, "Cauchy": D.Cauchy,
             "Uniform": lambda lo, hi: D.Uniform(lo, hi + 2.0), "Exponential": lambda _, r: D.Exponential(r)}[name](a, b)
     x = dist.rsample((5,))
     g = np.random.default_rng(0).normal(size=x.shape)
     (x * sd.tensor(g, dtype=sd.float64)).sum().backward()
     xv, av, bv = x.detach().numpy(), a.detach().numpy(), b.detach().numpy()
-    if name in ("Normal", "Laplace"):
+    if name in ("Normal", "Laplace", "Gumbel", "Cauchy"):
         da, db = np.ones_like(xv), (xv - av) / bv
     elif name == "LogNormal":
         da, db = xv, xv * (np.log(xv) - av) / bv
