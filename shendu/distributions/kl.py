@@ -13,12 +13,14 @@ from shendu.distributions.distribution import Distribution
 from shendu.distributions.gamma import Beta, Dirichlet, Gamma
 from shendu.distributions.independent import Independent
 from shendu.distributions.multivariate_normal import MultivariateNormal, batch_mahalanobis
+from shendu.distributions.tails import Cauchy, Gumbel, HalfNormal, Pareto
 from shendu.distributions.transformed import TransformedDistribution, sum_rightmost
 from shendu.ops.elementwise import where
 from shendu.ops.special import digamma, lgamma
 
 __all__ = ["kl_divergence", "register_kl"]
 
+_EULER = 0.57721566490153286061
 _KL_REGISTRY: dict = {}
 _KL_MEMOIZE: dict = {}
 
@@ -174,7 +176,7 @@ def _kl_gamma_gamma(p, q):
 def _kl_exponential_gamma(p, q):
     ratio = q.rate / p.rate
     t1 = -q.concentration * ratio.log()
-    return t1 + ratio + lgamma(q.concentration) + q.concentration * 0.5772156649015329 - (1 + 0.5772156649015329)
+    return t1 + ratio + lgamma(q.concentration) + q.concentration * _EULER - (1 + _EULER)
 
 
 @register_kl(Laplace, Laplace)
@@ -251,3 +253,65 @@ def _kl_multivariatenormal_multivariatenormal(p, q):
     term2 = (solved * solved).sum((-2, -1))  # tr(Σq⁻¹ Σp)
     term3 = batch_mahalanobis(lq, q.loc - p.loc)
     return half_term1 + 0.5 * (term2 + term3 - n)
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    # Chyzak & Nielsen (2019), arXiv:1905.10965
+    return ((p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)).log() - (4 * p.scale * q.scale).log()
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p, q):
+    ct1, ct2, ct3 = p.scale / q.scale, q.loc / q.scale, p.loc / q.scale
+    t3 = (ct2 + lgamma(1 + ct1) - ct3).exp()
+    return -ct1.log() - ct2 + ct3 + ct1 * _EULER + t3 - (1 + _EULER)
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p, q):
+    var_ratio = (p.scale / q.scale).pow(2)
+    return 0.5 * (var_ratio - 1 - var_ratio.log())
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p, q):
+    scale_ratio, alpha_ratio = p.scale / q.scale, q.alpha / p.alpha
+    result = q.alpha * scale_ratio.log() - alpha_ratio.log() + alpha_ratio - 1
+    return where(p.scale < q.scale, math.inf, result)  # p puts mass below q's support
+
+
+@register_kl(Normal, Gumbel)
+def _kl_normal_gumbel(p, q):
+    mean_ratio, var_ratio, loc_ratio = p.loc / q.scale, (p.scale / q.scale).pow(2), q.loc / q.scale
+    t3 = (-mean_ratio + 0.5 * var_ratio + loc_ratio).exp()
+    return -0.5 * var_ratio.log() + mean_ratio - loc_ratio + t3 - 0.5 * (1 + math.log(2 * math.pi))
+
+
+@register_kl(Exponential, Normal)
+def _kl_exponential_normal(p, q):
+    var, rate2 = q.scale.pow(2), p.rate.pow(2)
+    t1 = 0.5 * (rate2 * var * 2 * math.pi).log()
+    return t1 - 1 + (rate2.reciprocal() - q.loc / p.rate + 0.5 * q.loc.pow(2)) / var
+
+
+@register_kl(Gamma, Normal)
+def _kl_gamma_normal(p, q):
+    var, beta2, a = q.scale.pow(2), p.rate.pow(2), p.concentration
+    t1 = 0.5 * (beta2 * var * 2 * math.pi).log() - a - lgamma(a)
+    t2 = 0.5 * (a.pow(2) + a) / beta2
+    return t1 + (a - 1) * digamma(a) + (t2 - q.loc * a / p.rate + 0.5 * q.loc.pow(2)) / var
+
+
+@register_kl(Laplace, Normal)
+def _kl_laplace_normal(p, q):
+    var = q.scale.pow(2)
+    ratio = p.scale.pow(2) / var
+    t1 = 0.5 * (2 * ratio / math.pi).log()
+    return -t1 + ratio + (0.5 * p.loc.pow(2) - p.loc * q.loc + 0.5 * q.loc.pow(2)) / var - 1
+
+
+@register_kl(Beta, Uniform)
+def _kl_beta_uniform(p, q):
+    result = -p.entropy() + (q.high - q.low).log()
+    return where((q.low > 0) | (q.high < 1), math.inf, result)
