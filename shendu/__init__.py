@@ -56,10 +56,12 @@ from shendu.ops.linalg import (  # noqa: I001  (products, distances and resizing
 )
 from shendu.ops.distance import cdist, cosine_similarity, pairwise_distance, pdist  # noqa: I001
 from shendu.ops.solve import (  # noqa: I001  (torch.det, torch.inverse, ...: the linalg families' top-level names)
-    cholesky_inverse, cholesky_solve, det, inverse, logdet, slogdet,
+    cholesky_inverse, cholesky_solve, det, inverse, logdet, slogdet, triangular_solve,
 )
 from shendu.ops.matrix_functions import matrix_exp, matrix_power, pinverse  # noqa: I001
-from shendu.ops.lu import lu_unpack  # noqa: I001
+from shendu.ops.lu import lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack  # noqa: I001
+from shendu.ops.matrix_norm import frobenius_norm, nuclear_norm  # noqa: I001
+from shendu.ops.matrix_functions import vander_legacy as vander  # noqa: I001
 from shendu.ops.solve import _cholesky_legacy as cholesky  # noqa: I001
 from shendu.ops.decompositions import geqrf, orgqr, ormqr, qr_legacy as qr, svd_legacy as svd  # noqa: I001
 from shendu.ops.resize import pixel_shuffle, pixel_unshuffle  # noqa: I001
@@ -164,7 +166,8 @@ __all__ = [
     "addbmm", "addmm", "addmv", "addr", "baddbmm", "cdist", "chain_matmul", "cosine_similarity", "ger",
     "distributions", "inner", "linalg", "mv", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle", "vdot",
     "cholesky", "cholesky_inverse", "cholesky_solve", "det", "inverse", "logdet", "matrix_exp", "matrix_power",
-    "geqrf", "lu_unpack", "orgqr", "ormqr", "pinverse", "qr", "slogdet", "svd",
+    "frobenius_norm", "geqrf", "lu", "lu_solve", "lu_unpack", "nuclear_norm", "orgqr", "ormqr", "pinverse", "qr",
+    "slogdet", "svd", "triangular_solve", "vander",
     "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",
     "Function", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any",
     "arange", "argmax", "argmin", "as_tensor", "autograd", "bernoulli", "bmm", "bool",

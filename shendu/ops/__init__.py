@@ -66,12 +66,14 @@ _LAMBDA_DOCS = {
 def _decomposition_methods() -> dict:
     """The Tensor methods of the factor/solve/decomposition families (torch's names and signatures)."""
     from shendu.ops import decompositions as dec
+    from shendu.ops import lu
     from shendu.ops import matrix_functions as mf
     from shendu.ops import solve as sv
     return {"det": sv.det, "inverse": sv.inverse, "cholesky": sv._cholesky_legacy, "slogdet": sv.slogdet,
             "logdet": sv.logdet, "pinverse": mf.pinverse, "matrix_power": mf.matrix_power, "matrix_exp": mf.matrix_exp,
             "cholesky_solve": sv.cholesky_solve, "cholesky_inverse": sv.cholesky_inverse,
-            "svd": dec.svd_legacy, "qr": dec.qr_legacy, "geqrf": dec.geqrf, "orgqr": dec.orgqr, "ormqr": dec.ormqr}
+            "svd": dec.svd_legacy, "qr": dec.qr_legacy, "geqrf": dec.geqrf, "orgqr": dec.orgqr, "ormqr": dec.ormqr,
+            "triangular_solve": sv.triangular_solve, "lu": lu.lu_legacy, "lu_solve": lu.lu_solve_legacy}
 
 
 def _bind_tensor_methods(Tensor) -> None:

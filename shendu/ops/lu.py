@@ -176,3 +176,14 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoin
     # A^T = U^T L^T P^T: X = P L^-T U^-T B
     y = solve_triangular(LU.mT, B, upper=False)
     return P @ solve_triangular(LU.mT, y, upper=True, unitriangular=True)
+
+
+def lu_legacy(A: Tensor, pivot: bool = True, get_infos: bool = False, out=None) -> tuple:
+    """``torch.lu`` (deprecated in PyTorch for ``linalg.lu_factor``): ``(A_LU, pivots[, infos])``, no error."""
+    LU, pivots, info = _factor(A, pivot, False, "lu")
+    return (LU, pivots, Tensor._wrap(info)) if get_infos else (LU, pivots)
+
+
+def lu_solve_legacy(b: Tensor, LU_data: Tensor, LU_pivots: Tensor, *, out=None) -> Tensor:
+    """``torch.lu_solve(b, LU_data, LU_pivots)``: ``linalg.lu_solve(LU_data, LU_pivots, b)``."""
+    return lu_solve(LU_data, LU_pivots, b)

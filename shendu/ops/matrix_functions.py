@@ -278,6 +278,17 @@ def vander(x: Tensor, *, N: int | None = None) -> Tensor:
     return cat([powers.narrow(-1, 0, 1) ** 0, powers], -1)
 
 
+def vander_legacy(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
+    """``torch.vander(x, N=None, increasing=False)``: the powers of a 1-D x, decreasing unless ``increasing``.
+
+    Shape: (n,) -> (n, N).
+    """
+    if x.ndim != 1:
+        raise RuntimeError(f"vander: x must be a one-dimensional tensor, got {x.ndim} dims")
+    out = vander(x, N=N)
+    return out if increasing else out.flip(-1)
+
+
 def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False) -> tuple:
     """``(result, info)``: ``linalg.solve`` with LAPACK's info (0, or the 1-based index of the first zero pivot)
     per matrix instead of an error (the result is then nan) unless ``check_errors``."""

@@ -170,3 +170,13 @@ def _write_out(out, result: Tensor, op: str) -> Tensor:
         return result
     from shendu.autograd.inplace import write_out
     return write_out(out, result, op)
+
+
+def nuclear_norm(input: Tensor, dim=(-2, -1), keepdim: bool = False) -> Tensor:
+    """``torch.nuclear_norm``: the sum of singular values (``matrix_norm(input, 'nuc', dim, keepdim)``)."""
+    return matrix_norm(input, "nuc", tuple(dim), keepdim)
+
+
+def frobenius_norm(input: Tensor, dim=(-2, -1), keepdim: bool = False) -> Tensor:
+    """``torch.frobenius_norm``: the square root of the sum of squares over ``dim``."""
+    return vector_norm(input, 2, tuple(dim) if not isinstance(dim, int) else dim, keepdim)

@@ -492,3 +492,15 @@ def _write_out(out, result: Tensor, op: str) -> Tensor:
         return result
     from shendu.autograd.inplace import write_out
     return write_out(out, result, op)
+
+
+triangular_solve_result = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
+
+
+def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
+                     unitriangular: bool = False) -> tuple:
+    """``torch.triangular_solve`` (deprecated in PyTorch for ``linalg.solve_triangular``): X with
+    ``A X = b`` (``transpose``: ``Aᵀ X = b``), returned with a copy of A."""
+    coefficient = A.mT if transpose else A
+    solution = solve_triangular(coefficient, b, upper=bool(upper) != bool(transpose), unitriangular=unitriangular)
+    return triangular_solve_result(solution, A.clone())

@@ -35,6 +35,10 @@ CASES = [
     both("lu_unpack", lambda a: lib_of(a).lu_unpack(*lib_of(a).linalg.lu_factor(a)), [(3, 3)]),
     *[both(f"lu_solve_left{lf}_adjoint{adj}", lambda a, b, lf=lf, adj=adj: lu_solve(a, b if lf else b.mT, lf, adj),
            [(2, 3, 3), (2, 3, 2)]) for lf in (True, False) for adj in (False, True)],
+    both("torch.lu", lambda a: lib_of(a).lu(a)[0], [(2, 3, 3)]),
+    both("torch.lu_solve", lambda a, b: lib_of(a).lu_solve(b, *lib_of(a).lu(a + 2 * lib_of(a).eye(3, dtype=a.dtype))),
+         [(3, 3), (3, 2)]),
+    both("method_lu_solve", lambda a, b: b.lu_solve(*(a + 2 * lib_of(a).eye(3, dtype=a.dtype)).lu()), [(3, 3), (3, 2)]),
 ]
 
 test_parity, test_gradcheck, test_gradgradcheck = spec_tests(CASES)

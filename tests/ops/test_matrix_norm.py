@@ -41,6 +41,9 @@ CASES = [
     *[both(f"cond_{p}", lambda a, p=p: lib_of(a).linalg.cond(a + 3 * lib_of(a).eye(3, dtype=a.dtype), p),
            [(2, 3, 3)], forward_only=True) for p in ("fro", 1, -1, INF, -INF)],
     both("cond_rectangular", lambda a: lib_of(a).linalg.cond(a), [(5, 3)]),
+    both("torch.nuclear_norm", lambda a: lib_of(a).nuclear_norm(a), [(3, 4)]),
+    both("torch.nuclear_norm_dims", lambda a: lib_of(a).nuclear_norm(a, (0, 2), keepdim=True), [(3, 2, 4)]),
+    both("torch.frobenius_norm", lambda a: lib_of(a).frobenius_norm(a, (0, 1)), [(3, 4)]),
 ]
 
 test_parity, test_gradcheck, test_gradgradcheck = spec_tests(CASES)

@@ -53,6 +53,9 @@ CASES = [
          lambda L, a, b: L.linalg.solve_triangular(a + 3 * L.eye(3, dtype=a.dtype), b, upper=True), [(3, 3), (3, 2)]),
     both("solve_triangular_bcast", lambda L, a, b: L.linalg.solve_triangular(tri(a, False), b, upper=False),
          [(3, 3), (2, 3, 2)]),
+    *[both(f"torch.triangular_solve_up{u}_tr{t}", lambda L, a, b, u=u, t=t: L.triangular_solve(
+        b, tri(a, u), upper=u, transpose=t).solution, [(3, 3), (3, 2)]) for u in (True, False) for t in (True, False)],
+    both("method_triangular_solve", lambda L, a, b: b.triangular_solve(tri(a, True)).solution, [(3, 3), (3, 2)]),
     both("inv", lambda L, a: L.linalg.inv(well(a)), [(4, 4)]),
     both("inv_noncontig", lambda L, a: L.linalg.inv(a.mT + 3 * L.eye(4, dtype=a.dtype)), [(4, 4)], noncontig=True),
     both("solve_noncontig", lambda L, a, b: L.linalg.solve(well(a.mT), b.mT), [(2, 3, 3), (2, 2, 3)], noncontig=True),
