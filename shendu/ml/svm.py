@@ -37,8 +37,13 @@ def kernel_matrix(A: np.ndarray, B: np.ndarray, kernel: str, gamma: float, degre
     if kernel == "poly":
         return (gamma * (A @ B.T) + coef0) ** degree
     if kernel == "rbf":
-        sq = (A * A).sum(axis=1)[:, None] - 2.0 * (A @ B.T) + (B * B).sum(axis=1)[None, :]
-        return np.exp(-gamma * np.maximum(sq, 0.0))
+        K = A @ B.T                                           # in place from here: no (n, m) temporaries
+        K *= -2.0
+        K += (A * A).sum(axis=1)[:, None]
+        K += (B * B).sum(axis=1)[None, :]
+        np.maximum(K, 0.0, out=K)
+        K *= -gamma
+        return np.exp(K, out=K)
     if kernel == "sigmoid":
         return np.tanh(gamma * (A @ B.T) + coef0)
     raise ValueError(f"SVC: kernel must be 'linear', 'poly', 'rbf' or 'sigmoid', got {kernel!r}")
@@ -244,32 +249,38 @@ def _smo(Kmat: np.ndarray, y: np.ndarray, C: float, tol: float, max_iter: int) -
     n = len(y)
     Kmat = np.ascontiguousarray(Kmat)                         # rows (= columns: K is symmetric) contiguous
     QD = np.diag(Kmat).copy()
-    alpha = np.zeros(n)
+    qd, ys = QD.tolist(), y.tolist()                          # Python floats for the per-step scalar work
+    alpha = [0.0] * n
     myG = y.astype(np.float64).copy()                         # -y_t G_t with G = ∇ = Qα - e (G = -1 at α = 0)
     limit = max_iter if max_iter > 0 else max(10_000_000, 100 * n)
-    pos = y > 0
-    up = pos.copy()                                           # I_up (α_t y_t can grow) at α = 0
-    low = ~pos                                                # I_low (α_t y_t can shrink)
-    neg_inf, pos_inf = np.full(n, -np.inf), np.full(n, np.inf)
+    # I_up (α_t y_t can grow) and I_low (it can shrink) as additive masks: 0 inside, ∓inf outside
+    up_pen = np.where(y > 0, 0.0, -np.inf)
+    low_pen = np.where(y > 0, np.inf, 0.0)
+    cand, b, a = np.empty(n), np.empty(n), np.empty(n)
     it = 0
     while it < limit:
-        cand = np.where(up, myG, neg_inf)
+        np.add(myG, up_pen, out=cand)
         i = int(cand.argmax())
-        g_max = cand[i]
-        low_g = np.where(low, myG, pos_inf)
-        if g_max - low_g.min() < tol:
+        g_max = float(cand[i])
+        np.add(myG, low_pen, out=b)                           # -yG on I_low, +inf elsewhere
+        if g_max - float(b.min()) < tol:
             break
-        # second-order choice of j among I_low with b = g_max - (-y_j G_j) > 0: the largest guaranteed decrease
-        b = g_max - low_g                                     # -inf outside I_low
-        a = (QD[i] - 2.0 * Kmat[i]) + QD
+        # second-order choice of j among I_low with b_j = g_max - (-y_j G_j) > 0: the largest b_j² / a_ij
+        Ki = Kmat[i]
+        np.subtract(g_max, b, out=b)
+        np.maximum(b, 0.0, out=b)
+        np.multiply(Ki, -2.0, out=a)
+        a += QD
+        a += qd[i]
         np.maximum(a, 1e-12, out=a)
-        gain = np.where(b > 0, -(b * b) / a, pos_inf)
-        j = int(gain.argmin())
+        b *= b
+        b /= a
+        j = int(b.argmax())
         it += 1
-        yi, yj = y[i], y[j]
+        yi, yj = ys[i], ys[j]
         ai, aj = alpha[i], alpha[j]
-        Gi, Gj = -yi * myG[i], -yj * myG[j]
-        quad = QD[i] + QD[j] - 2.0 * Kmat[i, j]
+        Gi, Gj = -yi * float(myG[i]), -yj * float(myG[j])
+        quad = qd[i] + qd[j] - 2.0 * float(Ki[j])
         quad = quad if quad > 0 else 1e-12
         if yi != yj:
             delta = (-Gi - Gj) / quad
@@ -299,16 +310,21 @@ def _smo(Kmat: np.ndarray, y: np.ndarray, C: float, tol: float, max_iter: int) -
                     aj_new, ai_new = C, total - C
             elif ai_new < 0:
                 ai_new, aj_new = 0.0, total
-        d_i, d_j = ai_new - ai, aj_new - aj
         alpha[i], alpha[j] = ai_new, aj_new
         # G += Q[:, i] d_i + Q[:, j] d_j with Q[:, t] = y y_t K[:, t], so -yG changes by -(y_i d_i K_i + y_j d_j K_j)
-        myG -= (yi * d_i) * Kmat[i] + (yj * d_j) * Kmat[j]
-        for t in (i, j):
-            a_t = alpha[t]
-            if pos[t]:
-                up[t], low[t] = a_t < C, a_t > 0
+        np.multiply(Ki, yi * (ai_new - ai), out=a)
+        myG -= a
+        np.multiply(Kmat[j], yj * (aj_new - aj), out=a)
+        myG -= a
+        for t, a_t in ((i, ai_new), (j, aj_new)):
+            if ys[t] > 0:
+                up_pen[t] = 0.0 if a_t < C else -np.inf
+                low_pen[t] = 0.0 if a_t > 0 else np.inf
             else:
-                up[t], low[t] = a_t > 0, a_t < C
+                up_pen[t] = 0.0 if a_t > 0 else -np.inf
+                low_pen[t] = 0.0 if a_t < C else np.inf
+    alpha = np.array(alpha)
+    pos = y > 0
     G = -y * myG
     # ρ: the mean of y_i G_i over free vectors, else the middle of the feasible interval (libsvm)
     yG = y * G
@@ -364,6 +380,8 @@ class SVC(ClassifierMixin, BaseEstimator):
         X, y = check_X_y(X, y, estimator=self)
         if self.C <= 0:
             raise ValueError(f"SVC: C must be positive, got {self.C!r}")
+        if not self.tol > 0:
+            raise ValueError(f"SVC: tol must be positive, got {self.tol!r}")
         if self.decision_function_shape not in ("ovr", "ovo"):
             raise ValueError("SVC: decision_function_shape must be 'ovr' or 'ovo', "
                              f"got {self.decision_function_shape!r}")
@@ -381,14 +399,20 @@ class SVC(ClassifierMixin, BaseEstimator):
         K = len(self.classes_)
         if K < 2:
             raise ValueError(f"SVC: needs samples of at least 2 classes in y, got only {self.classes_.tolist()}")
-        Kfull = self._kernel(X, X)                            # (n, n), once
+        # Samples grouped by class (as libsvm does): each one-vs-one problem's kernel matrix is then four
+        # contiguous blocks of the one kernel matrix computed for all samples.
+        by_class = np.lexsort((np.arange(len(X)), y_idx))
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(y_idx, minlength=K))])
+        Kfull = self._kernel(X[by_class], X[by_class])        # (n, n), once
         coef = np.zeros((len(X), K - 1))                      # per sample, libsvm's dual_coef_ columns
         rhos, iters = [], []
         for a in range(K):
             for b in range(a + 1, K):                         # one-vs-one: class a is +1
-                idx = np.flatnonzero((y_idx == a) | (y_idx == b))
-                yy = np.where(y_idx[idx] == a, 1.0, -1.0)
-                alpha, rho, it = _smo(Kfull[np.ix_(idx, idx)], yy, float(self.C), self.tol, self.max_iter)
+                sa, sb = slice(bounds[a], bounds[a + 1]), slice(bounds[b], bounds[b + 1])
+                idx = np.concatenate([by_class[sa], by_class[sb]])
+                yy = np.repeat([1.0, -1.0], [sa.stop - sa.start, sb.stop - sb.start])
+                Kab = Kfull if K == 2 else np.block([[Kfull[sa, sa], Kfull[sa, sb]], [Kfull[sb, sa], Kfull[sb, sb]]])
+                alpha, rho, it = _smo(Kab, yy, float(self.C), self.tol, self.max_iter)
                 coef[idx[yy > 0], b - 1] = (alpha * yy)[yy > 0]   # class a's vectors: row b - 1
                 coef[idx[yy < 0], a] = (alpha * yy)[yy < 0]       # class b's vectors: row a
                 rhos.append(rho)
