@@ -24,15 +24,22 @@ from shendu.distributions.multivariate_normal import MultivariateNormal
 from shendu.distributions.tails import Cauchy, Gumbel, HalfCauchy, HalfNormal, Pareto, Weibull
 from shendu.distributions.transformed import LogNormal, TransformedDistribution
 from shendu.distributions.transforms import (
+    AbsTransform,
     AffineTransform,
     ComposeTransform,
     ExpTransform,
+    PowerTransform,
     SigmoidTransform,
+    SoftmaxTransform,
+    SoftplusTransform,
+    TanhTransform,
     Transform,
+    identity_transform,
 )
 
 __all__ = [
     "Cauchy", "Gumbel", "HalfCauchy", "HalfNormal", "Multinomial", "NegativeBinomial", "Pareto", "Weibull",
+    "AbsTransform", "PowerTransform", "SoftmaxTransform", "SoftplusTransform", "TanhTransform", "identity_transform",
     "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Chi2", "ComposeTransform", "Dirichlet",
     "Distribution", "ExpTransform", "Exponential", "Gamma", "Geometric", "Independent", "Laplace", "LogNormal",
     "MixtureSameFamily", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson", "SigmoidTransform",

@@ -9,7 +9,8 @@ import numpy as np
 from shendu.distributions import constraints
 from shendu.tensor import Tensor
 
-__all__ = ["AffineTransform", "ComposeTransform", "ExpTransform", "SigmoidTransform", "Transform"]
+__all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "PowerTransform", "SigmoidTransform",
+           "SoftmaxTransform", "SoftplusTransform", "TanhTransform", "Transform", "identity_transform"]
 
 
 class Transform:
@@ -239,3 +240,103 @@ class ComposeTransform(Transform):
             total = total + p.log_abs_det_jacobian(x, y_p)
             x = y_p
         return total
+
+
+class AbsTransform(_ParameterFree):
+    """``y = |x|`` (not injective: ``inv`` returns the non-negative preimage)."""
+
+    domain = constraints.real
+    codomain = constraints.positive
+
+    def _call(self, x):
+        return x.abs()
+
+    def _inverse(self, y):
+        return y
+
+
+class TanhTransform(_ParameterFree):
+    """``y = tanh(x)``; log |dy/dx| = 2 (log 2 - x - softplus(-2x)), stable for large |x|."""
+
+    domain = constraints.real
+    codomain = constraints.interval(-1.0, 1.0)
+    bijective = True
+    sign = +1
+
+    def _call(self, x):
+        return x.tanh()
+
+    def _inverse(self, y):
+        e = float(np.finfo(y.dtype).eps)
+        return y.clamp(min=-1 + e, max=1 - e).atanh()
+
+    def log_abs_det_jacobian(self, x, y):
+        from shendu.nn.functional import softplus
+        return 2.0 * (math.log(2.0) - x - softplus(-2.0 * x))
+
+
+class SoftplusTransform(_ParameterFree):
+    """``y = log(1 + exp(x))``."""
+
+    domain = constraints.real
+    codomain = constraints.positive
+    bijective = True
+    sign = +1
+
+    def _call(self, x):
+        from shendu.nn.functional import softplus
+        return softplus(x)
+
+    def _inverse(self, y):
+        return y + (-(-y).expm1()).log()  # log(exp(y) - 1) without overflow
+
+    def log_abs_det_jacobian(self, x, y):
+        from shendu.nn.functional import softplus
+        return -softplus(-x)
+
+
+class PowerTransform(Transform):
+    """``y = x ** exponent`` on x > 0."""
+
+    domain = constraints.positive
+    codomain = constraints.positive
+    bijective = True
+
+    def __init__(self, exponent, cache_size: int = 0):
+        super().__init__(cache_size)
+        self.exponent = exponent
+
+    @property
+    def sign(self):
+        """The sign of the exponent (decreasing for a negative one)."""
+        e = self.exponent
+        return e.sign() if isinstance(e, Tensor) else (1 if e > 0 else -1)
+
+    def _call(self, x):
+        return x.pow(self.exponent)
+
+    def _inverse(self, y):
+        return y.pow(1 / self.exponent)
+
+    def log_abs_det_jacobian(self, x, y):
+        e = self.exponent
+        scale = e.abs().log() if isinstance(e, Tensor) else math.log(abs(e))
+        return scale + (y / x).log()
+
+
+class SoftmaxTransform(_ParameterFree):
+    """Unconstrained vectors to the simplex by ``softmax`` over the last dim (not injective)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+
+    def _call(self, x):
+        from shendu.ops.fused import softmax
+        return softmax(x - x.amax(-1, keepdim=True), -1)
+
+    def _inverse(self, y):
+        probs = y
+        return probs.log()
+
+
+identity_transform = ComposeTransform([])

@@ -23,13 +23,26 @@ TRANSFORMS = [
     ("compose", lambda D, lib: D.transforms.ComposeTransform([D.transforms.AffineTransform(0.0, 2.0),
                                                               D.transforms.ExpTransform()])),
     ("inverse", lambda D, lib: D.transforms.ExpTransform().inv),
+    ("tanh", lambda D, lib: D.transforms.TanhTransform()),
+    ("softplus", lambda D, lib: D.transforms.SoftplusTransform()),
+    ("power", lambda D, lib: D.transforms.PowerTransform(lib.tensor(2.5, dtype=lib.float64))),
+    ("identity", lambda D, lib: D.transforms.identity_transform),
 ]
+
+
+def test_abs_and_softmax_transforms_match_torch():
+    for name in ("AbsTransform", "SoftmaxTransform"):
+        s, t = getattr(sd.distributions.transforms, name)(), getattr(torch.distributions.transforms, name)()
+        x = np.array([[-1.0, 0.5, 2.0], [0.3, -0.2, 0.0]])
+        np.testing.assert_allclose(s(sd.tensor(x)).numpy(), t(torch.tensor(x)).numpy(), rtol=1e-12)
+        y = t(torch.tensor(x))
+        np.testing.assert_allclose(s.inv(sd.tensor(y.numpy())).numpy(), t.inv(y).numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("name,build", TRANSFORMS, ids=[t[0] for t in TRANSFORMS])
 def test_transform_matches_torch(name, build):
     s, t = _pair(build)
-    x = np.exp(X) if name == "inverse" else X
+    x = np.exp(X) if name in ("inverse", "power") else X
     xs, xt = sd.tensor(x, dtype=sd.float64), torch.tensor(x, dtype=torch.float64)
     ys, yt = s(xs), t(xt)
     np.testing.assert_allclose(ys.numpy(), yt.numpy(), rtol=1e-12)
