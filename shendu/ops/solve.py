@@ -209,6 +209,11 @@ def _triangle(a, upper: bool, unitriangular: bool):
 def _solve_arrays(a, b, op: str):
     xp = array_module(a)
     try:
+        if a.ndim == 2 and b.ndim > 2:  # one matrix, many right-hand sides: one factorisation, not one per batch
+            n, k = b.shape[-2], b.shape[-1]
+            cols = xp.moveaxis(b, -2, 0).reshape(n, -1)  # (n, batch * k)
+            x = xp.linalg.solve(a, cols)
+            return xp.moveaxis(x.reshape((n,) + b.shape[:-2] + (k,)), 0, -2)
         return xp.linalg.solve(a, b)
     except np.linalg.LinAlgError:
         n = a.shape[-1]
