@@ -183,9 +183,13 @@ def export(model, args=(), f=None, export_params: bool = True, verbose: bool = F
     if not outputs:
         raise OnnxExporterError("shendu.onnx.export: the model returned no Tensor")
     if [r.cls for r in tr.records] != [r.cls for r in tr2.records] or len(outputs2) != len(outputs):
+        k = next((i for i, (a, b) in enumerate(zip(tr.records, tr2.records)) if a.cls is not b.cls),
+                 min(len(tr.records), len(tr2.records)))
+        where = [f"{t.records[k].cls.__name__} (called from {t.records[k].caller})" if k < len(t.records) else
+                 "nothing" for t in (tr, tr2)]
         raise OnnxExporterError("shendu.onnx.export: the model runs different ops at other sizes of the dynamic "
-                                "axes or other input values (a Python branch on a size or a value); it cannot "
-                                "be exported as one graph")
+                                "axes or other input values (a Python branch on a size or a value), so it cannot "
+                                f"be exported as one graph: op {k} is {where[0]}, then {where[1]}")
 
     g = Graph(opset)
     helper = g.helper

@@ -372,6 +372,10 @@ def _getitem(g, r, r2):
     items = list(idx) if isinstance(idx, tuple) else [idx]
     items2 = (list(idx2) if isinstance(idx2, tuple) else [idx2]) if r2 is not None else [None] * len(items)
     ndim = len(shape_of(r.args[0]))
+    kinds = [type(i) if not isinstance(i, (int, np.integer)) else int for i in items]
+    if r2 is not None and kinds != [type(i) if not isinstance(i, (int, np.integer)) else int for i in items2]:
+        raise OnnxExporterError(f"shendu.onnx.export: {op}: the index changes form with the input sizes "
+                                f"({idx!r} vs {idx2!r})")
     x = arg(g, r, r2, 0)
     if any(isinstance(i, np.ndarray) and i.dtype == np.bool_ for i in items):
         raise OnnxExporterError(f"shendu.onnx.export: {op}: indexing with a bool mask is not exportable")

@@ -130,6 +130,10 @@ def _sdpa(g, r, r2):
     if kw["dropout_p"] > 0.0:
         raise OnnxExporterError(f"shendu.onnx.export: {op_name(r)}: attention dropout is not exportable; "
                                 "call model.eval()")
+    if (kw["keep"] is None) != (r2.kwargs["keep"] is None):
+        raise OnnxExporterError(f"shendu.onnx.export: {op_name(r)}: the attention is masked at some sizes and not "
+                                "at others (a causal mask skipped for one query); export with a longer example "
+                                "sequence")
     q, k, v = arg(g, r, r2, 0), arg(g, r, r2, 1), arg(g, r, r2, 2)
     nk = len(shape_of(r.args[1]))
     perm = list(range(nk - 2)) + [nk - 1, nk - 2]

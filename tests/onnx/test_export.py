@@ -299,6 +299,13 @@ def test_size_dependent_branch_is_an_error():
         sd.onnx.export(Branch(), (sd.randn(2, 3),), io.BytesIO(), dynamic_axes={"x": [0]})
 
 
+def test_gpt_traced_at_one_token_is_an_error():
+    model = GPT(GPTConfig(block_size=16, vocab_size=11, n_layer=1, n_head=2, n_embd=8))
+    with pytest.raises(sd.onnx.OnnxExporterError, match=r"different ops .*called from shendu\.models\.gpt"):
+        # at T = 1 the attention needs no causal mask: the traces differ
+        sd.onnx.export(model, (sd.randint(0, 11, (2, 1)),), io.BytesIO(), dynamic_axes={"idx": [0, 1]})
+
+
 def test_training_mode_and_old_opset_rejected():
     with pytest.raises(sd.onnx.OnnxExporterError, match="TRAINING"):
         sd.onnx.export(nn.Linear(2, 2), (sd.randn(1, 2),), None, training=sd.onnx.TrainingMode.TRAINING)
