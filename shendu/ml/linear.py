@@ -12,7 +12,8 @@ input and output conventions.
   with an exact active-set finish once the signs settle.
 - LogisticRegression: ``min C Σ_i loss_i + ½‖W‖²`` (l2) or ``Σ_i loss_i`` (None), sigmoid for two
   classes and multinomial (softmax) for more, solved by Newton's method (``'newton-cholesky'``,
-  exact Hessian, backtracking line search) or by L-BFGS through shendu autograd (``'lbfgs'``).
+  exact Hessian, backtracking line search) or by ``shendu.optim.LBFGS`` with the closed-form gradient
+  (``'lbfgs'``).
 - SoftmaxRegression: the multinomial model for any number of classes (two included), trained with
   shendu autograd (cross-entropy + ``‖W‖²/(2Cn)``) and ``shendu.optim.LBFGS``.
 """
@@ -348,6 +349,39 @@ def _newton_logistic(Xa, y_idx, K, lam, fit_intercept, tol, max_iter):
     return T, n_iter
 
 
+def _lbfgs_analytic(Xa, y_idx, K, lam, fit_intercept, tol, max_iter):
+    """The same objective as _newton_logistic, minimised by shendu.optim.LBFGS with the closed-form
+    gradient ``(P - Y)ᵀX / n + lam W`` written into ``theta.grad`` (no autograd graph per evaluation)."""
+    import shendu
+    from shendu.optim import LBFGS
+
+    n, p1 = Xa.shape
+    mask = np.ones(p1)
+    if fit_intercept:
+        mask[-1] = 0.0
+    Y = (y_idx[:, None] == np.arange(K)[None, :]).astype(np.float64) if K > 1 else y_idx[:, None].astype(np.float64)
+    theta = shendu.zeros((K, p1), dtype=shendu.float64, requires_grad=True)
+    opt = LBFGS([theta], lr=1.0, max_iter=max_iter, max_eval=max_iter * 2, tolerance_grad=tol,
+                tolerance_change=1e-15, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        T = theta._data
+        Z = Xa @ T.T                                         # (n, K)
+        if K == 1:
+            loss = np.logaddexp(0.0, Z[:, 0]) - Y[:, 0] * Z[:, 0]
+            P = _sigmoid(Z)
+        else:
+            loss = _logsumexp(Z) - (Z * Y).sum(axis=1)
+            P = _softmax(Z)
+        W = T * mask
+        theta.grad = shendu.tensor(tdot(P - Y, Xa) / n + lam * W, dtype=shendu.float64)
+        return float(loss.mean() + 0.5 * lam * (W * W).sum())
+
+    opt.step(closure)
+    n_iter = int(opt.state[opt._params[0]].get("n_iter", max_iter))
+    return theta.detach()._data.copy(), n_iter
+
+
 def _lbfgs_logistic(Xa, y_idx, K, lam, fit_intercept, tol, max_iter):
     """The same objective as _newton_logistic, minimised by shendu.optim.LBFGS through autograd."""
     import shendu
@@ -401,7 +435,7 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
         Xa = np.hstack([X, np.ones((X.shape[0], 1))]) if self.fit_intercept else X
         K = 1 if (n_classes == 2 and not self._multinomial_always) else n_classes
         lam = 0.0 if penalty is None else 1.0 / (self.C * X.shape[0])
-        solve = _newton_logistic if solver == "newton-cholesky" else _lbfgs_logistic
+        solve = {"newton-cholesky": _newton_logistic, "lbfgs": _lbfgs_analytic, "autograd": _lbfgs_logistic}[solver]
         T, n_iter = solve(Xa, y_idx, K, lam, self.fit_intercept, self.tol, self.max_iter)
         self.coef_ = T[:, :X.shape[1]].copy()               # (1 or n_classes, n_features)
         self.intercept_ = T[:, -1].copy() if self.fit_intercept else np.zeros(K)
@@ -455,9 +489,9 @@ class LogisticRegression(_LogisticBase):
             this. Default: 1e-4.
         C: inverse regularisation strength. Default: 1.0.
         fit_intercept: Default: True.
-        solver: ``'lbfgs'`` (shendu.optim.LBFGS on the autograd loss) or ``'newton-cholesky'``
-            (Newton's method with the exact Hessian, quadratic convergence; the one to use for tight
-            tolerances). Default: ``'lbfgs'``.
+        solver: ``'lbfgs'`` (shendu.optim.LBFGS, strong-Wolfe search, with the closed-form gradient)
+            or ``'newton-cholesky'`` (Newton's method with the exact Hessian, quadratic convergence; the
+            one to use for tight tolerances). Default: ``'lbfgs'``.
         max_iter: iterations at most. Default: 100.
 
     Attributes:
@@ -511,4 +545,5 @@ class SoftmaxRegression(_LogisticBase):
     def fit(self, X: Any, y: Any) -> SoftmaxRegression:
         if self.solver not in ("lbfgs", "newton-cholesky"):
             raise ValueError(f"SoftmaxRegression: solver must be 'lbfgs' or 'newton-cholesky', got {self.solver!r}")
-        return self._fit(X, y, None if np.isinf(self.C) else "l2", self.solver)
+        solver = "autograd" if self.solver == "lbfgs" else self.solver   # the autograd loss, by design
+        return self._fit(X, y, None if np.isinf(self.C) else "l2", solver)
