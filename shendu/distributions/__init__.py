@@ -10,7 +10,8 @@ Families: Normal, Laplace, Uniform, Exponential (continuous.py); Gamma, Chi2, Be
 (gamma.py); Bernoulli, Binomial, Geometric, Poisson, Categorical, OneHotCategorical (discrete.py);
 MultivariateNormal (multivariate_normal.py); TransformedDistribution, LogNormal (transformed.py);
 Independent, MixtureSameFamily (independent.py); Cauchy, HalfCauchy, HalfNormal, Gumbel, Weibull, Pareto
-(tails.py); Multinomial, NegativeBinomial (counts.py).
+(tails.py); Multinomial, NegativeBinomial (counts.py); RelaxedBernoulli, RelaxedOneHotCategorical
+(relaxed.py); InverseGamma (transformed.py).
 """
 from shendu.distributions import constraints, transforms
 from shendu.distributions.continuous import Exponential, Laplace, Normal, Uniform
@@ -21,8 +22,14 @@ from shendu.distributions.gamma import Beta, Chi2, Dirichlet, Gamma, StudentT
 from shendu.distributions.independent import Independent, MixtureSameFamily
 from shendu.distributions.kl import kl_divergence, register_kl
 from shendu.distributions.multivariate_normal import MultivariateNormal
+from shendu.distributions.relaxed import (
+    ExpRelaxedCategorical,
+    LogitRelaxedBernoulli,
+    RelaxedBernoulli,
+    RelaxedOneHotCategorical,
+)
 from shendu.distributions.tails import Cauchy, Gumbel, HalfCauchy, HalfNormal, Pareto, Weibull
-from shendu.distributions.transformed import LogNormal, TransformedDistribution
+from shendu.distributions.transformed import InverseGamma, LogNormal, TransformedDistribution
 from shendu.distributions.transforms import (
     AbsTransform,
     AffineTransform,
@@ -38,6 +45,7 @@ from shendu.distributions.transforms import (
 )
 
 __all__ = [
+    "ExpRelaxedCategorical", "InverseGamma", "LogitRelaxedBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical",
     "Cauchy", "Gumbel", "HalfCauchy", "HalfNormal", "Multinomial", "NegativeBinomial", "Pareto", "Weibull",
     "AbsTransform", "PowerTransform", "SoftmaxTransform", "SoftplusTransform", "TanhTransform", "identity_transform",
     "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Chi2", "ComposeTransform", "Dirichlet",

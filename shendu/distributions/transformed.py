@@ -1,14 +1,18 @@
-"""``TransformedDistribution`` (a base distribution pushed through bijections) and ``LogNormal``."""
+"""``TransformedDistribution`` (a base distribution pushed through bijections), ``LogNormal``, ``InverseGamma``."""
 from __future__ import annotations
+
+import math
 
 from shendu.distributions import constraints
 from shendu.distributions.continuous import Normal
 from shendu.distributions.distribution import Distribution
 from shendu.distributions.transforms import ExpTransform, Transform
 from shendu.grad_mode import no_grad
+from shendu.ops.elementwise import where
+from shendu.ops.special import digamma, lgamma
 from shendu.size import Size
 
-__all__ = ["LogNormal", "TransformedDistribution", "sum_rightmost"]
+__all__ = ["InverseGamma", "LogNormal", "TransformedDistribution", "sum_rightmost"]
 
 
 def sum_rightmost(value, dim: int):
@@ -144,3 +148,48 @@ class LogNormal(TransformedDistribution):
         return self.base_dist.entropy() + self.loc
 
 
+
+
+class InverseGamma(TransformedDistribution):
+    """``1 / X`` for ``X ~ Gamma(concentration, rate)``."""
+
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, concentration, rate, validate_args=None):
+        from shendu.distributions.gamma import Gamma
+        from shendu.distributions.transforms import PowerTransform
+        base = Gamma(concentration, rate, validate_args=validate_args)
+        super().__init__(base, PowerTransform(-base.rate.new_ones(())), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return super().expand(batch_shape, self._get_checked_instance(InverseGamma, _instance))
+
+    @property
+    def concentration(self):
+        """α, the shape."""
+        return self.base_dist.concentration
+
+    @property
+    def rate(self):
+        """β, the rate of the Gamma being inverted (the scale of this one)."""
+        return self.base_dist.rate
+
+    @property
+    def mean(self):
+        a = where(self.concentration > 1, self.concentration, 2.0)  # infinite for α <= 1
+        return where(self.concentration > 1, self.rate / (a - 1), math.inf)
+
+    @property
+    def mode(self):
+        return self.rate / (self.concentration + 1)
+
+    @property
+    def variance(self):
+        a = where(self.concentration > 2, self.concentration, 3.0)  # infinite for α <= 2
+        return where(self.concentration > 2, self.rate.pow(2) / ((a - 1).pow(2) * (a - 2)), math.inf)
+
+    def entropy(self):
+        a = self.concentration
+        return a + self.rate.log() + lgamma(a) - (1 + a) * digamma(a)

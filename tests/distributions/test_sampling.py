@@ -43,6 +43,7 @@ MOMENTS = [
     ("Weibull", lambda: D.Weibull(sd.tensor([1.0, 2.0]), sd.tensor([1.5, 3.0]))),
     ("Pareto", lambda: D.Pareto(sd.tensor([1.0, 0.5]), sd.tensor([9.0, 12.0]))),
     ("Multinomial", lambda: D.Multinomial(7, probs=sd.tensor([0.2, 0.3, 0.5]))),
+    ("InverseGamma", lambda: D.InverseGamma(sd.tensor([9.0, 12.0]), sd.tensor([1.0, 3.0]))),
     ("NegativeBinomial", lambda: D.NegativeBinomial(sd.tensor([2.0, 5.5]), probs=sd.tensor([0.3, 0.6]))),
 ]
 
@@ -73,6 +74,21 @@ def test_categorical_frequencies_and_seeding():
     sd.manual_seed(1)
     again = D.Categorical(probs=probs).sample((N,))
     np.testing.assert_array_equal(again.numpy(), x.numpy())
+
+
+def test_relaxed_draws_approach_one_hot_as_temperature_falls():
+    sd.manual_seed(6)
+    probs = sd.tensor([0.2, 0.3, 0.5])
+    for t, lo in ((5.0, 0.0), (0.05, 0.9)):
+        x = D.RelaxedOneHotCategorical(sd.tensor(t), probs=probs).sample((4000,)).numpy()
+        np.testing.assert_allclose(x.sum(-1), 1.0, rtol=1e-5)
+        assert (np.median(x.max(-1)) > lo) and (t > 1 or np.median(x.max(-1)) > 0.99)
+    x = D.RelaxedOneHotCategorical(sd.tensor(0.05), probs=probs).sample((N,)).numpy()
+    freq = np.bincount(x.argmax(-1), minlength=3) / N  # the argmax of a Gumbel-softmax draw is Categorical(probs)
+    assert np.all(np.abs(freq - probs.numpy()) < 5 * np.sqrt(probs.numpy() * (1 - probs.numpy()) / N))
+    logits = sd.tensor([0.1, -0.3], requires_grad=True)
+    y = D.RelaxedBernoulli(sd.tensor(0.5), logits=logits).rsample((3,))
+    assert y.requires_grad and ((y > 0) & (y < 1)).all().item()
 
 
 def test_sample_has_no_graph_and_rsample_has_one():
