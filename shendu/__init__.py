@@ -64,6 +64,7 @@ from shendu.ops.matrix_norm import frobenius_norm, nuclear_norm  # noqa: I001
 from shendu.ops.matrix_functions import vander_legacy as vander  # noqa: I001
 from shendu.ops.solve import _cholesky_legacy as cholesky  # noqa: I001
 from shendu.ops.decompositions import geqrf, orgqr, ormqr, qr_legacy as qr, svd_legacy as svd  # noqa: I001
+from shendu.ops.decompositions import pca_lowrank, svd_lowrank  # noqa: I001
 from shendu.ops.resize import pixel_shuffle, pixel_unshuffle  # noqa: I001
 from shendu.ops.recurrent import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: I001
 from shendu.ops.reduce import (
@@ -167,7 +168,7 @@ __all__ = [
     "distributions", "inner", "linalg", "mv", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle", "vdot",
     "cholesky", "cholesky_inverse", "cholesky_solve", "det", "inverse", "logdet", "matrix_exp", "matrix_power",
     "frobenius_norm", "geqrf", "lu", "lu_solve", "lu_unpack", "nuclear_norm", "orgqr", "ormqr", "pinverse", "qr",
-    "slogdet", "svd", "triangular_solve", "vander",
+    "pca_lowrank", "slogdet", "svd", "svd_lowrank", "triangular_solve", "vander",
     "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",
     "Function", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any",
     "arange", "argmax", "argmin", "as_tensor", "autograd", "bernoulli", "bmm", "bool",

@@ -420,3 +420,36 @@ def ormqr(input: Tensor, tau: Tensor, other: Tensor, left: bool = True, transpos
     for i in order:
         X = _apply_reflector(X, _reflector(input, i), tau.narrow(-1, i, 1).squeeze(-1), left=left)
     return _write_outs(out, X, "ormqr")
+
+
+# -- randomized low-rank SVD (Halko, Martinsson & Tropp) ---------------------------------------------------
+def svd_lowrank(A: Tensor, q: int | None = 6, niter: int = 2, M: Tensor | None = None) -> tuple:
+    """``torch.svd_lowrank``: an approximate rank-q SVD ``(U, S, V)`` of ``A - M`` by a random range finder
+    with ``niter`` power iterations (shendu's RNG draws the test matrix: set ``shendu.manual_seed`` for
+    repeatable results). Exact, up to signs, when A has rank <= q. Differentiable (a composition).
+
+    Shape: (*, m, n) -> U (*, m, q), S (*, q), V (*, n, q).
+    """
+    from shendu.random import randn
+    check_matrix(A, "svd_lowrank", square=False)
+    if M is not None:
+        A = A - M
+    m, n = A.shape[-2], A.shape[-1]
+    q = min(6 if q is None else int(q), m, n)
+    R = randn(*A.shape[:-2], n, q, dtype=A.dtype)
+    Q = qr(A @ R).Q
+    for _ in range(niter):  # power iterations sharpen the spectrum's decay
+        Q = qr(A.mT @ Q).Q
+        Q = qr(A @ Q).Q
+    U, S, Vh = svd(Q.mT @ A, full_matrices=False)  # (q, n) = Qᵀ A
+    return svd_legacy_result(Q @ U, S, Vh.mT)
+
+
+def pca_lowrank(A: Tensor, q: int | None = None, center: bool = True, niter: int = 2) -> tuple:
+    """``torch.pca_lowrank``: ``svd_lowrank`` of A with its column means removed (``center``); q defaults to
+    min(6, m, n). The principal directions are V's columns, the variances ``S**2 / (m - 1)``."""
+    check_matrix(A, "pca_lowrank", square=False)
+    q = min(6, A.shape[-2], A.shape[-1]) if q is None else q
+    if center:
+        A = A - A.mean(-2, keepdim=True)
+    return svd_lowrank(A, q, niter)

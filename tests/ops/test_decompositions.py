@@ -207,3 +207,22 @@ HOUSEHOLDER = [
     both("householder_product_batched", lambda a, t: lib_of(a).linalg.householder_product(a, t), [(2, 4, 3), (2, 3)]),
 ]
 test_householder_parity, test_householder_gradcheck, test_householder_gradgradcheck = spec_tests(HOUSEHOLDER)
+
+
+def test_svd_lowrank_and_pca_lowrank_recover_a_low_rank_matrix():
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((2, 30, 3)) @ rng.standard_normal((2, 3, 12))  # rank 3
+    sd.manual_seed(0)
+    U, S, V = sd.svd_lowrank(sd.from_numpy(a), q=4)
+    assert U.shape == (2, 30, 4) and S.shape == (2, 4) and V.shape == (2, 12, 4)
+    np.testing.assert_allclose(S._data[:, :3], np.linalg.svd(a, compute_uv=False)[:, :3], rtol=1e-10)
+    np.testing.assert_allclose((U._data * S._data[:, None]) @ V.mT._data, a, atol=1e-10)
+    x = rng.standard_normal((40, 5)) @ np.diag([5.0, 3.0, 1.0, 0.0, 0.0])
+    _, S, V = sd.pca_lowrank(sd.from_numpy(x), q=3)
+    _, t_s, t_v = torch.pca_lowrank(torch.from_numpy(x), q=3)
+    np.testing.assert_allclose(S._data, t_s.numpy(), rtol=1e-8)
+    np.testing.assert_allclose(np.abs(V._data.T @ t_v.numpy()), np.eye(3), atol=1e-8)  # the same directions
+    # differentiable: the gradient of the captured energy is 2A on a rank-q matrix
+    y = sd.from_numpy(a[0]).requires_grad_()
+    (sd.svd_lowrank(y, q=3).S ** 2).sum().backward()
+    np.testing.assert_allclose(y.grad._data, 2 * a[0], atol=1e-8)
