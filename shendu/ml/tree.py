@@ -180,9 +180,7 @@ class _BaseTree(BaseEstimator):
             base = seg_start[np.cumsum(seg_first) - 1] - 1            # the run before the segment's first
             has = base >= 0
             bi = np.maximum(base, 0)
-            cs, cw, cn = np.cumsum(run_stats, 0), np.cumsum(run_w), np.cumsum(run_n)
-            left = cs - np.where(has[:, None], cs[bi], 0.0)
-            wl = cw - np.where(has, cw[bi], 0.0)
+            cw, cn = np.cumsum(run_w), np.cumsum(run_n)
             nl = cn - np.where(has, cn[bi], 0)
             node_ids = A[run_node]
             seg_last = np.append(seg_first[1:], True)
@@ -190,16 +188,29 @@ class _BaseTree(BaseEstimator):
             g = np.flatnonzero(valid)
             if not len(g):
                 break
-            left, wl, nl, node_ids = left[g], wl[g], nl[g], node_ids[g]
-            right, wr = stats[node_ids] - left, weight[node_ids] - wl
+            cs = np.cumsum(run_stats, 0)
+            left, wl = cs[g], cw[g]                                   # the left child's statistics
+            inner = has[g]
+            left[inner] -= cs[base[g][inner]]
+            wl[inner] -= cw[base[g][inner]]
+            nl, node_ids = nl[g], node_ids[g]
+            right, wr = stats[A][run_node[g]] - left, weight[node_ids] - wl
             if self.criterion == "gini":
-                score = -((left * left).sum(1) / np.maximum(wl, _EPS) + (right * right).sum(1) / np.maximum(wr, _EPS))
+                score = -(np.einsum("gk,gk->g", left, left) / np.maximum(wl, _EPS)
+                          + np.einsum("gk,gk->g", right, right) / np.maximum(wr, _EPS))
             elif self.criterion == "squared_error":
                 score = -(left[:, 0] ** 2 / np.maximum(wl, _EPS) + right[:, 0] ** 2 / np.maximum(wr, _EPS))
             else:
                 score = wl * _impurity(left, wl, self.criterion) + wr * _impurity(right, wr, self.criterion)
-            order = np.lexsort((score, run_node[g]))                  # by node, then score; stable: row order
-            best = order[np.append(True, run_node[g][order][1:] != run_node[g][order][:-1])]
+            # each node's lowest score; ties: the first candidate in (row, value) order
+            cand_node = run_node[g]
+            by_node = np.argsort(cand_node.astype(np.int16 if len(A) < 2 ** 15 else np.int64), kind="stable")
+            sorted_node, sorted_score = cand_node[by_node], score[by_node]
+            seg = np.flatnonzero(np.append(True, sorted_node[1:] != sorted_node[:-1]))   # each node's first
+            low = np.minimum.reduceat(sorted_score, seg)
+            seg_of = np.repeat(np.arange(len(seg)), np.diff(np.append(seg, len(by_node))))
+            hit = np.flatnonzero(sorted_score == low[seg_of])
+            best = by_node[hit[np.append(True, seg_of[hit][1:] != seg_of[hit][:-1])]]
             b = g[best]                                               # each splittable node's best run
             parents = A[run_node[b]]
             rows = starts[b] // m
