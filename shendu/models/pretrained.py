@@ -43,6 +43,7 @@ PYTORCH_NAME = "pytorch_model.bin"
 # model_type -> "module:ConfigClass", imported on first use (the model modules import this one)
 CONFIG_CLASSES: dict[str, str] = {
     "bert": "shendu.models.bert:BertConfig",
+    "xlnet": "shendu.models.xlnet:XLNetConfig",
 }
 
 
