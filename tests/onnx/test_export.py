@@ -372,3 +372,28 @@ def test_indexed_writes():
     x = sd.randn(3, 4)
     _, sess = export(model, (x,))
     check(model, sess, x)
+
+
+def test_keyword_arguments_and_rnn():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.RNN(3, 5, num_layers=2, nonlinearity="relu", bidirectional=True)
+
+        def forward(self, x, scale=1.0):
+            out, h = self.rnn(x)
+            return out * scale, h
+
+    model = Scaled()
+    x = sd.randn(4, 2, 3)
+    proto, sess = export(model, (x, {"scale": 3.0}), dynamic_axes={"x": [0, 1]})
+    assert [i.name for i in proto.graph.input] == ["x"]
+    got = sess.run(None, {"x": x.numpy()})
+    model.eval()
+    with sd.no_grad():
+        want = model(x, scale=3.0)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w.numpy(), atol=1e-5)
+    x2 = sd.randn(6, 3, 3)
+    with sd.no_grad():
+        np.testing.assert_allclose(sess.run(None, {"x": x2.numpy()})[0], model(x2, scale=3.0)[0].numpy(), atol=1e-5)
