@@ -261,6 +261,9 @@ class BertTrainConfig:
     eval_batches: int = field(default=10, metadata={"help": "validation batches per evaluation", "min": 0})
     lr: float = field(default=1e-3, metadata={"help": "AdamW's peak learning rate", "above": 0.0})
     warmup_steps: int = field(default=60, metadata={"help": "linear warmup steps", "min": 0})
+    decay_steps: int = field(default=0, metadata={
+        "help": "the step the linear decay ends at (0: epochs x steps-per-epoch of the first run; kept on resume)",
+        "min": 0})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW's weight decay on 2-D weights", "min": 0.0})
     clip_grad_norm: float = field(default=1.0, metadata={
         "help": "clip the gradients' total norm to this (0: no clipping)", "min": 0.0})
@@ -273,11 +276,12 @@ def train_bert(data: str | os.PathLike | None = None, out: str | os.PathLike = "
                num_attention_heads: int = 4, intermediate_size: int = 512, max_length: int = 64,
                dropout: float = 0.1, nsp: bool = False, whole_word_mask: bool = False, mlm_probability: float = 0.15,
                batch_size: int = 32, epochs: int = 6, steps_per_epoch: int = 100, eval_batches: int = 10,
-               lr: float = 1e-3, warmup_steps: int = 60, weight_decay: float = 0.01,
+               lr: float = 1e-3, warmup_steps: int = 60, decay_steps: int | None = None, weight_decay: float = 0.01,
                clip_grad_norm: float | None = 1.0, seed: int = 0, resume: bool = False, verbose: int = 1,
                callbacks: Iterable[Callback] = (), plot: bool = True) -> dict:
     """Pretrain a ``BertForMaskedLM`` (``BertForPreTraining`` with ``nsp``) on ``data`` (a UTF-8 text file,
-    or None for the stdlib corpus); the arguments are ``BertTrainConfig``'s. Returns ``{"history", "loss",
+    or None for the stdlib corpus); the arguments are ``BertTrainConfig``'s (``decay_steps``: pass the final
+    total to make ``N/2 + resume N/2`` equal ``N``). Returns ``{"history", "loss",
     "val_loss", "val_ppl", "best_val_loss", "best_epoch", "epochs", "steps", "vocab_size", "parameters",
     "samples", "seconds", "out", "model_dir", "files", "summary", "model", "tokenizer"}``."""
     from shendu import models
@@ -336,8 +340,8 @@ def train_bert(data: str | os.PathLike | None = None, out: str | os.PathLike = "
     from shendu import optim
     opt = optim.AdamW(layerwise_lr_groups(model, lr, 1.0, weight_decay), lr=lr)
     schedule_file = out / "schedule.json"
-    total = epochs * steps_per_epoch
-    if resuming and schedule_file.exists():
+    total = decay_steps or epochs * steps_per_epoch
+    if resuming and schedule_file.exists() and not decay_steps:
         total = json.loads(schedule_file.read_text())["decay_steps"]
     schedule_file.write_text(json.dumps({"warmup_steps": warmup_steps, "decay_steps": total}) + "\n")
     scheduler = LambdaLR(opt, lambda s: max(lr_schedule("linear", warmup_steps, total)(s), 0.02))
@@ -388,7 +392,7 @@ def run_bert(config: BertTrainConfig, *, out: str | os.PathLike, resume: bool = 
              callbacks: Iterable[Callback] = (), verbose: int = 0) -> dict:
     """``train_bert`` with a ``BertTrainConfig`` (the ``bert`` entry of ``RECIPES``)."""
     c = asdict(config)
-    c.update({k: c[k] or None for k in ("data", "max_bytes", "clip_grad_norm")})
+    c.update({k: c[k] or None for k in ("data", "max_bytes", "clip_grad_norm", "decay_steps")})
     if c["data"] is not None and not os.path.isfile(c["data"]):
         raise ValueError(f"data: no text file at {c['data']!r}")
     if c["hidden_size"] % c["num_attention_heads"]:
