@@ -7,6 +7,7 @@ import pytest
 
 import shendu
 from shendu.models import bert as sb
+from shendu.models import bert_arrays
 from shendu.models.outputs import SequenceClassifierOutput
 
 torch = pytest.importorskip("torch")
@@ -138,8 +139,8 @@ def test_activations_match_transformers_both_paths(tmp_path, act, monkeypatch):
     hf.save_pretrained(tmp_path)
     sd = sb.BertModel.from_pretrained(tmp_path)
     ids, mask, types = inputs(2)
-    monkeypatch.setattr(sb, "_SUB_BATCH_TOKENS", T)  # one sequence per sub-batch: the cutting is exercised
-    monkeypatch.setattr(sb, "_GELU_CHUNK", 100)  # GELU pieces with a ragged last one
+    monkeypatch.setattr(bert_arrays, "_SUB_BATCH_TOKENS", T)  # one sequence per sub-batch: the cutting is exercised
+    monkeypatch.setattr(bert_arrays, "_GELU_CHUNK", 100)  # GELU pieces with a ragged last one
     ho, graph = run_both(hf, sd, ids, mask, types)
     with shendu.no_grad():
         _, fast = run_both(hf, sd, ids, mask, types)
@@ -151,7 +152,7 @@ def test_activations_match_transformers_both_paths(tmp_path, act, monkeypatch):
 def test_array_gelu_against_exact_erf():
     x = np.linspace(-9, 9, 100001).astype(np.float32)
     y = x.copy()
-    sb._gelu_(y)
+    bert_arrays._gelu_(y)
     want = torch.nn.functional.gelu(torch.tensor(x, dtype=torch.float64)).numpy()
     assert np.abs(y - want).max() < 1e-6
 
