@@ -24,7 +24,7 @@ from shendu.ml.base import (
     like_input,
     r2_score,
 )
-from shendu.ml.tree import DecisionTreeClassifier, DecisionTreeRegressor, _rng
+from shendu.ml.tree import DecisionTreeClassifier, DecisionTreeRegressor, _n_features_to_try, _presort, _rng
 
 __all__ = ["BaggingClassifier", "RandomForestClassifier", "RandomForestRegressor"]
 
@@ -70,6 +70,8 @@ class _Forest(BaseEstimator):
         rng = _rng(self.random_state)
         seeds = rng.randint(_MAX_INT, size=self.n_estimators)
         self.estimators_, self._counts = [], []
+        n_try = _n_features_to_try(self.max_features, X.shape[1], name)
+        presorted = _presort(X.astype(np.float64, copy=False), need_rank=n_try < X.shape[1])  # shared by the trees
         for seed in seeds:
             tree = self._tree(criterion=self.criterion, max_depth=self.max_depth,
                               min_samples_split=self.min_samples_split, min_samples_leaf=self.min_samples_leaf,
@@ -79,6 +81,7 @@ class _Forest(BaseEstimator):
                 counts = np.bincount(np.random.RandomState(seed).randint(0, n, n_draw), minlength=n).astype(float)
             else:
                 counts = np.ones(n)
+            tree._presorted = presorted
             tree.fit(X, y, sample_weight=counts)
             self.estimators_.append(tree)
             self._counts.append(counts)

@@ -72,6 +72,18 @@ def _impurity(stats: np.ndarray, weight: np.ndarray, criterion: str) -> np.ndarr
     return np.maximum(stats[..., 1] / w[..., 0] - mean * mean, 0.0)
 
 
+def _presort(X: np.ndarray, need_rank: bool):
+    """(order0, rank, n_rank): each feature's samples in value order (d, n), and (if ``need_rank``) each
+    sample's position in that order (n, d), positions being below n_rank."""
+    n, d = X.shape
+    order0 = np.ascontiguousarray(np.argsort(X, axis=0).T)           # (d, n); ties need no order
+    rank = None
+    if need_rank:
+        rank = np.empty((n, d), np.int64)
+        np.put_along_axis(rank, order0.T, np.arange(n)[:, None], axis=0)
+    return order0, rank, n
+
+
 class _BaseTree(BaseEstimator):
     _criteria: tuple[str, ...] = ()
 
@@ -102,7 +114,7 @@ class _BaseTree(BaseEstimator):
             raise ValueError(f"{name}: min_impurity_decrease must be >= 0, got {self.min_impurity_decrease}")
 
     # -- growing the tree, one depth level at a time ------------------------------------------
-    def _build(self, X: np.ndarray, S: np.ndarray, w: np.ndarray, rng, codes=None) -> None:
+    def _build(self, X: np.ndarray, S: np.ndarray, w: np.ndarray, rng, codes=None, presorted=None) -> None:
         """Grow the tree breadth-first: every node of a depth level searches its best split at once.
 
         At each level the samples of the nodes still to be split are laid out, for every candidate feature
@@ -127,10 +139,10 @@ class _BaseTree(BaseEstimator):
         n_nodes = 1
         node_of = np.zeros(n, np.intp)                                # each sample's current node
         frontier = np.array([0])
-        order0 = np.argsort(X, axis=0, kind="stable").T               # (d, n) each feature's sorted samples
-        if n_try < d:
-            rank = np.empty((n, d), np.int64)                         # position in each feature's sorted order
-            np.put_along_axis(rank, order0.T, np.arange(n)[:, None], axis=0)
+        if presorted is None:
+            order0, rank, n_rank = _presort(X, need_rank=n_try < d)
+        else:  # a forest's presorting of the full X, restricted to this tree's rows
+            order0, rank, n_rank = presorted
         XT = np.ascontiguousarray(X.T)
         while len(frontier):
             imp = _impurity(stats[frontier], weight[frontier], self.criterion)
@@ -152,7 +164,7 @@ class _BaseTree(BaseEstimator):
                 act = np.flatnonzero(sample_loc >= 0)
                 feats = np.argsort(rng.random_sample((len(A), d)), axis=1)[:, :n_try]   # (A, F) per node
                 fs = feats[sample_loc[act]]                           # (m, F) each slot's feature per sample
-                key = sample_loc[act][:, None] * n + rank[act[:, None], fs]
+                key = sample_loc[act][:, None] * n_rank + rank[act[:, None], fs]
                 perm = np.argsort(key.T, axis=1)                      # (F, m) by (node, value)
                 seq = act[perm]
                 V = X[seq, feats[sample_loc[seq], np.arange(n_try)[:, None]]]
@@ -272,7 +284,16 @@ class _BaseTree(BaseEstimator):
         keep = w > 0
         X64 = X.astype(np.float64, copy=False)
         codes = S.argmax(1)[keep] if self.criterion != "squared_error" else None
-        self._build(X64[keep], S[keep], w[keep], _rng(self.random_state), codes)
+        presorted = getattr(self, "_presorted", None)  # set by a forest: (order0, rank, n_rank) of the full X
+        if presorted is not None:
+            del self._presorted
+            order0, rank, n_rank = presorted
+            if not keep.all():
+                new_index = np.cumsum(keep) - 1
+                order0 = new_index[order0[keep[order0]].reshape(order0.shape[0], -1)]
+                rank = None if rank is None else rank[keep]
+            presorted = (order0, rank, n_rank)
+        self._build(X64[keep], S[keep], w[keep], _rng(self.random_state), codes, presorted)
         self.n_features_in_ = n_features
         return self
 
