@@ -218,6 +218,7 @@ class ClassifierMixin:
     _estimator_type = "classifier"
 
     def score(self, X: Any, y: Any) -> float:
+        """The fraction of samples whose ``predict(X)`` equals y."""
         return accuracy_score(y, self.predict(X))
 
 
@@ -226,6 +227,7 @@ class RegressorMixin:
     _estimator_type = "regressor"
 
     def score(self, X: Any, y: Any) -> float:
+        """The coefficient of determination R² of ``predict(X)`` against y."""
         return r2_score(y, self.predict(X))
 
 
@@ -233,6 +235,7 @@ class TransformerMixin:
     """``fit_transform(X, y=None)``: ``fit(X, y).transform(X)``."""
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any):
+        """``fit(X, y)`` then ``transform(X)``."""
         if y is None:
             return self.fit(X, **fit_params).transform(X)
         return self.fit(X, y, **fit_params).transform(X)

@@ -59,6 +59,7 @@ class BayesianLinearRegression(RegressorMixin, BaseEstimator):
         return np.hstack([np.ones((X.shape[0], 1)), X]) if self.fit_intercept else X
 
     def fit(self, X: Any, y: Any) -> BayesianLinearRegression:
+        """The posterior over the weights given X (n_samples, n_features) and targets y (n_samples,); returns self."""
         X, t = check_X_y(X, y, y_numeric=True, estimator=self)
         t = t.astype(np.float64)
         if self.alpha <= 0 or self.beta <= 0:

@@ -52,6 +52,7 @@ class _LinearModel(RegressorMixin, BaseEstimator):
         raise NotImplementedError
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _LinearModel:
+        """Fit to X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets); returns self."""
         X, y = check_X_y(X, y, y_numeric=True, multi_output=True, estimator=self)
         if sample_weight is not None:
             raise NotImplementedError(f"{type(self).__name__}.fit: sample_weight is not supported")
@@ -65,6 +66,7 @@ class _LinearModel(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X: Any):
+        """``X @ coef_.T + intercept_``, in the kind (tensor or array) of X."""
         check_is_fitted(self, "coef_")
         Xn = check_array(X, estimator=self)
         if Xn.shape[1] != self.n_features_in_:
@@ -471,9 +473,11 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
         return like_input(self._proba(X), X)
 
     def predict_log_proba(self, X: Any):
+        """The logarithm of ``predict_proba(X)``."""
         return like_input(np.log(self._proba(X)), X)
 
     def predict(self, X: Any):
+        """The most probable class of each sample, from ``classes_``."""
         return like_input(self.classes_[self._proba(X).argmax(axis=1)], X)
 
 
@@ -508,6 +512,7 @@ class LogisticRegression(_LogisticBase):
         self.max_iter = max_iter
 
     def fit(self, X: Any, y: Any) -> LogisticRegression:
+        """Fit to X (n_samples, n_features) and class labels y (n_samples,); returns self."""
         if self.penalty not in ("l2", None, "none"):
             raise ValueError(f"LogisticRegression: penalty must be 'l2' or None, got {self.penalty!r}")
         if self.solver not in ("lbfgs", "newton-cholesky"):
@@ -543,6 +548,7 @@ class SoftmaxRegression(_LogisticBase):
         self.solver = solver
 
     def fit(self, X: Any, y: Any) -> SoftmaxRegression:
+        """Fit to X (n_samples, n_features) and class labels y (n_samples,); returns self."""
         if self.solver not in ("lbfgs", "newton-cholesky"):
             raise ValueError(f"SoftmaxRegression: solver must be 'lbfgs' or 'newton-cholesky', got {self.solver!r}")
         solver = "autograd" if self.solver == "lbfgs" else self.solver   # the autograd loss, by design

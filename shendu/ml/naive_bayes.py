@@ -36,12 +36,15 @@ class _BaseNB(ClassifierMixin, BaseEstimator):
         return X.astype(np.float64), Y
 
     def predict_log_proba(self, X: Any):
+        """log p(c | x) for every class, (n_samples, n_classes)."""
         return like_input(_log_normalise(self._joint_log_likelihood(self._check_predict(X))), X)
 
     def predict_proba(self, X: Any):
+        """p(c | x) for every class, (n_samples, n_classes), columns in the order of ``classes_``."""
         return like_input(np.exp(_log_normalise(self._joint_log_likelihood(self._check_predict(X)))), X)
 
     def predict(self, X: Any):
+        """The class of largest posterior probability."""
         return like_input(self.classes_[self._joint_log_likelihood(self._check_predict(X)).argmax(axis=1)], X)
 
 
@@ -61,6 +64,7 @@ class GaussianNB(_BaseNB):
         self.var_smoothing = var_smoothing
 
     def fit(self, X: Any, y: Any) -> GaussianNB:
+        """Per-class means and variances of X and the class priors from y; returns self."""
         X, Y = self._fit_classes(X, y)
         counts = Y.sum(axis=0)                                      # (K,)
         self.epsilon_ = self.var_smoothing * float(X.var(axis=0).max())
@@ -107,6 +111,7 @@ class MultinomialNB(_BaseNB):
         self.class_prior = class_prior
 
     def fit(self, X: Any, y: Any) -> MultinomialNB:
+        """Smoothed per-class feature counts of X (non-negative) and the class priors from y; returns self."""
         X, Y = self._fit_classes(X, y)
         if (X < 0).any():
             raise ValueError("MultinomialNB: X must be non-negative (counts or frequencies), got a negative entry")

@@ -125,6 +125,7 @@ class KNeighborsClassifier(ClassifierMixin, _KNeighborsBase):
     """
 
     def fit(self, X: Any, y: Any) -> KNeighborsClassifier:
+        """Store the training samples X and their labels y; returns self."""
         X, y = check_X_y(X, y, estimator=self)
         self.classes_, self._y = np.unique(y, return_inverse=True)
         self._fit(X, y)
@@ -148,6 +149,7 @@ class KNeighborsClassifier(ClassifierMixin, _KNeighborsBase):
         return votes / np.where(total == 0, 1.0, total)
 
     def predict(self, X: Any):
+        """The class with the largest (weighted) vote among the nearest neighbours."""
         check_is_fitted(self, "_fit_X")
         return like_input(self.classes_[self._proba(check_array(X, estimator=self)).argmax(axis=1)], X)
 
@@ -159,12 +161,14 @@ class KNeighborsRegressor(RegressorMixin, _KNeighborsBase):
     """
 
     def fit(self, X: Any, y: Any) -> KNeighborsRegressor:
+        """Store the training samples X and their targets y; returns self."""
         X, y = check_X_y(X, y, y_numeric=True, multi_output=True, estimator=self)
         self._y = y.astype(np.float64)
         self._fit(X, y)
         return self
 
     def predict(self, X: Any):
+        """The (weighted) mean target of the nearest neighbours."""
         check_is_fitted(self, "_fit_X")
         Xn = check_array(X, estimator=self)
         if Xn.shape[1] != self.n_features_in_:

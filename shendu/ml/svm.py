@@ -186,6 +186,7 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
 
     def fit(self, X: Any, y: Any) -> LinearSVC:
+        """Fit to X (n_samples, n_features) and class labels y; returns self."""
         X, y = check_X_y(X, y, estimator=self)
         if self.penalty != "l2":
             raise ValueError(f"LinearSVC: only penalty='l2' is implemented, got {self.penalty!r}")
@@ -234,6 +235,7 @@ class LinearSVC(ClassifierMixin, BaseEstimator):
         return like_input(Z[:, 0] if Z.shape[1] == 1 else Z, X)
 
     def predict(self, X: Any):
+        """``classes_[1]`` where the decision is positive (two classes), else the largest one-vs-rest score."""
         Z = np.asarray(_raw(self.decision_function(X)))
         idx = (Z > 0).astype(int) if Z.ndim == 1 else Z.argmax(axis=1)
         return like_input(self.classes_[idx], X)
@@ -377,6 +379,7 @@ class SVC(ClassifierMixin, BaseEstimator):
         return kernel_matrix(A, B, self.kernel, self._gamma, self.degree, self.coef0)
 
     def fit(self, X: Any, y: Any) -> SVC:
+        """Solve the dual of every one-vs-one problem by SMO; returns self."""
         X, y = check_X_y(X, y, estimator=self)
         if self.C <= 0:
             raise ValueError(f"SVC: C must be positive, got {self.C!r}")
@@ -476,6 +479,7 @@ class SVC(ClassifierMixin, BaseEstimator):
         return like_input(votes + conf / (3.0 * (np.abs(conf) + 1.0)), X)
 
     def predict(self, X: Any):
+        """The class winning the most one-vs-one votes (two classes: the sign of the decision)."""
         dec = self._ovo(self._check(X))
         if len(self.classes_) == 2:
             return like_input(self.classes_[(dec[:, 0] > 0).astype(int)], X)
