@@ -24,7 +24,14 @@ from shendu.ml.base import (
     like_input,
     r2_score,
 )
-from shendu.ml.tree import DecisionTreeClassifier, DecisionTreeRegressor, _n_features_to_try, _presort, _rng
+from shendu.ml.tree import (
+    DecisionTreeClassifier,
+    DecisionTreeRegressor,
+    _BaseTree,
+    _n_features_to_try,
+    _presort,
+    _rng,
+)
 
 __all__ = ["BaggingClassifier", "RandomForestClassifier", "RandomForestRegressor"]
 
@@ -245,6 +252,10 @@ class BaggingClassifier(ClassifierMixin, BaseEstimator):
         self.n_classes_ = len(self.classes_)
         rng = _rng(self.random_state)
         self.estimators_, self.estimators_samples_, self.estimators_features_ = [], [], []
+        # trees take the draw as sample weights (as in scikit-learn) and share one presorting of X
+        weighted = isinstance(base, _BaseTree)
+        presorted = (_presort(X.astype(np.float64, copy=False), need_rank=True)
+                     if weighted and n_cols == d and not self.bootstrap_features else None)
         for _ in range(self.n_estimators):
             seed = rng.randint(_MAX_INT)
             member_rng = np.random.RandomState(seed)
@@ -254,7 +265,12 @@ class BaggingClassifier(ClassifierMixin, BaseEstimator):
             member = _clone(base)
             if "random_state" in member.get_params(deep=False):
                 member.set_params(random_state=seed)
-            member.fit(X[rows][:, cols], y[rows])
+            if weighted:
+                if presorted is not None:
+                    member._presorted = presorted
+                member.fit(X[:, cols], y, sample_weight=np.bincount(rows, minlength=n).astype(float))
+            else:
+                member.fit(X[rows][:, cols], y[rows])
             self.estimators_.append(member)
             self.estimators_samples_.append(rows)
             self.estimators_features_.append(cols)
