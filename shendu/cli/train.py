@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
-from shendu.cli._common import Parser, UsageError, progress_callbacks
+from shendu.cli._common import Parser, UsageError, int_at_least, progress_callbacks
 from shendu.train.recipes import RECIPES, check_config, value_problem
 
 DEFAULT_TASK = "mlp"
+DISTRIBUTED_TASKS = ("gpt",)   # the recipes that train data-parallel under several ranks (--nproc)
 CONFIG = "config.json"
 LAST = "last.safetensors"
 _STALE = ("last.safetensors", "best.safetensors", "history.csv", "history.png")  # replaced by a new run
@@ -79,6 +81,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, task: str) -> None:
                      help="resume when --out holds a checkpoint, else start a new run there")
     how.add_argument("--overwrite", action="store_true",
                      help="start a new run even if --out holds one (its checkpoints are replaced)")
+    if task in DISTRIBUTED_TASKS:
+        p.add_argument("--nproc", type=int_at_least(1), default=1, metavar="N",
+                       help="train data-parallel on N processes (mpiexec, one rank each; a step averages N batches)")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -199,9 +204,35 @@ def _write_config(path: Path, task: str, config) -> None:
     atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
 
 
+def _relaunch(args, prog: str) -> int:
+    """``shendu train TASK ... --nproc N``: the same command on N MPI ranks (``shendu run``'s launcher)."""
+    import subprocess
+
+    from shendu.cli.run import find_mpiexec, mpiexec_command
+    mpiexec = find_mpiexec()
+    if mpiexec is None:
+        raise UsageError("--nproc needs mpiexec (install the MPI runtime with pip install \"shendu[distributed]\")",
+                         prog)
+    argv, skip = [], False
+    for word in args.argv:
+        if skip:
+            skip = False
+        elif word == "--nproc":
+            skip = True
+        elif not word.startswith("--nproc="):
+            argv.append(word)
+    try:
+        return subprocess.call(mpiexec_command(mpiexec, args.nproc, "-m", ["shendu", *argv]))
+    except KeyboardInterrupt:
+        return 130
+
+
 def run(args) -> int:
     task, parser = args.task, args.parser
     prog = parser.prog
+    if getattr(args, "nproc", 1) > 1 and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return _relaunch(args, prog)
+    lead = int(os.environ.get("RANK", "0")) == 0   # under several ranks only rank 0 writes and reports
 
     def fail(message: str):
         raise UsageError(message, prog)
@@ -261,11 +292,14 @@ def run(args) -> int:
                   flush=True)
     else:
         config = config_cls(**given)
-        for name in _STALE:  # an interrupted first epoch must not leave the old run's checkpoint behind
+        for name in _STALE if lead else ():  # an interrupted first epoch must not leave the old run's checkpoint
             (out / name).unlink(missing_ok=True)
 
-    _write_config(config_path, task, config)
+    if lead:
+        _write_config(config_path, task, config)
     log, callbacks = progress_callbacks(saved=done)
+    if not lead:
+        callbacks = []
     try:
         result = run_recipe(config, out=out, resume=resuming, callbacks=callbacks, verbose=0)
     except KeyboardInterrupt:
@@ -291,6 +325,8 @@ def run(args) -> int:
             raise
         fail(f"the checkpoint {last} does not fit the model these settings build ({str(e).splitlines()[0]}); "
              "resume without changing the model's flags, or pass --overwrite to start over")
+    if not lead:
+        return 0
     seconds = result.get("seconds")
     print(result["summary"] + (f" ({seconds:.1f} s)" if seconds is not None else ""))
     names = [Path(f).name for f in result.get("files", []) if Path(f).exists()]

@@ -199,14 +199,19 @@ def param_groups(model, weight_decay: float) -> list[dict]:
 
 
 class GPTTrainer(Trainer):
-    """A ``Trainer`` whose model returns ``(logits, loss)`` from ``model(idx, targets)``."""
+    """A ``Trainer`` whose model returns ``(logits, loss)`` from ``model(idx, targets)``.
 
-    def __init__(self, model, optimizer, callbacks: Iterable = (), **kwargs):
+    ``forward``: what the training steps call instead of ``model`` (a ``DistributedDataParallel``
+    wrapper of it); checkpoints and evaluation keep using the plain ``model``.
+    """
+
+    def __init__(self, model, optimizer, callbacks: Iterable = (), forward=None, **kwargs):
         super().__init__(model, "cross_entropy", optimizer, metrics=[], callbacks=callbacks, **kwargs)
+        self.forward = forward if forward is not None else model
 
     def train_step(self, batch) -> dict:
         x, y = batch
-        _, loss = self.model(x, y)
+        _, loss = self.forward(x, y)
         value, skipped = self.backward_and_step(loss)
         if skipped:
             return {"loss": value, "skipped": 1}
@@ -326,7 +331,10 @@ def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "r
 
     start = time.perf_counter()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    rank, world = _process_group()
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    _barrier(world)
     last = out / "last.safetensors"
     resuming = bool(resume) and last.exists()
     model_args = {"n_layer": n_layer, "n_head": n_head, "n_embd": n_embd, "block_size": block_size,
@@ -336,15 +344,22 @@ def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "r
         differ = {k: (saved.get(k), model_args[k]) for k in MODEL_KEYS if saved.get(k) != model_args[k]}
         if differ:
             raise ValueError(f"train_gpt: resuming {out} with other model settings (saved, given): {differ}")
-    else:
+    elif rank == 0:
         for stale in ("history.csv", "history.png", "samples.txt", "best.safetensors", "tokenizer.json",
                       "vocab.json", "data.json", "schedule.json"):
             (out / stale).unlink(missing_ok=True)
-    tok, train_ids, val_ids, info = prepare_data(data, out, tokenizer=tokenizer, vocab_size=vocab_size,
-                                                 max_bytes=max_bytes, val_fraction=val_fraction, seed=seed,
-                                                 resuming=resuming)
+    if rank == 0:   # the other ranks read what rank 0 tokenized
+        tok, train_ids, val_ids, info = prepare_data(data, out, tokenizer=tokenizer, vocab_size=vocab_size,
+                                                     max_bytes=max_bytes, val_fraction=val_fraction, seed=seed,
+                                                     resuming=resuming)
+    _barrier(world)
+    if rank > 0:
+        tok, train_ids, val_ids, info = prepare_data(data, out, tokenizer=tokenizer, vocab_size=vocab_size,
+                                                     max_bytes=max_bytes, val_fraction=val_fraction, seed=seed,
+                                                     resuming=True)
     micro_steps = steps_per_epoch * grad_accum
-    train_batches = WindowBatches(train_ids, batch_size, block_size, micro_steps, seed=seed)
+    # each rank draws its own windows: a step averages world x batch_size windows
+    train_batches = WindowBatches(train_ids, batch_size, block_size, micro_steps, seed=seed + 7919 * rank)
     val_batches = (WindowBatches(val_ids, batch_size, block_size, eval_batches, seed=seed + 1, fixed=True)
                    if len(val_ids) > block_size and eval_batches > 0 else None)
     unigram = unigram_loss(train_ids, val_ids if len(val_ids) else train_ids, info["vocab_size"])
@@ -352,7 +367,11 @@ def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "r
     manual_seed(seed)
     config = GPTConfig(vocab_size=info["vocab_size"], **model_args)
     model = GPT(config)
-    if not resuming:
+    forward = model
+    if world > 1:   # parameters broadcast from rank 0, gradients averaged in buckets during backward
+        from shendu.nn.parallel import DistributedDataParallel
+        forward = DistributedDataParallel(model)
+    if not resuming and rank == 0:
         (out / "model.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
 
     if not prompt:
@@ -366,22 +385,30 @@ def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "r
     sampler = SampleGPT(tok, out / "samples.txt", prompt, sample_length, temperature, top_k, block_size, seed=seed)
     monitor = "val_loss" if val_batches is not None else "loss"
     checkpoint = ModelCheckpoint(dirpath=out, monitor=monitor, save_best_only=True, save_last=True)
-    cbs = [SetEpoch(train_batches), Perplexity(), sampler, checkpoint, _HistoryFiles(out / "history.csv"),
-           *callbacks]
-    if verbose:
-        cbs.append(ProgressBar(1) if sys.stderr.isatty() else ProgressBar(2, force=True))
+    cbs = [SetEpoch(train_batches), Perplexity()]
+    if rank == 0:   # one rank writes the run folder and reports
+        cbs += [sampler, checkpoint, _HistoryFiles(out / "history.csv"), *callbacks]
+        if verbose:
+            cbs.append(ProgressBar(1) if sys.stderr.isatty() else ProgressBar(2, force=True))
     opt = optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=(0.9, beta2))
     schedule_file = out / "schedule.json"
     if resuming and schedule_file.exists():
         saved_schedule = json.loads(schedule_file.read_text())
         decay_steps = decay_steps or saved_schedule["decay_steps"]
     total_steps = decay_steps or epochs * steps_per_epoch
-    schedule_file.write_text(json.dumps({"warmup_steps": warmup_steps, "decay_steps": total_steps}) + "\n")
+    _barrier(world)   # every rank has read the old schedule before rank 0 writes the new one
+    if rank == 0:
+        schedule_file.write_text(json.dumps({"warmup_steps": warmup_steps, "decay_steps": total_steps}) + "\n")
     scheduler = LambdaLR(opt, cosine_schedule(warmup_steps, total_steps, min_lr / lr))
-    trainer = GPTTrainer(model, opt, callbacks=cbs, scheduler=scheduler, scheduler_interval="step",
+    trainer = GPTTrainer(model, opt, callbacks=cbs, forward=forward, scheduler=scheduler, scheduler_interval="step",
                          grad_accumulation_steps=grad_accum, clip_grad_norm=clip_grad_norm)
-    history = trainer.fit(train_batches, epochs=epochs, validation_data=val_batches, seed=seed, verbose=verbose,
+    history = trainer.fit(train_batches, epochs=epochs, validation_data=val_batches, seed=seed,
+                          verbose=verbose if rank == 0 else 0,
                           resume_from=str(last) if resuming else None).history
+    if rank > 0:
+        return {"history": history, "rank": rank, "world_size": world, "steps": trainer.global_step,
+                "summary": None, "seconds": time.perf_counter() - start, "files": [], "model": model,
+                "tokenizer": tok}
     files = [last, out / "best.safetensors", out / "history.csv", out / "samples.txt", out / "model.json",
              out / "data.json", out / "schedule.json", out / "tokens.bin",
              out / ("tokenizer.json" if (out / "tokenizer.json").exists() else "vocab.json")]
@@ -413,12 +440,31 @@ def train_gpt(data: str | os.PathLike | None = None, out: str | os.PathLike = "r
     key = "val_loss" if "val_loss" in final else "loss"
     where = "validation" if key == "val_loss" else "training"
     value = final.get(key, float("nan"))
+    result["rank"], result["world_size"] = rank, world
     result["summary"] = (f"gpt: {value:.3f} {where} loss (perplexity {math.exp(min(value, 700)):.1f}; unigram "
                          f"{unigram:.3f}) after {done} epochs, {trainer.global_step} steps ({params:,} parameters, "
-                         f"{info['vocab_size']} {tokenizer} tokens)")
+                         f"{info['vocab_size']} {tokenizer} tokens"
+                         + (f"; {world} processes" if world > 1 else "") + ")")
     if result["sample"] is not None:
         result["summary"] += f"; sample (samples.txt): {result['sample'][:100]!r}"
     return result
+
+
+def _process_group() -> tuple[int, int]:
+    """``(rank, world size)``: joins the process group when launched on several ranks (``shendu run``,
+    ``shendu train gpt --nproc N``, or any launcher that sets ``WORLD_SIZE``)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1
+    from shendu import distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group("mpi")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        from shendu import distributed as dist
+        dist.barrier()
 
 
 @dataclass
