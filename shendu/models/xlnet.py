@@ -525,14 +525,16 @@ class PermutationLMBatch:
     labels: Tensor
 
 
-def sample_permutation_lm(input_ids, num_predict: int, attention_mask=None,
+def sample_permutation_lm(input_ids, num_predict: int, attention_mask=None, special_tokens_mask=None,
                           generator: Generator | None = None) -> PermutationLMBatch:
     """Sample a factorisation order per sequence and predict its last ``num_predict`` tokens (partial
     prediction: the paper's K = T / num_predict).
 
     A target sees the non-targets and the targets earlier in the order, never itself (query stream) or a later
-    one; the non-targets (the order's prefix, always at least one real token) see each other but no target, as
-    in XLNet's pretraining data (``_local_perm``). Padding (``attention_mask`` 0) is never a target.
+    one; the non-targets (the order's prefix: padding, then ``special_tokens_mask`` positions such as
+    ``<sep>``/``<cls>``, then ordinary tokens; at least one real token) see each other but no target, as in
+    XLNet's pretraining data (``_local_perm``). Padding (``attention_mask`` 0) and special tokens are never
+    targets.
     """
     ids = _host(input_ids, "input_ids", ndim=2)
     N, T = ids.shape
@@ -540,12 +542,16 @@ def sample_permutation_lm(input_ids, num_predict: int, attention_mask=None,
         raise ValueError(f"sample_permutation_lm: num_predict must be an int in [1, {T - 1}] for sequences of "
                          f"length {T} (at least one token stays as context), got {num_predict!r}")
     real = np.ones((N, T), bool) if attention_mask is None else _host(attention_mask, "attention_mask", (N, T)) > 0
+    special = (np.zeros((N, T), bool) if special_tokens_mask is None
+               else (_host(special_tokens_mask, "special_tokens_mask", (N, T)) > 0) & real)
     P = num_predict
     u = rand(N, T, generator=generator, dtype=np.float64)._data
-    u = np.where(real, u, -1.0)                              # padding comes first in the order
+    u = np.where(real, np.where(special, -1.0, u), -2.0)     # padding, then special tokens, first in the order
     order = np.argsort(u, axis=1, kind="stable")             # (N, T)
     rank = np.argsort(order, axis=1, kind="stable")          # (N, T): where each position is in the order
-    first_target = np.maximum(T - P, T - real.sum(axis=1) + 1)[:, None]  # the first real token stays context
+    candidates = (real & ~special).sum(axis=1)
+    # at least one real token stays context: a special one, or else the first ordinary token of the order
+    first_target = np.maximum(T - P, T - candidates + (special.sum(axis=1) == 0))[:, None]
     target = rank >= first_target                                          # (N, T)
     rank_k = np.where(target, rank, -1)                      # the context comes before every target
     rank_q = np.where(target, rank, 0)                       # a target may not see itself
@@ -561,11 +567,11 @@ def sample_permutation_lm(input_ids, num_predict: int, attention_mask=None,
 
 
 def permutation_lm_loss(model: XLNetLMHeadModel, input_ids: Tensor, num_predict: int, attention_mask=None,
-                        token_type_ids=None, generator: Generator | None = None) -> Tensor:
+                        token_type_ids=None, special_tokens_mask=None, generator: Generator | None = None) -> Tensor:
     """The permutation-LM training loss of one batch: a factorisation order sampled per sequence
     (:func:`sample_permutation_lm`), the query stream's mean cross-entropy on the order's last ``num_predict``
     tokens."""
-    batch = sample_permutation_lm(input_ids, num_predict, attention_mask, generator)
+    batch = sample_permutation_lm(input_ids, num_predict, attention_mask, special_tokens_mask, generator)
     out = model(input_ids, attention_mask=attention_mask, perm_mask=batch.perm_mask,
                 target_mapping=batch.target_mapping, token_type_ids=token_type_ids, labels=batch.labels,
                 use_mems=False)

@@ -291,6 +291,14 @@ def test_sample_permutation_lm_structure():
                 assert pm[n, i, j] == want, (n, i, j)
     again = sx.sample_permutation_lm(ids, P, attention_mask=mask, generator=shendu.Generator().manual_seed(0))
     assert (again.order.numpy() == order).all()
+    special = np.zeros((N, T), np.int64)
+    special[:, 0] = special[np.arange(N), mask.sum(axis=1) - 1] = 1  # <cls> ... <sep>: context, never targets
+    b = sx.sample_permutation_lm(ids, T - 2, attention_mask=mask, special_tokens_mask=special, generator=g)
+    tm = b.target_mapping.numpy()
+    for n in range(N):
+        real = mask[n].sum()
+        assert tm[n].sum() == real - 2 and tm[n][:, special[n] == 1].sum() == 0
+        assert b.perm_mask.numpy()[n][:, special[n] == 1].sum() == 0  # everyone sees them
     with pytest.raises(ValueError, match="num_predict must be an int in"):
         sx.sample_permutation_lm(ids, T)
 
@@ -341,3 +349,44 @@ def test_config_round_trip():
     out = config.to_dict()
     assert out["summary_type"] == "first" and out["model_type"] == "xlnet" and out["d_head"] == C // HEADS
     assert transformers.XLNetConfig(**{k: v for k, v in out.items() if k != "model_type"}).mem_len == 7
+
+
+def test_float64_gradcheck_through_both_streams_and_the_memory():
+    """Central differences in float64 wrt the input embeddings and each layer's memory, through the query
+    stream (perm_mask, target_mapping, segments, padding), and second derivatives of a small one."""
+    shendu.manual_seed(9)
+    config = sx.XLNetConfig(vocab_size=11, d_model=8, n_layer=2, n_head=2, d_inner=12, dropout=0.0, mem_len=0)
+    model = sx.XLNetModel(config).double().eval()
+    n, t, m = 2, 4, 2
+    ids, mask, types = (a[:n, :t] for a in inputs(9))
+    mask[1, 3] = 0
+    batch = sx.sample_permutation_lm(ids, 2, attention_mask=mask, generator=shendu.Generator().manual_seed(9))
+    rng = np.random.default_rng(9)
+    emb = shendu.tensor(rng.normal(size=(n, t, 8)), requires_grad=True)
+    mems = [shendu.tensor(rng.normal(size=(m, n, 8)), requires_grad=True) for _ in range(2)]
+    up = shendu.tensor(rng.normal(size=(n, 2, 8)))  # a random upstream gradient
+
+    def fn(e, m0, m1):
+        out = model(inputs_embeds=e, mems=[m0, m1], attention_mask=shendu.tensor(mask),
+                    token_type_ids=shendu.tensor(types), perm_mask=batch.perm_mask,
+                    target_mapping=batch.target_mapping.double(), use_mems=False)
+        return (out.last_hidden_state * up).sum()
+
+    assert shendu.autograd.gradcheck(fn, [emb, *mems])
+    small = sx.XLNetModel(sx.XLNetConfig(vocab_size=11, d_model=4, n_layer=1, n_head=2, d_inner=4, dropout=0.0,
+                                         ff_activation="tanh")).double().eval()
+    e = shendu.tensor(rng.normal(size=(1, 3, 4)), requires_grad=True)
+    w = shendu.tensor(rng.normal(size=(1, 3, 4)))
+    assert shendu.autograd.gradgradcheck(lambda x: (small(inputs_embeds=x).last_hidden_state * w).sum(), [e])
+
+
+def test_pytorch_model_bin_loads(tmp_path):
+    """A directory with pytorch_model.bin (torch.save's zip) instead of safetensors, through the safe loader."""
+    torch.manual_seed(10)
+    hf = transformers.XLNetLMHeadModel(hf_config()).eval()
+    hf.config.save_pretrained(tmp_path)
+    torch.save(hf.state_dict(), tmp_path / "pytorch_model.bin")  # with lm_loss.weight, as old saves have
+    sd = sx.XLNetLMHeadModel.from_pretrained(tmp_path)
+    ids, mask, types = inputs(10)
+    ho, so = run_both(hf, sd, ids, {"attention_mask": mask, "token_type_ids": types})
+    assert_outputs_match(ho, so)
