@@ -13,7 +13,8 @@ Independent, MixtureSameFamily (independent.py); Cauchy, HalfCauchy, HalfNormal,
 (tails.py); Multinomial, NegativeBinomial (counts.py); RelaxedBernoulli, RelaxedOneHotCategorical
 (relaxed.py); InverseGamma (transformed.py).
 """
-from shendu.distributions import constraints, transforms
+from shendu.distributions import constraint_registry, constraints, transforms
+from shendu.distributions.constraint_registry import biject_to, transform_to
 from shendu.distributions.continuous import Exponential, Laplace, Normal, Uniform
 from shendu.distributions.counts import Multinomial, NegativeBinomial
 from shendu.distributions.discrete import Bernoulli, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
@@ -35,16 +36,22 @@ from shendu.distributions.transforms import (
     AffineTransform,
     ComposeTransform,
     ExpTransform,
+    IndependentTransform,
+    LowerCholeskyTransform,
+    PositiveDefiniteTransform,
     PowerTransform,
     SigmoidTransform,
     SoftmaxTransform,
     SoftplusTransform,
+    StickBreakingTransform,
     TanhTransform,
     Transform,
     identity_transform,
 )
 
 __all__ = [
+    "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform", "StickBreakingTransform",
+    "biject_to", "constraint_registry", "transform_to",
     "ExpRelaxedCategorical", "InverseGamma", "LogitRelaxedBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical",
     "Cauchy", "Gumbel", "HalfCauchy", "HalfNormal", "Multinomial", "NegativeBinomial", "Pareto", "Weibull",
     "AbsTransform", "PowerTransform", "SoftmaxTransform", "SoftplusTransform", "TanhTransform", "identity_transform",

@@ -10,7 +10,8 @@ from shendu.distributions import constraints
 from shendu.tensor import Tensor
 
 __all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "PowerTransform", "SigmoidTransform",
-           "SoftmaxTransform", "SoftplusTransform", "TanhTransform", "Transform", "identity_transform"]
+           "SoftmaxTransform", "SoftplusTransform", "TanhTransform", "Transform", "identity_transform",
+           "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform", "StickBreakingTransform"]
 
 
 class Transform:
@@ -340,3 +341,109 @@ class SoftmaxTransform(_ParameterFree):
 
 
 identity_transform = ComposeTransform([])
+
+
+class StickBreakingTransform(_ParameterFree):
+    """R^(K-1) to the K-simplex by stick breaking: a bijection (unlike softmax), with the offset that
+    maps 0 to the uniform point."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+    bijective = True
+
+    @staticmethod
+    def _offset(x, n):
+        from shendu.creation import arange
+        return (n + 1 - arange(1, n + 1, dtype=x.dtype)).log()
+
+    def _call(self, x):
+        from shendu.nn.functional import pad
+        z = (x - self._offset(x, x.shape[-1])).sigmoid()
+        e = float(np.finfo(x.dtype).eps)
+        z = z.clamp(min=float(np.finfo(x.dtype).tiny), max=1 - e)
+        return pad(z, [0, 1], value=1.0) * pad((1 - z).cumprod(-1), [1, 0], value=1.0)
+
+    def _inverse(self, y):
+        y_crop = y[..., :-1]
+        sf = (1 - y_crop.cumsum(-1)).clamp(min=float(np.finfo(y.dtype).tiny))
+        return y_crop.log() - sf.log() + self._offset(y, y_crop.shape[-1])
+
+    def log_abs_det_jacobian(self, x, y):
+        from shendu.nn.functional import logsigmoid
+        x = x - self._offset(x, x.shape[-1])
+        return (-x + logsigmoid(x) + y[..., :-1].log()).sum(-1)
+
+    def forward_shape(self, shape):
+        return tuple(shape[:-1]) + (shape[-1] + 1,)
+
+    def inverse_shape(self, shape):
+        return tuple(shape[:-1]) + (shape[-1] - 1,)
+
+
+class LowerCholeskyTransform(_ParameterFree):
+    """Square matrices to lower-triangular ones with a positive diagonal: the strict lower triangle
+    kept, the diagonal exponentiated (not a bijection of all matrices: the upper triangle is dropped)."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.lower_cholesky
+
+    def _call(self, x):
+        return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
+
+    def _inverse(self, y):
+        return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+
+
+class PositiveDefiniteTransform(_ParameterFree):
+    """Square matrices to positive-definite ones: ``L Lᵀ`` with L from LowerCholeskyTransform."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def _call(self, x):
+        L = LowerCholeskyTransform()(x)
+        return L @ L.transpose(-2, -1)
+
+    def _inverse(self, y):
+        from shendu.linalg import cholesky
+        return LowerCholeskyTransform().inv(cholesky(y))
+
+
+class IndependentTransform(Transform):
+    """``base_transform`` with ``reinterpreted_batch_ndims`` more dims per event: its log |det J|
+    is summed over them."""
+
+    def __init__(self, base_transform: Transform, reinterpreted_batch_ndims: int, cache_size: int = 0):
+        super().__init__(cache_size)
+        self.base_transform, self.reinterpreted_batch_ndims = base_transform, int(reinterpreted_batch_ndims)
+
+    @property
+    def bijective(self):
+        """Whether the base transform is a bijection."""
+        return self.base_transform.bijective
+
+    @property
+    def domain(self):
+        """The base domain with the extra event dims."""
+        return constraints.independent(self.base_transform.domain, self.reinterpreted_batch_ndims)
+
+    @property
+    def codomain(self):
+        """The base codomain with the extra event dims."""
+        return constraints.independent(self.base_transform.codomain, self.reinterpreted_batch_ndims)
+
+    @property
+    def sign(self):
+        return self.base_transform.sign
+
+    def __call__(self, x):
+        return self.base_transform(x)
+
+    def _inverse(self, y):
+        return self.base_transform.inv(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        result = self.base_transform.log_abs_det_jacobian(x, y)
+        for _ in range(self.reinterpreted_batch_ndims):
+            result = result.sum(-1)
+        return result

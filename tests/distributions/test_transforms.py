@@ -95,3 +95,45 @@ def test_lognormal_rsample_is_exp_of_the_normal_draw():
 def test_bad_transform_list():
     with pytest.raises(ValueError, match="transforms must be a Transform"):
         sd.distributions.TransformedDistribution(sd.distributions.Normal(0.0, 1.0), [lambda x: x])
+
+
+CONSTRAINED = [
+    ("real", lambda C, lib: C.real, (3,)), ("positive", lambda C, lib: C.positive, (3,)),
+    ("greater_than", lambda C, lib: C.greater_than(1.5), (3,)), ("less_than", lambda C, lib: C.less_than(-1.0), (3,)),
+    ("unit_interval", lambda C, lib: C.unit_interval, (3,)), ("interval", lambda C, lib: C.interval(-2.0, 3.0), (3,)),
+    ("simplex", lambda C, lib: C.simplex, (2, 4)), ("real_vector", lambda C, lib: C.real_vector, (2, 3)),
+    ("independent_positive", lambda C, lib: C.independent(C.positive, 1), (2, 3)),
+]
+
+
+@pytest.mark.parametrize("registry", ["biject_to", "transform_to"])
+@pytest.mark.parametrize("name,build,shape", CONSTRAINED, ids=[c[0] for c in CONSTRAINED])
+def test_constraint_registry_matches_torch(registry, name, build, shape):
+    x = np.random.default_rng(0).normal(size=shape)
+    s = getattr(sd.distributions, registry)(build(sd.distributions.constraints, sd))
+    t = getattr(torch.distributions, registry)(build(torch.distributions.constraints, torch))
+    xs = sd.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    ys, yt = s(xs), t(xt)
+    np.testing.assert_allclose(ys.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert build(sd.distributions.constraints, sd).check(ys).all().item()
+    if registry == "biject_to" or name != "simplex":  # softmax is not injective: no inverse, no Jacobian
+        np.testing.assert_allclose(s.inv(ys).detach().numpy(), x, rtol=1e-7, atol=1e-9)
+        ls, lt = s.log_abs_det_jacobian(xs, ys), t.log_abs_det_jacobian(xt, yt)
+        np.testing.assert_allclose(ls.detach().numpy(), lt.detach().numpy(), rtol=1e-9, atol=1e-12)
+        g = np.random.default_rng(1).normal(size=tuple(yt.shape))
+        ((ys * sd.tensor(g)).sum() + ls.sum()).backward()
+        ((yt * torch.tensor(g)).sum() + lt.sum()).backward()
+        np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_matrix_transforms_match_torch():
+    x = np.random.default_rng(2).normal(size=(2, 3, 3))
+    for registry, constraint in (("transform_to", "lower_cholesky"), ("transform_to", "positive_definite")):
+        s = getattr(sd.distributions, registry)(getattr(sd.distributions.constraints, constraint))
+        t = getattr(torch.distributions, registry)(getattr(torch.distributions.constraints, constraint))
+        ys, yt = s(sd.tensor(x)), t(torch.tensor(x))
+        np.testing.assert_allclose(ys.numpy(), yt.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(s.inv(ys).numpy(), t.inv(yt).numpy(), rtol=1e-8, atol=1e-10)
+    with pytest.raises(NotImplementedError, match="Cannot transform"):
+        sd.distributions.biject_to(sd.distributions.constraints.boolean)
