@@ -179,6 +179,16 @@ class BaseEstimator:
             getattr(self, name).set_params(**sub_params)
         return self
 
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags, so that its model-selection tools (``cross_val_score``,
+        ``GridSearchCV``, ``clone``) accept shendu estimators. Imports scikit-learn only when it asks."""
+        from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags, TransformerTags
+        kind = getattr(self, "_estimator_type", None)
+        return Tags(estimator_type=kind, target_tags=TargetTags(required=kind in ("classifier", "regressor")),
+                    transformer_tags=TransformerTags() if hasattr(self, "transform") else None,
+                    classifier_tags=ClassifierTags() if kind == "classifier" else None,
+                    regressor_tags=RegressorTags() if kind == "regressor" else None)
+
     def __repr__(self) -> str:
         # Only the arguments that differ from their defaults, like scikit-learn.
         sig = inspect.signature(type(self).__init__).parameters

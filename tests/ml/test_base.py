@@ -67,3 +67,19 @@ def test_output_follows_input_kind():
     assert m.predict(X.astype(np.float32)).dtype == np.float32
     assert like_input(np.array(["a"]), sd.tensor([1.0]))[0] == "a"       # strings cannot be tensors
     assert m.score(sd.tensor(X), sd.tensor(y)) == pytest.approx(r2_score(y, out_np))
+
+
+def test_scikit_learn_model_selection_accepts_shendu_estimators():
+    from sklearn import linear_model
+    from sklearn.base import clone
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    X, y = load_iris(return_X_y=True)
+    c = clone(Ridge(alpha=0.25))
+    assert isinstance(c, Ridge) and c.alpha == 0.25 and not hasattr(c, "coef_")
+    mine = cross_val_score(LogisticRegression(solver="newton-cholesky", tol=1e-10), X, y, cv=3)
+    ref = cross_val_score(linear_model.LogisticRegression(tol=1e-10, max_iter=5000), X, y, cv=3)
+    np.testing.assert_allclose(mine, ref)
+    grid = GridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=3).fit(X, y.astype(float))
+    assert grid.best_params_["alpha"] in (0.1, 10.0) and isinstance(grid.best_estimator_, Ridge)
