@@ -13,6 +13,9 @@ Conventions every estimator follows:
   an ndarray or a list in gives an ndarray out (:func:`like_input`). Scores are Python floats.
 - Anything read from a fitted model before ``fit`` raises :class:`NotFittedError` naming the
   estimator (:func:`check_is_fitted`).
+- scikit-learn's ``clone``, ``cross_val_score``, ``GridSearchCV`` and pipelines accept these
+  estimators (``get_params``/``set_params`` and ``__sklearn_tags__``; scikit-learn is imported only
+  when it asks for the tags, it is no runtime dependency).
 """
 from __future__ import annotations
 
