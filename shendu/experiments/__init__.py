@@ -57,11 +57,12 @@ EXPERIMENTS = {
                                       "Bayesian linear regression: predictive band as N grows, evidence against M",
                                       10, 6),
     "svm": Experiment(_PKG + "svm", "Support vector machines: the margin, soft margin against C, kernels", 10, 6),
-    "pca": Experiment(_PKG + "pca", "PCA on the digits: covariance eigh vs SVD, explained variance, 2-D projection"),
+    "pca": Experiment(_PKG + "pca", "PCA on the digits: covariance eigh vs SVD, explained variance, 2-D projection",
+                      10, 8),
     "kmeans-gmm": Experiment(_PKG + "kmeans_gmm", "k-means and Gaussian-mixture EM iterations on round and stretched "
-                             "blobs"),
+                             "blobs", 9, 8),
     "classic-ml": Experiment(_PKG + "classic_ml", "Every shendu.ml classifier: decision regions, accuracy against "
-                             "scikit-learn and an MLP"),
+                             "scikit-learn and an MLP", 35, 15),
     "distributions": Experiment(_PKG + "distributions", "Densities, sampling, the central limit theorem, forward vs "
                                 "reverse KL", 10, 5),
 }

@@ -19,6 +19,7 @@ from shendu.data.datasets.sklearn_sets import load_breast_cancer, load_digits, l
 from shendu.data.datasets.toy import gaussian_blobs, two_moons
 from shendu.experiments._progress import stages
 from shendu.experiments.plotting import figure, save
+from shendu.threads import own_blas
 
 # name -> (shendu.ml class name, constructor kwargs, scikit-learn module.class or None); those M1/M2 have
 # not built are skipped (the experiment lists what exists)
@@ -110,6 +111,7 @@ def train_mlp(X: np.ndarray, y: np.ndarray, seed: int, epochs: int, hidden: int 
 
 
 def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
+    own_blas()  # BLAS at one thread, shendu's policy: multithreaded OpenBLAS crawls on a loaded machine
     names = list(available())
     stage = stages(progress, "classic-ml", 3)
     out = Path(out)

@@ -18,6 +18,7 @@ from shendu.data.datasets.toy import gaussian_blobs
 from shendu.experiments._progress import stages
 from shendu.experiments.plotting import figure, legend_outside, save
 from shendu.ml import GaussianMixture, KMeans
+from shendu.threads import own_blas
 
 ITERATIONS = (1, 3, 10, 50)
 _ROTATE = np.array([[1.0, -1.0], [1.0, 1.0]]) / np.sqrt(2.0)  # the 45° rotation
@@ -72,6 +73,7 @@ COLORS = np.array(["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple
 
 
 def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
+    own_blas()  # BLAS at one thread, shendu's policy: multithreaded OpenBLAS crawls on a loaded machine
     stage = stages(progress, "kmeans-gmm", 4)
     out = Path(out)
     data = datasets(seed)

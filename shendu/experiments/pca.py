@@ -17,6 +17,7 @@ from shendu.data.datasets.sklearn_sets import load_digits
 from shendu.experiments._progress import stages
 from shendu.experiments.plotting import figure, save
 from shendu.ml import PCA
+from shendu.threads import own_blas
 
 KS = (1, 2, 5, 10, 20, 40)
 QUICK_KS = (2, 10, 40)  # --quick: fewer reconstruction rows to draw
@@ -47,6 +48,7 @@ def compare_routes(X: np.ndarray, k: int) -> dict:
 
 
 def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
+    own_blas()  # BLAS at one thread, shendu's policy: multithreaded OpenBLAS crawls on a loaded machine
     stage = stages(progress, "pca", 5)
     out = Path(out)
     X_t, y_t = load_digits()
