@@ -106,6 +106,8 @@ def test_lm_head_matches_transformers(checkpoints, mode):
     assert so.logits.shape == want
     if mode == "two_stream":  # (h, g) per layer and for the embeddings
         assert len(so.hidden_states) == 2 * (LAYERS + 1) and so.hidden_states[1].shape == (N, P, C)
+        plain = sd(shendu.tensor(ids), return_dict=False, **extra)  # (loss, logits, mems)
+        assert len(plain) == 3 and err(plain[0], ho.loss) < 1e-5 and err(plain[1], ho.logits) < TOL
 
 
 def test_base_model_from_its_own_and_the_heads_directory(checkpoints):
