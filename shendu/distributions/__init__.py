@@ -8,10 +8,11 @@ in a registry (``register_kl``). Samples come from shendu's global generator (``
 
 Families: Normal, Laplace, Uniform, Exponential (continuous.py); Gamma, Chi2, Beta, Dirichlet, StudentT
 (gamma.py); Bernoulli, Binomial, Geometric, Poisson, Categorical, OneHotCategorical (discrete.py);
-MultivariateNormal (multivariate_normal.py); TransformedDistribution, LogNormal (transformed.py);
-Independent, MixtureSameFamily (independent.py); Cauchy, HalfCauchy, HalfNormal, Gumbel, Weibull, Pareto
-(tails.py); Multinomial, NegativeBinomial (counts.py); RelaxedBernoulli, RelaxedOneHotCategorical
-(relaxed.py); InverseGamma (transformed.py).
+MultivariateNormal, LowRankMultivariateNormal (multivariate_normal.py); TransformedDistribution,
+LogNormal, InverseGamma (transformed.py); Independent, MixtureSameFamily (independent.py); Cauchy,
+HalfCauchy, HalfNormal, Gumbel, Weibull, Pareto (tails.py); Multinomial, NegativeBinomial (counts.py);
+RelaxedBernoulli, RelaxedOneHotCategorical (relaxed.py). ``biject_to`` / ``transform_to`` map
+unconstrained reals onto a constraint's set (constraint_registry.py).
 """
 from shendu.distributions import constraint_registry, constraints, transforms
 from shendu.distributions.constraint_registry import biject_to, transform_to
@@ -22,7 +23,7 @@ from shendu.distributions.distribution import Distribution
 from shendu.distributions.gamma import Beta, Chi2, Dirichlet, Gamma, StudentT
 from shendu.distributions.independent import Independent, MixtureSameFamily
 from shendu.distributions.kl import kl_divergence, register_kl
-from shendu.distributions.multivariate_normal import MultivariateNormal
+from shendu.distributions.multivariate_normal import LowRankMultivariateNormal, MultivariateNormal
 from shendu.distributions.relaxed import (
     ExpRelaxedCategorical,
     LogitRelaxedBernoulli,
@@ -50,6 +51,7 @@ from shendu.distributions.transforms import (
 )
 
 __all__ = [
+    "LowRankMultivariateNormal",
     "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform", "StickBreakingTransform",
     "biject_to", "constraint_registry", "transform_to",
     "ExpRelaxedCategorical", "InverseGamma", "LogitRelaxedBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical",

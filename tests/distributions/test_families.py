@@ -140,6 +140,9 @@ FAMILIES = [
     Family("MVN_scale_tril", lambda D, p: D.MultivariateNormal(p["loc"], scale_tril=p["L"]),
            {"loc": _u(-1, 1, 3), "L": np.linalg.cholesky(_spd(3))}, _u(-2, 2, 4, 3), None,
            ("log_prob", "entropy", "variance")),
+    Family("LowRankMVN", lambda D, p: D.LowRankMultivariateNormal(p["loc"], p["W"], p["d"]),
+           {"loc": _u(-1, 1, 2, 4), "W": R.normal(size=(4, 2)), "d": _u(0.5, 2, 4)}, _u(-2, 2, 3, 2, 4), None,
+           ("log_prob", "entropy", "mean", "mode", "variance")),
     Family("Independent_Normal", lambda D, p: D.Independent(D.Normal(p["loc"], p["scale"]), 1),
            {"loc": _u(-1, 1, 2, 3), "scale": _u(0.5, 2, 2, 3)}, _u(-2, 2, 4, 2, 3), None,
            ("log_prob", "entropy", "mean", "mode", "variance")),
@@ -236,6 +239,20 @@ def test_pareto_heavy_tails_have_infinite_moments_with_finite_gradients():
     np.testing.assert_array_equal(np.isinf(d.variance.detach().numpy()), [True, True, False])
     sd.where(d.variance.isinf(), 0.0, d.variance).sum().backward()
     assert np.isfinite(alpha.grad.numpy()).all() and alpha.grad.numpy()[:2].tolist() == [0.0, 0.0]
+
+
+def test_low_rank_mvn_matrices_match_torch():
+    loc, W, d = R.normal(size=(2, 4)), R.normal(size=(4, 2)), _u(0.5, 2, 4)
+    s = sd.distributions.LowRankMultivariateNormal(sd.tensor(loc), sd.tensor(W), sd.tensor(d))
+    t = torch.distributions.LowRankMultivariateNormal(torch.tensor(loc), torch.tensor(W), torch.tensor(d))
+    for name in ("covariance_matrix", "precision_matrix", "scale_tril"):
+        np.testing.assert_allclose(getattr(s, name).numpy(), getattr(t, name).numpy(), rtol=1e-9, atol=1e-12)
+    full = sd.distributions.MultivariateNormal(sd.tensor(loc), s.covariance_matrix)
+    x = sd.tensor(R.normal(size=(3, 2, 4)))
+    np.testing.assert_allclose(s.log_prob(x).numpy(), full.log_prob(x).numpy(), rtol=1e-10)
+    sd.manual_seed(0)
+    draws = s.sample((20000,)).numpy().reshape(-1, 2, 4)
+    np.testing.assert_allclose(np.cov(draws[:, 0].T), s.covariance_matrix.numpy()[0], atol=0.15)
 
 
 def test_float32_parameters_give_float32():
