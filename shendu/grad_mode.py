@@ -11,11 +11,14 @@ class _State:
     it is made and each tensor's version counter the clock of its last write, so the engine can tell
     whether a tensor a node read was changed after the node was recorded (one comparison per node
     when nothing was written in place). ``anomaly``: check every gradient for NaN (``detect_anomaly``).
+    ``post_accumulate_hooks``: whether any leaf ever got a post-accumulate-grad hook (then backward hands
+    each leaf its gradient as soon as the gradient is final, for data-parallel overlap).
     """
 
     enabled = True
     clock = 0
     anomaly = False
+    post_accumulate_hooks = False
 
 
 _state = _State()

@@ -485,12 +485,14 @@ class Tensor:
         return _RemovableHandle(self._hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
-        """Call ``hook(tensor)`` after backward has accumulated into this leaf's ``.grad``."""
+        """Call ``hook(tensor)`` after backward has accumulated into this leaf's ``.grad``: during backward, as
+        soon as no remaining node can add to the leaf's gradient (what DistributedDataParallel overlaps with)."""
         if self._ctx is not None:
             raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors have an accumulated .grad")
         if self._post_accumulate_grad_hooks is None:
             self._post_accumulate_grad_hooks = []
         self._post_accumulate_grad_hooks.append(hook)
+        _state.post_accumulate_hooks = True
         return _RemovableHandle(self._post_accumulate_grad_hooks, hook)
 
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,

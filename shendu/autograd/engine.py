@@ -238,7 +238,10 @@ def _compute_first_order(order: list, roots, root_grads, retain_graph: bool) -> 
     anomaly = _state.anomaly
     for root, g in zip(roots, root_grads):
         _send_array(root, g._data, False, targets, pending)
-    for node in order:
+    nodes = order
+    if _state.post_accumulate_hooks:
+        nodes = _delivering_early(order, targets)
+    for node in nodes:
         entry = pending.pop(node, None)
         if entry is None:  # no gradient reached this node (e.g. an unused output)
             if not retain_graph:
@@ -303,6 +306,29 @@ def _compute_first_order(order: list, roots, root_grads, retain_graph: bool) -> 
         if not retain_graph:
             node._release()
     return targets
+
+
+def _delivering_early(order: list, targets: dict):
+    """``order``, handing a leaf with post-accumulate-grad hooks its gradient right after the last node
+    that feeds it has run (not after the whole backward), so its hooks can start work (DDP's bucket
+    all-reduces) while the rest of backward computes."""
+    last: dict = {}
+    for i, node in enumerate(order):
+        for inp in node.inputs:
+            if isinstance(inp, Tensor) and inp._ctx is None and inp._post_accumulate_grad_hooks:
+                last[id(inp)] = i
+    if not last:
+        yield from order
+        return
+    due: dict = {}
+    for key, i in last.items():
+        due.setdefault(i, []).append(key)
+    for i, node in enumerate(order):
+        yield node                           # the loop computes this node's gradients before coming back
+        for key in due.get(i, ()):
+            entry = targets.pop(key, None)
+            if entry is not None:
+                _deliver({key: entry}, False, None)
 
 
 def _send_array(t: Tensor, g, owned: bool, targets: dict, pending: dict) -> None:

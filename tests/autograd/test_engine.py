@@ -426,3 +426,28 @@ def test_grad_accumulates_in_place_only_into_arrays_the_engine_made():
     y2 = q * q
     y2.backward(sd.ones(2))
     assert held.tolist() == [2.0, 4.0] and q.grad.tolist() == [4.0, 8.0]  # a create_graph grad is kept
+
+
+def test_post_accumulate_grad_hooks_run_as_soon_as_a_leaf_is_final():
+    """A leaf's post-accumulate hook runs once no remaining node feeds it, during backward (DDP starts its
+    bucket all-reduces there); the gradients are unchanged."""
+    w1 = sd.randn(3, 3, requires_grad=True)
+    w2 = sd.randn(3, 3, requires_grad=True)
+    b = sd.randn(3, requires_grad=True)
+    events = []
+    for name, t in (("w1", w1), ("w2", w2), ("b", b)):
+        t.register_post_accumulate_grad_hook(lambda t, name=name: events.append((name, t.grad.clone())))
+    x = sd.randn(2, 3)
+    h = x @ w1 + b
+    h.register_hook(lambda g: events.append("h's gradient") or g)
+    y = ((h.tanh() @ w2) + b).sum()          # b feeds two nodes: final only after the earlier one
+    y.backward()
+    order = [e if isinstance(e, str) else e[0] for e in events]
+    assert order.index("w2") < order.index("h's gradient") < order.index("w1")
+    assert order.count("b") == 1 and order.index("b") > order.index("h's gradient")
+    xt = torch.tensor(x.numpy())
+    w1t, w2t, bt = (torch.tensor(t.detach().numpy(), requires_grad=True) for t in (w1, w2, b))
+    (((xt @ w1t + bt).tanh() @ w2t) + bt).sum().backward()
+    got = {e[0]: e[1] for e in events if not isinstance(e, str)}
+    for name, ref in (("w1", w1t), ("w2", w2t), ("b", bt)):
+        np.testing.assert_allclose(got[name].numpy(), ref.grad.numpy(), rtol=1e-5, atol=1e-6)
