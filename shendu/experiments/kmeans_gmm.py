@@ -106,8 +106,13 @@ def run(out: Path, seed: int = 0, quick: bool = False, progress=None) -> dict:
         km = KMeans(k, init=init, tol=0.0).fit(X)
         gm = gmm_at(X, init, 200, precision)
         max_iter = 30 if quick else 60
-        inertia = [KMeans(k, init=init, max_iter=i, tol=0.0).fit(X).inertia_ for i in range(1, 16)]
-        bounds = [gmm_at(X, init, i, precision).lower_bound_ for i in range(1, max_iter + 1)]
+        inertia, centres = [], init
+        for _ in range(15):  # one Lloyd step at a time: the inertia of each step's centres
+            step = KMeans(k, init=centres, max_iter=1, tol=0.0).fit(X)
+            inertia.append(step.inertia_)
+            centres = step.cluster_centers_
+        # lower_bounds_[i] is the mean log-likelihood at the E-step of iteration i + 1 (before its M-step)
+        bounds = gmm_at(X, init, max_iter, precision).lower_bounds_
         results[name] = {"kmeans_ari": adjusted_rand_index(y, km.labels_),
                          "gmm_ari": adjusted_rand_index(y, gm.predict(X)),
                          "kmeans_iterations": km.n_iter_, "inertia": inertia, "lower_bounds": bounds,

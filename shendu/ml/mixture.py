@@ -118,7 +118,8 @@ class GaussianMixture(BaseEstimator):
 
     Attributes:
         weights_, means_, covariances_, precisions_, precisions_cholesky_, converged_, n_iter_,
-        lower_bound_ (the mean log-likelihood of the best run), n_features_in_.
+        lower_bound_ (the mean log-likelihood of the best run), lower_bounds_ (its value at every iteration),
+        n_features_in_.
     """
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full", tol: float = 1e-3,
@@ -239,18 +240,20 @@ class GaussianMixture(BaseEstimator):
         best, best_bound, self.converged_ = None, -np.inf, False
         for _ in range(self.n_init):
             self._initialize(X64, self._initial_resp(X64, rng))
-            bound, converged, n_iter = -np.inf, False, 0
+            bound, converged, n_iter, bounds = -np.inf, False, 0, []
             for n_iter in range(1, self.max_iter + 1):  # noqa: B007 (read after the loop)
                 previous = bound
                 bound, log_resp = self._e_step(X64)
                 self._m_step(X64, log_resp)
+                bounds.append(bound)
                 if abs(bound - previous) < self.tol:
                     converged = True
                     break
             if best is None or bound > best_bound:
                 best, best_bound, best_iter, self.converged_ = self._params(), bound, n_iter, converged
+                best_bounds = bounds
         self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = best
-        self.n_iter_, self.lower_bound_ = best_iter, best_bound
+        self.n_iter_, self.lower_bound_, self.lower_bounds_ = best_iter, best_bound, best_bounds
         self.n_features_in_ = X64.shape[1]
         self._set_precisions()
         labels = self._e_step(X64)[1].argmax(1)

@@ -32,6 +32,7 @@ def test_em_from_the_same_initialisation_equals_sklearn(cov_type, data):
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
         np.testing.assert_allclose(getattr(ours, name), getattr(ref, name), rtol=1e-7, atol=1e-9, err_msg=name)
     assert ours.lower_bound_ == pytest.approx(ref.lower_bound_, rel=1e-10)
+    np.testing.assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=1e-9)
     np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-8)
     np.testing.assert_allclose(ours.score_samples(X), ref.score_samples(X), rtol=1e-9)
     np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
