@@ -38,3 +38,9 @@ def _seed():
     sd.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Which devices the op spec tables ran on (and why CUDA was skipped where it was), after the run."""
+    from helpers import device_note
+    terminalreporter.write_line(device_note())

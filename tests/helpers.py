@@ -54,17 +54,36 @@ def _noncontiguous(a: np.ndarray) -> np.ndarray:
     return np.asfortranarray(a) if a.ndim >= 2 else np.stack([a, a], axis=-1)[..., 0]
 
 
-def _sd_inputs(arrays, shapes, dtype, noncontig: bool) -> list:
+def available_devices() -> list[str]:
+    """The devices the spec tables run on: "cpu", and "cuda" where CuPy sees a GPU."""
+    return ["cpu"] + (["cuda"] if sd.cuda.is_available() else [])
+
+
+def device_note() -> str:
+    """Why CUDA is or is not among the test devices (printed in pytest's header)."""
+    if sd.cuda.is_available():
+        return f"devices: cpu, cuda ({sd.cuda.get_device_name()}): the op spec tables run on both"
+    return "devices: cpu only; the op spec tables' cuda runs are skipped: no GPU (CuPy absent or no device)"
+
+
+def _host(a):
+    """A NumPy copy of a raw array from either device."""
+    return sd.backend.to_numpy(a)
+
+
+def _sd_inputs(arrays, shapes, dtype, noncontig: bool, device: str = "cpu") -> list:
     out = []
     for a, spec in zip(arrays, shapes):
         if _is_float_input(spec):
             arr = a.astype(dtype)
             if noncontig:
                 arr = _noncontiguous(arr)
-            out.append(sd.from_numpy(arr).requires_grad_())
+            t = sd.from_numpy(arr)
+            out.append((t if device == "cpu" else t.to(device)).requires_grad_())
         elif isinstance(spec, Const):
             v = np.asarray(spec.value)
-            out.append(sd.from_numpy(v.astype(dtype) if v.dtype.kind == "f" else v.copy()))
+            t = sd.from_numpy(v.astype(dtype) if v.dtype.kind == "f" else v.copy())
+            out.append(t if device == "cpu" else t.to(device))
         else:
             out.append(a)
     return out
@@ -95,15 +114,16 @@ def torch_dtype_as_numpy(dtype: torch.dtype) -> np.dtype:
 def check_op(sd_fn: Callable, torch_fn: Callable | None, shapes: Sequence, *, low: float = -2.0,
              high: float = 2.0, rtol: float = 1e-5, atol: float = 1e-6, grad_rtol: float = 1e-4,
              grad_atol: float = 1e-5, forward_only: bool = False, noncontig: bool = False,
-             seed: int = 0) -> None:
+             seed: int = 0, device: str = "cpu") -> None:
     """Parity of ``sd_fn`` with ``torch_fn`` (the same callable when None) on float32 inputs.
 
     Outputs may be a tensor or a tuple of tensors (``max(x, dim)``); integer outputs must match
     exactly. Every float output gets a random upstream gradient, the same in both libraries.
+    ``device``: where shendu's inputs live ("cuda": CuPy arrays); PyTorch's stay on the CPU.
     """
     torch_fn = torch_fn or sd_fn
     arrays = make_arrays(shapes, low, high, seed)
-    sd_in = _sd_inputs(arrays, shapes, np.float32, noncontig)
+    sd_in = _sd_inputs(arrays, shapes, np.float32, noncontig, device)
     t_in = _torch_inputs(arrays, shapes, noncontig)
     sd_out, t_out = _as_list(sd_fn(*sd_in)), _as_list(torch_fn(*t_in))
     assert len(sd_out) == len(t_out), f"{len(sd_out)} outputs, torch gives {len(t_out)}"
@@ -111,7 +131,8 @@ def check_op(sd_fn: Callable, torch_fn: Callable | None, shapes: Sequence, *, lo
         assert isinstance(s, sd.Tensor), f"output {k} is a {type(s).__name__}, expected a Tensor"
         assert s.shape == tuple(t.shape), f"output {k}: shape {s.shape}, torch gives {tuple(t.shape)}"
         assert s.dtype == torch_dtype_as_numpy(t.dtype), f"output {k}: dtype {s.dtype}, torch gives {t.dtype}"
-        np.testing.assert_allclose(s._data, t.detach().numpy(), rtol=rtol, atol=atol, equal_nan=True,
+        assert str(s.device) == device, f"output {k} is on {s.device}, its inputs on {device}"
+        np.testing.assert_allclose(_host(s._data), t.detach().numpy(), rtol=rtol, atol=atol, equal_nan=True,
                                    err_msg=f"forward output {k}")
     if forward_only:
         return
@@ -121,18 +142,18 @@ def check_op(sd_fn: Callable, torch_fn: Callable | None, shapes: Sequence, *, lo
     if not pairs:
         return
     ups = [rng.standard_normal(t.shape).astype(np.float32) for _, t in pairs]
-    sd.autograd.backward([s for s, _ in pairs], [sd.from_numpy(u.copy()) for u in ups])
+    sd.autograd.backward([s for s, _ in pairs], [sd.from_numpy(u.copy()).to(device) for u in ups])
     torch.autograd.backward([t for _, t in pairs], [torch.from_numpy(u.copy()) for u in ups])
     for i, (s, t) in enumerate(zip(sd_in, t_in)):
         if not isinstance(t, torch.Tensor) or not t.requires_grad:
             continue
         if t.grad is None:
-            assert s.grad is None or not np.any(s.grad._data), f"input {i}: torch gives no gradient"
+            assert s.grad is None or not np.any(_host(s.grad._data)), f"input {i}: torch gives no gradient"
             continue
         assert s.grad is not None, f"input {i}: no gradient (torch has one)"
         assert s.grad.shape == s.shape, f"input {i}: gradient shape {s.grad.shape} != input shape {s.shape}"
         assert s.grad.dtype == s.dtype, f"input {i}: gradient dtype {s.grad.dtype} != input dtype {s.dtype}"
-        np.testing.assert_allclose(s.grad._data, t.grad.numpy(), rtol=grad_rtol, atol=grad_atol,
+        np.testing.assert_allclose(_host(s.grad._data), t.grad.numpy(), rtol=grad_rtol, atol=grad_atol,
                                    err_msg=f"gradient of input {i}")
 
 
@@ -204,15 +225,17 @@ def grad_cases(cases: Sequence[Case]) -> list:
 
 
 def spec_tests(cases):
-    """The three tests every spec table gets: PyTorch parity, float64 gradcheck and gradgradcheck.
+    """The three tests every spec table gets: PyTorch parity (on every available device), float64 gradcheck
+    and gradgradcheck.
 
     Usage in a test module: ``test_parity, test_gradcheck, test_gradgradcheck = spec_tests(CASES)``.
     """
     import pytest
 
+    @pytest.mark.parametrize("device", available_devices())
     @pytest.mark.parametrize("c", cases, ids=ids(cases))
-    def test_parity(c):
-        c.parity()
+    def test_parity(c, device):
+        c.parity(device=device)
 
     differentiable = grad_cases(cases)
 
