@@ -143,7 +143,8 @@ class _BaseTree(BaseEstimator):
             order0, rank, n_rank = _presort(X, need_rank=n_try < d)
         else:  # a forest's presorting of the full X, restricted to this tree's rows
             order0, rank, n_rank = presorted
-        XT = np.ascontiguousarray(X.T)
+        XT = np.ascontiguousarray(X.T) if n_try == d else None
+        X_flat = X.ravel()
         while len(frontier):
             imp = _impurity(stats[frontier], weight[frontier], self.criterion)
             grow = ((depth_of[frontier] < max_depth) & (count[frontier] >= self._min_split)
@@ -167,7 +168,7 @@ class _BaseTree(BaseEstimator):
                 key = sample_loc[act][:, None] * n_rank + rank[act[:, None], fs]
                 perm = np.argsort(key.T, axis=1)                      # (F, m) by (node, value)
                 seq = act[perm]
-                V = X[seq, feats[sample_loc[seq], np.arange(n_try)[:, None]]]
+                V = X_flat[seq * d + np.take_along_axis(fs.T, perm, axis=1)]   # (F, m) each slot's values
             R, m = seq.shape
             node_seq = sample_loc[seq]                                # (R, m) local node of each position
             new_seg = np.ones((R, m), bool)
