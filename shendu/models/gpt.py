@@ -296,10 +296,17 @@ class GPT(Module):
 
     @classmethod
     def from_pretrained(cls, path, **config_overrides) -> GPT:  # a Hugging Face GPT-2 directory
+        """Load a GPT-2 checkpoint from the local Hugging Face directory ``path`` (``config.json`` plus
+        ``model.safetensors`` or ``pytorch_model.bin``, as ``GPT2LMHeadModel.save_pretrained`` writes it);
+        nothing is downloaded. ``config_overrides`` replace :class:`GPTConfig` fields (e.g. ``dropout=0.0``).
+        Returns the model in eval mode; its logits match transformers' for the same weights."""
         from shendu.models.gpt_pretrained import from_pretrained
         return from_pretrained(cls, path, **config_overrides)
 
     def save_pretrained(self, path) -> None:  # config.json + model.safetensors, as transformers saves GPT-2
+        """Write this model into the directory ``path`` (created if missing) as ``config.json`` and
+        ``model.safetensors`` in transformers' ``GPT2LMHeadModel`` layout, so that both
+        :meth:`GPT.from_pretrained` and ``transformers.GPT2LMHeadModel.from_pretrained`` read it."""
         from shendu.models.gpt_pretrained import save_pretrained
         save_pretrained(self, path)
 

@@ -78,15 +78,20 @@ class PairEncoder:
 
     @property
     def all_special_tokens(self) -> list[str]:
+        """The special tokens this tokenizer has set (``unk_token``, ``pad_token``, ...), as strings."""
         return [getattr(self, n) for n in self.special_names if getattr(self, n) is not None]
 
     def build_inputs_with_special_tokens(self, ids: list[int], pair: list[int] | None = None) -> list[int]:
         return list(ids) + ([] if pair is None else list(pair))
 
     def create_token_type_ids_from_sequences(self, ids: list[int], pair: list[int] | None = None) -> list[int]:
+        """The segment id of every position of ``build_inputs_with_special_tokens(ids, pair)``
+        (all 0 here; BERT's tokenizer gives the second text 1)."""
         return [0] * len(self.build_inputs_with_special_tokens(ids, pair))
 
     def get_special_tokens_mask(self, ids: list[int], pair: list[int] | None = None) -> list[int]:
+        """1 for each special token and 0 for each token of ``ids`` (and ``pair``) in
+        ``build_inputs_with_special_tokens(ids, pair)`` (all 0 here: the base adds no special tokens)."""
         return [0] * len(self.build_inputs_with_special_tokens(ids, pair))
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
@@ -102,6 +107,7 @@ class PairEncoder:
 
     @property
     def vocab_size(self) -> int:
+        """The number of tokens in the vocabulary (added special tokens included)."""
         return len(self._ids)
 
     def __len__(self) -> int:
@@ -113,6 +119,7 @@ class PairEncoder:
 
     @property
     def all_special_ids(self) -> list[int]:
+        """The ids of :attr:`all_special_tokens`, in the same order."""
         return [self._ids[t] for t in self.all_special_tokens]
 
     def convert_tokens_to_ids(self, tokens: str | list[str]):
@@ -123,6 +130,8 @@ class PairEncoder:
         return [self._ids.get(t, unk) for t in tokens]
 
     def convert_ids_to_tokens(self, ids: int | list[int], skip_special_tokens: bool = False):
+        """An id -> its token string, or a list of ids -> a list of tokens (without the special tokens
+        when ``skip_special_tokens``)."""
         if isinstance(ids, int):
             return self._tokens[ids]
         special = set(self.all_special_ids) if skip_special_tokens else set()
@@ -143,6 +152,8 @@ class PairEncoder:
         return clean_up_tokenization(text) if on else text
 
     def batch_decode(self, sequences, **kwargs) -> list[str]:
+        """``decode`` of each sequence of ids (lists, or the rows of an (N, T) tensor); ``kwargs``
+        (``skip_special_tokens``, ``clean_up_tokenization_spaces``) go to ``decode``."""
         return [self.decode(s, **kwargs) for s in sequences]
 
     # ------------------------------------------------------ tokenizer config

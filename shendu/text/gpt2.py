@@ -90,6 +90,8 @@ class GPT2Tokenizer(PairEncoder):
     # ----------------------------------------------------------- special tokens
     @property
     def all_special_tokens(self) -> list[str]:
+        """The special tokens set (``bos_token``, ``eos_token``, ``unk_token``, ``pad_token``), then the
+        ``additional_special_tokens``, each once."""
         return list(dict.fromkeys(super().all_special_tokens + self.additional_special_tokens))
 
     def __setattr__(self, name: str, value) -> None:
@@ -139,6 +141,8 @@ class GPT2Tokenizer(PairEncoder):
         return bos + list(ids) + ([] if pair is None else bos + list(pair))
 
     def get_special_tokens_mask(self, ids: list[int], pair: list[int] | None = None) -> list[int]:
+        """1 at each ``bos_token`` that ``build_inputs_with_special_tokens`` adds (only when
+        ``add_bos_token``), 0 at each token of ``ids`` and ``pair``."""
         bos = [1] if self.add_bos_token else []
         return bos + [0] * len(ids) + ([] if pair is None else bos + [0] * len(pair))
 

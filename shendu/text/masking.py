@@ -174,6 +174,8 @@ class NextSentencePairs(Dataset):
         self.resample()
 
     def resample(self) -> None:
+        """Draw the pairs again: each sentence's partner is its true successor or, with probability
+        ``random_next_prob``, a random sentence of another document (call it once per epoch)."""
         self.pairs = make_nsp_pairs(self.documents, self.generator, self.random_next_prob)
 
     def __len__(self) -> int:
