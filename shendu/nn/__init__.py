@@ -52,6 +52,7 @@ from shendu.nn.layers.transformer import (  # noqa: I001
 
 from shendu.nn import utils  # noqa: E402,F401,I001  (utils.clip_grad may use the names above)
 from shendu.nn import parallel  # noqa: E402,F401,I001
+from shendu.nn import lora  # noqa: E402,F401,I001  (LoRA adapters: shendu.nn.lora.apply_lora)
 from shendu.nn.parallel import DataParallel, SyncBatchNorm  # noqa: E402,I001
 
 __all__ = [

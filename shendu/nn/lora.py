@@ -90,6 +90,7 @@ class LoRALinear(Module):
 
     @property
     def bias(self):
+        """The base layer's bias (frozen; None without one)."""
         return self.base_layer.bias
 
     @property

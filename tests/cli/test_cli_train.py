@@ -37,7 +37,7 @@ def run_dir(tmp_path, shendu_cli):
     (["--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
     (["--epoch", "3"], "unrecognized arguments: --epoch 3; did you mean --epochs?"),
     (["--ep", "3"], "unrecognized arguments: --ep 3"),  # no abbreviations: a flag means what it spells
-    (["bert"], "shendu train: error: argument TASK: invalid choice: 'bert' (choose from 'mlp'"),
+    (["resnet"], "shendu train: error: argument TASK: invalid choice: 'resnet' (choose from 'mlp'"),
 ])
 def test_usage_errors(shendu_cli, usage_error, argv, expected):
     status, out, err = shendu_cli("train", *argv)
