@@ -125,6 +125,12 @@ def marks_generative_models(r):
     assert all(math.isfinite(v) for v in r["gan_losses"])
 
 
+def marks_linalg_regression(r):
+    assert all(r["least_squares"]["agree"])  # lstsq, Cholesky, QR, SVD and pinv give one answer
+    assert r["lowrank_top_error"] < 1e-3  # pca_lowrank's random sketch finds the top singular values; PyTorch 4e-7
+    assert r["gp"]["nmll"][-1] < r["gp"]["nmll"][0] - 30 and r["gp"]["test_error"] < 0.15  # PyTorch -23.0, 0.067
+
+
 def no_marks(r):
     pass
 
@@ -144,6 +150,7 @@ SPECS = {
     "micrograd_moons": (("final_loss", "final_accuracy", "best_accuracy"), marks_micrograd_moons),
     "generative_models": (("vae_losses", "vae_recon_error", "gan_mean_gap", "gan_losses"), marks_generative_models),
     "nanogpt_train": (("history", "resumed_history", "best_val", "samples"), marks_nanogpt_train),
+    "linalg_regression": (("lowrank_top_error",), marks_linalg_regression),
 }
 
 class Gap(NamedTuple):
