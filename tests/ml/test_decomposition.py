@@ -10,7 +10,7 @@ from shendu.ml import PCA, NotFittedError
 
 def _data(name):
     X = {"iris": load_iris, "digits": load_digits, "breast_cancer": load_breast_cancer}[name](return_X_y=True)[0]
-    return X[:600] if name == "digits" else X
+    return X[:300] if name == "digits" else X
 
 
 def _aligned(ours, ref):
