@@ -131,6 +131,16 @@ def marks_linalg_regression(r):
     assert r["gp"]["nmll"][-1] < r["gp"]["nmll"][0] - 30 and r["gp"]["test_error"] < 0.15  # PyTorch -23.0, 0.067
 
 
+def marks_bayesian_distributions(r):
+    vi, exact = r["variational"], r["exact"]
+    assert vi["elbo_end"] > vi["elbo_start"] + 100 and vi["kl_to_posterior"] < 0.5  # PyTorch -445 -> -15.0, 0.19
+    assert all(abs(a - b) < 0.05 for a, b in zip(vi["loc"], exact["mean"]))  # PyTorch 0.023 off at most
+    mc = r["monte_carlo_kl"]
+    assert abs(mc["estimate"] - mc["exact"]) < 0.03  # 20000 draws; PyTorch 0.001 off
+    assert all(abs(w - t) < 0.03 for w, t in zip(r["mixture"]["weights"], (0.3, 0.5, 0.2)))  # the true mixture
+    assert r["lognormal"]["matches_lognormal"]
+
+
 def no_marks(r):
     pass
 
@@ -151,6 +161,7 @@ SPECS = {
     "generative_models": (("vae_losses", "vae_recon_error", "gan_mean_gap", "gan_losses"), marks_generative_models),
     "nanogpt_train": (("history", "resumed_history", "best_val", "samples"), marks_nanogpt_train),
     "linalg_regression": (("lowrank_top_error",), marks_linalg_regression),
+    "bayesian_distributions": (("variational", "monte_carlo_kl"), marks_bayesian_distributions),
 }
 
 class Gap(NamedTuple):
