@@ -118,6 +118,7 @@ class BertConfig:
         return data
 
     def replace(self, **changes) -> BertConfig:
+        """A copy with ``changes`` applied (a TypeError names unknown fields)."""
         """A copy with the fields in ``changes`` replaced (e.g. ``config.replace(num_labels=3)``); an unknown
         field is a TypeError. Changing ``num_labels`` drops the stored ``id2label``/``label2id`` names."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
@@ -376,6 +377,7 @@ class BertModel(BertPreTrainedModel):
         self._init_weights()
 
     def get_input_embeddings(self) -> Embedding:
+        """The word-embedding table (``embeddings.word_embeddings``)."""
         """The token embedding table, an ``Embedding(vocab_size, hidden_size)`` (the MLM head's decoder
         shares its weight when ``tie_word_embeddings``)."""
         return self.embeddings.word_embeddings

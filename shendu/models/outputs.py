@@ -22,14 +22,17 @@ class ModelOutput:
     """Base of the model outputs: subclasses are dataclasses whose fields all default to None."""
 
     def keys(self) -> list[str]:
+        """The names of the fields that are set, in declaration order."""
         """The names of the fields that are set (not None), in declaration order, as a dict's keys."""
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
 
     def values(self) -> list[Any]:
+        """The values of the fields that are set."""
         """The values of the fields that are set (not None), in declaration order."""
         return [getattr(self, k) for k in self.keys()]
 
     def items(self) -> list[tuple[str, Any]]:
+        """``(name, value)`` of the fields that are set."""
         """``(name, value)`` of every field that is set (not None), in declaration order."""
         return [(k, getattr(self, k)) for k in self.keys()]
 
@@ -54,6 +57,7 @@ class ModelOutput:
         return len(self.keys())
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The field ``key`` if it is set, else ``default``."""
         """The field ``key`` if it is set, else ``default`` (as ``dict.get``)."""
         return getattr(self, key) if key in self.keys() else default
 
