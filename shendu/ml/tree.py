@@ -190,22 +190,20 @@ class _BaseTree(BaseEstimator):
             run_node = node_seq.ravel()[starts]
             seg_first = new_seg.ravel()[starts]                       # the run opens a (feature, node) segment
             seg_start = np.flatnonzero(seg_first)
-            base = seg_start[np.cumsum(seg_first) - 1] - 1            # the run before the segment's first
-            has = base >= 0
-            bi = np.maximum(base, 0)
-            cw, cn = np.cumsum(run_w), np.cumsum(run_n)
-            nl = cn - np.where(has, cn[bi], 0)
+            # cumulative sums with a leading zero: index base + 1 = 0 when the segment starts at the first run
+            base1 = seg_start[np.cumsum(seg_first) - 1]               # (G,) 1 + the run before the segment
+            cn = np.concatenate([[0], np.cumsum(run_n)])
+            nl = cn[1:] - cn[base1]                                   # samples left of each threshold
             node_ids = A[run_node]
             seg_last = np.append(seg_first[1:], True)
             valid = ~seg_last & (nl >= self._min_leaf) & (count[node_ids] - nl >= self._min_leaf)
             g = np.flatnonzero(valid)
             if not len(g):
                 break
-            cs = np.cumsum(run_stats, 0)
-            left, wl = cs[g], cw[g]                                   # the left child's statistics
-            inner = has[g]
-            left[inner] -= cs[base[g][inner]]
-            wl[inner] -= cw[base[g][inner]]
+            cs = np.concatenate([np.zeros((1, K)), np.cumsum(run_stats, 0)])
+            cw = np.concatenate([[0.0], np.cumsum(run_w)])
+            bg = base1[g]
+            left, wl = cs[g + 1] - cs[bg], cw[g + 1] - cw[bg]         # the left child's statistics
             nl, node_ids = nl[g], node_ids[g]
             right, wr = stats[A][run_node[g]] - left, weight[node_ids] - wl
             if self.criterion == "gini":
