@@ -33,7 +33,8 @@ import numpy as np
 from shendu.io.atomic import atomic_write_bytes
 from shendu.tensor import Tensor
 
-__all__ = ["CONFIG_CLASSES", "PreTrainedModel", "load_config", "load_weights", "load_torch_bin", "save_weights"]
+__all__ = ["CONFIG_CLASSES", "PreTrainedModel", "load_config", "load_safetensors", "load_torch_bin", "load_weights",
+           "save_weights"]
 
 CONFIG_NAME = "config.json"
 SAFETENSORS_NAME = "model.safetensors"
@@ -193,10 +194,41 @@ def load_torch_bin(file: str | os.PathLike) -> dict[str, np.ndarray]:
     return dict(state)
 
 
+_SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
+                       "I32": "int32", "I16": "int16", "I8": "int8", "U64": "uint64", "U32": "uint32", "U16": "uint16",
+                       "U8": "uint8", "BOOL": "bool"}
+
+
+def load_safetensors(file: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``{name: array}`` of a safetensors file, bfloat16 included (as ml_dtypes.bfloat16, which
+    ``safetensors.numpy`` cannot make)."""
+    file = os.fspath(file)
+    with open(file, "rb") as f:
+        data = f.read()
+    if len(data) < 8:
+        raise ValueError(f"{file}: not a safetensors file (too short)")
+    n = int.from_bytes(data[:8], "little")
+    try:
+        header = json.loads(data[8:8 + n])
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{file}: not a safetensors file (its header is not JSON)") from None
+    body, out = memoryview(data)[8 + n:], {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info.get("dtype") not in _SAFETENSORS_DTYPES:
+            raise ValueError(f"{file}: {name} has dtype {info.get('dtype')!r}, which shendu does not read")
+        start, stop = info["data_offsets"]
+        dtype = _np_dtype(_SAFETENSORS_DTYPES[info["dtype"]]).newbyteorder("<")
+        arr = np.frombuffer(body[start:stop], dtype=dtype).reshape(info["shape"])
+        out[name] = arr.astype(arr.dtype.newbyteorder("="), copy=True)
+    return out
+
+
 def load_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], str]:
     """``({name: array}, file)`` from a checkpoint directory: model.safetensors, its shards, or pytorch_model.bin."""
     path = _directory(path, "load_weights")
-    from safetensors.numpy import load_file
+    load_file = load_safetensors
     single, index, torch_bin = (os.path.join(path, n) for n in (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME, PYTORCH_NAME))
     if os.path.isfile(single):
         return load_file(single), single

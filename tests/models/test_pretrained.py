@@ -83,6 +83,23 @@ def test_pytorch_model_bin_through_the_safe_loader(tmp_path):
     assert err(sd_out(sd, ids, mask).logits, hf_out(hf, ids, mask).logits) < 2e-5
 
 
+def test_bfloat16_and_float16_checkpoints(tmp_path):
+    hf = hf_dir(tmp_path / "f32", "BertModel")
+    for dtype, name in ((torch.bfloat16, "bf16"), (torch.float16, "f16")):
+        hf.to(dtype).save_pretrained(tmp_path / name)
+        hf.float()
+        want = transformers.BertModel.from_pretrained(tmp_path / name, dtype=torch.float32).eval()
+        sd = sb.BertModel.from_pretrained(tmp_path / name)
+        assert sd.embeddings.word_embeddings.weight.dtype == shendu.float32
+        ids, mask = ids_mask()
+        assert err(sd_out(sd, ids, mask).last_hidden_state, hf_out(want, ids, mask).last_hidden_state) < 2e-5
+    from safetensors.torch import save_file as save_torch
+    save_torch({"a": torch.randn(2, 3).bfloat16(), "i": torch.arange(4)}, tmp_path / "x.safetensors")
+    got = pretrained.load_safetensors(tmp_path / "x.safetensors")
+    assert got["a"].dtype.name == "bfloat16" and got["a"].shape == (2, 3)
+    np.testing.assert_array_equal(got["i"], np.arange(4))
+
+
 def test_load_torch_bin_dtypes_views_and_parameters(tmp_path):
     import collections
     base = torch.randn(4, 6)
