@@ -153,6 +153,9 @@ class KMeans(TransformerMixin, BaseEstimator):
         return labels, inertia, centers, i + 1
 
     def fit(self, X, y=None, sample_weight=None) -> KMeans:
+        """Cluster X (n_samples, n_features): ``n_init`` seedings, Lloyd iterations from each, the run with
+        the lowest inertia kept in ``cluster_centers_`` (k, n_features) and ``labels_`` (n_samples,).
+        ``y`` is ignored; ``sample_weight`` is not supported. Returns self."""
         X = check_array(X, estimator=self)
         if sample_weight is not None:
             raise NotImplementedError("KMeans: sample_weight is not supported")
@@ -188,6 +191,8 @@ class KMeans(TransformerMixin, BaseEstimator):
         return like_input(_sq_distances(Xc, self.cluster_centers_).argmin(1), X)
 
     def fit_predict(self, X, y=None):
+        """``fit(X)``, then the cluster index of every sample (``labels_``): (n_samples,) int64, a tensor if X
+        was one."""
         return like_input(self.fit(X).labels_, X)
 
     def transform(self, X):

@@ -113,6 +113,8 @@ class PCA(TransformerMixin, BaseEstimator):
         return None if U is None else U[:, :k]
 
     def fit(self, X, y=None) -> PCA:
+        """Find the principal components of X (n_samples, n_features): ``components_`` (n_components,
+        n_features), ``explained_variance_``, ``mean_`` and the rest. ``y`` is ignored. Returns self."""
         self._fit(check_array(X, estimator=self))
         return self
 

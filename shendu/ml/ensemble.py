@@ -143,6 +143,9 @@ class RandomForestClassifier(ClassifierMixin, _Forest):
         self.min_impurity_decrease = min_impurity_decrease
 
     def fit(self, X, y) -> RandomForestClassifier:
+        """Grow ``n_estimators`` trees on X (n_samples, n_features) and class labels y (n_samples,), each on
+        its bootstrap sample (``bootstrap``) with ``max_features`` features tried per split; with
+        ``oob_score`` also score each sample on the trees that did not see it. Returns self."""
         X, y = check_X_y(X, y, estimator=self)
         self.classes_ = np.unique(y)
         self.n_classes_ = len(self.classes_)
@@ -165,6 +168,7 @@ class RandomForestClassifier(ClassifierMixin, _Forest):
         return like_input(proba, X)
 
     def predict(self, X):
+        """The class (from ``classes_``) with the largest mean tree probability, shape (n_samples,)."""
         Xc = self._check_X(X)
         proba = np.mean([t.tree_.value[t._apply(Xc)] for t in self.estimators_], axis=0)
         return like_input(self.classes_[proba.argmax(1)], X)
@@ -194,6 +198,9 @@ class RandomForestRegressor(RegressorMixin, _Forest):
         self.min_impurity_decrease = min_impurity_decrease
 
     def fit(self, X, y) -> RandomForestRegressor:
+        """Grow ``n_estimators`` regression trees on X (n_samples, n_features) and targets y (n_samples,),
+        each on its bootstrap sample; with ``oob_score`` also the out-of-bag R² (``oob_score_``) and
+        ``oob_prediction_``. Returns self."""
         X, y = check_X_y(X, y, y_numeric=True, estimator=self)
         self._fit_trees(X, y)
         if self.oob_score:
@@ -208,6 +215,7 @@ class RandomForestRegressor(RegressorMixin, _Forest):
         return self
 
     def predict(self, X):
+        """The mean of the trees' predictions, shape (n_samples,)."""
         Xc = self._check_X(X)
         pred = np.mean([t.tree_.value[t._apply(Xc), 0] for t in self.estimators_], axis=0)
         return like_input(pred.astype(Xc.dtype), X)
@@ -239,6 +247,9 @@ class BaggingClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y) -> BaggingClassifier:
+        """Fit ``n_estimators`` clones of ``estimator`` on X (n_samples, n_features) and class labels y
+        (n_samples,), each on its draw of rows and columns (kept in ``estimators_samples_`` and
+        ``estimators_features_``); with ``oob_score`` also the out-of-bag accuracy. Returns self."""
         X, y = check_X_y(X, y, estimator=self)
         _check_n_estimators(self)
         name = type(self).__name__
@@ -315,6 +326,7 @@ class BaggingClassifier(ClassifierMixin, BaseEstimator):
         return like_input(proba, X)
 
     def predict(self, X):
+        """The class (from ``classes_``) with the largest mean member probability, shape (n_samples,)."""
         Xc = self._check_X(X)
         proba = np.mean([self._member_proba(m, Xc[:, c]) for m, c in zip(self.estimators_,
                                                                          self.estimators_features_)], axis=0)
