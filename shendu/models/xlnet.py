@@ -111,9 +111,9 @@ class XLNetConfig:
             if v is not None and (not isinstance(v, int) or v < 0):
                 raise ValueError(f"XLNetConfig: {name} must be None or an int >= 0, got {v!r}")
 
-    hidden_size = property(lambda self: self.d_model)
-    num_hidden_layers = property(lambda self: self.n_layer)
-    num_attention_heads = property(lambda self: self.n_head)
+    hidden_size = property(lambda self: self.d_model, doc="``d_model`` under transformers' common name.")
+    num_hidden_layers = property(lambda self: self.n_layer, doc="``n_layer`` under transformers' common name.")
+    num_attention_heads = property(lambda self: self.n_head, doc="``n_head`` under transformers' common name.")
 
     @classmethod
     def from_dict(cls, data: dict) -> XLNetConfig:
@@ -135,6 +135,8 @@ class XLNetConfig:
         return data
 
     def replace(self, **changes) -> XLNetConfig:
+        """A copy with the fields in ``changes`` replaced (e.g. ``config.replace(mem_len=64)``); an unknown
+        field is a TypeError."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             raise TypeError(f"XLNetConfig: unknown field(s) {unknown}")
@@ -334,6 +336,7 @@ class XLNetModel(XLNetPreTrainedModel):
         self._init_weights()
 
     def get_input_embeddings(self) -> Embedding:
+        """The token embedding table, an ``Embedding(vocab_size, d_model)``."""
         return self.word_embedding
 
     def _relative_encoding(self, T: int, K: int, N: int, xp, dtype) -> np.ndarray:
@@ -486,6 +489,8 @@ class XLNetLMHeadModel(XLNetPreTrainedModel):
             self._tied_keys = ("lm_loss.weight",)
 
     def get_output_embeddings(self) -> Linear:
+        """The output projection onto the vocabulary, ``lm_loss``: a ``Linear(d_model, vocab_size)`` whose
+        weight is the input embedding table when tied (``tie_word_embeddings``)."""
         return self.lm_loss
 
     def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None, mems=None,
