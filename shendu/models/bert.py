@@ -305,7 +305,7 @@ class BertPooler(Module):
 
 class BertPreTrainedModel(PreTrainedModel, Module):
     """What every BERT class shares: the config class, the ``bert.`` prefix, transformers' initialisation
-    and the old checkpoints' ``gamma``/``beta`` LayerNorm names."""
+    and the old checkpoints' ``gamma``/``beta`` LayerNorm names and stored id buffers."""
 
     config_class = BertConfig
     base_model_prefix = "bert"
@@ -334,7 +334,9 @@ class BertPreTrainedModel(PreTrainedModel, Module):
             if ".LayerNorm." in k or k.startswith("LayerNorm."):
                 k = k.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
             return k
-        return {rename(k): v for k, v in state.items()}
+        # older transformers saved the position_ids / token_type_ids buffers; shendu makes them per forward
+        return {rename(k): v for k, v in state.items()
+                if not k.endswith(("embeddings.position_ids", "embeddings.token_type_ids"))}
 
 
 def _padding_keep(attention_mask: Tensor | None, N: int, T: int) -> np.ndarray | None:
