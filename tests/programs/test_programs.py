@@ -148,6 +148,14 @@ def marks_amp_checkpoint(r):
     assert amp["loss_dtype"] == "float32" and amp["grad_free"]
 
 
+def marks_onnx_export(r):
+    sr, clf = r["super_resolution"], r["classifier"]
+    assert sr["written"] and clf["accuracy"] > 0.8 and clf["training_mode_restored"]  # PyTorch 0.87
+    if "ort_matches" in sr:  # onnxruntime is installed
+        assert sr["ort_matches"] and sr["dynamic_batch"][0] == "batch_size"
+        assert clf["same_predictions"] and clf["max_diff_small"] and clf["probs_sum_to_one"]
+
+
 def no_marks(r):
     pass
 
@@ -170,6 +178,7 @@ SPECS = {
     "linalg_regression": (("lowrank_top_error",), marks_linalg_regression),
     "bayesian_distributions": (("variational", "monte_carlo_kl"), marks_bayesian_distributions),
     "amp_checkpoint": (("amp_bfloat16",), marks_amp_checkpoint),
+    "onnx_export": ((), marks_onnx_export),
 }
 
 class Gap(NamedTuple):
