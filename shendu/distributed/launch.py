@@ -18,6 +18,9 @@ _ENV = {"RANK": ("PMI_RANK", "OMPI_COMM_WORLD_RANK"), "WORLD_SIZE": ("PMI_SIZE",
 
 
 def set_launcher_env(environ=os.environ) -> None:
+    """Fill PyTorch's launcher variables (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``) in
+    ``environ`` from MPI's (``PMI_*``, ``OMPI_*``) where they are missing, and give this rank its share of the
+    machine's cores as ``SHENDU_NUM_THREADS`` unless it or ``OMP_NUM_THREADS`` is set."""
     for name, sources in _ENV.items():
         for src in sources:
             if src in environ and name not in environ:
@@ -32,6 +35,9 @@ def set_launcher_env(environ=os.environ) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one rank: ``argv`` (default ``sys.argv[1:]``) is ``script.py args...`` or ``-m module args...``.
+    Sets the launcher variables, installs the abort-on-exception hook, then runs the script or module as
+    ``__main__``. Returns the exit status (2 without a script)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         print("usage: python -m shendu.distributed.launch script.py [args...]", file=sys.stderr)

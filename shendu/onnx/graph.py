@@ -55,10 +55,13 @@ class Graph:
 
     # -- names -------------------------------------------------------------------------------
     def fresh(self, hint: str) -> str:
+        """A new value name, unique in this graph: ``/{hint}_{n}``."""
         self._count += 1
         return f"/{hint}_{self._count}"
 
     def bind(self, array, name: str | None) -> None:
+        """Record that the raw ``array`` is the graph value ``name`` (None: not in the graph), keeping its
+        dtype for the value."""
         self.names[id(array)] = name
         self.arrays[id(array)] = array
         if name is not None:
@@ -101,6 +104,7 @@ class Graph:
         return name
 
     def ints(self, values) -> str:
+        """The name of a 1-D int64 constant holding ``values`` (axes, shapes, pads)."""
         return self.const(np.asarray(list(values), dtype=np.int64))
 
     def value(self, x, x2=None, op: str = "", dtype=None, stale_ok: bool = False) -> str:
@@ -293,6 +297,7 @@ class Graph:
                 self.derived.append(Symbol(f"{name}[{axis}]", name, axis, int(a), int(b)))
 
     def scalar_size(self, v: int, v2, op: str = "") -> str:
+        """:meth:`size` as the name of a 0-d int64 value (a constant when both traces agree)."""
         s = self.size(v, v2, op)
         if isinstance(s, int):
             return self.const(np.asarray(s, dtype=np.int64))

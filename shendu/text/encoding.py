@@ -82,6 +82,8 @@ class PairEncoder:
         return [getattr(self, n) for n in self.special_names if getattr(self, n) is not None]
 
     def build_inputs_with_special_tokens(self, ids: list[int], pair: list[int] | None = None) -> list[int]:
+        """The model input for one text's ids (or a pair's) with the special tokens added: here just
+        ``ids + pair``; BERT's tokenizer gives ``[CLS] ids [SEP] pair [SEP]``."""
         return list(ids) + ([] if pair is None else list(pair))
 
     def create_token_type_ids_from_sequences(self, ids: list[int], pair: list[int] | None = None) -> list[int]:

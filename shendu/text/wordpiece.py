@@ -82,6 +82,8 @@ class BasicTokenizer:
         self.strip_accents = strip_accents
 
     def tokenize(self, text: str) -> list[str]:
+        """Text -> words: cleaned, split on whitespace, accents stripped and lower-cased as configured
+        (``never_split`` words untouched), each punctuation character a word of its own."""
         words = []
         strip = self.do_lower_case if self.strip_accents is None else self.strip_accents
         for word in _clean(text, self.tokenize_chinese_chars).split(" "):
@@ -115,6 +117,8 @@ class WordpieceTokenizer:
         self.max_input_chars_per_word = max_input_chars_per_word
 
     def tokenize(self, word: str) -> list[str]:
+        """One word -> its WordPiece pieces by greedy longest match (continuations prefixed ``##``), or
+        ``[unk_token]`` when a piece matches nothing or the word is longer than ``max_input_chars_per_word``."""
         if len(word) > self.max_input_chars_per_word:
             return [self.unk_token]
         pieces, start, n = [], 0, len(word)
