@@ -137,6 +137,8 @@ class MaskedLMBatches:
             self.blocks = np.concatenate([np.full((n, 1), cls), body, np.full((n, 1), sep)], axis=1)  # (n, T)
 
     def set_epoch(self, epoch: int) -> None:
+        """Make the next pass draw the rows, pairs and masks of pass ``epoch`` (a pass depends only on
+        ``seed`` and ``epoch``; with ``fixed=True`` every pass is the same)."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
