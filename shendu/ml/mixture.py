@@ -228,6 +228,9 @@ class GaussianMixture(BaseEstimator):
         return (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
 
     def fit(self, X, y=None) -> GaussianMixture:
+        """Fit the mixture to X (n_samples, n_features) by EM from ``n_init`` initialisations, keeping the run
+        with the highest lower bound in ``weights_`` (k,), ``means_`` (k, n_features) and the covariances.
+        ``y`` is ignored. Returns self."""
         self.fit_predict(X, y)
         return self
 
