@@ -20,18 +20,19 @@ from shendu.distributions.continuous import Exponential, Laplace, Normal, Unifor
 from shendu.distributions.counts import Multinomial, NegativeBinomial
 from shendu.distributions.discrete import Bernoulli, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
 from shendu.distributions.distribution import Distribution
-from shendu.distributions.gamma import Beta, Chi2, Dirichlet, Gamma, StudentT
+from shendu.distributions.gamma import Beta, Chi2, Dirichlet, FisherSnedecor, Gamma, StudentT
 from shendu.distributions.independent import Independent, MixtureSameFamily
 from shendu.distributions.kl import kl_divergence, register_kl
 from shendu.distributions.multivariate_normal import LowRankMultivariateNormal, MultivariateNormal
 from shendu.distributions.relaxed import (
     ExpRelaxedCategorical,
     LogitRelaxedBernoulli,
+    OneHotCategoricalStraightThrough,
     RelaxedBernoulli,
     RelaxedOneHotCategorical,
 )
 from shendu.distributions.tails import Cauchy, Gumbel, HalfCauchy, HalfNormal, Pareto, Weibull
-from shendu.distributions.transformed import InverseGamma, LogNormal, TransformedDistribution
+from shendu.distributions.transformed import InverseGamma, LogisticNormal, LogNormal, TransformedDistribution
 from shendu.distributions.transforms import (
     AbsTransform,
     AffineTransform,
@@ -51,6 +52,7 @@ from shendu.distributions.transforms import (
 )
 
 __all__ = [
+    "FisherSnedecor", "LogisticNormal", "OneHotCategoricalStraightThrough",
     "LowRankMultivariateNormal",
     "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform", "StickBreakingTransform",
     "biject_to", "constraint_registry", "transform_to",

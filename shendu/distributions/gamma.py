@@ -24,7 +24,7 @@ from shendu.ops.special import _scipy, digamma, lgamma, lgamma_array, xlogy
 from shendu.size import Size
 from shendu.tensor import Tensor
 
-__all__ = ["Beta", "Chi2", "Dirichlet", "Gamma", "StudentT", "gammainc"]
+__all__ = ["Beta", "Chi2", "Dirichlet", "FisherSnedecor", "Gamma", "StudentT", "gammainc"]
 
 
 # -- the regularised lower incomplete gamma function P(a, x) -----------------------------------------
@@ -370,3 +370,55 @@ class StudentT(Distribution):
         lbeta = lgamma(0.5 * df) + math.lgamma(0.5) - lgamma(0.5 * (df + 1))
         return (self.scale.log() + 0.5 * (df + 1) * (digamma(0.5 * (df + 1)) - digamma(0.5 * df))
                 + 0.5 * df.log() + lbeta)
+
+
+class FisherSnedecor(Distribution):
+    """Fisher's F distribution with ``df1`` and ``df2`` degrees of freedom: ``(X1 / df1) / (X2 / df2)``
+    for independent chi-squared X1, X2."""
+
+    arg_constraints = {"df1": constraints.positive, "df2": constraints.positive}
+    support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, df1, df2, validate_args=None):
+        self.df1, self.df2 = broadcast_all(df1, df2)
+        self._gamma1 = Gamma(self.df1 * 0.5, self.df1)
+        self._gamma2 = Gamma(self.df2 * 0.5, self.df2)
+        super().__init__(self.df1.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = _expand_params(self, FisherSnedecor, ("df1", "df2"), batch_shape, _instance)
+        new._gamma1, new._gamma2 = self._gamma1.expand(Size(batch_shape)), self._gamma2.expand(Size(batch_shape))
+        return new
+
+    @property
+    def mean(self):
+        from shendu.ops.elementwise import where
+        d2 = where(self.df2 > 2, self.df2, 3.0)
+        return where(self.df2 > 2, d2 / (d2 - 2), math.nan)
+
+    @property
+    def mode(self):
+        from shendu.ops.elementwise import where
+        return where(self.df1 > 2, (self.df1 - 2) / self.df1 * self.df2 / (self.df2 + 2), math.nan)
+
+    @property
+    def variance(self):
+        from shendu.ops.elementwise import where
+        d1, d2 = self.df1, where(self.df2 > 4, self.df2, 5.0)
+        v = 2 * d2.pow(2) * (d1 + d2 - 2) / (d1 * (d2 - 2).pow(2) * (d2 - 4))
+        return where(self.df2 > 4, v, math.nan)
+
+    def rsample(self, sample_shape=Size()):
+        # X1 ~ Gamma(df1 / 2, df1), X2 ~ Gamma(df2 / 2, df2): X1 / X2 ~ F(df1, df2)
+        x1 = self._gamma1.rsample(sample_shape)
+        x2 = self._gamma2.rsample(sample_shape)
+        return x1 / x2.clamp(min=tiny(x2))
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        ct1, ct2, ct3 = self.df1 * 0.5, self.df2 * 0.5, self.df1 / self.df2
+        t1 = lgamma(ct1 + ct2) - lgamma(ct1) - lgamma(ct2)
+        t2 = ct1 * ct3.log() + (ct1 - 1) * value.log()
+        return t1 + t2 - (ct1 + ct2) * (ct3 * value).log1p()

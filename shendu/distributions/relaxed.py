@@ -7,14 +7,15 @@ from __future__ import annotations
 import math
 
 from shendu.distributions import constraints
-from shendu.distributions.discrete import Categorical, _one_of, _ProbsOrLogits
+from shendu.distributions.discrete import Categorical, OneHotCategorical, _one_of, _ProbsOrLogits
 from shendu.distributions.distribution import Distribution
 from shendu.distributions.transformed import TransformedDistribution
 from shendu.distributions.transforms import ExpTransform, SigmoidTransform
 from shendu.distributions.utils import broadcast_all, clamp_probs, draw
 from shendu.size import Size
 
-__all__ = ["ExpRelaxedCategorical", "LogitRelaxedBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical"]
+__all__ = ["ExpRelaxedCategorical", "LogitRelaxedBernoulli", "OneHotCategoricalStraightThrough", "RelaxedBernoulli",
+           "RelaxedOneHotCategorical"]
 
 
 class LogitRelaxedBernoulli(_ProbsOrLogits):
@@ -172,3 +173,15 @@ class RelaxedOneHotCategorical(TransformedDistribution):
         return self.base_dist.probs
 
 
+
+
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """A OneHotCategorical whose ``rsample`` is the one-hot draw with the straight-through gradient of
+    ``probs`` (Bengio et al. 2013): the forward value is exact, the backward treats it as ``probs``."""
+
+    has_rsample = True
+
+    def rsample(self, sample_shape=Size()):
+        samples = self.sample(sample_shape)
+        probs = self._categorical.probs
+        return samples + (probs - probs.detach())

@@ -12,7 +12,7 @@ from shendu.ops.elementwise import where
 from shendu.ops.special import digamma, lgamma
 from shendu.size import Size
 
-__all__ = ["InverseGamma", "LogNormal", "TransformedDistribution", "sum_rightmost"]
+__all__ = ["InverseGamma", "LogNormal", "LogisticNormal", "TransformedDistribution", "sum_rightmost"]
 
 
 def sum_rightmost(value, dim: int):
@@ -35,16 +35,21 @@ class TransformedDistribution(Distribution):
             raise ValueError(f"transforms must be a Transform or a list of Transforms, got {transforms!r}")
         self.transforms = list(transforms)
         self.base_dist = base_distribution
-        shape = base_distribution.batch_shape + base_distribution.event_shape
-        event_dim = max([t.event_dim for t in self.transforms] + [len(base_distribution.event_shape)])
+        shape = tuple(base_distribution.batch_shape + base_distribution.event_shape)
+        event_dim = len(base_distribution.event_shape)
+        for t in self.transforms:  # each transform may add event dims (codomain) and change the shape
+            event_dim = max(event_dim, t.domain.event_dim) + t.codomain.event_dim - t.domain.event_dim
+            shape = tuple(t.forward_shape(shape))
         cut = len(shape) - event_dim
-        super().__init__(shape[:cut], shape[cut:], validate_args=validate_args)
+        super().__init__(Size(shape[:cut]), Size(shape[cut:]), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(TransformedDistribution, _instance)
         batch_shape = Size(batch_shape)
-        base_batch = batch_shape + self.event_shape[:len(self.event_shape) - len(self.base_dist.event_shape)]
-        new.base_dist = self.base_dist.expand(base_batch)
+        shape = tuple(batch_shape + self.event_shape)
+        for t in reversed(self.transforms):
+            shape = tuple(t.inverse_shape(shape))
+        new.base_dist = self.base_dist.expand(Size(shape[:len(shape) - len(self.base_dist.event_shape)]))
         new.transforms = self.transforms
         Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
@@ -193,3 +198,33 @@ class InverseGamma(TransformedDistribution):
     def entropy(self):
         a = self.concentration
         return a + self.rate.log() + lgamma(a) - (1 + a) * digamma(a)
+
+
+class LogisticNormal(TransformedDistribution):
+    """A distribution on the simplex: ``StickBreakingTransform`` of a Normal(loc, scale) vector
+    (K - 1 coordinates give K probabilities)."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        from shendu.distributions.independent import Independent
+        from shendu.distributions.transforms import StickBreakingTransform
+        base = Normal(loc, scale, validate_args=validate_args)
+        if not base.batch_shape:
+            base = base.expand([1])
+        super().__init__(Independent(base, 1), StickBreakingTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return super().expand(batch_shape, self._get_checked_instance(LogisticNormal, _instance))
+
+    @property
+    def loc(self):
+        """The mean of the underlying Normal."""
+        return self.base_dist.base_dist.loc
+
+    @property
+    def scale(self):
+        """The standard deviation of the underlying Normal."""
+        return self.base_dist.base_dist.scale

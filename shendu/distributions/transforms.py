@@ -234,6 +234,16 @@ class ComposeTransform(Transform):
             y = p.inv(y)
         return y
 
+    def forward_shape(self, shape):
+        for p in self.parts:
+            shape = p.forward_shape(shape)
+        return shape
+
+    def inverse_shape(self, shape):
+        for p in reversed(self.parts):
+            shape = p.inverse_shape(shape)
+        return shape
+
     def log_abs_det_jacobian(self, x, y):
         total = x * 0
         for p in self.parts:

@@ -132,6 +132,13 @@ FAMILIES = [
            {"probs": _u(0.1, 0.9, 3)}, _u(0.05, 0.95, 4, 3), None, ("log_prob",)),
     Family("RelaxedOneHotCategorical", lambda D, p: D.RelaxedOneHotCategorical(_const(D, 0.7), logits=p["logits"]),
            {"logits": _u(-1, 1, 2, 3)}, _simplex(4, 2, 3), None, ("log_prob",)),
+    Family("FisherSnedecor", lambda D, p: D.FisherSnedecor(p["df1"], p["df2"]),
+           {"df1": np.array([2.5, 3.0, 6.0]), "df2": np.array([4.5, 5.5, 9.0])}, _u(0.1, 3, 4, 3), None,
+           ("log_prob", "mean", "mode", "variance")),
+    Family("FisherSnedecor_heavy", lambda D, p: D.FisherSnedecor(p["df1"], p["df2"]),
+           {"df1": np.array([1.5, 3.0]), "df2": np.array([1.5, 3.5])}, _u(0.1, 3, 4, 2), None, ("log_prob",)),
+    Family("LogisticNormal", lambda D, p: D.LogisticNormal(p["loc"], p["scale"]),
+           {"loc": _u(-1, 1, 2, 3), "scale": _u(0.5, 1.5, 2, 3)}, _simplex(4, 2, 4), None, ("log_prob",)),
     Family("MVN_covariance", lambda D, p: D.MultivariateNormal(p["loc"], covariance_matrix=p["cov"]),
            {"loc": _u(-1, 1, 2, 3), "cov": _spd(3)}, _u(-2, 2, 4, 2, 3), None,
            ("log_prob", "entropy", "mean", "mode", "variance")),
@@ -253,6 +260,19 @@ def test_low_rank_mvn_matrices_match_torch():
     sd.manual_seed(0)
     draws = s.sample((20000,)).numpy().reshape(-1, 2, 4)
     np.testing.assert_allclose(np.cov(draws[:, 0].T), s.covariance_matrix.numpy()[0], atol=0.15)
+
+
+def test_straight_through_rsample():
+    probs = sd.tensor([0.2, 0.3, 0.5], requires_grad=True)
+    sd.manual_seed(0)
+    x = sd.distributions.OneHotCategoricalStraightThrough(probs=probs).rsample((4,))
+    assert set(np.unique(x.detach().numpy())) <= {0.0, 1.0} and np.all(x.detach().numpy().sum(-1) == 1)
+    g = np.random.default_rng(0).normal(size=(4, 3))
+    (x * sd.tensor(g, dtype=sd.float32)).sum().backward()
+    # the gradient flows as if the draw were probs, through Categorical's normalisation p / Σp
+    p = probs.detach().numpy()
+    gs = g.sum(0)
+    np.testing.assert_allclose(probs.grad.numpy(), (gs - (gs * p).sum()) / p.sum(), rtol=1e-5)
 
 
 def test_float32_parameters_give_float32():
