@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from shendu import threads
 from shendu.backend import to_numpy
 
 __all__ = [
@@ -65,6 +66,9 @@ def check_array(X: Any, *, ensure_2d: bool = True, dtype: Any = "numeric", name:
         allow_nan: accept NaN/inf entries.
         estimator: named in error messages.
     """
+    # the estimators' products run on NumPy's BLAS directly: hold it at one thread as shendu's own products
+    # do (a multithreaded OpenBLAS spinning against busy cores runs many times slower)
+    threads.own_blas()
     where = f"{type(estimator).__name__}: " if estimator is not None else ""
     arr = _to_numpy(X)
     if dtype == "numeric":
