@@ -156,6 +156,14 @@ def marks_onnx_export(r):
         assert clf["same_predictions"] and clf["max_diff_small"] and clf["probs_sum_to_one"]
 
 
+def marks_reinforce_policy(r):
+    for name in ("reinforce", "actor_critic"):  # the corridor's shortest episode is 7 steps
+        run = r[name]
+        assert run["first_lengths"] > 8 and run["last_lengths"] < 7.6 and run["right_prob"] > 0.8, name
+        # PyTorch over seeds 0-5: first 8.4-10.7, last 7.0-7.2, right_prob >= 0.95
+    assert abs(r["gaussian"]["mu"] - 1.5) < 0.1 and r["gaussian"]["std"] < 0.05  # PyTorch 1.48-1.53, 0.001
+
+
 def no_marks(r):
     pass
 
@@ -179,6 +187,7 @@ SPECS = {
     "bayesian_distributions": (("variational", "monte_carlo_kl"), marks_bayesian_distributions),
     "amp_checkpoint": (("amp_bfloat16",), marks_amp_checkpoint),
     "onnx_export": ((), marks_onnx_export),
+    "reinforce_policy": (("reinforce", "actor_critic", "gaussian"), marks_reinforce_policy),
 }
 
 class Gap(NamedTuple):
