@@ -11,8 +11,16 @@ from shendu import dtypes
 from shendu.autograd.function import Function
 from shendu.backend import array_module
 from shendu.dtypes import promote
-from shendu.ops.elementwise import _mask
+from shendu.ops.elementwise import _mask, where
 from shendu.tensor import Tensor
+
+
+def _passed(mask, grad: Tensor) -> Tensor:
+    """``grad`` where ``mask`` (a raw bool array, or True), 0 elsewhere: as PyTorch, an infinite incoming
+    gradient at a clamped point gives 0, not inf * 0 = nan."""
+    if mask is True:
+        return grad
+    return where(Tensor._wrap(grad._xp().asarray(mask)), grad, 0.0)
 
 
 # -- clamping ---------------------------------------------------------------------------------
@@ -32,7 +40,7 @@ class Clamp(Function):
             inside = x >= ctx.min
         if ctx.max is not None:
             inside = inside & (x <= ctx.max)
-        return grad * _mask(inside, grad)
+        return _passed(inside, grad)
 
 
 class ClampTensor(Function):
@@ -55,13 +63,13 @@ class ClampTensor(Function):
                 inside = x >= lo
             if hi is not None:
                 inside = inside & (x <= hi)
-            grad_x = grad * _mask(inside, grad)
+            grad_x = _passed(inside, grad)
         if need_lo:
             below = x < lo if hi is None else (x < lo) & (lo < hi)
-            grad_lo = grad * _mask(below, grad)
+            grad_lo = _passed(below, grad)
         if need_hi:
             above = x > hi if lo is None else (x > hi) | (hi < lo)
-            grad_hi = grad * _mask(above, grad)
+            grad_hi = _passed(above, grad)
         return grad_x, grad_lo, grad_hi
 
 

@@ -213,3 +213,17 @@ def test_positive_is_identity():
     x = sd.ones(3)
     assert sd.positive(x) is x
     check_op(lambda t: +t * 3.0, None, [(2, 3)])
+
+
+@pytest.mark.parametrize("bounds", [dict(min=-1.0, max=1.0), dict(min=-1.0), dict(max=1.0), "tensors"])
+def test_clamp_passes_no_gradient_at_clamped_points_even_an_infinite_one(bounds):
+    x = np.array([-2.0, 0.5, 3.0], dtype=np.float32)
+    up = np.array([np.inf, 1.0, -np.inf], dtype=np.float32)
+    xs, xt = sd.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    if bounds == "tensors":
+        ys, yt = xs.clamp(sd.tensor(-1.0), sd.tensor(1.0)), xt.clamp(torch.tensor(-1.0), torch.tensor(1.0))
+    else:
+        ys, yt = xs.clamp(**bounds), xt.clamp(**bounds)
+    ys.backward(sd.tensor(up))
+    yt.backward(torch.tensor(up))
+    np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())
