@@ -1,7 +1,8 @@
 """Fit time of every shendu.ml estimator against scikit-learn's, on the bundled data sets.
 
     python -m benchmarks.ml_fit                        # every estimator, 3 rounds
-    python -m benchmarks.ml_fit --only KMeans PCA      # some of them (shendu.ml class names)
+    python -m benchmarks.ml_fit --only KMeans PCA      # some of them (shendu.ml class names, or a
+                                                       # variant's key such as LinearSVC-hinge)
     python -m benchmarks.ml_fit --rounds 5 --json ml.json --markdown
 
 Every round starts one child process per library (scikit-learn, then shendu: A B A B ...), each
@@ -36,6 +37,7 @@ ESTIMATORS = {
     "MultinomialNB": ("naive_bayes.MultinomialNB", {}, ("digits",)),
     "KNeighborsClassifier": ("neighbors.KNeighborsClassifier", {"n_neighbors": 5}, ("iris", "digits")),
     "LinearSVC": ("svm.LinearSVC", {}, ("iris", "breast_cancer", "digits")),
+    "LinearSVC-hinge": ("svm.LinearSVC", {"loss": "hinge"}, ("iris", "breast_cancer", "digits")),
     "SVC": ("svm.SVC", {"kernel": "rbf"}, ("iris", "breast_cancer", "digits")),
     "BayesianLinearRegression": ("linear_model.BayesianRidge", {}, ("diabetes",)),
     "DecisionTreeClassifier": ("tree.DecisionTreeClassifier", {"random_state": 0},
@@ -52,7 +54,13 @@ ESTIMATORS = {
 SETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 NOTE = {"SoftmaxRegression": "vs multinomial LogisticRegression",
         "BayesianLinearRegression": "vs BayesianRidge (the same evidence maximisation, a different iteration)",
-        "KNeighborsClassifier": "fit + predict"}
+        "KNeighborsClassifier": "fit + predict",
+        "LinearSVC-hinge": "loss='hinge' (the dual solver)"}
+
+
+def _class(name: str) -> str:
+    """The shendu.ml class of a table key ("LinearSVC-hinge" is LinearSVC with other settings)."""
+    return name.split("-")[0]
 
 
 def _data() -> dict:
@@ -75,7 +83,7 @@ def _make(library: str, name: str):
         module, cls = path.rsplit(".", 1)
         return getattr(importlib.import_module("sklearn." + module), cls)(**kwargs)
     import shendu.ml
-    return getattr(shendu.ml, name)(**kwargs)
+    return getattr(shendu.ml, _class(name))(**kwargs)
 
 
 def child(library: str, names: list[str]) -> dict:
@@ -87,7 +95,7 @@ def child(library: str, names: list[str]) -> dict:
     for name in names:
         if library == "shendu":
             import shendu.ml
-            if not hasattr(shendu.ml, name):
+            if not hasattr(shendu.ml, _class(name)):
                 continue
         for ds in ESTIMATORS[name][2]:
             X, y, X_test, X_raw, _ = data[ds]
@@ -132,7 +140,8 @@ def table(results: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", default=None, help="shendu.ml class names (default: all)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help=f"rows to time (default: all): {' '.join(ESTIMATORS)}")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", default=None, help="write every round's figures here")
     parser.add_argument("--markdown", action="store_true", help="print the table only")

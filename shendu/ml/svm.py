@@ -13,10 +13,12 @@ y ∈ {-1, +1} and ``0 ≤ α_i ≤ C``; the primal weights are ``w = Σ_i α_i 
   variable problem in closed form under the box and ``yᵀα = 0``, updates the gradient with two kernel
   columns, and stops when the KKT violation ``max_{I_up} -yG - min_{I_low} -yG`` is below ``tol``.
   The kernel matrix is computed once per fit. Multiclass: one-vs-one with scikit-learn's layout of
-  ``support_``, ``n_support_``, ``dual_coef_`` and ``intercept_``, prediction by vote.
+  ``support_``, ``n_support_``, ``dual_coef_`` and ``intercept_``, prediction by vote. With many
+  classes the one-vs-one problems run in lockstep (one SMO step of every unfinished problem per array
+  operation over a (problems, samples) block), each taking exactly the steps it takes alone.
 
-Both coordinate loops are sequential by nature (each update depends on the previous one); the work
-inside an update is vector operations.
+SMO is sequential by nature (each update depends on the previous one); the work inside a step is
+vector operations.
 """
 from __future__ import annotations
 
@@ -326,21 +328,93 @@ def _smo(Kmat: np.ndarray, y: np.ndarray, C: float, tol: float, max_iter: int) -
                 up_pen[t] = 0.0 if a_t > 0 else -np.inf
                 low_pen[t] = 0.0 if a_t < C else np.inf
     alpha = np.array(alpha)
-    pos = y > 0
-    G = -y * myG
-    # ρ: the mean of y_i G_i over free vectors, else the middle of the feasible interval (libsvm)
-    yG = y * G
+    return alpha, _rho(alpha, y, myG, C), it
+
+
+def _rho(alpha: np.ndarray, y: np.ndarray, myG: np.ndarray, C: float) -> float:
+    """libsvm's ρ: the mean of y_i G_i over free vectors, else the middle of the feasible interval."""
+    yG = -myG                                                 # y G with y² = 1
     free = (alpha > 0) & (alpha < C)
     if free.any():
-        rho = float(yG[free].mean())
-    else:
-        at_upper, at_lower = alpha >= C, alpha <= 0
-        ub_mask = (at_upper & ~pos) | (at_lower & pos)
-        lb_mask = (at_upper & pos) | (at_lower & ~pos)
-        ub = yG[ub_mask].min() if ub_mask.any() else np.inf
-        lb = yG[lb_mask].max() if lb_mask.any() else -np.inf
-        rho = float((ub + lb) / 2)
-    return alpha, rho, it
+        return float(yG[free].mean())
+    pos = y > 0
+    at_upper, at_lower = alpha >= C, alpha <= 0
+    ub_mask = (at_upper & ~pos) | (at_lower & pos)
+    lb_mask = (at_upper & pos) | (at_lower & ~pos)
+    ub = yG[ub_mask].min() if ub_mask.any() else np.inf
+    lb = yG[lb_mask].max() if lb_mask.any() else -np.inf
+    return float((ub + lb) / 2)
+
+
+def _smo_batch(Kfull: np.ndarray, index: list, labels: list, C: float, tol: float, max_iter: int) -> list:
+    """SMO (WSS3) on several binary problems in lockstep: problem p is the kernel matrix
+    ``Kfull[index[p]][:, index[p]]`` with labels ``labels[p]``; returns [(α, ρ, iterations)] in order.
+
+    Each problem follows exactly the steps :func:`_smo` takes on it alone (the same i, j, clipped
+    two-variable solution and gradient update), but one step of every unfinished problem is a few array
+    operations over a (problems, samples) block, padded to the longest problem: a one-vs-one fit with
+    many classes pays the Python overhead once per step rather than once per problem and step. A
+    problem leaves the block when it converges (or reaches ``max_iter``).
+    """
+    P, m = len(index), max(len(ix) for ix in index)
+    I = np.zeros((P, m), np.intp)                             # each slot's row of Kfull (padding: row 0)
+    y = np.zeros((P, m))
+    for p, (ix, yy) in enumerate(zip(index, labels)):
+        I[p, :len(ix)], y[p, :len(ix)] = ix, yy
+    QD = np.diag(Kfull)[I]
+    alpha = np.zeros((P, m))
+    myG = y.copy()                                            # -y G, G = Qα - e
+    up_pen = np.where(y > 0, 0.0, -np.inf)                    # padding: in neither set
+    low_pen = np.where(y < 0, 0.0, np.inf)
+    rows = np.arange(P)                                       # each block row's problem
+    limit = max_iter if max_iter > 0 else max(10_000_000, 100 * m)
+    out: list = [None] * P
+    it = 0
+    while True:
+        cand = myG + up_pen
+        i = cand.argmax(axis=1)
+        r = np.arange(len(rows))
+        g_max = cand[r, i]
+        b = myG + low_pen
+        done = (g_max - b.min(axis=1) < tol) | (it >= limit)
+        if done.any():
+            for k in np.flatnonzero(done):
+                n_p = len(index[rows[k]])
+                out[rows[k]] = (alpha[k, :n_p].copy(), _rho(alpha[k, :n_p], y[k, :n_p], myG[k, :n_p], C), it)
+            keep = ~done
+            if not keep.any():
+                return out
+            rows, I, y, QD, alpha, myG, up_pen, low_pen, i, g_max, b = (
+                a[keep] for a in (rows, I, y, QD, alpha, myG, up_pen, low_pen, i, g_max, b))
+            r = np.arange(len(rows))
+        it += 1
+        gi = I[r, i]
+        Ki = Kfull[gi[:, None], I]                            # (P', m) kernel row of each i
+        qi = QD[r, i]
+        np.subtract(g_max[:, None], b, out=b)
+        np.maximum(b, 0.0, out=b)
+        a = QD - 2.0 * Ki
+        a += qi[:, None]
+        np.maximum(a, 1e-12, out=a)
+        b *= b
+        b /= a
+        j = b.argmax(axis=1)
+        Kj = Kfull[I[r, j][:, None], I]
+        quad = np.maximum(qi + QD[r, j] - 2.0 * Ki[r, j], 1e-12)
+        # move y_i α_i up and y_j α_j down by t (keeps yᵀα), clipped to the box; a variable that reaches
+        # its bound is set to it exactly
+        yi, yj, ai, aj = y[r, i], y[r, j], alpha[r, i], alpha[r, j]
+        room_i = np.where(yi > 0, C - ai, ai)
+        room_j = np.where(yj > 0, aj, C - aj)
+        t = np.minimum((g_max - myG[r, j]) / quad, np.minimum(room_i, room_j))
+        ai_new = np.where(t >= room_i, np.where(yi > 0, C, 0.0), ai + yi * t)
+        aj_new = np.where(t >= room_j, np.where(yj > 0, 0.0, C), aj - yj * t)
+        alpha[r, i], alpha[r, j] = ai_new, aj_new
+        myG -= Ki * (yi * (ai_new - ai))[:, None]
+        myG -= Kj * (yj * (aj_new - aj))[:, None]
+        for pos, a_t, y_t in ((i, ai_new, yi), (j, aj_new, yj)):
+            up_pen[r, pos] = np.where(np.where(y_t > 0, a_t < C, a_t > 0), 0.0, -np.inf)
+            low_pen[r, pos] = np.where(np.where(y_t > 0, a_t > 0, a_t < C), 0.0, np.inf)
 
 
 class SVC(ClassifierMixin, BaseEstimator):
@@ -408,18 +482,22 @@ class SVC(ClassifierMixin, BaseEstimator):
         bounds = np.concatenate([[0], np.cumsum(np.bincount(y_idx, minlength=K))])
         Kfull = self._kernel(X[by_class], X[by_class])        # (n, n), once
         coef = np.zeros((len(X), K - 1))                      # per sample, libsvm's dual_coef_ columns
-        rhos, iters = [], []
-        for a in range(K):
-            for b in range(a + 1, K):                         # one-vs-one: class a is +1
-                sa, sb = slice(bounds[a], bounds[a + 1]), slice(bounds[b], bounds[b + 1])
-                idx = np.concatenate([by_class[sa], by_class[sb]])
-                yy = np.repeat([1.0, -1.0], [sa.stop - sa.start, sb.stop - sb.start])
-                Kab = Kfull if K == 2 else np.block([[Kfull[sa, sa], Kfull[sa, sb]], [Kfull[sb, sa], Kfull[sb, sb]]])
-                alpha, rho, it = _smo(Kab, yy, float(self.C), self.tol, self.max_iter)
-                coef[idx[yy > 0], b - 1] = (alpha * yy)[yy > 0]   # class a's vectors: row b - 1
-                coef[idx[yy < 0], a] = (alpha * yy)[yy < 0]       # class b's vectors: row a
-                rhos.append(rho)
-                iters.append(it)
+        pairs = [(a, b) for a in range(K) for b in range(a + 1, K)]   # one-vs-one: class a is +1
+        index, labels = [], []
+        for a, b in pairs:
+            index.append(np.arange(bounds[a], bounds[a + 1]).tolist() + np.arange(bounds[b], bounds[b + 1]).tolist())
+            labels.append(np.repeat([1.0, -1.0], [bounds[a + 1] - bounds[a], bounds[b + 1] - bounds[b]]))
+        if len(pairs) < 6:   # a step of the lockstep block costs ~5 scalar steps: worth it from 6 problems
+            results = [_smo(Kfull[np.ix_(ix, ix)] if K > 2 else Kfull, yy, float(self.C), self.tol, self.max_iter)
+                       for ix, yy in zip(index, labels)]
+        else:
+            results = _smo_batch(Kfull, index, labels, float(self.C), self.tol, self.max_iter)
+        for (a, b), ix, yy, res in zip(pairs, index, labels, results):
+            idx, alpha = by_class[ix], res[0]
+            coef[idx[yy > 0], b - 1] = (alpha * yy)[yy > 0]   # class a's vectors: row b - 1
+            coef[idx[yy < 0], a] = (alpha * yy)[yy < 0]       # class b's vectors: row a
+        rhos = [res[1] for res in results]
+        iters = [res[2] for res in results]
         is_sv = (coef != 0).any(axis=1)
         order = np.lexsort((np.arange(len(X)), y_idx))        # grouped by class, then by index
         self.support_ = order[is_sv[order]]

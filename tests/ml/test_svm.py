@@ -106,3 +106,22 @@ def test_linear_svc_primal_and_dual_agree():
     assert primal.n_iter_ < 30
     with pytest.raises(ValueError, match="loss='hinge' is only solved in the dual"):
         LinearSVC(loss="hinge", dual=False).fit(X, y)
+
+
+def test_smo_lockstep_takes_each_problems_own_steps():
+    """The lockstep SMO of many one-vs-one problems gives every problem the α, ρ and step count of the
+    one-problem loop (it is a different code path for the same steps)."""
+    from shendu.ml.svm import _smo, _smo_batch, kernel_matrix
+    X, y = load("digits")
+    Kfull = kernel_matrix(X, X, "rbf", 0.02, 3, 0.0)
+    rng = np.random.RandomState(0)
+    index = [rng.choice(len(X), size=n, replace=False) for n in (40, 75, 60, 90)]
+    labels = [np.where(y[ix] < 5, 1.0, -1.0) for ix in index]
+    batch = _smo_batch(Kfull, index, labels, 2.0, 1e-5, -1)
+    for ix, yy, (alpha, rho, it) in zip(index, labels, batch):
+        a_ref, rho_ref, it_ref = _smo(Kfull[np.ix_(ix, ix)], yy, 2.0, 1e-5, -1)
+        assert it == it_ref
+        np.testing.assert_allclose(alpha, a_ref, atol=1e-10)
+        assert rho == pytest.approx(rho_ref, abs=1e-10)
+    capped = _smo_batch(Kfull, index, labels, 2.0, 1e-5, 7)               # max_iter stops every problem
+    assert [res[2] for res in capped] == [7, 7, 7, 7]
