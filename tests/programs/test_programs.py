@@ -164,6 +164,14 @@ def marks_reinforce_policy(r):
     assert abs(r["gaussian"]["mu"] - 1.5) < 0.1 and r["gaussian"]["std"] < 0.05  # PyTorch 1.48-1.53, 0.001
 
 
+def marks_normalizing_flow(r):
+    assert r["final_nll"] < 2.0 < r["history"][1]  # PyTorch 6.93 -> 2.55 -> 1.85 (a Gaussian fit: 2.72)
+    assert r["round_trip_ok"] and r["logdet_after_training"]
+    means, stds, cross = r["sample_stats"]  # samples drawn through the inverse flow look like the moons
+    assert all(abs(m) < 0.15 for m in means) and all(abs(s - 1) < 0.15 for s in stds)  # PyTorch 0.04, 0.05 off
+    assert abs(cross - (-0.447)) < 0.1  # the moons' E[x0 x1]; PyTorch -0.405 to -0.47
+
+
 def no_marks(r):
     pass
 
@@ -188,6 +196,7 @@ SPECS = {
     "amp_checkpoint": (("amp_bfloat16",), marks_amp_checkpoint),
     "onnx_export": ((), marks_onnx_export),
     "reinforce_policy": (("reinforce", "actor_critic", "gaussian"), marks_reinforce_policy),
+    "normalizing_flow": (("sample_stats",), marks_normalizing_flow),
 }
 
 class Gap(NamedTuple):
