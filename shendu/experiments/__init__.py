@@ -66,7 +66,7 @@ EXPERIMENTS = {
     "distributions": Experiment(_PKG + "distributions", "Densities, sampling, the central limit theorem, forward vs "
                                 "reverse KL", 10, 5),
     "transfer": Experiment(_PKG + "transfer", "A small BERT pretrained on the stdlib vs from scratch at several label "
-                           "counts; LoRA vs full fine-tuning"),
+                           "counts; LoRA vs full fine-tuning", 240, 8),
 }
 
 

@@ -18,7 +18,9 @@ Tasks and their records (CSV columns or JSON-lines keys):
   span of ``[CLS] question [SEP] context [SEP]``; an answer cut off by truncation points at ``[CLS]``
   (position 0), as in Hugging Face's run_qa. Metrics: exact span match, token-overlap F1.
 
-Instruction-style fine-tuning of a GPT is ``shendu train sft`` (``shendu.train.sft.finetune``).
+- ``instruct`` (a ``shendu train gpt`` run folder's GPT, ``finetune_instructions``): ``prompt`` and
+  ``response``; the chat template and the response-only loss of ``shendu.train.sft``. Metric: the
+  validation response loss.
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ from shendu.train.trainer import Trainer
 
 __all__ = ["TASKS", "TaskBatches", "TaskMetrics", "TaskTrainer", "align_tags", "bert_directory",
            "char_span_to_tokens", "encode_records", "encoder_layout", "evaluate_task", "finetune_checkpoint",
-           "finetune_task", "freeze_layers", "layerwise_lr_groups", "lr_schedule", "read_records", "task_columns"]
+           "finetune_instructions", "finetune_task", "freeze_layers", "layerwise_lr_groups", "lr_schedule",
+           "read_records", "task_columns"]
 
 TASKS = ("classify", "tag", "qa")
 SCHEDULES = ("linear", "cosine", "constant")
@@ -547,3 +550,69 @@ def finetune_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
                f"parameters trained{f', LoRA r={lora}' if lora else ''}); the model: {os.fspath(out / 'model')}")
     return {**result, "labels": names, "notes": notes, "summary": summary, "out": os.fspath(out), "model": model,
             "tokenizer": tokenizer, "files": [os.fspath(f) for f in files], "seconds": time.perf_counter() - start}
+
+
+def finetune_instructions(checkpoint: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike = "runs/ft",
+                          *, steps: int = 300, lr: float = 3e-4, batch_size: int = 8, val_fraction: float = 0.1,
+                          lora: int = 0, lora_alpha: float | None = None, lora_targets: Sequence[str] = ("c_attn",),
+                          seed: int = 0, verbose: int = 0) -> dict:
+    """Instruction-tune the GPT of a ``shendu train gpt`` folder on the ``prompt``/``response`` records of
+    ``data`` (the ``instruct`` task; ``shendu.train.sft``'s loss on the response tokens, its chat markers
+    added to the BPE and the token table grown as ``shendu train sft`` does). With ``lora`` only rank-r
+    adapters on ``lora_targets`` train; they are merged before saving. ``out`` gets the layout
+    ``shendu generate``/``shendu chat`` read (model.json, tokenizer.json, last/best.safetensors) and
+    ``metrics.json``."""
+    from dataclasses import asdict
+
+    from shendu.io import save_checkpoint
+    from shendu.nn import lora as lora_mod
+    from shendu.random import manual_seed
+    from shendu.text import ByteLevelBPETokenizer
+    from shendu.text.instructions import special_tokens
+    from shendu.train.gpt import load_gpt
+    from shendu.train.sft import finetune, response_loss
+    from shendu.train.sft_recipe import resize_token_embeddings
+
+    start = time.perf_counter()
+    base, out = Path(checkpoint), Path(out)
+    if not (base / "model.json").exists() or not (base / "tokenizer.json").exists():
+        raise ValueError(f"checkpoint: {os.fspath(base)!r} is not a 'shendu train gpt' run folder with a BPE "
+                         "tokenizer (model.json, tokenizer.json)")
+    which = "best" if (base / "best.safetensors").exists() else "last"
+    if not (base / f"{which}.safetensors").exists():
+        raise ValueError(f"checkpoint: {os.fspath(base)!r} holds no checkpoint (best.safetensors or last.safetensors)")
+    records = read_records(data, ("prompt", "response"))
+    examples = [{"prompt": str(r["prompt"]), "response": str(r["response"])} for r in records]
+    tr, va = _split(len(examples), val_fraction, seed)
+    train, val = [examples[i] for i in tr], [examples[i] for i in va] or [examples[tr[-1]]]
+    model, tok = load_gpt(base, which)
+    if not isinstance(tok, ByteLevelBPETokenizer):
+        raise ValueError(f"checkpoint: {os.fspath(base)!r} uses a {type(tok).__name__}; instruction tuning needs BPE")
+    tok.add_special_tokens(special_tokens())
+    manual_seed(seed)
+    model = resize_token_embeddings(model, tok.vocab_size)
+    if lora:
+        lora_mod.apply_lora(model, r=lora, alpha=lora_alpha or 2 * lora, target_modules=tuple(lora_targets))
+    before = response_loss(model, tok, val)
+    history = finetune(model, tok, train, steps=steps, lr=lr, batch_size=batch_size, seed=seed, val_examples=val,
+                       eval_every=max(1, steps // 4))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if lora:
+        lora_mod.merge_and_unload(model)
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    (out / "model.json").write_text(json.dumps(asdict(model.config), indent=2) + "\n")
+    tok.save(out / "tokenizer.json")
+    for name in ("last.safetensors", "best.safetensors"):
+        save_checkpoint(out / name, model=model, epoch=1, rng=False)
+    after = history["val_loss"][-1]
+    metrics = {"val_response_loss_before": before, "val_response_loss": after, "train_examples": len(train),
+               "val_examples": len(val), "trainable_parameters": trainable, "steps": steps,
+               "seconds": time.perf_counter() - start}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    summary = (f"finetune instruct: validation response loss {before:.3f} -> {after:.3f} after {steps} steps on "
+               f"{len(train)} records ({trainable:,} parameters trained{f', LoRA r={lora}' if lora else ''}); chat "
+               f"with: shendu chat --checkpoint {os.fspath(out)}")
+    files = [out / n for n in ("model.json", "tokenizer.json", "last.safetensors", "best.safetensors", "metrics.json")]
+    return {"history": history, "metrics": metrics, "summary": summary, "model": model, "tokenizer": tok,
+            "out": os.fspath(out), "files": [os.fspath(f) for f in files], "seconds": metrics["seconds"]}

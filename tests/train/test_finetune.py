@@ -231,3 +231,29 @@ def test_bert_directory_errors(tmp_path, checkpoint):
     (checkpoint / "vocab.txt").unlink()
     with pytest.raises(ValueError, match="no vocab.txt"):
         bert_directory(checkpoint)
+
+
+def test_instruct_task_on_a_gpt_run(tmp_path):
+    from shendu.train.finetune import finetune_instructions
+    from shendu.train.gpt import load_gpt, train_gpt
+    text = "".join(f"def f{i % 7}(x):\n    return x * {i % 5}\n\n" for i in range(200))
+    (tmp_path / "code.txt").write_text(text)
+    train_gpt(tmp_path / "code.txt", tmp_path / "gpt", vocab_size=300, n_layer=1, n_head=2, n_embd=16, block_size=32,
+              batch_size=4, epochs=1, steps_per_epoch=3, eval_batches=1, sample_length=0, verbose=0, plot=False)
+    with open(tmp_path / "inst.jsonl", "w") as f:
+        for i in range(12):
+            f.write(json.dumps({"prompt": f"what is f{i % 7}?", "response": f"x times {i % 5}"}) + "\n")
+    base_weights = {k: v._data.copy() for k, v in load_gpt(tmp_path / "gpt")[0].state_dict().items()}
+    res = finetune_instructions(tmp_path / "gpt", tmp_path / "inst.jsonl", tmp_path / "ft", steps=6, lr=1e-2,
+                                batch_size=4, lora=2)
+    m = res["metrics"]
+    assert m["val_response_loss"] < m["val_response_loss_before"]
+    assert m["trainable_parameters"] == sum(2 * (16 + 3 * 16) for _ in range(1))  # one block's c_attn adapters
+    model, tok = load_gpt(tmp_path / "ft")                       # merged, plain GPT, chat markers in the BPE
+    assert "<|assistant|>" in tok.get_vocab() if hasattr(tok, "get_vocab") else True
+    state = model.state_dict()
+    changed = [k for k, v in base_weights.items() if k in state and v.shape == state[k].shape
+               and not np.array_equal(v, state[k].numpy())]
+    assert changed == ["transformer.h.0.attn.c_attn.weight"]    # only the adapted layer (merged) moved
+    with pytest.raises(ValueError, match="not a 'shendu train gpt' run folder"):
+        finetune_instructions(tmp_path, tmp_path / "inst.jsonl", tmp_path / "x")
