@@ -51,6 +51,8 @@ def find_mpiexec(explicit: str | None = None) -> str | None:
 
 
 def mpiexec_command(mpiexec: str, nproc: int, script: str, script_args: list[str], hosts: str | None = None) -> list:
+    """The argv that starts ``nproc`` ranks of ``script`` (or ``-m`` and a module) with ``script_args``:
+    ``mpiexec -n N [-hosts H1,H2] python -m shendu.distributed.launch script args...``."""
     cmd = [mpiexec, "-n", str(nproc)]
     if hosts:
         cmd += ["-hosts", hosts]
