@@ -277,7 +277,7 @@ def encode_records(task: str, tokenizer, records: Sequence[dict], max_length: in
 
 
 class TaskBatches:
-    """Batches of encoded records: dicts of int64 tensors, each batch cut to its longest row. With
+    """Batches of encoded records: dicts of int64 tensors, each batch cut after its last non-padding column. With
     ``shuffle``, pass ``e`` (``set_epoch(e)``) visits the rows in an order seeded by ``(seed, e)``, so a
     pass depends only on its number."""
 
@@ -297,7 +297,8 @@ class TaskBatches:
                  else np.arange(self.n))
         for i in range(0, self.n, self.batch_size):
             rows = order[i:i + self.batch_size]
-            T = max(1, int(self.arrays["attention_mask"][rows].sum(axis=1).max()))
+            used = np.nonzero(self.arrays["attention_mask"][rows].any(axis=0))[0]   # padding on either side
+            T = int(used[-1]) + 1 if len(used) else 1
             yield {k: Tensor._wrap(np.ascontiguousarray(v[rows, :T] if v.ndim == 2 else v[rows]))
                    for k, v in self.arrays.items()}
 
