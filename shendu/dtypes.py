@@ -176,6 +176,8 @@ def _cast(o, dtype, xp):
             o = o.item()  # NumPy 2 treats NumPy scalars as strongly typed; Python scalars adapt
         if dtype.kind in "iub" and not isinstance(o, builtins.bool):
             return np.asarray(o).astype(dtype)  # wraps out-of-range ints, as PyTorch does
+        if dtype is bfloat16:  # ml_dtypes computes bfloat16 with a Python float in float32: give it a bfloat16
+            return np.asarray(o, dtype=dtype)
         return o
     return o if o.dtype == dtype else o.astype(dtype)
 

@@ -274,3 +274,10 @@ def test_is_floating_point_agrees_with_torch_for_every_dtype(name):
     import torch
     assert sd.zeros(2, dtype=getattr(sd, name)).is_floating_point() == \
         torch.zeros(2, dtype=getattr(torch, name)).is_floating_point()
+
+
+def test_bfloat16_with_a_python_float_stays_bfloat16_like_torch():
+    x, xt = sd.ones(3).to(sd.bfloat16), torch.ones(3).bfloat16()
+    for f in (lambda a: a + 1.0, lambda a: a * 0.5, lambda a: 1.0 - a, lambda a: a / 3.0, lambda a: a ** 2.0):
+        assert f(x).dtype == sd.bfloat16 and f(xt).dtype == torch.bfloat16
+        np.testing.assert_allclose(f(x).float().numpy(), f(xt).float().numpy())

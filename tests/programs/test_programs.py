@@ -221,11 +221,6 @@ KNOWN_GAPS: dict[str, list[Gap]] = {
 # Figures a program computes that differ from PyTorch's today (path of keys -> what differs, where).
 # They are compared last: while they differ the test is an expected failure naming them.
 KNOWN_DIFFERENCES: dict[str, dict[tuple, str]] = {
-    "amp_checkpoint": {
-        ("autocast", "add"): "a bfloat16 tensor plus a Python float is float32 here, bfloat16 in PyTorch (a Python "
-                             "scalar never widens a float tensor): dtypes.promote's fast path hands the float to "
-                             "NumPy, and ml_dtypes' bfloat16 + Python float computes in float32 (shendu/dtypes.py)",
-    },
     "blitz_tensors_autograd": {
         ("autograd", "printed"): "linspace values differ from PyTorch's in the last bit (np.linspace in float64, "
                                  "then cast; PyTorch's float32 kernel steps from both ends: linspace(-0.5, 0.5, 15)[7] "
