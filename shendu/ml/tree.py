@@ -362,6 +362,8 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseTree):
         self.min_impurity_decrease = min_impurity_decrease
 
     def fit(self, X, y, sample_weight=None) -> DecisionTreeClassifier:
+        """Grow the tree on X (n_samples, n_features) and class labels y (n_samples,), optionally weighting
+        the samples by ``sample_weight`` (n_samples,); the fitted tree is in ``tree_``. Returns self."""
         X, y = check_X_y(X, y, estimator=self)
         self.classes_, codes = np.unique(y, return_inverse=True)
         self.n_classes_ = len(self.classes_)
@@ -375,11 +377,13 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseTree):
         return like_input(self.tree_.value[self._apply(Xc)], X)
 
     def predict_log_proba(self, X):
+        """The log of :meth:`predict_proba` (``-inf`` for classes absent from a leaf), shape (n, n_classes)."""
         Xc = self._check_X(X)
         with np.errstate(divide="ignore"):
             return like_input(np.log(self.tree_.value[self._apply(Xc)]), X)
 
     def predict(self, X):
+        """The most frequent training class of each sample's leaf (from ``classes_``), shape (n,)."""
         Xc = self._check_X(X)
         return like_input(self.classes_[self.tree_.value[self._apply(Xc)].argmax(1)], X)
 
@@ -402,12 +406,15 @@ class DecisionTreeRegressor(RegressorMixin, _BaseTree):
         self.min_impurity_decrease = min_impurity_decrease
 
     def fit(self, X, y, sample_weight=None) -> DecisionTreeRegressor:
+        """Grow the tree on X (n_samples, n_features) and targets y (n_samples,), optionally weighting the
+        samples by ``sample_weight`` (n_samples,); the fitted tree is in ``tree_``. Returns self."""
         X, y = check_X_y(X, y, y_numeric=True, estimator=self)
         y64 = y.astype(np.float64)
         self._y_dtype = X.dtype
         return self._fit(X, np.stack([y64, y64 * y64], axis=1), sample_weight, X.shape[1])
 
     def predict(self, X):
+        """The mean training target of each sample's leaf, shape (n,)."""
         Xc = self._check_X(X)
         return like_input(self.tree_.value[self._apply(Xc), 0].astype(self._y_dtype), X)
 
