@@ -127,6 +127,9 @@ def lr_schedule(kind: str, warmup_steps: int, total_steps: int) -> Callable[[int
 
 # -- data ---------------------------------------------------------------------------------------------
 def task_columns(task: str) -> tuple[str, ...]:
+    """The columns (CSV) or keys (JSON lines) every record of ``task`` must have: ``classify``: text,
+    label; ``tag``: tokens, tags; ``qa``: question, context, answer_start (the optional ones are in the
+    module docstring)."""
     return {"classify": ("text", "label"), "tag": ("tokens", "tags"),
             "qa": ("question", "context", "answer_start")}[task]
 
@@ -287,6 +290,7 @@ class TaskBatches:
         self.batch_size, self.shuffle, self.seed, self.epoch = batch_size, shuffle, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Make the next pass visit the rows in the order of pass ``epoch`` (with ``shuffle``)."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
