@@ -38,6 +38,8 @@ DYNAMIC_SETTINGS: dict = {}
 
 
 def register(*classes, dynamic: tuple = ()):
+    """Decorator: make the function the ONNX mapping (``fn(g, r, r2) -> output name``) of the op classes
+    ``classes``; ``dynamic`` names the settings it reads from both traces itself (see ``DYNAMIC_SETTINGS``)."""
     def deco(fn):
         for c in classes:
             SYMBOLIC[c] = fn
@@ -60,6 +62,7 @@ def same_setting(a, b) -> bool:
 
 
 def op_name(r) -> str:
+    """The recorded op's class name and the model line that called it, for error messages."""
     return f"{r.cls.__name__} (called from {r.caller})" if r.caller else r.cls.__name__
 
 
@@ -73,18 +76,23 @@ def arg(g, r, r2, i: int, dtype=None) -> str:
 
 
 def kwarg(g, r, r2, key: str, dtype=None) -> str:
+    """The graph value name of the op's keyword setting ``key`` (an array or a scalar, as a constant of
+    ``dtype`` when it is a Python number)."""
     return g.value(r.kwargs[key], r2.kwargs[key] if r2 is not None else None, op_name(r), dtype)
 
 
 def setting2(r2, key: str):
+    """The keyword setting ``key`` of the op in the second trace (None when there is no second trace)."""
     return None if r2 is None else r2.kwargs[key]
 
 
 def out_dtype(r) -> np.dtype:
+    """The NumPy dtype of the recorded op's (first) output."""
     return np.dtype(r.outs[0].dtype)
 
 
 def shape_of(x) -> tuple:
+    """The shape of a Tensor or raw array, as a tuple."""
     return tuple(getattr(x, "_data", x).shape)
 
 
@@ -139,6 +147,7 @@ def _cast(g, r, r2):
 
 
 def shape_of_dtype(x):
+    """The NumPy dtype of a Tensor, raw array or Python scalar."""
     return np.dtype(getattr(x, "dtype", np.asarray(x).dtype))
 
 

@@ -88,6 +88,9 @@ def _sytf2_lower(a: np.ndarray) -> tuple:
 
 
 def ldl_arrays(a) -> tuple:
+    """The lower Bunch-Kaufman LDLᵀ factorisation (LAPACK's ``sytf2``) of each (n, n) matrix of the raw array
+    ``a`` (..., n, n), reading its lower triangle: ``(LD (..., n, n), 1-based pivots (..., n) int32, info (...)
+    int32)`` in ``a``'s array module."""
     xp = array_module(a)
     n = a.shape[-1]
     flat = np.asarray(a).reshape(-1, n, n)

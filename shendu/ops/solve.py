@@ -46,6 +46,7 @@ def check_matrix(A, op: str, square: bool = True, name: str = "A") -> None:
 
 
 def check_same_dtype(A: Tensor, B: Tensor, op: str) -> None:
+    """Raise (naming ``op``) unless ``B`` is a Tensor of ``A``'s dtype, as PyTorch's solves do."""
     if not isinstance(B, Tensor):
         raise TypeError(f"{op}: expected B to be a Tensor, got {type(B).__name__}")
     if A.dtype != B.dtype:
