@@ -143,8 +143,11 @@ class _BaseTree(BaseEstimator):
             order0, rank, n_rank = _presort(X, need_rank=n_try < d)
         else:  # a forest's presorting of the full X, restricted to this tree's rows
             order0, rank, n_rank = presorted
-        XT = np.ascontiguousarray(X.T) if n_try == d else None
+        XT_flat = np.ascontiguousarray(X.T).ravel() if n_try == d else None
+        row_start = (np.arange(d) * n)[:, None]                       # (d, 1) each feature's offset in XT_flat
         X_flat = X.ravel()
+        unit_w = bool((w == 1.0).all())                               # then a run's weight is its size
+        SwT = np.ascontiguousarray(Sw.T)                              # (K, n): a column per statistic
         while len(frontier):
             imp = _impurity(stats[frontier], weight[frontier], self.criterion)
             grow = ((depth_of[frontier] < max_depth) & (count[frontier] >= self._min_split)
@@ -158,8 +161,10 @@ class _BaseTree(BaseEstimator):
             if n_try == d:
                 seq = order0[(sample_loc >= 0)[order0]].reshape(d, -1)   # (d, m) by value, active samples
                 keys = sample_loc[seq].astype(np.int16 if len(A) < 2 ** 15 else np.int64)  # int16: a radix sort
-                seq = np.take_along_axis(seq, np.argsort(keys, axis=1, kind="stable"), axis=1)
-                V = np.take_along_axis(XT, seq, axis=1)              # (d, m) values, sorted by (node, value)
+                perm = np.argsort(keys, axis=1, kind="stable")
+                perm += row_start // n * perm.shape[1]                # flat positions in seq
+                seq = seq.ravel()[perm]
+                V = XT_flat[seq + row_start]                          # (d, m) values, sorted by (node, value)
                 feats = None
             else:
                 act = np.flatnonzero(sample_loc >= 0)
@@ -180,48 +185,55 @@ class _BaseTree(BaseEstimator):
             G = int(gid[-1]) + 1
             flat_seq = seq.ravel()
             if codes is not None:
-                run_stats = np.bincount(gid * K + codes[flat_seq], weights=w[flat_seq],
+                run_stats = np.bincount(gid * K + codes[flat_seq], weights=None if unit_w else w[flat_seq],
                                         minlength=G * K).reshape(G, K)
             else:
-                run_stats = np.stack([np.bincount(gid, weights=Sw[flat_seq, k], minlength=G) for k in range(K)], 1)
-            run_w = np.bincount(gid, weights=w[flat_seq], minlength=G)
-            run_n = np.bincount(gid, minlength=G)
+                run_stats = np.stack([np.bincount(gid, weights=SwT[k][flat_seq], minlength=G) for k in range(K)], 1)
             starts = np.flatnonzero(flat_first)                      # (G,) flat position of each run
             run_node = node_seq.ravel()[starts]
             seg_first = new_seg.ravel()[starts]                       # the run opens a (feature, node) segment
             seg_start = np.flatnonzero(seg_first)
             # cumulative sums with a leading zero: index base + 1 = 0 when the segment starts at the first run
             base1 = seg_start[np.cumsum(seg_first) - 1]               # (G,) 1 + the run before the segment
-            cn = np.concatenate([[0], np.cumsum(run_n)])
+            cn = np.concatenate([starts, [R * m]])                   # samples before each run (and the end)
             nl = cn[1:] - cn[base1]                                   # samples left of each threshold
             node_ids = A[run_node]
-            seg_last = np.append(seg_first[1:], True)
+            seg_last = np.concatenate([seg_first[1:], [True]])
             valid = ~seg_last & (nl >= self._min_leaf) & (count[node_ids] - nl >= self._min_leaf)
             g = np.flatnonzero(valid)
             if not len(g):
                 break
             cs = np.concatenate([np.zeros((1, K)), np.cumsum(run_stats, 0)])
-            cw = np.concatenate([[0.0], np.cumsum(run_w)])
             bg = base1[g]
-            left, wl = cs[g + 1] - cs[bg], cw[g + 1] - cw[bg]         # the left child's statistics
             nl, node_ids = nl[g], node_ids[g]
-            right, wr = stats[A][run_node[g]] - left, weight[node_ids] - wl
+            if unit_w:
+                wl = nl.astype(np.float64)
+            else:
+                cw = np.concatenate([[0.0], np.cumsum(np.bincount(gid, weights=w[flat_seq], minlength=G))])
+                wl = cw[g + 1] - cw[bg]
+            wr = weight[node_ids] - wl
+            if self.criterion == "squared_error":                     # the score needs only Σ w·y
+                left = cs[g + 1, 0] - cs[bg, 0]
+                score = -(left ** 2 / np.maximum(wl, _EPS) + (stats[node_ids, 0] - left) ** 2 / np.maximum(wr, _EPS))
+            else:
+                left = cs[g + 1] - cs[bg]                             # the left child's statistics
+                right = stats[node_ids] - left
             if self.criterion == "gini":
                 score = -(np.einsum("gk,gk->g", left, left) / np.maximum(wl, _EPS)
                           + np.einsum("gk,gk->g", right, right) / np.maximum(wr, _EPS))
-            elif self.criterion == "squared_error":
-                score = -(left[:, 0] ** 2 / np.maximum(wl, _EPS) + right[:, 0] ** 2 / np.maximum(wr, _EPS))
-            else:
+            elif self.criterion != "squared_error":
                 score = wl * _impurity(left, wl, self.criterion) + wr * _impurity(right, wr, self.criterion)
             # each node's lowest score; ties: the first candidate in (row, value) order
             cand_node = run_node[g]
             by_node = np.argsort(cand_node.astype(np.int16 if len(A) < 2 ** 15 else np.int64), kind="stable")
             sorted_node, sorted_score = cand_node[by_node], score[by_node]
-            seg = np.flatnonzero(np.append(True, sorted_node[1:] != sorted_node[:-1]))   # each node's first
+            first_of_node = np.empty(len(by_node), bool)
+            first_of_node[0] = True
+            np.not_equal(sorted_node[1:], sorted_node[:-1], out=first_of_node[1:])
+            seg = np.flatnonzero(first_of_node)                       # each node's first candidate
             low = np.minimum.reduceat(sorted_score, seg)
-            seg_of = np.repeat(np.arange(len(seg)), np.diff(np.append(seg, len(by_node))))
-            hit = np.flatnonzero(sorted_score == low[seg_of])
-            best = by_node[hit[np.append(True, seg_of[hit][1:] != seg_of[hit][:-1])]]
+            hit = np.flatnonzero(sorted_score == low[np.cumsum(first_of_node) - 1])
+            best = by_node[hit[np.searchsorted(hit, seg)]]             # each node's first hit
             b = g[best]                                               # each splittable node's best run
             parents = A[run_node[b]]
             rows = starts[b] // m
@@ -229,7 +241,7 @@ class _BaseTree(BaseEstimator):
             t = (lo + hi) / 2.0
             t = np.where(t == hi, lo, t)                              # midpoint rounded up: keep hi on the right
             f = rows if feats is None else feats[run_node[b], rows]
-            ls, lw, ln = left[best], wl[best], nl[best]
+            ls, lw, ln = cs[b + 1] - cs[base1[b]], wl[best], nl[best]
             rs, rw, rn = stats[parents] - ls, weight[parents] - lw, count[parents] - ln
             if self.min_impurity_decrease > 0:
                 dec = (weight[parents] * _impurity(stats[parents], weight[parents], self.criterion)
