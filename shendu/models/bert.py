@@ -270,7 +270,10 @@ class BertEncoder(Module):
         self.layer = ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
 
     def _raw_ok(self, x: Tensor, output_hidden_states: bool, output_attentions: bool) -> bool:
-        """The array path applies: nothing to differentiate, no dropout, no per-layer outputs, NumPy arrays."""
+        """The array path applies: nothing to differentiate, no dropout, no per-layer outputs, NumPy arrays, and
+        no ONNX export running (the exporter records the ops the module path runs)."""
+        if _exporting():
+            return False
         if output_hidden_states or output_attentions or type(x._data) is not np.ndarray or x.dtype != np.float32:
             return False
         if self.training and (self.config.hidden_dropout_prob > 0 or self.config.attention_probs_dropout_prob > 0):
@@ -281,7 +284,7 @@ class BertEncoder(Module):
                 output_attentions: bool = False):
         if self._raw_ok(x, output_hidden_states, output_attentions):
             return Tensor._wrap(inference_encoder(self, x._data, keep, self.config)), None, None
-        keep_t = None if keep is None else Tensor._wrap(keep)
+        keep_t = keep if keep is None or isinstance(keep, Tensor) else Tensor._wrap(keep)
         hidden, attentions = ((x,) if output_hidden_states else None), (() if output_attentions else None)
         for layer in self.layer:
             x, probs = layer(x, keep_t, output_attentions)
@@ -339,13 +342,20 @@ class BertPreTrainedModel(PreTrainedModel, Module):
                 if not k.endswith(("embeddings.position_ids", "embeddings.token_type_ids"))}
 
 
-def _padding_keep(attention_mask: Tensor | None, N: int, T: int) -> np.ndarray | None:
+def _exporting() -> bool:
+    from shendu.onnx import is_in_onnx_export
+    return is_in_onnx_export()
+
+
+def _padding_keep(attention_mask: Tensor | None, N: int, T: int) -> np.ndarray | Tensor | None:
     """(N, T) 1 = token, 0 = padding -> a bool (N, 1, 1, T) array of the keys that take part (None: all)."""
     if attention_mask is None:
         return None
     if tuple(attention_mask.shape) != (N, T):
         raise ValueError(f"BertModel: attention_mask must have the input's shape ({N}, {T}), "
                          f"got {tuple(attention_mask.shape)}")
+    if _exporting():  # the mask is an input of the exported graph: build the keys' mask with recorded ops
+        return (attention_mask != 0)[:, None, None, :]
     keep = attention_mask._data.astype(bool, copy=False)
     if keep.all():
         return None  # nothing padded: the unmasked attention is the same and faster

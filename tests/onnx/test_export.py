@@ -191,6 +191,31 @@ def test_gpt_dynamic_batch_and_sequence():
         check(model, sess, sd.randint(0, 23, shape))
 
 
+def test_bert_with_a_padding_mask_at_other_batch_and_sequence_sizes():
+    from shendu.models import BertConfig, BertModel
+    sd.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                 intermediate_size=64, max_position_embeddings=64)).eval()
+    rng = np.random.default_rng(0)
+
+    def inputs(B, T):
+        mask = np.ones((B, T), dtype=np.int64)
+        mask[0, T - 3:] = 0                                  # the first row is padded
+        return sd.tensor(rng.integers(0, 50, (B, T))), sd.tensor(mask)
+
+    axes = {0: "batch", 1: "seq"}
+    proto, sess = export(model, inputs(2, 9), input_names=["input_ids", "attention_mask"],
+                         output_names=["last_hidden_state", "pooler_output"],
+                         dynamic_axes={"input_ids": axes, "attention_mask": axes})
+    for B, T in ((2, 9), (3, 13), (1, 4)):
+        ids, mask = inputs(B, T)
+        with sd.no_grad():
+            ref = model(ids, attention_mask=mask)
+        got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+        np.testing.assert_allclose(got[0], ref.last_hidden_state.numpy(), atol=1e-5)
+        np.testing.assert_allclose(got[1], ref.pooler_output.numpy(), atol=1e-5)
+
+
 @pytest.mark.parametrize("opset", [17, 18])
 def test_gpt_variants_rope_rmsnorm_swiglu(opset):
     model = GPT(GPTConfig(block_size=12, vocab_size=17, n_layer=1, n_head=4, n_kv_head=2, n_embd=16, pos="rope",
