@@ -19,6 +19,9 @@ NAMESPACES = [
     "shendu.optim", "shendu.optim.lr_scheduler", "shendu.utils.data", "shendu.data", "shendu.train",
     "shendu.io", "shendu.linalg", "shendu.metrics", "shendu.amp", "shendu.random", "shendu.nn.utils.rnn",
     "shendu.models", "shendu.text", "shendu.text.decoding", "shendu.text.corpus", "shendu.experiments",
+    "shendu.distributions", "shendu.distributions.constraints", "shendu.distributions.transforms", "shendu.ml",
+    "shendu.distributed", "shendu.onnx", "shendu.utils.checkpoint", "shendu.utils.flop_counter", "shendu.nn.parallel",
+    "shendu.nn.lora", "shendu.models.sizing", "shendu.metrics.information", "shendu.train.finetune",
 ]
 
 # Names other work is adding right now (brand new, not yet documented by their authors); remove an
