@@ -173,36 +173,44 @@ def _hinge_smoothed_newton(Xh: np.ndarray, y: np.ndarray, C: float, tol: float, 
     """
     n, p = Xh.shape
     Z = Xh * y[:, None]                                       # rows y_i x̂_i
+    diag = np.diag_indices(p)
 
-    def value(w, h):
-        s = 1.0 - Z @ w                                       # 1 - margin
-        lin = s >= h
-        zone = (s > 0) & ~lin
-        f = 0.5 * w @ w + C * (float(s[lin].sum()) - 0.5 * h * int(lin.sum()) + float(s[zone] @ s[zone]) / (2 * h))
-        return f, s, lin, zone
+    def loss(s, h):                                           # Σ huber-hinge(1 - s) · h, and q = h · (-ℓ')
+        q = np.clip(s, 0.0, h)                                # s: 1 - margin
+        return float(q @ (s - 0.5 * q)), q
 
     w, h, steps = np.zeros(p), 0.1, 0
     while True:
-        f, s, lin, zone = value(w, h)
+        s = 1.0 - Z @ w
+        el, q = loss(s, h)
+        f = 0.5 * float(w @ w) + C / h * el
         while steps < max_iter:                               # Newton on the smoothed problem
             steps += 1
-            g = w - C * (Z.T @ np.where(lin, 1.0, np.where(zone, s / h, 0.0)))
-            H = (C / h) * tdot(Z[zone], Z[zone])
-            H[np.diag_indices(p)] += 1.0
+            zone = (q > 0.0) & (q < h)
+            g = w - (C / h) * (Z.T @ q)
+            Zz = Z[zone]
+            H = (C / h) * tdot(Zz, Zz)
+            H[diag] += 1.0
             d = -np.linalg.solve(H, g)
-            t, slope = 1.0, float(g @ d)
-            if -slope <= 1e-20 * (1.0 + w @ w):
+            slope = float(g @ d)
+            if -slope <= 1e-20 * (1.0 + float(w @ w)):
                 break
+            delta = Z @ d                                     # margins move by t·delta along the step
+            ww, wd, dd = float(w @ w), float(w @ d), float(d @ d)
+            t = 1.0
             for _ in range(40):
-                f_new, s_new, lin_new, zone_new = value(w + t * d, h)
+                s_new = s - t * delta
+                el, q_new = loss(s_new, h)
+                f_new = 0.5 * (ww + 2.0 * t * wd + t * t * dd) + C / h * el
                 if f_new <= f + 1e-4 * t * slope:
                     break
                 t *= 0.5
             w = w + t * d
-            settled = t == 1.0 and np.array_equal(zone_new, zone) and np.array_equal(lin_new, lin)
-            f, s, lin, zone = f_new, s_new, lin_new, zone_new
+            settled = t == 1.0 and np.array_equal((s > 0.0) + (s >= h), (s_new > 0.0) + (s_new >= h))
+            f, s, q = f_new, s_new, q_new
             if settled:                                       # a full step inside one quadratic piece: exact
                 break
+        lin, zone = s >= h, (s > 0.0) & (s < h)
         alpha = np.where(lin, C, 0.0)                         # the dual point the zones suggest
         S = np.flatnonzero(zone)
         if len(S):
