@@ -163,27 +163,22 @@ def _hinge_smoothed_newton(Xh: np.ndarray, y: np.ndarray, C: float, tol: float, 
 
     The hinge is smoothed into a Huber hinge of width h (quadratic ``(1 - m)² / 2h`` for margins m in
     (1 - h, 1), linear below): its problem is piecewise quadratic, so Newton's method with the generalised
-    Hessian ``I + (C/h) X̂_zᵀ X̂_z`` over the quadratic zone z (and an Armijo backtracking) reaches its
-    minimiser in a few steps. The zone's samples are the candidates for the margin (the free dual variables
-    0 < α < C), those past it have α = C, the rest α = 0; an exact solve of ``y_S w·x̂_S = 1`` for the free
-    α's (clipped to the box) gives a dual point, accepted when liblinear's stopping rule holds for it: the
-    spread of its projected gradient is at most ``tol``. Otherwise h shrinks tenfold (warm start). Each step
-    is a handful of (n, p) products instead of n scalar updates, and the result is the exact optimum, not
-    an early-stopped one.
+    Hessian ``I + (C/h) X̂_zᵀ X̂_z`` over the quadratic zone z and an exact line search reaches its
+    minimiser in a few steps. The zone's samples are the candidates for the margin (the free dual
+    variables 0 < α < C), those past it have α = C, the rest α = 0; an exact solve of ``y_S w·x̂_S = 1``
+    for the free α's (clipped to the box) gives a dual point, accepted when liblinear's stopping rule
+    holds for it: the spread of its projected gradient is at most ``tol``. Otherwise h shrinks tenfold
+    (warm start). Each step is a handful of (n, p) products instead of n scalar updates, and the result is
+    the optimum to liblinear's tolerance without its epoch loop.
     """
     n, p = Xh.shape
     Z = Xh * y[:, None]                                       # rows y_i x̂_i
     diag = np.diag_indices(p)
 
-    def loss(s, h):                                           # Σ huber-hinge(1 - s) · h, and q = h · (-ℓ')
-        q = np.clip(s, 0.0, h)                                # s: 1 - margin
-        return float(q @ (s - 0.5 * q)), q
-
     w, h, steps = np.zeros(p), 0.1, 0
     while True:
-        s = 1.0 - Z @ w
-        el, q = loss(s, h)
-        f = 0.5 * float(w @ w) + C / h * el
+        s = 1.0 - Z @ w                                       # 1 - margin
+        q = np.clip(s, 0.0, h)                                # h · (-ℓ'): h past the zone, 0 beyond the margin
         while steps < max_iter:                               # Newton on the smoothed problem
             steps += 1
             zone = (q > 0.0) & (q < h)
@@ -195,19 +190,30 @@ def _hinge_smoothed_newton(Xh: np.ndarray, y: np.ndarray, C: float, tol: float, 
             slope = float(g @ d)
             if -slope <= 1e-20 * (1.0 + float(w @ w)):
                 break
-            delta = Z @ d                                     # margins move by t·delta along the step
-            ww, wd, dd = float(w @ w), float(w @ d), float(d @ d)
-            t = 1.0
-            for _ in range(40):
+            # exact line search: φ(t) = f(w + t d) is a convex piecewise quadratic; φ'(0) = slope, and the
+            # Newton step t = 1 is exact while no margin crosses 0 or h. Else safeguarded Newton on φ'.
+            delta = Z @ d                                     # 1 - margin moves by -t·delta
+            wd, dd = float(w @ d), float(d @ d)
+            lo, hi, t = 0.0, 1.0, 1.0
+            for _ in range(50):
                 s_new = s - t * delta
-                el, q_new = loss(s_new, h)
-                f_new = 0.5 * (ww + 2.0 * t * wd + t * t * dd) + C / h * el
-                if f_new <= f + 1e-4 * t * slope:
+                q_new = np.clip(s_new, 0.0, h)
+                dphi = wd + t * dd - (C / h) * float(q_new @ delta)
+                if t == 1.0 and dphi <= 0.0:
                     break
-                t *= 0.5
+                if abs(dphi) <= 1e-13 * -slope:
+                    break
+                if dphi > 0:
+                    hi = t
+                else:
+                    lo = t
+                in_zone = (q_new > 0.0) & (q_new < h)
+                curv = dd + (C / h) * float(delta[in_zone] @ delta[in_zone])
+                t_next = t - dphi / curv
+                t = t_next if lo < t_next < hi else 0.5 * (lo + hi)
             w = w + t * d
             settled = t == 1.0 and np.array_equal((s > 0.0) + (s >= h), (s_new > 0.0) + (s_new >= h))
-            f, s, q = f_new, s_new, q_new
+            s, q = s_new, q_new
             if settled:                                       # a full step inside one quadratic piece: exact
                 break
         lin, zone = s >= h, (s > 0.0) & (s < h)
