@@ -194,23 +194,24 @@ def _hinge_smoothed_newton(Xh: np.ndarray, y: np.ndarray, C: float, tol: float, 
             # Newton step t = 1 is exact while no margin crosses 0 or h. Else safeguarded Newton on φ'.
             delta = Z @ d                                     # 1 - margin moves by -t·delta
             wd, dd = float(w @ d), float(d @ d)
-            lo, hi, t = 0.0, 1.0, 1.0
-            for _ in range(50):
+            lo, hi, f_lo, f_hi, t, side = 0.0, 1.0, slope, 0.0, 1.0, 0
+            for _ in range(60):                               # regula falsi (Illinois) on φ' over [lo, hi]
                 s_new = s - t * delta
                 q_new = np.clip(s_new, 0.0, h)
                 dphi = wd + t * dd - (C / h) * float(q_new @ delta)
-                if t == 1.0 and dphi <= 0.0:
-                    break
-                if abs(dphi) <= 1e-13 * -slope:
+                if (t == 1.0 and dphi <= 0.0) or abs(dphi) <= 1e-13 * -slope or hi - lo <= 1e-15:
                     break
                 if dphi > 0:
-                    hi = t
+                    hi, f_hi = t, dphi
+                    if side == 1:
+                        f_lo *= 0.5
+                    side = 1
                 else:
-                    lo = t
-                in_zone = (q_new > 0.0) & (q_new < h)
-                curv = dd + (C / h) * float(delta[in_zone] @ delta[in_zone])
-                t_next = t - dphi / curv
-                t = t_next if lo < t_next < hi else 0.5 * (lo + hi)
+                    lo, f_lo = t, dphi
+                    if side == -1:
+                        f_hi *= 0.5
+                    side = -1
+                t = lo - f_lo * (hi - lo) / (f_hi - f_lo)
             w = w + t * d
             settled = t == 1.0 and np.array_equal((s > 0.0) + (s >= h), (s_new > 0.0) + (s_new >= h))
             s, q = s_new, q_new
