@@ -178,7 +178,7 @@ def _hinge_smoothed_newton(Xh: np.ndarray, y: np.ndarray, C: float, tol: float, 
     w, h, steps = np.zeros(p), 0.1, 0
     while True:
         s = 1.0 - Z @ w                                       # 1 - margin
-        q = np.clip(s, 0.0, h)                                # h · (-ℓ'): h past the zone, 0 beyond the margin
+        q = np.minimum(np.maximum(s, 0.0), h)                 # h · (-ℓ'): h past the zone, 0 beyond the margin
         while steps < max_iter:                               # Newton on the smoothed problem
             steps += 1
             zone = (q > 0.0) & (q < h)
@@ -197,7 +197,8 @@ def _hinge_smoothed_newton(Xh: np.ndarray, y: np.ndarray, C: float, tol: float, 
             lo, hi, f_lo, f_hi, t, side = 0.0, 1.0, slope, 0.0, 1.0, 0
             for _ in range(60):                               # regula falsi (Illinois) on φ' over [lo, hi]
                 s_new = s - t * delta
-                q_new = np.clip(s_new, 0.0, h)
+                q_new = np.maximum(s_new, 0.0)                # clip to [0, h] (np.clip's wrapper is slower)
+                np.minimum(q_new, h, out=q_new)
                 dphi = wd + t * dd - (C / h) * float(q_new @ delta)
                 if (t == 1.0 and dphi <= 0.0) or abs(dphi) <= 1e-13 * -slope or hi - lo <= 1e-15:
                     break
