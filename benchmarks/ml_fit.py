@@ -55,7 +55,7 @@ SETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 NOTE = {"SoftmaxRegression": "vs multinomial LogisticRegression",
         "BayesianLinearRegression": "vs BayesianRidge (the same evidence maximisation, a different iteration)",
         "KNeighborsClassifier": "fit + predict",
-        "LinearSVC-hinge": "loss='hinge' (the dual solver)"}
+        "LinearSVC-hinge": "loss='hinge'"}
 
 
 def _class(name: str) -> str:

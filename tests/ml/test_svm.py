@@ -125,3 +125,25 @@ def test_smo_lockstep_takes_each_problems_own_steps():
         assert rho == pytest.approx(rho_ref, abs=1e-10)
     capped = _smo_batch(Kfull, index, labels, 2.0, 1e-5, 7)               # max_iter stops every problem
     assert [res[2] for res in capped] == [7, 7, 7, 7]
+
+
+def test_linear_svc_hinge_digits_and_its_stopping_rule():
+    """The hinge solver on 10 one-vs-rest problems with more features than the other sets: scikit-learn's
+    converged coefficients, and a primal objective no higher than theirs (the smoothed problem's own
+    minimiser, without the exact free-set solve, is higher)."""
+    X, y = load("digits")
+    a = LinearSVC(loss="hinge", C=0.5, tol=1e-6).fit(X, y)
+    b = sk.LinearSVC(loss="hinge", C=0.5, tol=1e-8, max_iter=100000).fit(X, y)
+    scale = np.abs(b.coef_).max()
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-5 * scale)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, atol=1e-5 * scale)
+    from shendu.ml.svm import _hinge_smoothed_newton
+    Xh = np.hstack([X, np.ones((len(X), 1))])
+    yk = np.where(y == 3, 1.0, -1.0)
+    w, steps = _hinge_smoothed_newton(Xh, yk, 0.5, 1e-6, 1000)
+    assert steps < 200
+    margins = yk * (Xh @ w)
+    primal = 0.5 * w @ w + 0.5 * np.maximum(0.0, 1.0 - margins).sum()
+    w_ref = np.append(b.coef_[3], b.intercept_[3])
+    primal_ref = 0.5 * w_ref @ w_ref + 0.5 * np.maximum(0.0, 1.0 - yk * (Xh @ w_ref)).sum()
+    assert primal <= primal_ref + 1e-9 * abs(primal_ref)
