@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from shendu.grad_mode import no_grad
-from shendu.models.gpt_decode import decode_step, fast_decoding
+from shendu.models.gpt_decode import decode_plan, decode_step, fast_decoding
 from shendu.nn import functional as F
 from shendu.nn import init
 from shendu.nn.containers import ModuleDict, ModuleList
@@ -469,6 +469,7 @@ class GPT(Module):
         done = xp.zeros(seq.shape[0], dtype=bool)                           # (B,)
         cache = self.new_cache() if use_cache else None
         fast = cache is not None and fast_decoding(self)   # one token per step on arrays (gpt_decode.py)
+        plan = decode_plan(self) if fast else None
         was_training = self.training
         self.eval()
         try:
@@ -476,7 +477,8 @@ class GPT(Module):
                 with no_grad():
                     if cache is not None and cache.length and seq.shape[1] <= bs:
                         if fast:
-                            logits = decode_step(self, seq[:, -1], cache, seq.shape[1] - 1, am if padded else None)
+                            logits = decode_step(self, seq[:, -1], cache, seq.shape[1] - 1,
+                                                 am if padded else None, plan)
                         else:
                             x = self.hidden_states(Tensor._wrap(seq[:, -1:]), cache, seq.shape[1] - 1,
                                                    am if padded else None)
