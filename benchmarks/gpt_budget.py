@@ -7,7 +7,8 @@ The text is the first bytes of the built-in corpus (Python's standard-library so
 PyTorch child never imports shendu), the children alternating. Both draw the same sequence of
 training windows, use AdamW (lr 1e-3 after 50 linear warmup steps, betas (0.9, 0.99), weight decay
 0.1 on every parameter), batch 16, context 128, and stop at the first step ending past the budget; the
-validation loss is the mean cross-entropy on the same fixed 32 held-out windows. The model is W4's
+validation loss is the mean cross-entropy on the same fixed 32 held-out windows. The children run in
+``benchmarks.run``'s environment (``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` unset). The model is W4's
 (benchmarks/workloads/w4_gpt.py): 4 layers, d 256, 4 heads, learned positions, tied head; the
 PyTorch side is nanoGPT's with ``scaled_dot_product_attention``. Issue 11's bar: shendu's validation
 loss no worse than PyTorch's + 0.05 nats.
@@ -24,6 +25,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from benchmarks.harness import child_env  # the children's environment as benchmarks.run's (no OpenBLAS pins)
 
 BATCH, BLOCK, VOCAB = 16, 128, 256
 LR, WARMUP, WEIGHT_DECAY, BETAS = 1e-3, 50, 0.1, (0.9, 0.99)
@@ -107,7 +110,8 @@ def main(argv=None) -> int:
         for r in range(args.rounds):
             for fw in ("torch", "shendu") if r % 2 == 0 else ("shendu", "torch"):
                 out = subprocess.run([sys.executable, "-m", "benchmarks.gpt_budget", "--child", fw, "--data", data,
-                                      "--budget", str(args.budget)], capture_output=True, text=True, check=True)
+                                      "--budget", str(args.budget)], capture_output=True, text=True, check=True,
+                                     env=child_env())
                 res = json.loads(out.stdout.strip().splitlines()[-1])
                 results[fw].append(res)
                 print(f"round {r + 1} {fw:6s}: {res['steps']} steps in {res['seconds']:.0f} s, "
