@@ -13,7 +13,7 @@ from shendu.distributions.utils import broadcast_all, draw, eps
 from shendu.ops.special import erf, erfinv
 from shendu.size import Size
 
-__all__ = ["Exponential", "Laplace", "Normal", "Uniform"]
+__all__ = ["Exponential", "Laplace", "LocScale", "Normal", "Uniform"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -28,12 +28,9 @@ def _expand_params(self, cls, names, batch_shape, _instance):
     return new
 
 
-class Normal(Distribution):
-    """The normal (Gaussian) distribution N(loc, scale²).
-
-    Args:
-        loc: mean. scale: standard deviation (> 0). Tensors or numbers; they broadcast.
-    """
+class LocScale(Distribution):
+    """The shared part of a family with a real location ``loc`` and a positive ``scale`` (Normal, Laplace,
+    Cauchy, Gumbel): the parameters' constraints, their broadcast and ``expand``."""
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
@@ -44,7 +41,15 @@ class Normal(Distribution):
         super().__init__(self.loc.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        return _expand_params(self, Normal, ("loc", "scale"), batch_shape, _instance)
+        return _expand_params(self, type(self), ("loc", "scale"), batch_shape, _instance)
+
+
+class Normal(LocScale):
+    """The normal (Gaussian) distribution N(loc, scale²).
+
+    Args:
+        loc: mean. scale: standard deviation (> 0). Tensors or numbers; they broadcast.
+    """
 
     @property
     def mean(self):
@@ -85,19 +90,8 @@ class Normal(Distribution):
         return 0.5 + _LOG_SQRT_2PI + self.scale.log()
 
 
-class Laplace(Distribution):
+class Laplace(LocScale):
     """The Laplace distribution: density ``exp(-|x - loc| / scale) / (2 scale)``."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        return _expand_params(self, Laplace, ("loc", "scale"), batch_shape, _instance)
 
     @property
     def mean(self):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from shendu.distributions import constraints
-from shendu.distributions.continuous import _expand_params
+from shendu.distributions.continuous import LocScale, _expand_params
 from shendu.distributions.distribution import Distribution
 from shendu.distributions.utils import broadcast_all, draw, eps
 from shendu.ops.elementwise import where
@@ -27,19 +27,8 @@ def _uniform_open(like, shape):
     return draw(like, lambda rng: rng.uniform(e, 1.0 - e, shape))
 
 
-class Cauchy(Distribution):
+class Cauchy(LocScale):
     """The Cauchy (Lorentz) distribution: density ``1 / (π scale (1 + ((x - loc) / scale)²))``; no mean."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        return _expand_params(self, Cauchy, ("loc", "scale"), batch_shape, _instance)
 
     @property
     def mean(self):
@@ -173,19 +162,8 @@ class HalfCauchy(Distribution):
         return math.log(2 * math.pi) + self.scale.log()
 
 
-class Gumbel(Distribution):
+class Gumbel(LocScale):
     """The Gumbel (type-I extreme value) distribution: CDF ``exp(-exp(-(x - loc) / scale))``."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        return _expand_params(self, Gumbel, ("loc", "scale"), batch_shape, _instance)
 
     @property
     def mean(self):
