@@ -8,7 +8,8 @@ import shendu as sd
 from shendu.models import GPT, GPTConfig
 from shendu.models.gpt_decode import decode_step, fast_decoding
 
-OPTIONS = [dict(), dict(bias=False, tie_weights=False, mlp="gelu_tanh"), dict(pos="rope", n_kv_head=2, norm="rmsnorm", mlp="swiglu"),
+OPTIONS = [dict(), dict(bias=False, tie_weights=False, mlp="gelu_tanh"),
+           dict(pos="rope", n_kv_head=2, norm="rmsnorm", mlp="swiglu"),
            dict(pos="sinusoidal", n_kv_head=1), dict(pos="rope", n_head=4, n_kv_head=2)]
 
 

@@ -9,7 +9,8 @@ from shendu.models import GPT, GPTConfig
 from shendu.models.sizing import PRESETS, count_parameters, load_config, model_size
 from shendu.utils.flop_counter import FlopCounterMode
 
-CONFIGS = [dict(), dict(bias=False, tie_weights=False, mlp="gelu_tanh"), dict(pos="rope", norm="rmsnorm", mlp="swiglu", n_kv_head=1),
+CONFIGS = [dict(), dict(bias=False, tie_weights=False, mlp="gelu_tanh"),
+           dict(pos="rope", norm="rmsnorm", mlp="swiglu", n_kv_head=1),
            dict(pos="sinusoidal", n_head=4, n_kv_head=2)]
 
 
