@@ -520,7 +520,9 @@ class Tensor:
         arr = backend.to_numpy(self._data)
         body = format_array(arr)
         extras = []
-        if arr.dtype != dtypes.get_default_dtype() and arr.dtype != dtypes.int64 and arr.dtype != np.bool_:
+        default = dtypes.get_default_dtype()
+        plain = (default, dtypes.int64, np.bool_, np.complex64 if default.itemsize <= 4 else np.complex128)
+        if arr.dtype not in plain:
             extras.append(f"dtype=shendu.{arr.dtype}")
         elif arr.size == 0 and arr.shape != (0,):
             extras.append(f"size={arr.shape}")
@@ -530,7 +532,23 @@ class Tensor:
             extras.append(f"grad_fn=<{type(self._ctx).__name__}Backward>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        return _with_suffixes("tensor(" + body, extras, len("tensor("))
+
+
+def _with_suffixes(text: str, suffixes: list, indent: int) -> str:
+    """``text`` + ", dtype=..." etc. + ")": a suffix that would pass the print width starts a new line
+    (PyTorch's rule)."""
+    from shendu.tensor_api import PRINT_OPTS
+    parts = [text]
+    last_line = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last_line + len(suffix) + 2 > PRINT_OPTS.linewidth:
+            parts.append(",\n" + " " * indent + suffix)
+            last_line = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            last_line += len(suffix) + 2
+    return "".join(parts) + ")"
 
 
 def _engine_backward(*args) -> None:

@@ -113,6 +113,11 @@ class _Formatter:
     """PyTorch's choice of one number format (and one width) for a whole tensor."""
 
     def __init__(self, arr: np.ndarray):
+        self.complex = arr.dtype.kind == "c"
+        if self.complex:  # PyTorch formats the real and the imaginary parts each with a formatter of its own
+            self.real, self.imag = _Formatter(arr.real), _Formatter(np.abs(arr.imag))
+            self.width = self.real.width + self.imag.width + 2
+            return
         self.floating = arr.dtype.kind in "fc" or arr.dtype.name == "bfloat16"
         self.int_mode, self.sci_mode, self.width = True, False, 1
         flat = arr.reshape(-1)
@@ -138,6 +143,9 @@ class _Formatter:
 
     def format(self, value) -> str:
         p = PRINT_OPTS.precision
+        if self.complex:
+            imag = self.imag.format(abs(value.imag)).lstrip()
+            return self.real.format(value.real) + ("-" if math.copysign(1.0, value.imag) < 0 else "+") + imag + "j"
         if not self.floating:
             text = str(value)
         elif self.sci_mode:

@@ -281,3 +281,11 @@ def test_bfloat16_with_a_python_float_stays_bfloat16_like_torch():
     for f in (lambda a: a + 1.0, lambda a: a * 0.5, lambda a: 1.0 - a, lambda a: a / 3.0, lambda a: a ** 2.0):
         assert f(x).dtype == sd.bfloat16 and f(xt).dtype == torch.bfloat16
         np.testing.assert_allclose(f(x).float().numpy(), f(xt).float().numpy())
+
+
+@pytest.mark.parametrize("values", [[1 + 2j, 3 - 1j], [1.5 + 2.25j, -3.0 - 1j, 0.001 + 100j],
+                                    [[1 + 0j, 2 - 3j], [0.5j, -1]], [complex(0, -0.0), 2.5]])
+def test_complex_tensors_print_as_torch(values):
+    assert str(sd.tensor(values)) == str(torch.tensor(values))
+    assert str(sd.tensor(values, dtype=sd.complex128)).replace("shendu.", "torch.") == \
+        str(torch.tensor(values, dtype=torch.complex128))
