@@ -83,9 +83,15 @@ class Extremum(Function):
     def forward(ctx, x, *, axes, keepdim, largest):
         ctx.axes, ctx.keepdim = axes, keepdim
         xp = array_module(x)
-        if x.size == 0:
-            raise RuntimeError(f"{'amax' if largest else 'amin'}: cannot reduce an empty tensor "
-                               f"of shape {x.shape}")
+        if x.size == 0:  # fine when only other dims are empty (an empty result), as in PyTorch
+            name = "amax" if largest else "amin"
+            if axes is None:
+                raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0 "
+                                   f"(input of shape {x.shape}). Specify the reduction dim with the 'dim' argument.")
+            empty = [a for a in axes if x.shape[a] == 0]
+            if empty:
+                raise IndexError(f"{name}(): Expected reduction dim {empty[0]} to have "
+                                 f"non-zero size (input of shape {x.shape})")
         return (xp.max if largest else xp.min)(x, axis=axes, keepdims=keepdim)
 
     def backward(ctx, grad):

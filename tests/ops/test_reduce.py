@@ -210,3 +210,19 @@ def test_numpy_spelled_keepdims_alias():
     x = sd.arange(6.0).reshape(2, 3)
     assert x.sum(0, keepdims=True).shape == (1, 3) and sd.mean(x, 1, keepdims=True).shape == (2, 1)
     assert x.sum(1, keepdims=True).tolist() == [[3.0], [12.0]]
+
+
+@pytest.mark.parametrize("op", ["amax", "amin"])
+def test_amax_amin_of_an_empty_tensor_along_a_non_empty_dim_like_torch(op):
+    x, xt = sd.zeros(0, 3), torch.zeros(0, 3)
+    for kw in (dict(dim=-1), dict(dim=1, keepdim=True)):
+        got, want = getattr(sd, op)(x, **kw), getattr(torch, op)(xt, **kw)
+        assert tuple(got.shape) == tuple(want.shape) and got.dtype == sd.float32
+    with pytest.raises(IndexError, match=f"{op}\\(\\): Expected reduction dim 0 to have non-zero size"):
+        getattr(sd, op)(x, dim=0)
+    with pytest.raises(IndexError):
+        getattr(torch, op)(xt, dim=0)
+    with pytest.raises(RuntimeError, match=f"{op}\\(\\): Expected reduction dim to be specified"):
+        getattr(sd, op)(x)
+    with pytest.raises(RuntimeError, match="Expected reduction dim to be specified"):
+        getattr(torch, op)(xt)
