@@ -516,7 +516,7 @@ class Tensor:
 
     # -- display ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
-        from shendu.tensor_api import format_array  # under shendu.set_printoptions
+        from shendu.tensor_api import format_array, with_suffixes  # under shendu.set_printoptions
         arr = backend.to_numpy(self._data)
         body = format_array(arr)
         extras = []
@@ -532,23 +532,7 @@ class Tensor:
             extras.append(f"grad_fn=<{type(self._ctx).__name__}Backward>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
-        return _with_suffixes("tensor(" + body, extras, len("tensor("))
-
-
-def _with_suffixes(text: str, suffixes: list, indent: int) -> str:
-    """``text`` + ", dtype=..." etc. + ")": a suffix that would pass the print width starts a new line
-    (PyTorch's rule)."""
-    from shendu.tensor_api import PRINT_OPTS
-    parts = [text]
-    last_line = len(text) - text.rfind("\n") + 1
-    for suffix in suffixes:
-        if last_line + len(suffix) + 2 > PRINT_OPTS.linewidth:
-            parts.append(",\n" + " " * indent + suffix)
-            last_line = indent + len(suffix)
-        else:
-            parts.append(", " + suffix)
-            last_line += len(suffix) + 2
-    return "".join(parts) + ")"
+        return with_suffixes("tensor(" + body, extras, len("tensor("))
 
 
 def _engine_backward(*args) -> None:

@@ -99,6 +99,21 @@ def format_array(arr: np.ndarray, prefix: str = "tensor(") -> str:
     return _nested(arr, fmt, indent, summarize)
 
 
+def with_suffixes(text: str, suffixes: list, indent: int) -> str:
+    """``text`` + ", dtype=..." etc. + ")": a suffix that would pass the print width starts a new line
+    (PyTorch's rule)."""
+    parts = [text]
+    last_line = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last_line + len(suffix) + 2 > PRINT_OPTS.linewidth:
+            parts.append(",\n" + " " * indent + suffix)
+            last_line = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            last_line += len(suffix) + 2
+    return "".join(parts) + ")"
+
+
 def _summarized(arr: np.ndarray) -> np.ndarray:
     """The elements a summarized print shows (the first and last ``edgeitems`` along every dim)."""
     e = PRINT_OPTS.edgeitems
